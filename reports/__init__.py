@@ -1,0 +1,1 @@
+"""Report formatters: each a plugin with FILENAME and render(report, options) -> str."""

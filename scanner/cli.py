@@ -1,0 +1,192 @@
+"""The `posture` command line. Exit codes: 0 gates hold, 1 a gate failed, 2 usage or input error,
+130 interrupted."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from . import __version__
+from .api import InputError, scan as run_scan_full, write_reports
+from .gates import evaluate_gates
+from .model import SEVERITIES
+from .registry import discover as discover_checks
+from .terminal import print_summary
+
+DEFAULT_FORMATS = "json"
+
+
+def _formats(value: str) -> list[str]:
+    from reports.registry import ALIASES, formatters
+
+    names = [v.strip().lower() for v in value.split(",") if v.strip()]
+    known = set(formatters())
+    bad = [n for n in names if ALIASES.get(n, n) not in known]
+    if bad:
+        raise click.BadParameter(f"unknown format(s) {', '.join(bad)}; available: {', '.join(sorted(known))}")
+    return names
+
+
+class _Progress:
+    """A one-line progress indicator on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+
+    def __call__(self, msg: str) -> None:
+        if self.enabled:
+            sys.stderr.write(f"\r\033[K posture: {msg}…")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="posture")
+def main() -> None:
+    """Security posture scanner for GitOps Kubernetes clusters (Flux, Talos, SOPS)."""
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=str))
+@click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True,
+              help="Comma-separated: json, html, sarif, junit, markdown, prometheus.")
+@click.option("--output-dir", "-o", default="out", show_default=True, help="Where reports are written.")
+@click.option("--fail-under", type=click.FloatRange(0, 101), help="Fail (exit 1) when the overall score is below this.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), help="Fail when a finding of this severity or worse fails.")
+@click.option("--only", multiple=True, help="Run only these layers or check ids (repeatable, or comma-separated).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="posture.yaml (default: PATH/posture.yaml).")
+@click.option("--cluster", is_flag=True, help="Also scan the live cluster (read-only) through the Kubernetes API.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig file (default: $KUBECONFIG, in-cluster).")
+@click.option("--context", help="kubeconfig context.")
+@click.option("--inspect-tls", is_flag=True, help="Live: read kubernetes.io/tls Secrets to check certificates (needs get on those Secrets).")
+@click.option("--baseline", type=click.Path(dir_okay=False, exists=True), help="Earlier JSON report/snapshot to compare with.")
+@click.option("--fail-on-new", type=click.Choice(SEVERITIES), help="With --baseline: fail only on new findings this severe.")
+@click.option("--max-score-drop", type=float, help="With --baseline: fail when the score drops by more than this.")
+@click.option("--history", type=click.Path(file_okay=False), help="Snapshot archive for the HTML trend chart.")
+@click.option("--age-key", type=click.Path(dir_okay=False), help="age key file so SOPS MACs can be verified.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the verdict line.")
+@click.option("-v", "--verbose", count=True, help="More detail (-vv: every finding and scan error).")
+def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
+         baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose):
+    """Scan a GitOps repository at PATH (and/or a live cluster) and write reports."""
+    fmts = _formats(formats)
+    only_list = [o.strip() for item in only for o in item.split(",") if o.strip()]
+    if age_key:
+        os.environ["SOPS_AGE_KEY_FILE"] = os.path.abspath(age_key)
+    progress = _Progress(not quiet)
+    try:
+        run = run_scan_full(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path,
+                            only=only_list or None, inspect_tls=inspect_tls, progress=progress)
+    except InputError as exc:
+        progress.done()
+        click.echo(f"posture: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        progress.done()
+        click.echo("posture: interrupted; no report written", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the live source raises for unreachable clusters and bad kubeconfigs
+        progress.done()
+        if cluster and type(exc).__module__.split(".")[0] in ("kubernetes", "urllib3", "scanner"):
+            click.echo(f"posture: error: cannot read the cluster: {exc}", err=True)
+            sys.exit(2)
+        raise
+    progress.done()
+    report = run.report
+    baseline_report = None
+    if baseline:
+        try:
+            with open(baseline, encoding="utf-8") as fh:
+                baseline_report = json.load(fh)
+        except (OSError, ValueError) as exc:
+            click.echo(f"posture: error: cannot read baseline {baseline}: {exc}", err=True)
+            sys.exit(2)
+    evaluate_gates(report, fail_under=fail_under, fail_on=fail_on, baseline=baseline_report,
+                   fail_on_new=fail_on_new, max_score_drop=max_score_drop)
+    options = {}
+    if history:
+        from .history import load_history
+
+        options["history"] = load_history(history)
+    try:
+        written = write_reports(report, fmts, output_dir, options)
+    except KeyboardInterrupt:
+        click.echo("posture: interrupted; no report written", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        click.echo(f"posture: error: cannot write reports to {output_dir}: {exc}", err=True)
+        sys.exit(2)
+    print_summary(report, written, quiet=quiet, verbose=verbose)
+    sys.exit(0 if report["gate"]["passed"] else 1)
+
+
+@main.group()
+def checks():
+    """The check catalogue."""
+
+
+@checks.command("list")
+@click.option("--layer", help="Only this layer.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def checks_list(layer, as_json):
+    """List every check: id, severity, title."""
+    specs, errors = discover_checks()
+    specs = [s for s in specs if not layer or s.layer == layer]
+    if as_json:
+        click.echo(json.dumps([s.catalogue_entry() for s in specs], indent=2))
+        return
+    current = None
+    for s in specs:
+        if s.layer != current:
+            current = s.layer
+            click.echo(click.style(f"\n{current}", bold=True))
+        click.echo(f"  {s.id:<48} {s.severity:<9} {s.title}")
+    for e in errors:
+        click.echo(f"warning: {e}", err=True)
+
+
+@checks.command("show")
+@click.argument("check_id")
+def checks_show(check_id):
+    """Show one check: why it matters, how to fix, references."""
+    specs, _ = discover_checks()
+    for s in specs:
+        if s.id == check_id:
+            click.echo(click.style(f"{s.id}  ({s.layer}, {s.severity})", bold=True))
+            click.echo(f"{s.title}\n")
+            click.echo(click.style("Why it matters", underline=True))
+            click.echo(f"{s.rationale}\n")
+            click.echo(click.style("How to fix", underline=True))
+            click.echo(f"{s.remediation}\n")
+            if s.options:
+                click.echo(click.style("Options (posture.yaml checks.<id>)", underline=True))
+                for k, v in s.options.items():
+                    click.echo(f"  {k}: {v!r}")
+                click.echo("")
+            if s.references:
+                click.echo(click.style("References", underline=True))
+                for r in s.references:
+                    click.echo(f"  - {r}")
+            return
+    click.echo(f"posture: error: no check {check_id!r}; see `posture checks list`", err=True)
+    sys.exit(2)
+
+
+def _attach_optional_commands() -> None:
+    """Commands that live in their own modules (snapshots, leaks) register here when present."""
+    for module_name in ("scanner.cli_snapshots", "scanner.cli_leaks"):
+        try:
+            module = __import__(module_name, fromlist=["COMMANDS"])
+        except ImportError:
+            continue
+        for cmd in getattr(module, "COMMANDS", []):
+            main.add_command(cmd)
+
+
+_attach_optional_commands()

@@ -1,0 +1,23 @@
+"""Earlier reports for trend charts: every JSON snapshot in an archive directory, oldest first."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+
+def load_history(directory: str, limit: int = 200) -> list[dict]:
+    paths = sorted(glob.glob(os.path.join(directory, "snapshots", "*.json")) or glob.glob(os.path.join(directory, "*.json")))
+    out = []
+    for p in paths[-limit:]:
+        if os.path.basename(p).startswith("index"):
+            continue
+        try:
+            with open(p, encoding="utf-8") as fh:
+                rep = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        if isinstance(rep, dict) and "score" in rep and "scan" in rep:
+            out.append({"scan": {"started_at": rep["scan"].get("started_at")}, "score": rep["score"]})
+    out.sort(key=lambda r: r["scan"].get("started_at") or "")
+    return out

@@ -1,0 +1,213 @@
+"""The inventory: every resource indexed by kind and namespace, the Flux graph, derived workloads
+and routes. Checks are pure functions of it; they never read the repo themselves except through
+`text()` for non-YAML files (gitignore, renovate, SOPS json/env)."""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import yaml
+
+from . import routes as route_mod
+from . import workloads as workload_mod
+from .flux import EntryPoint, FluxResult, walk
+from .helm import ChartInfo, chart_of, looks_like_app_template
+from .kustomize import RepoFiles
+from .model import CLUSTER_SCOPED_KINDS, Document, Location, Resource, Route, ScanError, Workload
+from .yamlload import compose_nodes
+
+NOT_DEPLOYED_DIRS = ("archive", ".archive", "examples", "docs")
+
+
+@dataclass
+class Inventory:
+    root: str | None
+    documents: list[Document] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
+    workloads: list[Workload] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    deployed_files: set[str] = field(default_factory=set)
+    entry: EntryPoint | None = None
+    sources: set[str] = field(default_factory=set)
+    cluster: object = None  # ClusterData for live scans
+    config: dict = field(default_factory=dict)
+    git_commit: str | None = None
+    web_url: str | None = None
+    _by_kind: dict = field(default_factory=lambda: defaultdict(list))
+    _charts: dict = field(default_factory=dict)
+    _text_cache: dict = field(default_factory=dict)
+    _node_cache: dict = field(default_factory=dict)
+
+    # ---- queries -----------------------------------------------------------------------------
+    def of_kind(self, *kinds: str, deployed_only: bool = True, origin: str | None = None) -> list[Resource]:
+        out: list[Resource] = []
+        for k in kinds:
+            for r in self._by_kind.get(k, ()):
+                if deployed_only and not r.deployed:
+                    continue
+                if origin and r.origin != origin:
+                    continue
+                out.append(r)
+        return out
+
+    def find(self, kind: str, name: str, namespace: str | None = None, deployed_only: bool = True) -> list[Resource]:
+        return [r for r in self.of_kind(kind, deployed_only=deployed_only)
+                if r.name == name and (namespace is None or r.namespace == namespace or kind in CLUSTER_SCOPED_KINDS)]
+
+    def deployed(self) -> list[Resource]:
+        return [r for r in self.resources if r.deployed]
+
+    def workload_namespaces(self) -> set[str]:
+        return {w.namespace for w in self.workloads if w.resource.deployed and w.namespace}
+
+    def namespaces(self) -> set[str]:
+        """Every namespace that holds a deployed namespaced resource or is declared."""
+        out = {r.namespace for r in self.resources if r.deployed and r.namespace}
+        out |= {r.name for r in self.of_kind("Namespace")}
+        return out
+
+    def chart(self, hr: Resource) -> ChartInfo:
+        key = id(hr)
+        if key not in self._charts:
+            def lookup(kind, ns, name):
+                hits = self.find(kind, name, ns) or self.find(kind, name, None) or self.find(kind, name, None, deployed_only=False)
+                return hits[0] if hits else None
+            self._charts[key] = chart_of(hr, lookup)
+        return self._charts[key]
+
+    def is_app_template(self, hr: Resource) -> bool:
+        info = self.chart(hr)
+        if info.name == "app-template":
+            return True
+        return looks_like_app_template(hr.spec.get("values"))
+
+    # ---- raw text and line lookups ----------------------------------------------------------
+    def text(self, rel: str) -> str | None:
+        if rel not in self._text_cache:
+            from .parse import read_text
+
+            text, _ = read_text(self.root, rel) if self.root else (None, None)
+            self._text_cache[rel] = text
+        return self._text_cache[rel]
+
+    def line_of(self, res_or_doc, path: Iterable = ()) -> int | None:
+        """Line of the deepest existing key on `path` inside the resource's document."""
+        doc = res_or_doc.doc if isinstance(res_or_doc, Resource) else res_or_doc
+        path = tuple(path)
+        if doc.origin != "git":
+            return None
+        if not path:
+            return doc.line
+        nodes = self._nodes(doc.path)
+        if nodes is None:
+            return doc.line
+        if doc.index >= len(nodes) or nodes[doc.index] is None:
+            return doc.line
+        node = nodes[doc.index]
+        line = node.start_mark.line + 1
+        for key in path:
+            nxt = None
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(key):
+                        nxt, line = v, k.start_mark.line + 1
+                        break
+                    if isinstance(k, yaml.ScalarNode) and k.value == "<<" and isinstance(v, yaml.MappingNode):
+                        for kk, vv in v.value:
+                            if isinstance(kk, yaml.ScalarNode) and kk.value == str(key):
+                                nxt, line = vv, k.start_mark.line + 1
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+                nxt = node.value[key]
+                line = nxt.start_mark.line + 1
+            if nxt is None:
+                break
+            node = nxt
+        return line
+
+    def location(self, res_or_doc, path: Iterable = ()) -> Location:
+        doc = res_or_doc.doc if isinstance(res_or_doc, Resource) else res_or_doc
+        return Location(doc.path, self.line_of(res_or_doc, path))
+
+    def _nodes(self, rel: str):
+        if rel not in self._node_cache:
+            text = self.text(rel)
+            try:
+                self._node_cache[rel] = compose_nodes(text) if text is not None else None
+            except (yaml.YAMLError, RecursionError):
+                self._node_cache[rel] = None
+        return self._node_cache[rel]
+
+    def is_archived(self, rel: str) -> bool:
+        return any(seg in NOT_DEPLOYED_DIRS for seg in rel.split("/")[:-1])
+
+    # ---- construction ------------------------------------------------------------------------
+    def add(self, res: Resource) -> None:
+        self.resources.append(res)
+        self._by_kind[res.kind].append(res)
+
+
+def build_inventory(root: str | None, documents: list[Document], files: list[str],
+                    errors: list[ScanError], config: dict | None = None) -> Inventory:
+    inv = Inventory(root=root, documents=documents, files=files, errors=errors, config=config or {})
+    if root is not None:
+        inv.sources.add("git")
+        by_path: dict[str, list[Document]] = defaultdict(list)
+        for d in documents:
+            by_path[d.path].append(d)
+        repo = RepoFiles(docs_by_path=by_path, files=set(files))
+        flux: FluxResult = walk(repo, documents)
+        inv.entry = flux.entry
+        inv.errors.extend(flux.errors)
+        inv.deployed_files = flux.used_files | {r.path for r in flux.resources}
+        covered = set()
+        for res in flux.resources:
+            inv.add(res)
+            covered.add(id(res.doc))
+        for d in documents:
+            if d.is_manifest and id(d) not in covered:
+                md = d.body.get("metadata") if isinstance(d.body.get("metadata"), dict) else {}
+                ns = md.get("namespace") if d.kind not in CLUSTER_SCOPED_KINDS else None
+                inv.add(Resource(doc=d, namespace=ns if isinstance(ns, str) else None,
+                                 name=str(md.get("name", "")), deployed=False))
+    derive(inv)
+    return inv
+
+
+def add_cluster_documents(inv: Inventory, documents: list[Document]) -> None:
+    """Live objects are deployed by definition; their namespace and name are what the API says."""
+    inv.sources.add("cluster")
+    for d in documents:
+        md = d.body.get("metadata") if isinstance(d.body.get("metadata"), dict) else {}
+        inv.documents.append(d)
+        inv.add(Resource(doc=d, namespace=md.get("namespace"), name=str(md.get("name", "")), deployed=True))
+
+
+def derive(inv: Inventory) -> None:
+    """Workloads and routes from every resource (deployed and not; checks filter on `deployed`)."""
+    inv.workloads.clear()
+    inv.routes.clear()
+    for res in inv.resources:
+        kind = res.kind
+        if kind in workload_mod.POD_TEMPLATE_PATHS or kind == "Pod":
+            if res.origin == "cluster" and kind == "Pod":
+                continue  # live pods are judged against their owners (see checks.live)
+            w = workload_mod.from_manifest(res)
+            if w:
+                inv.workloads.append(w)
+        elif kind == "HelmRelease" and res.group == "helm.toolkit.fluxcd.io":
+            app_template = inv.is_app_template(res)
+            if app_template:
+                inv.workloads.extend(workload_mod.from_app_template(res, inv.chart(res).version))
+            inv.routes.extend(route_mod.from_values(res, app_template))
+        elif kind in ("Ingress",) + route_mod.ROUTE_KINDS:
+            r = route_mod.from_manifest(res)
+            if r:
+                inv.routes.append(r)
+
+
+def relpath_under(root: str, path: str) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")

@@ -1,0 +1,137 @@
+"""Ed25519 signatures over a canonical JSON encoding of a snapshot.
+
+The signature covers the parsed JSON, not the file bytes, so re-indenting a snapshot does not break
+it but changing any value does. It is stored beside the snapshot as `<snapshot>.sig` (base64 of
+the 64 signature bytes); the name must not end in `.json` so tools listing snapshots skip it.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from . import SnapshotError
+
+SIG_SUFFIX = ".sig"
+
+
+def canonical_json(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signature_path(snapshot: Path) -> Path:
+    return Path(str(snapshot) + SIG_SUFFIX)
+
+
+def _reject_duplicate_keys(pairs):
+    # Two values for one key would let a tampered file show one thing and verify as another.
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate key in JSON object")
+    return dict(pairs)
+
+
+def parse_strict(data: bytes):
+    return json.loads(data, object_pairs_hook=_reject_duplicate_keys)
+
+
+def _create_exclusive(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)  # the umask must not widen or narrow what we promise
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def keygen(prefix: str) -> tuple[Path, Path]:
+    """Write PREFIX.key (PKCS8 PEM, mode 0600) and PREFIX.pub; never overwrite either."""
+    key_path, pub_path = Path(prefix + ".key"), Path(prefix + ".pub")
+    for p in (key_path, pub_path):
+        if p.exists():
+            raise SnapshotError(f"{p} already exists; refusing to overwrite a key")
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    pub = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    try:
+        _create_exclusive(key_path, pem, 0o600)
+    except FileExistsError:
+        raise SnapshotError(f"{key_path} already exists; refusing to overwrite a key") from None
+    try:
+        _create_exclusive(pub_path, pub, 0o644)
+    except BaseException:
+        key_path.unlink()  # no half key pair
+        raise
+    return key_path, pub_path
+
+
+def load_private_key(path: str | Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise SnapshotError(f"cannot load signing key {path}: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SnapshotError(f"signing key {path} is not an Ed25519 key")
+    return key
+
+
+def load_public_key(path: str | Path) -> Ed25519PublicKey:
+    try:
+        data = Path(path).read_bytes()
+        key = serialization.load_pem_public_key(data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise SnapshotError(f"cannot load public key {path}: {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SnapshotError(f"public key {path} is not an Ed25519 key")
+    return key
+
+
+def sign(obj, key: Ed25519PrivateKey) -> bytes:
+    """The signature file's content for `obj`."""
+    return base64.b64encode(key.sign(canonical_json(obj))) + b"\n"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # valid, invalid, unsigned
+    message: str
+
+    @property
+    def exit_code(self) -> int:
+        return {"valid": 0, "invalid": 1, "unsigned": 2}[self.status]
+
+
+def verify_file(snapshot: Path, public_key: Ed25519PublicKey) -> Verdict:
+    snapshot = Path(snapshot)
+    sig_path = signature_path(snapshot)
+    if not sig_path.exists():
+        return Verdict("unsigned", f"{snapshot}: UNSIGNED (no {sig_path.name} beside it)")
+    try:
+        signature = base64.b64decode(sig_path.read_bytes().strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return Verdict("invalid", f"{snapshot}: INVALID (signature file is not base64)")
+    try:
+        obj = parse_strict(snapshot.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        return Verdict("invalid", f"{snapshot}: INVALID (snapshot is not valid JSON: {exc})")
+    try:
+        public_key.verify(signature, canonical_json(obj))
+    except InvalidSignature:
+        return Verdict(
+            "invalid",
+            f"{snapshot}: INVALID (signature does not match: the snapshot was modified "
+            "or was signed with a different key)",
+        )
+    return Verdict("valid", f"{snapshot}: VALID (Ed25519 signature over canonical JSON)")
