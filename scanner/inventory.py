@@ -167,12 +167,21 @@ def build_inventory(root: str | None, documents: list[Document], files: list[str
         for res in flux.resources:
             inv.add(res)
             covered.add(id(res.doc))
+        # A repo without any Flux object is a plain manifest repo: everything outside archive
+        # folders is what gets applied.
+        plain_repo = not flux.entry.found and not flux.resources
+        if plain_repo:
+            inv.entry.note = ("no Flux entry point and no Flux Kustomization: every manifest outside "
+                              "archive/example folders is taken as deployed")
         for d in documents:
             if d.is_manifest and id(d) not in covered:
                 md = d.body.get("metadata") if isinstance(d.body.get("metadata"), dict) else {}
                 ns = md.get("namespace") if d.kind not in CLUSTER_SCOPED_KINDS else None
+                deployed = plain_repo and not inv.is_archived(d.path)
                 inv.add(Resource(doc=d, namespace=ns if isinstance(ns, str) else None,
-                                 name=str(md.get("name", "")), deployed=False))
+                                 name=str(md.get("name", "")), deployed=deployed))
+                if deployed:
+                    inv.deployed_files.add(d.path)
     derive(inv)
     return inv
 

@@ -1,0 +1,196 @@
+"""The live source: read a cluster through the Kubernetes API, read-only, as inventory documents.
+
+`fetch_cluster` discovers which of `RESOURCE_TYPES` the cluster serves, lists each one (paginated,
+cluster-wide, a few types at a time), and reports what it could not read: a 403 is recorded with
+the checks that lose their input and the scan goes on; a CRD that is not installed is an
+"absent kind", which the policy and network checks turn into findings of their own.
+Secrets are read as metadata only; see kube_list and kube_tls.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..model import Document, Resource, ScanError
+from .kube_discovery import discover
+from .kube_http import ClusterUnavailable, KubeError, KubeHTTP, load_configuration
+from .kube_list import MetadataRefused, list_objects
+from .kube_tls import TLS_FIELD_SELECTOR, TLS_TYPE, inspect_secret
+from .kube_types import METADATA_ACCEPT, RESOURCE_TYPES, SECRETS, ResourceType
+
+__all__ = ["ClusterData", "ClusterUnavailable", "RESOURCE_TYPES", "METADATA_ACCEPT", "fetch_cluster",
+           "cluster_documents", "cluster_resources", "document_path"]
+
+
+@dataclass
+class ClusterData:
+    objects: list[dict] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    absent_kinds: list[str] = field(default_factory=list)  # CRD-backed kinds the cluster does not serve
+    denied_kinds: list[str] = field(default_factory=list)  # 403 on list
+    server: dict = field(default_factory=dict)  # host, context, version
+    tls_certificates: list[dict] = field(default_factory=list)  # only with inspect_tls
+    read_kinds: list[str] = field(default_factory=list)  # listed completely
+    failed_kinds: list[str] = field(default_factory=list)  # not denied, but not read either (errors)
+    stats: dict = field(default_factory=dict)  # requests, retries, pages per kind, seconds
+
+    def __repr__(self) -> str:  # a summary: the objects themselves can be thousands
+        return (f"<ClusterData {self.server.get('host')} objects={len(self.objects)} errors={len(self.errors)} "
+                f"absent={self.absent_kinds} denied={self.denied_kinds} tls={len(self.tls_certificates)}>")
+
+
+def fetch_cluster(kubeconfig: str | None = None, context: str | None = None, *, inspect_tls: bool = False,
+                  page_size: int = 250, request_timeout: float = 20.0, retries: int = 4,
+                  concurrency: int = 4) -> ClusterData:
+    """Read the cluster. Raises ClusterUnavailable when nothing can be read at all."""
+    from kubernetes import client
+
+    started = time.perf_counter()
+    cfg, ctx_name = load_configuration(kubeconfig, context, concurrency)
+    http = KubeHTTP(client.ApiClient(cfg), timeout=request_timeout, retries=retries)
+    data = ClusterData(server={"host": cfg.host, "context": ctx_name, "version": _version(http)})
+    pages: dict[str, int] = {}
+    with ThreadPoolExecutor(max_workers=max(concurrency, 1), thread_name_prefix="posture-kube") as pool:
+        disc = discover(http, RESOURCE_TYPES, pool)
+        for msg in disc.errors:
+            data.errors.append(ScanError("cluster://discovery", None, msg, kind="source"))
+        for t in disc.absent:
+            if t.builtin:  # every API server serves these; not being able to see one is an error
+                data.failed_kinds.append(t.kind)
+                data.errors.append(ScanError(f"cluster://{t.kind}", None,
+                                             f"{_res(t)} is not served by this API server", kind="source"))
+            else:
+                data.absent_kinds.append(t.kind)
+        undecided = {t.kind for t in RESOURCE_TYPES} - {t.kind for t in disc.served} - {t.kind for t in disc.absent}
+        data.failed_kinds.extend(sorted(undecided))
+        jobs = [(t, v, pool.submit(_list_type, http, t, v, page_size)) for t, v in disc.served.items()]
+        secret_meta: list[dict] = []
+        for t, _version_, fut in sorted(jobs, key=lambda j: RESOURCE_TYPES.index(j[0])):
+            try:
+                items, n = fut.result()
+            except KubeError as exc:
+                _record_failure(data, t, exc)
+                continue
+            except MetadataRefused as exc:
+                data.failed_kinds.append(t.kind)
+                data.errors.append(ScanError(f"cluster://{t.kind}", None,
+                                             f"Secrets not read: {exc}; the scanner refuses full Secret lists",
+                                             kind="source"))
+                continue
+            pages[t.kind] = n
+            data.read_kinds.append(t.kind)
+            data.objects.extend(items)
+            if t == SECRETS:
+                secret_meta = items
+        if inspect_tls and SECRETS in disc.served:
+            _inspect_tls(http, pool, page_size, data, secret_meta)
+    data.stats = {"requests": http.stats.requests, "retries": http.stats.retries, "pages": pages,
+                  "seconds": round(time.perf_counter() - started, 3)}
+    return data
+
+
+def document_path(obj: dict) -> str:
+    md = obj.get("metadata") or {}
+    return f"cluster://{obj.get('kind')}/{md.get('namespace') or '-'}/{md.get('name')}"
+
+
+def cluster_documents(data: ClusterData) -> list[Document]:
+    """One Document per live object (line 0: a live object has no file position)."""
+    return [Document(path=document_path(o), line=0, index=0, body=o, origin="cluster") for o in data.objects]
+
+
+def cluster_resources(data: ClusterData) -> list[Resource]:
+    """Resources as the inventory makes them from cluster_documents (deployed by definition)."""
+    out = []
+    for d in cluster_documents(data):
+        md = d.body.get("metadata") or {}
+        out.append(Resource(doc=d, namespace=md.get("namespace"), name=str(md.get("name", "")), deployed=True))
+    return out
+
+
+# ---- internals -------------------------------------------------------------------------------
+
+def _version(http: KubeHTTP) -> str | None:
+    try:
+        return http.get_json("/version").get("gitVersion")
+    except KubeError:  # /version is informative only; discovery decides whether the scan can run
+        return None
+
+
+def _list_type(http: KubeHTTP, t: ResourceType, api_version: str, page_size: int):
+    return list_objects(http, t, api_version, page_size=page_size, metadata_only=(t == SECRETS))
+
+
+def _res(t: ResourceType) -> str:
+    return f"{t.plural}.{t.group}" if t.group else t.plural
+
+
+def _record_failure(data: ClusterData, t: ResourceType, exc: KubeError) -> None:
+    lost = _checks_needing(t.kind)
+    lost_text = f"checks losing input: {', '.join(lost)}" if lost else f"checks reading {t.kind} see none"
+    if exc.status == 403:
+        data.denied_kinds.append(t.kind)
+        msg = (f"forbidden to list {_res(t)} ({t.kind}): {exc.message}; {t.kind} objects not read, "
+               f"{lost_text}. Grant get/list on {_res(t)} (deploy/base/clusterrole.yaml).")
+    else:
+        data.failed_kinds.append(t.kind)
+        msg = f"cannot list {_res(t)} ({t.kind}): {exc}; {t.kind} objects not read, {lost_text}."
+    data.errors.append(ScanError(f"cluster://{t.kind}", None, msg, kind="source"))
+
+
+@functools.lru_cache(maxsize=1)
+def _needs_index() -> dict[str, tuple[str, ...]]:
+    """kind -> ids of checks declaring it in `needs` (best effort: plugins may fail to load)."""
+    try:
+        from ..registry import discover as discover_checks
+
+        specs, _ = discover_checks(extra_modules=("checks.live",))
+    except Exception:  # naming the checks is a courtesy; never fail the read over it
+        return {}
+    index: dict[str, list[str]] = {}
+    for spec in specs:
+        for kind in spec.needs:
+            index.setdefault(kind, []).append(spec.id)
+    return {k: tuple(sorted(v)) for k, v in index.items()}
+
+
+def _checks_needing(kind: str) -> tuple[str, ...]:
+    return _needs_index().get(kind, ())
+
+
+def _inspect_tls(http: KubeHTTP, pool, page_size: int, data: ClusterData, secret_meta: list[dict]) -> None:
+    """List TLS Secrets (metadata, by field selector), then read each one's certificate."""
+    try:
+        tls, _ = list_objects(http, SECRETS, "v1", page_size=page_size, metadata_only=True,
+                              field_selector=TLS_FIELD_SELECTOR)
+    except (KubeError, MetadataRefused) as exc:
+        data.errors.append(ScanError("cluster://Secret", None, f"--inspect-tls: cannot list TLS Secrets: {exc}",
+                                     kind="source"))
+        return
+    names = [((o["metadata"].get("namespace") or ""), o["metadata"].get("name") or "") for o in tls]
+    is_tls = set(names)
+    for obj in secret_meta:  # the metadata list cannot say a Secret's type; now we know these
+        md = obj["metadata"]
+        if (md.get("namespace") or "", md.get("name") or "") in is_tls:
+            obj["type"] = TLS_TYPE
+    futures = [(ns, name, pool.submit(inspect_secret, http, ns, name)) for ns, name in names if ns and name]
+    denied = 0
+    for ns, name, fut in futures:
+        try:
+            data.tls_certificates.append(fut.result())
+        except KubeError as exc:
+            denied += exc.status == 403
+            if exc.status != 403:
+                data.errors.append(ScanError(f"cluster://Secret/{ns}/{name}", None,
+                                             f"--inspect-tls: cannot read the certificate: {exc.message}",
+                                             kind="source"))
+        except ValueError as exc:
+            data.errors.append(ScanError(f"cluster://Secret/{ns}/{name}", None, f"--inspect-tls: {exc}",
+                                         kind="source"))
+    if denied:
+        data.errors.append(ScanError(
+            "cluster://Secret", None,
+            f"--inspect-tls: forbidden to get {denied} TLS Secret(s); --inspect-tls needs `get` on secrets, "
+            "which the default posture ClusterRole deliberately lacks (bind an extra Role)", kind="source"))
