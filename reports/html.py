@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from urllib.parse import quote
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup
@@ -290,7 +290,7 @@ def _trend(report: dict, history: list[dict], order: list[str]) -> dict | None:
     labels = [p for i, p in enumerate(points) if i % every == 0 or i == len(points) - 1]
     grid = [{"v": v, "y": svg.scale_y(v, y0, h)} for v in (0, 60, 70, 80, 90, 100)]
     return {"lines": lines, "points": points, "labels": labels, "grid": grid,
-            "width": x0 + w + 12, "height": y0 + h + 26, "x0": x0, "x1": x0 + w, "base": y0 + h}
+            "width": x0 + w + 40, "height": y0 + h + 26, "x0": x0, "x1": x0 + w, "base": y0 + h}
 
 
 @lru_cache(maxsize=1)

@@ -103,6 +103,11 @@ def find_entry_point(repo: RepoFiles, docs: list[Document]) -> EntryPoint:
             if isinstance(sync, dict) and sync.get("path"):
                 candidates.append(EntryPoint(True, "HelmRelease flux-instance", doc.path, doc.line,
                                              sync["path"], sync.get("kind")))
+        elif not doc.is_manifest and isinstance(_get(body, "instance", "sync"), dict) and _get(body, "instance", "sync", "path"):
+            # A flux-instance values file (fed through configMapGenerator, the release may be wrapped
+            # in a ResourceSet template where no HelmRelease document shows).
+            candidates.append(EntryPoint(True, "flux-instance values", doc.path, doc.line,
+                                         _get(body, "instance", "sync", "path"), _get(body, "instance", "sync", "kind")))
         elif is_flux_ks(doc) and _get(body, "metadata", "name") == "flux-system" and _get(body, "spec", "path"):
             candidates.append(EntryPoint(True, "Kustomization flux-system (gotk-sync)", doc.path, doc.line,
                                          _get(body, "spec", "path"), "GitRepository"))
@@ -112,7 +117,7 @@ def find_entry_point(repo: RepoFiles, docs: list[Document]) -> EntryPoint:
     # Prefer entry points outside archive folders, then the FluxInstance/HelmRelease forms.
     def rank(e: EntryPoint):
         archived = any(seg in ("archive", ".archive", "examples") for seg in e.path.split("/"))
-        return (archived, e.kind.startswith("Kustomization"), e.path)
+        return (archived, e.kind.startswith("Kustomization"), e.kind == "flux-instance values", e.path)
 
     candidates.sort(key=rank)
     best = candidates[0]

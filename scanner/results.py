@@ -13,7 +13,10 @@ def _make(status: str, inv, subject: str, message: str, res: Resource | None, pa
     namespace = kw.pop("namespace", None)
     if namespace is None and res is not None:
         namespace = res.namespace
-    return Result(status=status, subject=subject, message=message, resource=res.ref() if res is not None else kw.pop("resource", None),
+    resource = kw.pop("resource", None)
+    if res is not None:
+        resource = res.ref()
+    return Result(status=status, subject=subject, message=message, resource=resource,
                   location=location, namespace=namespace, **kw)
 
 

@@ -192,6 +192,13 @@ def entries(archive_dir: str | Path) -> list[dict]:
 
 # --- writing -------------------------------------------------------------------------------------
 
+def _encode(report: dict) -> bytes:
+    try:
+        return json.dumps(report, indent=2, ensure_ascii=False).encode() + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate (non-UTF-8 file name): \u-escape everything
+        return json.dumps(report, indent=2).encode() + b"\n"
+
+
 def store(archive_dir: str | Path, report: dict, sign_key: str | Path | None = None,
           now: datetime | None = None) -> dict:
     """Add `report` to the archive (signed when a key is given) and return its index entry."""
@@ -200,7 +207,7 @@ def store(archive_dir: str | Path, report: dict, sign_key: str | Path | None = N
     directory.mkdir(parents=True, exist_ok=True)
     key = load_private_key(sign_key) if sign_key else None  # fail before writing anything
 
-    data = json.dumps(report, indent=2, ensure_ascii=False).encode() + b"\n"
+    data = _encode(report)
     # Sign what a verifier will re-read from the file, not the in-memory dict (tuples, float keys).
     signature = sign(json.loads(data), key) if key else None
     stem = f"{snapshot_time(report, now).strftime('%Y%m%dT%H%M%SZ')}-{source_slug(report)}"

@@ -7,8 +7,9 @@ Findings are paired across reports in passes, most specific first, each pairing 
   3. check id + resource identity + subject, when there is a resource (survives moves anywhere).
 Normalised locations drop line numbers and the directory prefix up to the app folder, so lines
 shifting, files being reordered, or an app folder moving in the tree never show as churn.
-Subjects keep any file path they name: treating two leaks in two files of one app as the same
-finding could hide a new leak behind a fixed one.
+File paths inside a subject are reduced the same way, but only when the finding names a resource:
+without one, the path is all that tells two leaks apart, and merging them could hide a new leak
+behind a fixed one.
 """
 from __future__ import annotations
 
@@ -43,13 +44,20 @@ def location_key(path: str | None) -> str:
     return f"file:{dirs[-1]}/{name}" if dirs else f"file:{name}"
 
 
-_LINE_IN_SUBJECT = re.compile(r"(\.(?:ya?ml|json|env|toml|tf))(?::\d+)+")
+_PATH_IN_TEXT = re.compile(r"[\w.@+-]*(?:/[\w.@+-]+)*\.(?:ya?ml|json|env|toml|tf)(?::\d+)*")
 _LINE_WORD = re.compile(r"\bline \d+\b", re.IGNORECASE)
 
 
-def normalise_subject(subject) -> str:
-    text = str(subject or "")
-    return _LINE_WORD.sub("line ?", _LINE_IN_SUBJECT.sub(r"\1", text)).strip()
+def normalise_subject(subject, resource_known: bool = False) -> str:
+    """Drop line numbers from a subject; with a known resource, also reduce file paths in it to
+    their location key (the resource already says which object it is, so the path is noise)."""
+    text = _LINE_WORD.sub("line ?", str(subject or ""))
+
+    def _path(m: re.Match) -> str:
+        path = re.sub(r"(?::\d+)+$", "", m.group(0))
+        return location_key(path) if resource_known else path
+
+    return _PATH_IN_TEXT.sub(_path, text).strip()
 
 
 def resource_key(finding: dict) -> str:
@@ -65,12 +73,13 @@ def _path_of(finding: dict) -> str | None:
 
 
 def _hash(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def loose_identity(check_id: str, finding: dict) -> str:
     """Identity without the engine's fingerprint: check + resource + subject + location key."""
-    return _hash(check_id, resource_key(finding), normalise_subject(finding.get("subject")),
+    res = resource_key(finding)
+    return _hash(check_id, res, normalise_subject(finding.get("subject"), bool(res)),
                  location_key(_path_of(finding)))
 
 
@@ -83,9 +92,9 @@ def finding_identity(check_id: str, finding: dict) -> str:
 def _pass_keys(rec: dict) -> list[str | None]:
     check_id, f = rec["check"], rec["finding"]
     res = resource_key(f)
-    subject = normalise_subject(f.get("subject"))
+    subject = normalise_subject(f.get("subject"), bool(res))
     return [
-        f.get("fingerprint") or None,
+        f"{check_id}\x1f{f['fingerprint']}" if f.get("fingerprint") else None,
         loose_identity(check_id, f),
         _hash(check_id, res, subject) if res else None,
     ]

@@ -23,7 +23,10 @@ SIG_SUFFIX = ".sig"
 
 
 def canonical_json(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    # surrogatepass: identical bytes for every valid string, and no crash on a lone surrogate
+    # (a non-UTF-8 file name the engine kept with surrogateescape).
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8", "surrogatepass")
 
 
 def signature_path(snapshot: Path) -> Path:

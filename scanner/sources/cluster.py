@@ -129,7 +129,8 @@ def _res(t: ResourceType) -> str:
 
 def _record_failure(data: ClusterData, t: ResourceType, exc: KubeError) -> None:
     lost = _checks_needing(t.kind)
-    lost_text = f"checks losing input: {', '.join(lost)}" if lost else f"checks reading {t.kind} see none"
+    lost_text = (f"checks losing input: {', '.join(lost)}" if lost
+                 else f"checks that read {t.kind} judge without it")
     if exc.status == 403:
         data.denied_kinds.append(t.kind)
         msg = (f"forbidden to list {_res(t)} ({t.kind}): {exc.message}; {t.kind} objects not read, "

@@ -1,0 +1,1 @@
+"""A fake Kubernetes API server (HTTPS, bearer token) for the live-source tests."""
