@@ -11,8 +11,10 @@ from .kube_types import METADATA_ACCEPT, ResourceType
 
 # Stripped from every object. managedFields: bulky field-ownership bookkeeping no check reads.
 # last-applied-configuration: a full copy of the object as `kubectl apply` sent it; on a Secret
-# that copy includes the data, and the PartialObjectMetadata form keeps annotations.
+# that copy includes the data, and the PartialObjectMetadata form keeps annotations. Its value is
+# replaced, not the key removed: "applied with kubectl" is itself evidence of a hand-made change.
 DROP_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+DROPPED = "(value dropped by gitops-posture)"
 
 
 class MetadataRefused(Exception):
@@ -83,5 +85,5 @@ def _clean_metadata(md) -> dict:
     md.pop("managedFields", None)
     ann = md.get("annotations")
     if isinstance(ann, dict) and any(k in ann for k in DROP_ANNOTATIONS):
-        md["annotations"] = {k: v for k, v in ann.items() if k not in DROP_ANNOTATIONS}
+        md["annotations"] = {k: (DROPPED if k in DROP_ANNOTATIONS else v) for k, v in ann.items()}
     return md

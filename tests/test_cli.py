@@ -1,0 +1,80 @@
+"""The CLI: every exit code, reports written, progress and summary."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+
+from tests.support.repos import flux_repo
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "reports/schema/report.schema.json").read_text())
+PRIV = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ups}
+spec:
+  template:
+    spec:
+      containers: [{name: app, image: "ghcr.io/example/ups:1.0.0", securityContext: {privileged: true}}]
+"""
+
+
+def posture(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_scan_writes_valid_json_and_exits_zero_without_gates(tmp_path):
+    repo = flux_repo(tmp_path / "repo", {"media": {"ups.yaml": PRIV}})
+    out = tmp_path / "out"
+    p = posture("scan", str(repo), "--format", "json", "--output-dir", str(out))
+    assert p.returncode == 0, p.stderr
+    report = json.loads((out / "posture-report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert "overall" in p.stdout and "workloads" in p.stdout
+
+
+def test_gates_exit_one(tmp_path):
+    repo = flux_repo(tmp_path / "repo", {"media": {"ups.yaml": PRIV}})
+    p = posture("scan", str(repo), "--output-dir", str(tmp_path / "o1"), "--fail-on", "critical")
+    assert p.returncode == 1 and "Gate FAIL" in p.stdout
+    p = posture("scan", str(repo), "--output-dir", str(tmp_path / "o2"), "--fail-under", "101")
+    assert p.returncode == 1
+    p = posture("scan", str(repo), "--output-dir", str(tmp_path / "o3"), "--fail-under", "0", "-q")
+    assert p.returncode == 0 and "gate PASS" in p.stdout
+    rep = json.loads((tmp_path / "o1/posture-report.json").read_text())
+    assert rep["gate"]["passed"] is False and rep["gate"]["reasons"]
+
+
+def test_usage_and_input_errors_exit_two(tmp_path):
+    assert posture("scan", str(tmp_path / "missing"), "-o", str(tmp_path / "o")).returncode == 2
+    assert posture("scan", str(tmp_path), "--format", "nope", "-o", str(tmp_path / "o")).returncode == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("weights: {nope: 1}\n")
+    p = posture("scan", str(tmp_path), "--config", str(bad), "-o", str(tmp_path / "o"))
+    assert p.returncode == 2 and "weights.nope" in p.stderr
+    assert posture("scan").returncode == 2
+    assert posture("checks", "show", "no.such-check").returncode == 2
+
+
+def test_only_selects_layers_and_checks(tmp_path):
+    repo = flux_repo(tmp_path / "repo", {"media": {"ups.yaml": PRIV}})
+    p = posture("scan", str(repo), "-o", str(tmp_path / "o"), "--only", "workloads,secrets.sops-encrypted")
+    assert p.returncode == 0
+    rep = json.loads((tmp_path / "o/posture-report.json").read_text())
+    assert {c["layer"] for c in rep["checks"]} <= {"workloads", "secrets"}
+    assert "secrets.sops-encrypted" in {c["id"] for c in rep["checks"]}
+
+
+def test_checks_catalogue():
+    p = posture("checks", "list")
+    assert p.returncode == 0 and "secrets.sops-encrypted" in p.stdout
+    p = posture("checks", "show", "secrets.sops-encrypted")
+    assert p.returncode == 0 and "Why it matters" in p.stdout and "How to fix" in p.stdout and "References" in p.stdout
+    listing = json.loads(posture("checks", "list", "--json").stdout)
+    layers = {c["layer"] for c in listing}
+    assert layers == {"perimeter", "segmentation", "nodes", "workloads", "secrets", "authentication", "policy",
+                      "gitops", "backups", "monitoring"}
