@@ -88,7 +88,7 @@ def _walk_files(root: str, errors: list[ScanError]) -> list[str]:
         if ".gitignore" in filenames:
             try:
                 with open(os.path.join(dirpath, ".gitignore"), encoding="utf-8", errors="replace") as fh:
-                    specs.append((rel_dir, pathspec.PathSpec.from_lines("gitwildmatch", fh)))
+                    specs.append((rel_dir, pathspec.PathSpec.from_lines("gitignore", fh)))
             except OSError as exc:
                 errors.append(ScanError(f"{rel_dir}/.gitignore".lstrip("/"), None, f"unreadable: {exc.strerror}"))
         keep = []
