@@ -45,7 +45,8 @@ def _rule(check: dict) -> dict:
         "defaultConfiguration": {"level": LEVEL.get(sev, "note")},
         "properties": {
             "security-severity": SECURITY_SEVERITY.get(sev, "1.0"),
-            "tags": ["security", "gitops", check.get("layer") or "unknown"],
+            # SARIF tags are a set: the "gitops" layer must not repeat the "gitops" tag.
+            "tags": list(dict.fromkeys(["security", "gitops", check.get("layer") or "unknown"])),
             "layer": check.get("layer"),
             "severity": sev,
         },

@@ -248,6 +248,7 @@ class _Node:
     body: dict
     path: str
     variables: dict[str, str]
+    file: str = "."  # where the Flux Kustomization is declared (for error messages)
 
 
 def walk(repo: RepoFiles, docs: list[Document]) -> FluxResult:
@@ -279,7 +280,7 @@ def walk(repo: RepoFiles, docs: list[Document]) -> FluxResult:
         result.path_prefix = _resolve_prefix(repo, entry.sync_path or "")
         root_path = _strip(entry.sync_path or "")
         root = _Node(key="flux-system/flux-system", name="flux-system", namespace="flux-system",
-                     body={"spec": {"path": root_path}}, path=root_path, variables={})
+                     body={"spec": {"path": root_path}}, path=root_path, variables={}, file=entry.path)
         queue.append(root)
         result.used_files.add(entry.path)
     else:
@@ -301,7 +302,7 @@ def walk(repo: RepoFiles, docs: list[Document]) -> FluxResult:
         path = _resolve_path(repo, result.path_prefix, node.path)
         if path is None:
             if node.path and not _is_external_source(spec):
-                result.errors.append(ScanError(_node_file(node, emitted), None,
+                result.errors.append(ScanError(node.file, None,
                                                f"Flux Kustomization {node.key} path {node.path!r} does not exist in the repository",
                                                kind="input"))
             continue
@@ -313,11 +314,11 @@ def walk(repo: RepoFiles, docs: list[Document]) -> FluxResult:
                 if target in repo.dirs:
                     build(repo, target, built)
                 else:
-                    result.errors.append(ScanError(_node_file(node, emitted), None,
+                    result.errors.append(ScanError(node.file, None,
                                                    f"component {comp!r} of {node.key} not found", kind="input"))
         result.errors.extend(built.errors)
         result.used_files |= built.used_files
-        patches = _parsed_patches(spec, result.errors, _node_file(node, emitted))
+        patches = _parsed_patches(spec, result.errors, node.file)
         target_ns = spec.get("targetNamespace") if isinstance(spec.get("targetNamespace"), str) else None
         if target_ns:
             target_ns = substitute(target_ns, node.variables)
@@ -346,13 +347,6 @@ def walk(repo: RepoFiles, docs: list[Document]) -> FluxResult:
             if is_flux_ks(doc):
                 queue.append(_node_for(res, by_name))
     return result
-
-
-def _node_file(node: _Node, emitted) -> str:
-    for res in emitted.values():
-        if f"{res.namespace}/{res.name}" == node.key:
-            return res.path
-    return node.path or "."
 
 
 def _is_external_source(spec: dict) -> bool:
@@ -384,4 +378,4 @@ def _node_for(res: Resource, by_name: dict) -> _Node:
         variables.update({str(k): str(v) for k, v in subst.items()})
     path = spec.get("path") if isinstance(spec.get("path"), str) else ""
     return _Node(key=f"{res.namespace}/{res.name}", name=res.name, namespace=res.namespace,
-                 body=res.body, path=substitute(path, variables), variables=variables)
+                 body=res.body, path=substitute(path, variables), variables=variables, file=res.path)

@@ -38,6 +38,7 @@ class Inventory:
     git_commit: str | None = None
     web_url: str | None = None
     _by_kind: dict = field(default_factory=lambda: defaultdict(list))
+    _by_kind_name: dict = field(default_factory=lambda: defaultdict(list))
     _charts: dict = field(default_factory=dict)
     _text_cache: dict = field(default_factory=dict)
     _node_cache: dict = field(default_factory=dict)
@@ -55,8 +56,10 @@ class Inventory:
         return out
 
     def find(self, kind: str, name: str, namespace: str | None = None, deployed_only: bool = True) -> list[Resource]:
-        return [r for r in self.of_kind(kind, deployed_only=deployed_only)
-                if r.name == name and (namespace is None or r.namespace == namespace or kind in CLUSTER_SCOPED_KINDS)]
+        """Resources of `kind` named `name` (in `namespace` when given), from an index: checks call this per subject."""
+        return [r for r in self._by_kind_name.get((kind, name), ())
+                if (r.deployed or not deployed_only)
+                and (namespace is None or r.namespace == namespace or kind in CLUSTER_SCOPED_KINDS)]
 
     def deployed(self) -> list[Resource]:
         return [r for r in self.resources if r.deployed]
@@ -148,6 +151,7 @@ class Inventory:
     def add(self, res: Resource) -> None:
         self.resources.append(res)
         self._by_kind[res.kind].append(res)
+        self._by_kind_name[(res.kind, res.name)].append(res)
 
 
 def build_inventory(root: str | None, documents: list[Document], files: list[str],

@@ -60,5 +60,7 @@ def test_twenty_thousand_findings_stay_under_the_limit():
 
 def test_clean_scan():
     r = make_report(0, hostile=False)
+    for c in r["checks"]:
+        c["findings"] = []
     out = markdown.render(r, {})
     assert "No open findings" in out

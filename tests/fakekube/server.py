@@ -84,16 +84,18 @@ class FakeKube:
 
     def __init__(self, objects=(), *, workdir: Path, token: str = "fake-token", tls: bool = True,
                  missing_groups=(), forbidden=(), rate_limit_once=(), aggregated: bool = False,
-                 ignore_metadata_accept: bool = False, expire_continue_once=()):
+                 ignore_metadata_accept: bool = False, expire_continue_once=(), server_error=()):
         self.workdir = Path(workdir)
         self.token = token
         self.tls = tls
         self.missing_groups = set(missing_groups)
-        self.forbidden = set(forbidden)  # plurals ("secrets") or "group/plural" ("kyverno.io/clusterpolicies")
+        # plurals ("secrets") or "group/plural" ("kyverno.io/clusterpolicies"), optionally ":verb" ("secrets:get")
+        self.forbidden = set(forbidden)
         self.rate_limit_once = set(rate_limit_once)  # paths answered 429 once
         self.aggregated = aggregated
         self.ignore_metadata_accept = ignore_metadata_accept  # a broken proxy: full objects regardless
         self.expire_continue_once = set(expire_continue_once)  # paths whose first continue gets a 410
+        self.server_error = set(server_error)  # paths always answered 500
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._store: dict[tuple[str, str], list[dict]] = {}
@@ -253,12 +255,14 @@ class _Handler(BaseHTTPRequestHandler):
         if entry is None or len(rest) > 2:
             return self._not_found()
         _, _, plural, kind, namespaced = entry
-        if plural in fake.forbidden or f"{group}/{plural}" in fake.forbidden:
-            verb = "get" if len(rest) == 2 else "list"
+        verb = "get" if len(rest) == 2 else "list"
+        if {plural, f"{group}/{plural}", f"{plural}:{verb}", f"{group}/{plural}:{verb}"} & fake.forbidden:
             scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
             return self._status(403, "Forbidden",
                                 f'{plural}{"." + group if group else ""} is forbidden: User "system:serviceaccount:posture:posture" '
                                 f'cannot {verb} resource "{plural}" in API group "{group}" {scope}')
+        if path in fake.server_error:
+            return self._status(500, "InternalError", "etcdserver: request timed out")
         if path in fake.rate_limit_once:
             fake.rate_limit_once.discard(path)
             return self._status(429, "TooManyRequests", "Too many requests, please try again later.",
