@@ -70,15 +70,19 @@ def main() -> None:
 @click.option("--max-score-drop", type=float, help="With --baseline: fail when the score drops by more than this.")
 @click.option("--history", type=click.Path(file_okay=False), help="Snapshot archive for the HTML trend chart.")
 @click.option("--age-key", type=click.Path(dir_okay=False), help="age key file so SOPS MACs can be verified.")
+@click.option("--opnsense-config", type=click.Path(dir_okay=False, exists=True),
+              help="OPNsense config.xml backup: check the perimeter firewall too.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the verdict line.")
 @click.option("-v", "--verbose", count=True, help="More detail (-vv: every finding and scan error).")
 def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
-         baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose):
+         baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, quiet, verbose):
     """Scan a GitOps repository at PATH (and/or a live cluster) and write reports."""
     fmts = _formats(formats)
     only_list = [o.strip() for item in only for o in item.split(",") if o.strip()]
     if age_key:
         os.environ["SOPS_AGE_KEY_FILE"] = os.path.abspath(age_key)
+    if opnsense_config:
+        os.environ["POSTURE_OPNSENSE_CONFIG"] = os.path.abspath(opnsense_config)
     progress = _Progress(not quiet)
     try:
         run = run_scan_full(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path,

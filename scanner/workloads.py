@@ -156,6 +156,28 @@ def _persistence_volumes(values: dict, release: str, base: tuple) -> tuple[list,
     return volumes, paths
 
 
+def _deep_merge(dst: dict, src: dict) -> dict:
+    out = copy.deepcopy(dst)
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _with_container_defaults(c: dict, defaults: dict, strategy) -> dict:
+    """`controllers.<c>.defaultContainerOptions` (app-template 3+): `overwrite` (default) keeps a container's
+    own key whole; `merge` deep-merges the container's key over the default."""
+    out = dict(c)
+    for k, v in defaults.items():
+        if k not in out:
+            out[k] = copy.deepcopy(v)
+        elif strategy == "merge" and isinstance(v, dict) and isinstance(out[k], dict):
+            out[k] = _deep_merge(v, out[k])
+    return out
+
+
 def _default_pod_options(version: str | None) -> dict:
     """Chart defaults that matter for security: app-template 5 stopped mounting the SA token."""
     major = major_version(version)
@@ -195,11 +217,20 @@ def from_app_template(hr: Resource, chart_version: str | None, values: dict | No
         if sa.get("name") or sa.get("identifier"):
             pod["serviceAccountName"] = sa.get("name") or f"{release}-{sa['identifier']}"
         containers = []
+        dco = _d(ctrl.get("defaultContainerOptions"))
+        dco_strategy = ctrl.get("defaultContainerOptionsStrategy", "overwrite")
+        dco_init = ctrl.get("applyDefaultContainerOptionsToInitContainers", True) is not False
         for key, init in (("initContainers", True), ("containers", False)):
             for name, c in _d(ctrl.get(key)).items():
                 if isinstance(c, dict) and c.get("enabled", True) is not False:
+                    cpath = base + ("controllers", cid, key, name)
+                    if dco and (dco_init or not init):
+                        c = _with_container_defaults(c, dco, dco_strategy)
+                        for k in dco:
+                            if k not in _d(ctrl.get(key)).get(name, {}):
+                                pod_paths[f"container:{name}:{k}"] = base + ("controllers", cid, "defaultContainerOptions", k)
                     containers.append(Container(name=str(name), spec=_normalise_container(c, release), init=init,
-                                                path=base + ("controllers", cid, key, name)))
+                                                path=cpath))
         ctype = str(ctrl.get("type") or "deployment").lower()
         kind = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet",
                 "cronjob": "CronJob", "job": "Job"}.get(ctype, "Deployment")
@@ -213,3 +244,78 @@ def from_app_template(hr: Resource, chart_version: str | None, values: dict | No
                             pod_path=base + ("controllers", cid), pod_paths=pod_paths,
                             chart_version=chart_version, labels=labels))
     return out
+
+
+# ---- well-known third-party charts ---------------------------------------------------------------
+# A few charts whose pod template is simple and security-relevant enough to derive from values.
+# Each entry maps chart values onto the rendered pod: `defaults` are the chart's own values.yaml
+# (Helm deep-merges the HelmRelease values over them), `container` the container's value paths,
+# `pod` the pod-level ones, `host_paths` the hostPath volumes the template always mounts.
+KNOWN_CHARTS: dict[str, dict] = {
+    # NVIDIA/dcgm-exporter deployment/templates/daemonset.yaml (chart 3.x/4.x)
+    "dcgm-exporter": {
+        "kind": "DaemonSet",
+        "container": "exporter",
+        "defaults": {
+            "image": {"repository": "nvcr.io/nvidia/k8s/dcgm-exporter", "tag": "chart-appVersion"},
+            "securityContext": {"runAsNonRoot": False, "runAsUser": 0, "capabilities": {"add": ["SYS_ADMIN"]}},
+            "kubeletPath": "/var/lib/kubelet/pod-resources",
+        },
+        "container_values": {"securityContext": ("securityContext",), "image": ("image",),
+                             "resources": ("resources",), "env": ("extraEnv",)},
+        "pod_values": {"securityContext": ("podSecurityContext",), "hostNetwork": ("hostNetwork",),
+                       "runtimeClassName": ("runtimeClassName",), "tolerations": ("tolerations",),
+                       "nodeSelector": ("nodeSelector",)},
+        "host_paths": [("pod-gpu-resources", ("kubeletPath",))],
+        "extra_host_volumes": ("extraHostVolumes",),
+    },
+}
+
+
+def known_chart(name: str | None) -> dict | None:
+    return KNOWN_CHARTS.get((name or "").lower())
+
+
+def from_chart_values(hr: Resource, chart_name: str | None, chart_version: str | None) -> list[Workload]:
+    """The pod template of a well-known third-party chart, from its HelmRelease values over chart defaults."""
+    spec = known_chart(chart_name)
+    if spec is None:
+        return []
+    user = _d(hr.spec.get("values"))
+    values = _deep_merge(spec["defaults"], user)
+    base = ("spec", "values")
+
+    def where(vpath: tuple) -> tuple:
+        return base + vpath if _get(user, vpath) is not None else base
+
+    pod: dict = {"automountServiceAccountToken": True}
+    pod_paths: dict = {}
+    for field_name, vpath in spec.get("pod_values", {}).items():
+        v = _get(values, vpath)
+        if v not in (None, {}, [], ""):
+            pod[field_name] = copy.deepcopy(v)
+            pod_paths[field_name] = where(vpath)
+    volumes = []
+    for vol_name, vpath in spec.get("host_paths", []):
+        volumes.append({"name": vol_name, "hostPath": {"path": _get(values, vpath)}})
+        pod_paths[f"volume:{vol_name}"] = where(vpath)
+    for i, extra in enumerate(_get(values, spec["extra_host_volumes"]) or [] if spec.get("extra_host_volumes") else []):
+        if isinstance(extra, dict) and extra.get("hostPath"):
+            name = str(extra.get("name") or f"extra-{i}")
+            volumes.append({"name": name, "hostPath": {"path": extra["hostPath"]}})
+            pod_paths[f"volume:{name}"] = base + spec["extra_host_volumes"] + (i,)
+    pod["volumes"] = volumes
+    cspec: dict = {"name": spec["container"]}
+    cname = spec["container"]
+    for field_name, vpath in spec.get("container_values", {}).items():
+        v = _get(values, vpath)
+        if v in (None, {}, [], ""):
+            continue
+        cspec[field_name] = image_string(v) if field_name == "image" else copy.deepcopy(v)
+        pod_paths[f"container:{cname}:{field_name}"] = where(vpath)
+    container = Container(name=cname, spec=cspec, init=False, path=base)
+    release = release_name(hr)
+    return [Workload(name=release, namespace=hr.namespace, kind=spec["kind"], resource=hr, pod=pod,
+                     containers=[container], source="chart", pod_path=base, pod_paths=pod_paths,
+                     chart_version=chart_version,
+                     labels={"app.kubernetes.io/name": str(chart_name), "app.kubernetes.io/instance": release})]

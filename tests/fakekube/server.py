@@ -178,6 +178,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeKube
     protocol_version = "HTTP/1.1"  # keep-alive, as the real server: the client pools connections
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stalls
 
     def log_message(self, *args):  # quiet: the request log is structured, below
         pass
@@ -206,7 +207,8 @@ class _Handler(BaseHTTPRequestHandler):
                        "accept": self.headers.get("Accept", ""), "status": None}
         with fake._lock:
             fake.requests.append(self._entry)
-        if self.headers.get("Authorization") != f"Bearer {fake.token}":
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or token != fake.token:  # the scheme is case-insensitive (RFC 7235)
             return self._status(401, "Unauthorized", "Unauthorized")
         try:
             self._route(u.path.rstrip("/"), parse_qs(u.query))
