@@ -95,6 +95,21 @@ def measure(name: str, repo: str, runs: int, checkov: str | None) -> dict:
     return row
 
 
+def machine() -> str:
+    import platform
+
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cores} cores {model}, Python {platform.python_version()}, {platform.system()} {platform.release()}, "
+            f"load {load:.1f} at start")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=3, help="runs per input (best is kept)")
@@ -115,22 +130,24 @@ def main() -> None:
             synth.generate(d, scale)
             inputs.append((f"synthetic {scale}x", d))
     rows = []
+    print(f"machine: {machine()}")
     print(f"{'input':<32}{'yaml':>7}{'floor s':>9}{'scan s':>9}{'ratio':>7}{'peak MiB':>10}{'checkov s':>11}"
-          f"  phases (discover/parse/inventory/checks/render)")
+          f"  phases s (discover/parse/inventory/checks/report/render)")
     for name, repo in inputs:
         runs = 1 if name.startswith("synthetic 100") else args.runs
         use_checkov = checkov if not name.startswith("synthetic 100") else None
         row = measure(name, repo, runs, use_checkov)
         rows.append(row)
         ph = row["phases"]
-        phases = "/".join(f"{ph.get(k, 0):.2f}" for k in ("discover", "parse", "inventory", "checks", "render"))
+        phases = "/".join(f"{ph.get(k, 0):.2f}" for k in ("discover", "parse", "inventory", "checks", "report", "render"))
         ck = f"{row['checkov_s']:.2f}" if row.get("checkov_s") else "-"
         print(f"{name:<32}{row['files']:>7}{row['floor_s']:>9.2f}{row['scan_s']:>9.2f}{row['ratio']:>7.2f}"
               f"{row['peak_mib']:>10.0f}{ck:>11}  {phases}", flush=True)
     synth_rows = {r["input"]: r for r in rows if r["input"].startswith("synthetic")}
     if "synthetic 1x" in synth_rows and "synthetic 10x" in synth_rows:
         base = synth_rows["synthetic 1x"]["scan_s"]
-        growth = ", ".join(f"{k.split()[1]}: {v['scan_s'] / base:.1f}x time" for k, v in synth_rows.items())
+        growth = ", ".join(f"{k.split()[1]}: {v['scan_s'] / base:.1f}x time, {v['peak_mib']:.0f} MiB"
+                           for k, v in synth_rows.items())
         print(f"growth vs 1x (files scale 1/10/100): {growth}")
     shutil.rmtree(tmp, ignore_errors=True)
     if args.json:

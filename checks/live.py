@@ -7,6 +7,7 @@ engine reports them not applicable); drift also needs the repository.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import defaultdict
 
@@ -332,16 +333,17 @@ def undeclared_privileged_pods(inv, options):
         evidence = {"privileged": sorted(g["flags"]), "pods": [p.name for p in g["pods"][:10]]}
         declared = _declared(inv, kind, ns, name, pod, owner_res, git_keys, git_releases)
         target = owner_res or pod
-        what = ", ".join(sorted(g["flags"]))
+        what = f"{subject} is privileged" if kind in ("Pod", "StaticPod") else f"{subject} runs privileged pods"
+        what += f" ({', '.join(sorted(g['flags']))})"
         if declared:
-            status, msg = "pass", f"{subject} runs privileged pods ({what}) declared by {declared}"
+            status, msg = "pass", f"{what}, declared by {declared}"
             evidence["declared_by"] = declared
         elif owner_res is None and kind != "Pod" and _unread(inv, kind):
-            status, msg = "warn", (f"{subject} runs privileged pods ({what}); its owner could not be read "
-                                   f"({kind} not listed), so whether Git declares it is unknown")
+            status, msg = "warn", (f"{what}; its owner could not be read ({kind} not listed), so whether Git "
+                                   "declares it is unknown")
         else:
-            status, msg = "fail", (f"{subject} runs privileged pods ({what}) that no Git-managed object declares"
-                                   + ("" if "git" in inv.sources else " (not applied by Flux)"))
+            status, msg = "fail", (f"{what} and no Git-managed object declares it"
+                                   + ("" if "git" in inv.sources else " (it was not applied by Flux)"))
         yield Result(status=status, subject=subject, message=msg, resource=target.ref(), location=_loc(target),
                      evidence=evidence, namespace=ns)
     if not any_privileged and inv.of_kind("Pod", origin="cluster"):
@@ -428,6 +430,67 @@ def _git_release_names(inv) -> set[tuple]:
     return out
 
 
+# ---- TLS certificates (--inspect-tls) ---------------------------------------------------------------
+
+WEAK_HASHES = frozenset({"md5", "sha1"})
+
+
+@check(
+    id="perimeter.tls-certificates",
+    title="TLS certificates served from the cluster are current, with strong keys",
+    severity="high",
+    rationale="""
+        An expired certificate takes a service down or trains users to click through warnings; a
+        short RSA key or a SHA-1 signature can be broken or forged. Only the certificate part of
+        kubernetes.io/tls Secrets is inspected, and only with `--inspect-tls`.""",
+    remediation="""
+        Renew the certificate (check the cert-manager Certificate and its issuer: `cmctl status
+        certificate`), and issue RSA >= 2048-bit or ECDSA P-256+ keys signed with SHA-256 or better.""",
+    references=["https://cert-manager.io/docs/troubleshooting/",
+                "https://csrc.nist.gov/pubs/sp/800/131/a/r2/final"],
+    options={"warn_days": 21, "fail_days": 7, "min_rsa_bits": 2048, "min_ec_bits": 256},
+    needs=("Secret",),
+)
+def tls_certificates(inv, options):
+    if not live(inv):
+        return
+    certs = getattr(inv.cluster, "tls_certificates", None) or []
+    if not certs:
+        return  # not inspected (no --inspect-tls) or no TLS Secrets: nothing to judge
+    today = dt.date.fromisoformat(str(options["today"])) if options.get("today") else dt.date.today()
+    secrets = _index(inv, "Secret")
+    for c in certs:
+        ns, name = c.get("namespace"), c.get("name")
+        res = secrets.get(("Secret", ns, name))
+        subject = f"TLS Secret {ns}/{name}"
+        fails, warns = [], []
+        days = None
+        if c.get("not_after"):
+            days = (dt.date.fromisoformat(c["not_after"][:10]) - today).days
+            if days < 0:
+                fails.append(f"expired {-days} day(s) ago ({c['not_after']})")
+            elif days < options["fail_days"]:
+                fails.append(f"expires in {days} day(s) ({c['not_after']})")
+            elif days < options["warn_days"]:
+                warns.append(f"expires in {days} day(s) ({c['not_after']})")
+        key_type, bits = str(c.get("key_type") or ""), c.get("key_size")
+        if isinstance(bits, int):
+            if ((key_type == "RSA" and bits < options["min_rsa_bits"])
+                    or (key_type.startswith("EC") and bits < options["min_ec_bits"])):
+                fails.append(f"weak key: {key_type} {bits} bits")
+        if str(c.get("signature_hash") or "").lower() in WEAK_HASHES:
+            fails.append(f"signed with {c['signature_hash']}")
+        evidence = {k: c.get(k) for k in ("not_after", "key_type", "key_size", "signature_hash", "issuer", "subject",
+                                           "dns_names")}
+        evidence["days_left"] = days
+        status = "fail" if fails else "warn" if warns else "pass"
+        msg = f"{subject}: " + ("; ".join(fails + warns) if fails or warns else
+                                f"valid for {days} more days, {key_type} {bits} bits")
+        yield Result(status=status, subject=subject, message=msg, resource=res.ref() if res else {
+            "apiVersion": "v1", "kind": "Secret", "namespace": ns, "name": name, "origin": "cluster"},
+            location=Location(path=f"cluster://Secret/{ns}/{name}", line=None), evidence=evidence, namespace=ns)
+
+
 # ---- Drift ----------------------------------------------------------------------------------------------
 
 @check(
@@ -450,7 +513,7 @@ def cluster_drift(inv, options):
         return
     data = inv.cluster
     read = set(getattr(data, "read_kinds", None) or ())
-    groups = _kind_groups(data)
+    groups = _kind_groups()
     live_objs = [r for r in inv.resources if r.origin == "cluster"]
     live_keys = {(r.kind, r.namespace, r.name) for r in live_objs}
     live_names = {(r.kind, r.name) for r in live_objs}
@@ -505,7 +568,7 @@ def cluster_drift(inv, options):
                      evidence={"kinds": sorted(k for k in read if k not in EPHEMERAL_KINDS)})
 
 
-def _kind_groups(data) -> dict[str, set[str]]:
+def _kind_groups() -> dict[str, set[str]]:
     """kind -> API groups it may carry in Git, for the kinds the live source knows."""
     from scanner.sources.kube_types import RESOURCE_TYPES
 

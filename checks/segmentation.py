@@ -1,11 +1,36 @@
-"""Network segmentation layer: NetworkPolicies per namespace."""
+"""Network segmentation layer: NetworkPolicies per namespace, default deny, egress control."""
 from __future__ import annotations
 
 from scanner.model import Location
+from scanner.netpol import coverage, default_deny
 from scanner.registry import check
 from scanner.results import failed, passed
 
 POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
+REFS = ["https://kubernetes.io/docs/concepts/services-networking/network-policies/",
+        "https://docs.cilium.io/en/stable/security/policy/",
+        "NSA/CISA Kubernetes Hardening Guide v1.2, 'Network separation and hardening'"]
+
+
+def _ns_ident(ns: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "namespace": None, "name": ns, "origin": "git"}
+
+
+def _ns_location(inv, ns: str, cov) -> Location | None:
+    decl = inv.find("Namespace", ns)
+    if decl:
+        return inv.location(decl[0])
+    if cov.groups:
+        return inv.location(cov.groups[0].resource)
+    return None
+
+
+def _subjects(inv, options):
+    exempt = set(options.get("exempt_namespaces") or [])
+    for ns, cov in coverage(inv).items():
+        if ns in exempt:
+            continue
+        yield ns, cov
 
 
 @check(
@@ -15,48 +40,92 @@ POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetwor
     rationale="""
         Without a NetworkPolicy (or Cilium policy) selecting its pods, a namespace is flat: any compromised
         pod in the cluster can reach every pod in it, and its pods can reach everything else. Policies are the
-        only in-cluster segmentation Kubernetes has.""",
+        only in-cluster segmentation Kubernetes has. A policy that allows everything counts as none.""",
     remediation="""
         Add a default-deny policy to the namespace (`podSelector: {}` with `policyTypes: [Ingress, Egress]`)
         and allow the flows each app needs, or a CiliumNetworkPolicy/CiliumClusterwideNetworkPolicy that
         selects the namespace's endpoints.""",
-    references=[
-        "https://kubernetes.io/docs/concepts/services-networking/network-policies/",
-        "https://docs.cilium.io/en/stable/security/policy/",
-        "NSA/CISA Kubernetes Hardening Guide v1.2, 'Network separation and hardening'",
-        "CIS Kubernetes Benchmark 5.3.2",
-    ],
+    references=REFS + ["CIS Kubernetes Benchmark 5.3.2"],
     options={"exempt_namespaces": []},
 )
 def networkpolicy_per_namespace(inv, options):
-    exempt = set(options.get("exempt_namespaces") or [])
-    by_ns: dict[str, list] = {}
-    for pol in inv.of_kind(*POLICY_KINDS[:2]):
-        if pol.namespace:
-            by_ns.setdefault(pol.namespace, []).append(pol)
-    clusterwide = inv.of_kind("CiliumClusterwideNetworkPolicy")
-    for ns in sorted(inv.workload_namespaces()):
-        if ns in exempt:
-            continue
+    for ns, cov in _subjects(inv, options):
         subject = f"namespace {ns}"
-        resource = {"apiVersion": "v1", "kind": "Namespace", "namespace": None, "name": ns, "origin": "git"}
-        decl = inv.find("Namespace", ns)
-        loc = inv.location(decl[0]) if decl else None
-        pols = by_ns.get(ns, [])
+        uncovered = cov.uncovered()
+        names = [f"{g.kind}/{g.name}" for g in cov.groups]
+        ev = {"pods": names[:30], "policies": [p.label for p in cov.policies],
+              "allow_all_ignored": [p.label for p in cov.ignored]}
+        if not uncovered:
+            p = cov.policies[0]
+            yield passed(inv, subject, f"all {len(cov.groups)} workload(s) in {ns} are selected by a policy, e.g. {p.label}",
+                         resource=_ns_ident(ns), location=Location(p.resource.path, p.resource.line), namespace=ns,
+                         evidence=ev)
+            continue
+        extra = ""
+        if cov.ignored:
+            extra = f"; allow-all policies count as none: {', '.join(p.label for p in cov.ignored[:3])}"
+        if len(uncovered) == len(cov.groups):
+            msg = f"namespace {ns} runs {len(cov.groups)} workload(s) and no network policy selects them{extra}"
+        else:
+            msg = (f"namespace {ns}: {len(uncovered)} of {len(cov.groups)} workload(s) selected by no policy "
+                   f"({', '.join(g.name for g in uncovered[:8])}){extra}")
+        yield failed(inv, subject, msg, resource=_ns_ident(ns), location=_ns_location(inv, ns, cov), namespace=ns,
+                     evidence=dict(ev, unselected=[g.name for g in uncovered[:30]]))
+
+
+@check(
+    id="segmentation.default-deny-ingress",
+    title="Every namespace with workloads has a default-deny ingress policy",
+    severity="high",
+    rationale="""
+        Per-app allow rules leave every pod that nobody wrote a rule for open. A namespace-wide default deny
+        (a policy selecting all pods with policyType Ingress) makes new workloads closed by default.""",
+    remediation="""
+        Add `NetworkPolicy {podSelector: {}, policyTypes: [Ingress]}` to the namespace (or a Cilium policy with
+        `endpointSelector: {}` and ingress rules, or a cluster-wide baseline), then allow the needed flows.""",
+    references=REFS + ["CIS Kubernetes Benchmark 5.3.2"],
+    options={"exempt_namespaces": []},
+)
+def default_deny_ingress(inv, options):
+    for ns, cov in _subjects(inv, options):
+        pols = default_deny(inv, ns, "ingress")
+        subject = f"namespace {ns}"
         if pols:
             p = pols[0]
-            yield passed(inv, subject, f"namespace {ns} has {len(pols)} policy(ies), e.g. {p.kind} {p.name}",
-                         resource=resource, location=Location(p.path, p.line), namespace=ns,
-                         evidence={"policies": [f"{x.kind}/{x.name}" for x in pols]})
-        elif clusterwide:
-            c = clusterwide[0]
-            yield passed(inv, subject, f"namespace {ns} is covered by cluster-wide policy {c.name}",
-                         resource=resource, location=Location(c.path, c.line), namespace=ns,
-                         evidence={"policies": [f"{x.kind}/{x.name}" for x in clusterwide]})
+            yield passed(inv, subject, f"{ns} has a namespace-wide ingress default deny: {p.label}", resource=_ns_ident(ns),
+                         location=Location(p.resource.path, p.resource.line), namespace=ns,
+                         evidence={"policies": [x.label for x in pols]})
         else:
-            ws = [w for w in inv.workloads if w.namespace == ns and w.resource.deployed]
-            if loc is None and ws:
-                loc = inv.location(ws[0].resource)
-            yield failed(inv, subject, f"namespace {ns} runs {len(ws)} workload(s) and no network policy selects them",
-                         resource=resource, location=loc, namespace=ns,
-                         evidence={"workloads": [w.key() for w in ws[:20]]})
+            yield failed(inv, subject, f"namespace {ns} has no policy selecting all its pods that isolates ingress",
+                         resource=_ns_ident(ns), location=_ns_location(inv, ns, cov), namespace=ns,
+                         evidence={"policies": [p.label for p in cov.policies]})
+
+
+@check(
+    id="segmentation.egress-control",
+    title="Egress of every namespace with workloads is controlled",
+    severity="medium",
+    rationale="""
+        Without egress policies a compromised pod can reach the Kubernetes API, node ports, the LAN and the
+        internet: exfiltration and lateral movement need nothing more. Policies that allow `world`/everything
+        to all pods are no control.""",
+    remediation="""
+        Add an egress default deny (`policyTypes: [Egress]` on `podSelector: {}`) with an explicit DNS allow
+        to kube-dns, or a Cilium policy with egress rules (`toEndpoints`, `toFQDNs`) selecting the pods.""",
+    references=REFS,
+    options={"exempt_namespaces": []},
+)
+def egress_control(inv, options):
+    for ns, cov in _subjects(inv, options):
+        uncovered = cov.uncovered("egress")
+        subject = f"namespace {ns}"
+        egress_pols = [p.label for p in cov.policies if p.isolates_egress]
+        if not uncovered:
+            yield passed(inv, subject, f"egress of all {len(cov.groups)} workload(s) in {ns} is restricted, e.g. by {egress_pols[0]}",
+                         resource=_ns_ident(ns), namespace=ns, location=_ns_location(inv, ns, cov),
+                         evidence={"policies": egress_pols})
+        else:
+            yield failed(inv, subject, f"namespace {ns}: egress of {len(uncovered)} of {len(cov.groups)} workload(s) is not "
+                         f"restricted ({', '.join(g.name for g in uncovered[:8])})", resource=_ns_ident(ns),
+                         location=_ns_location(inv, ns, cov), namespace=ns,
+                         evidence={"policies": egress_pols, "unrestricted": [g.name for g in uncovered[:30]]})

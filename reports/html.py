@@ -192,6 +192,19 @@ def _matrix(report: dict, order: list[str]) -> dict:
     return {"cols": cols, "rows": rows}
 
 
+def _auth(e: dict) -> tuple[str | None, str, bool]:
+    """(label, detail, accepted) from `auth`, a mechanism string or the engine's AuthInfo dict."""
+    auth = e.get("auth")
+    if isinstance(auth, dict):
+        label = ":".join(str(x) for x in (auth.get("provider") or e.get("auth_provider"),
+                                          auth.get("mechanism") or e.get("auth_mechanism")) if x)
+        detail = " — ".join(str(x) for x in (auth.get("detail"), auth.get("declared_at")) if x)
+        return label or "auth", detail, auth.get("accepted") is not False
+    if auth:
+        return str(auth), "", True
+    return None, "", True
+
+
 def _exposure(report: dict, web: str | None, commit: str | None) -> dict:
     """Zones -> entry (class/gateway) -> host -> backend, as a 4-column pinned DAG."""
     items = report.get("exposure") or []
@@ -212,17 +225,20 @@ def _exposure(report: dict, web: str | None, commit: str | None) -> dict:
                     cls="zone-ext" if ext else "zone-int", title="")
         via = e.get("via") or e.get("kind") or "?"
         v = node(f"v:{zone}:{via}", 1, label=via, cls="via", title=f"{e.get('kind')} via {via}")
-        auth = e.get("auth")
-        state = "auth" if auth else ("open-ext" if ext else "open-int")
+        auth, auth_detail, accepted = _auth(e)
+        # An auth guard from a provider the config does not accept is shown, but not as "protected".
+        state = ("auth" if accepted else "auth-weak") if auth else ("open-ext" if ext else "open-int")
         ident = f"{e.get('kind')} {e.get('namespace') or '-'}/{e.get('name')}"
         h = node(f"h:{i}", 2, label=e.get("host") or e.get("name") or "?", cls=f"host {state}",
-                 title=f"{e.get('host')} — {ident} — auth: {auth or 'none'}")
+                 title=f"{e.get('host')} — {ident} — auth: {auth or 'none'}"
+                 + (f" — {e['reason']}" if e.get("reason") else ""))
         edges += [(zone, v, "route"), (v, h, "route")]
         if e.get("backend"):
             b = node(f"b:{e['backend']}", 3, label=e["backend"], cls="backend", title=e["backend"])
             edges.append((h, b, "route"))
         loc = e.get("location") or {}
-        rows.append({**e, "state": state, "loc": _loc_text(loc),
+        rows.append({**e, "host": e.get("host") or f"({e.get('name') or '?'})", "state": state,
+                     "auth": auth, "auth_detail": auth_detail, "accepted": accepted, "loc": _loc_text(loc),
                      "href": source_href(web, commit, loc.get("path"), loc.get("line"))})
     rows.sort(key=lambda r: (r.get("exposure") != "external", r["state"] != "open-ext", r.get("host") or ""))
     layout = svg.layered_layout(list(nodes), edges, fixed_rank=rank, node_w=210, gap_x=46, max_per_column=60)

@@ -3,8 +3,11 @@
 `run_scan` is what the CLI, snapshots and tests call; `write_reports` renders the formats."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -164,6 +167,7 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
         "stats": stats, "phases": {k: round(v, 4) for k, v in phases.items()},
         "config": cfg.path, "layers": list(LAYERS),
     }
+    t = time.perf_counter()
     try:
         exposure = exposure_map(inv, cfg.options_for("perimeter"))
     except Exception as exc:  # the map is a view; a bug there must not lose the scan
@@ -172,6 +176,8 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     report = build_report(outcomes=outcomes, weights=cfg.weights, scan_meta=scan_meta,
                           waivers=[w.as_dict(today) for w in cfg.waivers],
                           errors=[e.as_dict() for e in inv.errors], exposure=exposure, flux_graph=flux_graph(inv))
+    # The exposure map and report model are built after scan_meta is frozen: add their time now.
+    report.setdefault("scan", {}).setdefault("phases", {})["report"] = round(time.perf_counter() - t, 4)
     return ScanRun(report=report, inventory=inv, specs=specs)
 
 
@@ -185,8 +191,31 @@ def write_reports(report: dict, formats: list[str], output_dir: str, options: di
         filename, render = load(fmt)
         rendered.append((os.path.join(output_dir, filename), render(report, options or {})))
     # Render everything first, then write: an error in one format leaves no partial set behind.
-    for target, text in rendered:
-        atomic_write(target, text)
-        written.append(target)
+    # Each file is replaced atomically; Ctrl-C during the few milliseconds of writing is held back
+    # until the set is complete, then re-raised (the CLI exits 130), so no half set is left either.
+    with _sigint_deferred():
+        for target, text in rendered:
+            atomic_write(target, text)
+            written.append(target)
     report.setdefault("scan", {}).setdefault("phases", {})["render"] = round(time.perf_counter() - t, 4)
     return written
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold SIGINT back for the duration of the block (main thread only), then raise it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    except (ValueError, OSError):  # not allowed here (embedded interpreters)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if got:
+        raise KeyboardInterrupt

@@ -44,7 +44,7 @@ _PROVIDERS = (
 _OIDC_ENV = re.compile(r"(^|_)(OIDC|OAUTH2?|OPENID|SSO)(_|$)|^GF_AUTH_GENERIC_OAUTH_|^AUTH_(OIDC|OAUTH)|_ISSUER(_URL)?$|"
                        r"^SOCIAL_AUTH_|^OPENID_|^GENERIC_OAUTH", re.I)
 _ISSUER = re.compile(r"https?://[^\s\"']+?/application/o/([a-z0-9_.-]+)/?", re.I)
-_ISSUER_ANY = re.compile(r"https?://[^\s\"'{}]+(/\.well-known/openid-configuration|/application/o/[^\s\"'/]+/?|/realms/[^\s\"'/]+|"
+_ISSUER_ANY = re.compile(r"https?://[^\s\"']+?(/\.well-known/openid-configuration|/application/o/[^\s\"'/]+/?|/realms/[^\s\"'/]+|"
                          r"/oauth2/openid/[^\s\"'/]+)", re.I)
 
 
@@ -393,16 +393,21 @@ def _walk_strings(obj, key="", depth=0):
 def _native_from_data(obj, variables: dict) -> tuple[str | None, str]:
     """(provider, evidence) when data carries OIDC settings."""
     env_hit = None
+    texts = []
     for k, v in _walk_strings(obj):
         v = substitute(v, variables)
         m = _ISSUER_ANY.search(v)
         if m:
             return provider_of(m.group(0)), f"{k}: {m.group(0)}"
         if _OIDC_ENV.search(k) and v and v.lower() not in ("false", "0", "", "none"):
+            texts.append(f"{k}={v}")
             if env_hit is None:
-                env_hit = (provider_of(v), f"{k}")
+                env_hit = f"{k}"
     if env_hit:
-        return env_hit
+        prov = provider_of(" ".join(texts))
+        if prov == "unknown":  # the IdP is often named only in a neighbouring key or URL
+            prov = provider_of(" ".join(f"{k} {v}" for k, v in _walk_strings(obj)))
+        return prov, env_hit
     return None, ""
 
 

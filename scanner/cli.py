@@ -9,11 +9,11 @@ import sys
 import click
 
 from . import __version__
-from .api import InputError, scan as run_scan_full, write_reports
-from .gates import evaluate_gates
 from .model import SEVERITIES
-from .registry import discover as discover_checks
-from .terminal import print_summary
+
+# The engine (scanner.api), the check registry, gates and terminal output are imported inside the
+# commands that use them, and the optional command modules (snapshots: cryptography) only when one
+# of their commands is invoked or listed: `posture scan` loads nothing it does not run.
 
 DEFAULT_FORMATS = "json"
 
@@ -46,7 +46,29 @@ class _Progress:
             sys.stderr.flush()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Adds the optional command modules (see _attach_optional_commands) on first need."""
+
+    _optional_loaded = False
+
+    def _load_optional(self) -> None:
+        if not _LazyGroup._optional_loaded:
+            _LazyGroup._optional_loaded = True
+            _attach_optional_commands()
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None:
+            self._load_optional()
+            cmd = super().get_command(ctx, cmd_name)
+        return cmd
+
+    def list_commands(self, ctx):
+        self._load_optional()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="posture")
 def main() -> None:
     """Security posture scanner for GitOps Kubernetes clusters (Flux, Talos, SOPS)."""
@@ -77,12 +99,40 @@ def main() -> None:
 def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
          baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, quiet, verbose):
     """Scan a GitOps repository at PATH (and/or a live cluster) and write reports."""
+    try:
+        _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context,
+              inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose)
+    except KeyboardInterrupt:
+        # Anywhere in the scan (reading the repo, checks, rendering): reports are written atomically and
+        # only after every format rendered, so an interrupted run leaves no partial report behind.
+        _Progress(True).done()
+        click.echo("posture: interrupted; no partial report was written", err=True)
+        sys.exit(130)
+
+
+def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
+          baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose):
+    from . import parse
+    from .api import InputError, scan as run_scan_full, write_reports
+    from .gates import evaluate_gates
+    from .terminal import print_summary
+
+    parse.FREEZE_AFTER_PARSE = True  # a one-shot process: keep the parsed repo out of the cyclic GC
     fmts = _formats(formats)
+
+    def warm_up() -> None:  # module imports the scan needs later, overlapped with a parallel parse
+        from reports.registry import load as load_formatter
+
+        from .registry import discover as discover_checks
+
+        discover_checks()
+        for f in fmts:
+            load_formatter(f)
+
+    parse.WHILE_PARSING[:] = [warm_up]
     only_list = [o.strip() for item in only for o in item.split(",") if o.strip()]
     if age_key:
         os.environ["SOPS_AGE_KEY_FILE"] = os.path.abspath(age_key)
-    if opnsense_config:
-        os.environ["POSTURE_OPNSENSE_CONFIG"] = os.path.abspath(opnsense_config)
     progress = _Progress(not quiet)
     try:
         run = run_scan_full(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path,
@@ -92,9 +142,7 @@ def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clus
         click.echo(f"posture: error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        progress.done()
-        click.echo("posture: interrupted; no report written", err=True)
-        sys.exit(130)
+        raise
     except Exception as exc:  # the live source raises for unreachable clusters and bad kubeconfigs
         progress.done()
         if cluster and type(exc).__module__.split(".")[0] in ("kubernetes", "urllib3", "scanner"):
@@ -120,9 +168,6 @@ def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clus
         options["history"] = load_history(history)
     try:
         written = write_reports(report, fmts, output_dir, options)
-    except KeyboardInterrupt:
-        click.echo("posture: interrupted; no report written", err=True)
-        sys.exit(130)
     except OSError as exc:
         click.echo(f"posture: error: cannot write reports to {output_dir}: {exc}", err=True)
         sys.exit(2)
@@ -140,6 +185,8 @@ def checks():
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def checks_list(layer, as_json):
     """List every check: id, severity, title."""
+    from .registry import discover as discover_checks
+
     specs, errors = discover_checks()
     specs = [s for s in specs if not layer or s.layer == layer]
     if as_json:
@@ -159,6 +206,8 @@ def checks_list(layer, as_json):
 @click.argument("check_id")
 def checks_show(check_id):
     """Show one check: why it matters, how to fix, references."""
+    from .registry import discover as discover_checks
+
     specs, _ = discover_checks()
     for s in specs:
         if s.id == check_id:
@@ -192,5 +241,3 @@ def _attach_optional_commands() -> None:
         for cmd in getattr(module, "COMMANDS", []):
             main.add_command(cmd)
 
-
-_attach_optional_commands()

@@ -15,6 +15,7 @@ from .model import SEVERITIES
 from .snapshots import SnapshotError
 from .snapshots import archive as arc
 from .snapshots.diff import baseline_gate, diff_reports
+from .snapshots.push import push
 from .snapshots.render import FORMATS
 from .snapshots.retention import Policy
 from .snapshots.signing import keygen as make_keys
@@ -46,31 +47,72 @@ def _fail(message: str, code: int = 2):
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="posture.yaml.")
 @click.option("--format", "formats", default="", help="Also write these report formats (e.g. prometheus).")
 @click.option("--output-dir", type=click.Path(file_okay=False), help="Where --format reports go.")
+@click.option("--pushgateway", metavar="URL",
+              help="Also push the metrics to this Prometheus Pushgateway (job=gitops-posture, source=...).")
 def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_daily, keep_weekly,
-             keep_monthly, config_path, formats, output_dir):
+             keep_monthly, config_path, formats, output_dir, pushgateway):
     """Scan and store the report in a snapshot archive. Exits 0 whatever the score: a snapshot is a
-    record, not a gate (alert on the metrics, gate in CI with `posture scan`)."""
-    if formats and not output_dir:
+    record, not a gate (alert on the metrics, gate in CI with `posture scan`). A failed metrics push
+    is a warning, not a failure: a retried job would store a second snapshot, and the
+    PostureScanStale alert notices missing metrics."""
+    wanted = _report_formats(formats)
+    if wanted and not output_dir:
         raise click.UsageError("--format needs --output-dir")
+    if pushgateway and not pushgateway.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http:// or https:// URL", param_hint="--pushgateway")
+    key = Path(sign_key) if sign_key else None
     try:
-        key = Path(sign_key) if sign_key else None
         if key:  # a bad key must fail before a long scan, not after
             load_private_key(key)
-        from .api import run_scan, write_reports  # the engine; imported late so this module loads alone
+    except SnapshotError as exc:
+        _fail(str(exc))
+    from .api import InputError, run_scan, write_reports  # the engine; late, so this module loads alone
+
+    try:
         report = run_scan(path or (None if cluster else "."), cluster=cluster, kubeconfig=kubeconfig,
                           context=context, config_path=config_path)
+    except InputError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # as `posture scan`: an unreachable cluster or bad kubeconfig is exit 2
+        if cluster and type(exc).__module__.split(".")[0] in ("kubernetes", "urllib3", "scanner"):
+            _fail(f"cannot read the cluster: {exc}")
+        raise
+    try:
         entry = arc.store(archive_dir, report, sign_key=key)
-        if formats:
-            wanted = [f.strip() for f in formats.split(",") if f.strip()]
-            for written in write_reports(report, wanted, output_dir, None):
-                click.echo(f"wrote {written}")
+        for written in write_reports(report, wanted, output_dir, None) if wanted else []:
+            click.echo(f"wrote {written}")
         removed = arc.prune(archive_dir, Policy(keep_daily, keep_weekly, keep_monthly))
-    except (SnapshotError, OSError, ValueError) as exc:
+    except (SnapshotError, OSError) as exc:
         _fail(str(exc))
     click.echo(f"stored {Path(archive_dir) / entry['file']}  score {_num(entry['overall'])} "
                f"({entry['grade'] or '-'}){'  signed' if entry['signed'] else ''}")
     if removed:
         click.echo(f"pruned {len(removed)} snapshot(s): {', '.join(Path(f).name for f in removed)}")
+    if pushgateway:
+        from reports.prometheus import render as render_metrics
+
+        try:
+            url = push(pushgateway, render_metrics(report, {}), arc.source_slug(report))
+        except SnapshotError as exc:
+            click.echo(f"warning: snapshot stored, but {exc}", err=True)
+        else:
+            click.echo(f"pushed metrics to {url}")
+
+
+def _report_formats(value: str) -> list[str]:
+    names = [v.strip().lower() for v in value.split(",") if v.strip()]
+    if not names:
+        return []
+    try:
+        from reports.registry import ALIASES, formatters
+    except ImportError:  # pragma: no cover - reports ship with the package
+        return names
+    known = set(formatters())
+    bad = [n for n in names if ALIASES.get(n, n) not in known]
+    if bad:
+        raise click.BadParameter(f"unknown format(s) {', '.join(bad)}; available: {', '.join(sorted(known))}",
+                                 param_hint="--format")
+    return names
 
 
 def _num(v) -> str:

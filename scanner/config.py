@@ -15,7 +15,14 @@ from .model import LAYERS
 CONFIG_NAMES = ("posture.yaml", "posture.yml", ".posture.yaml")
 TOP_LEVEL = {"weights", "disabled", "checks", "waivers", "max_file_bytes", "severity_weights", "accepted_auth_providers",
              "external_classes", "external_gateways", "internal_classes", "internal_gateways", "exempt_namespaces",
-             "public_routes", "stale_days"}
+             "public_routes", "stale_days", "opnsense_config", "host_network_allowed", "native_auth_annotations",
+             "producers"}
+
+
+# Top-level settings every check sees in its options (a per-check `checks.<id>` entry overrides them).
+LAYER_WIDE_KEYS = ("accepted_auth_providers", "external_classes", "external_gateways", "internal_classes",
+                   "internal_gateways", "exempt_namespaces", "public_routes", "stale_days", "opnsense_config",
+                   "host_network_allowed", "native_auth_annotations", "producers")
 
 
 class ConfigError(Exception):
@@ -51,8 +58,7 @@ class Config:
 
     def options_for(self, check_id: str) -> dict:
         opts = {}
-        for key in ("accepted_auth_providers", "external_classes", "external_gateways", "internal_classes",
-                    "internal_gateways", "exempt_namespaces", "public_routes", "stale_days"):
+        for key in LAYER_WIDE_KEYS:
             if key in self.raw:
                 opts[key] = self.raw[key]
         opts.update(self.check_options.get(check_id, {}))
@@ -121,9 +127,13 @@ def parse(data, path: str | None = None) -> Config:
             raise ConfigError(f"{where}: max_file_bytes must be a positive integer")
         cfg.max_file_bytes = mfb
     for key in ("accepted_auth_providers", "external_classes", "external_gateways", "internal_classes",
-                "internal_gateways", "exempt_namespaces"):
+                "internal_gateways", "exempt_namespaces", "host_network_allowed", "native_auth_annotations"):
         if key in data and not (isinstance(data[key], list) and all(isinstance(x, str) for x in data[key])):
             raise ConfigError(f"{where}: {key} must be a list of strings")
+    if "opnsense_config" in data and not isinstance(data["opnsense_config"], str):
+        raise ConfigError(f"{where}: opnsense_config must be a path to an OPNsense config.xml")
+    if "stale_days" in data and (not isinstance(data["stale_days"], int) or data["stale_days"] <= 0):
+        raise ConfigError(f"{where}: stale_days must be a positive integer")
     if "public_routes" in data and not isinstance(data["public_routes"], list):
         raise ConfigError(f"{where}: public_routes must be a list of {{host, reason}} mappings")
     return cfg

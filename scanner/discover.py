@@ -6,10 +6,10 @@ too large, binary) is returned as a ScanError; nothing is dropped silently.
 from __future__ import annotations
 
 import os
+import re
+import stat
 import subprocess
 from dataclasses import dataclass, field
-
-import pathspec
 
 from .model import ScanError
 
@@ -43,6 +43,31 @@ def _git(root: str, *args: str) -> str | None:
     return out.stdout.decode("utf-8", "surrogateescape") if out.returncode == 0 else None
 
 
+def _git_many(root: str, *commands: tuple[str, ...]) -> list[str | None]:
+    """Several read-only git commands run side by side (each is a process start-up, ~5 ms)."""
+    procs = []
+    for args in commands:
+        try:
+            procs.append(subprocess.Popen(["git", "-C", root, *args], stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
+        except OSError:
+            procs.append(None)
+    out: list[str | None] = []
+    for p in procs:
+        if p is None:
+            out.append(None)
+            continue
+        try:
+            data, _ = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            out.append(None)
+            continue
+        out.append(data.decode("utf-8", "surrogateescape") if p.returncode == 0 else None)
+    return out
+
+
 def _web_url(remote: str | None) -> str | None:
     """https URL of a GitHub/GitLab-style remote, for file:line links in reports."""
     if not remote:
@@ -58,57 +83,104 @@ def _web_url(remote: str | None) -> str | None:
     return remote[:-4] if remote.endswith(".git") else remote
 
 
-def _git_files(root: str) -> list[str] | None:
+def _git_files(root: str) -> tuple[list[str], str | None, str | None] | None:
+    """(files, HEAD commit, origin URL) of a git work tree, or None when `root` is not in one."""
     inside = _git(root, "rev-parse", "--is-inside-work-tree")
     if not inside or inside.strip() != "true":
         return None
-    out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    out, head, remote = _git_many(root, ("ls-files", "-z", "--cached", "--others", "--exclude-standard"),
+                                  ("rev-parse", "HEAD"), ("config", "--get", "remote.origin.url"))
     if out is None:
         return None
-    return sorted({p for p in out.split("\0") if p})
+    return sorted({p for p in out.split("\0") if p}), head, remote
 
 
-def _walk_files(root: str, errors: list[ScanError]) -> list[str]:
-    """A walk that honours every `.gitignore` on the way down (directory-relative patterns)."""
+def _gitignore_matcher(lines):
+    """A `match(path) -> bool` for one .gitignore: gitignore semantics (the last matching pattern
+    decides, `!` re-includes), with pathspec's compiled patterns matched directly."""
+    import pathspec  # only repos without git metadata that carry a .gitignore need it
+
+    spec = pathspec.PathSpec.from_lines("gitignore", lines)
+    pats = [(p.include, p.regex) for p in spec.patterns
+            if getattr(p, "include", None) is not None and getattr(p, "regex", None) is not None]
+    if len(pats) != len(spec.patterns) - sum(1 for p in spec.patterns if getattr(p, "include", None) is None):
+        return lambda path: spec.match_file(path)  # an unfamiliar pattern type: let pathspec decide
+    if all(inc for inc, _ in pats):
+        if not pats:
+            return lambda path: False
+        try:
+            combined = re.compile("|".join(f"(?:{rx.pattern})" for _, rx in pats))
+            return lambda path: combined.search(path) is not None
+        except (re.error, TypeError):
+            pass
+    regexes = [(inc, rx.search) for inc, rx in pats]
+
+    def match(path: str) -> bool:
+        result = False
+        for inc, search in regexes:
+            if search(path) is not None:
+                result = inc
+        return result
+
+    return match
+
+
+def _walk_files(root: str, errors: list[ScanError], links: set[str] | None = None) -> list[str]:
+    """A walk that honours every `.gitignore` on the way down (directory-relative patterns).
+
+    Iterative (a hostile tree may nest deeper than Python's recursion limit) and stat-free: the
+    directory entries say what is a directory and what is a link. Links met are added to `links`."""
     found: list[str] = []
-    specs: list[tuple[str, pathspec.PathSpec]] = []
+    specs: list[tuple[str, object]] = []
 
     def ignored(rel: str, is_dir: bool) -> bool:
-        for base, spec in specs:
+        for base, match in specs:
             if base and not rel.startswith(base + "/"):
                 continue
             sub = rel[len(base) + 1:] if base else rel
-            if spec.match_file(sub + ("/" if is_dir else "")):
+            if match(sub + ("/" if is_dir else "")):
                 return True
         return False
 
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
-        rel_dir = "" if rel_dir == "." else rel_dir
-        if ".gitignore" in filenames:
+    stack: list[tuple[str, str]] = [(root, "")]
+    while stack:
+        dirpath, rel_dir = stack.pop()
+        try:
+            with os.scandir(dirpath) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            errors.append(ScanError(rel_dir or ".", None, f"unreadable directory: {exc.strerror or exc}; not scanned"))
+            continue
+        for e in entries:
+            if e.name == ".gitignore":
+                try:
+                    with open(e.path, encoding="utf-8", errors="replace") as fh:
+                        specs.append((rel_dir, _gitignore_matcher(fh.read().splitlines())))
+                except (OSError, ValueError) as exc:
+                    errors.append(ScanError(f"{rel_dir}/.gitignore".lstrip("/"), None,
+                                            f"unreadable: {getattr(exc, 'strerror', None) or exc}"))
+                break
+        subdirs = []
+        for e in entries:
+            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
             try:
-                with open(os.path.join(dirpath, ".gitignore"), encoding="utf-8", errors="replace") as fh:
-                    specs.append((rel_dir, pathspec.PathSpec.from_lines("gitignore", fh)))
-            except OSError as exc:
-                errors.append(ScanError(f"{rel_dir}/.gitignore".lstrip("/"), None, f"unreadable: {exc.strerror}"))
-        keep = []
-        for d in sorted(dirnames):
-            rel = f"{rel_dir}/{d}" if rel_dir else d
-            full = os.path.join(dirpath, d)
-            if d in SKIP_DIRS or ignored(rel, True):
-                continue
-            if os.path.islink(full):
-                # Directory links are not followed (loops, escapes); say so unless they point inside.
-                target = os.path.realpath(full)
-                if not _inside(target, root):
-                    errors.append(ScanError(rel, None, "symbolic link to a directory outside the repository; not followed"))
-                continue
-            keep.append(d)
-        dirnames[:] = keep
-        for f in sorted(filenames):
-            rel = f"{rel_dir}/{f}" if rel_dir else f
-            if not ignored(rel, False):
+                is_dir = e.is_dir()  # follows links, as os.walk does
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if e.name in SKIP_DIRS or ignored(rel, True):
+                    continue
+                if e.is_symlink():
+                    # Directory links are not followed (loops, escapes); say so unless they point inside.
+                    if not _inside(os.path.realpath(e.path), root):
+                        errors.append(ScanError(rel, None, "symbolic link to a directory outside the repository; not followed"))
+                    continue
+                subdirs.append((e.path, rel))
+            elif not ignored(rel, False):
                 found.append(rel)
+                if links is not None and e.is_symlink():
+                    links.add(rel)
+        stack.extend(reversed(subdirs))
     return found
 
 
@@ -120,17 +192,29 @@ def _inside(path: str, root: str) -> bool:
 def discover(root: str) -> FileSet:
     root = os.path.abspath(root)
     fs = FileSet(root=root)
-    files = _git_files(root)
-    if files is not None:
+    got = _git_files(root)
+    links: set[str] | None = None
+    if got is not None:
+        files, commit, remote = got
         fs.via_git = True
-        commit = _git(root, "rev-parse", "HEAD")
         fs.git_commit = commit.strip() if commit else None
-        fs.web_url = _web_url(_git(root, "config", "--get", "remote.origin.url"))
+        fs.web_url = _web_url(remote)
     else:
-        files = _walk_files(root, fs.errors)
+        links = set()
+        files = _walk_files(root, fs.errors, links)
     for rel in files:
         full = os.path.join(root, rel)
-        if os.path.islink(full):
+        if links is not None:  # the walk saw every entry: only links need a second look
+            is_link = rel in links
+        else:
+            try:
+                mode = os.lstat(full).st_mode
+            except OSError:
+                continue  # tracked by git but deleted in the work tree
+            if stat.S_ISDIR(mode):
+                continue  # a git submodule
+            is_link = stat.S_ISLNK(mode)
+        if is_link:
             target = os.path.realpath(full)
             if not os.path.exists(target):
                 fs.errors.append(ScanError(rel, None, "broken or looping symbolic link; not read"))
@@ -140,9 +224,5 @@ def discover(root: str) -> FileSet:
                 continue
             if os.path.isdir(target):
                 continue  # the directory's files are listed on their own
-        elif not os.path.lexists(full):
-            continue  # tracked by git but deleted in the work tree
-        elif os.path.isdir(full):
-            continue  # a git submodule
         fs.files.append(rel)
     return fs

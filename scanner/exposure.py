@@ -149,12 +149,13 @@ def tunnel_rules(inv) -> list[TunnelRule]:
         return cache["tunnel"]
     out: list[TunnelRule] = []
     seen = set()
+    plain = inv.entry is not None and str(inv.entry.note or "").startswith("no Flux entry point and no Flux Kustomization")
     for doc in inv.documents:
         if doc.origin != "git" or not isinstance(doc.body, dict):
             continue
         if doc.is_manifest:
             continue
-        if inv.root is not None and inv.deployed_files and doc.path not in inv.deployed_files:
+        if not plain and inv.root is not None and doc.path not in inv.deployed_files:
             continue
         if inv.is_archived(doc.path):
             continue
@@ -233,6 +234,54 @@ def controllers(inv) -> list[Controller]:
     return out
 
 
+PUBLIC_DNS = re.compile(r"cloudflare|route53|aws|google|azure|digitalocean|linode|ovh|gandi|hetzner|porkbun|namecheap|"
+                        r"dnsimple|ns1|vultr|scaleway|godaddy|desec|ionos|transip|akamai|oci|exoscale|civo|alibaba", re.I)
+
+
+def dns_publishers(inv) -> list[dict]:
+    """external-dns instances: provider, whether it is a public DNS, and the label filters it applies."""
+    cache = _cache(inv)
+    if "dns" in cache:
+        return cache["dns"]
+    out = []
+    for hr in inv.of_kind("HelmRelease"):
+        chart = (inv.chart(hr).name or "").lower()
+        values = _d(hr.spec.get("values"))
+        if "external-dns" not in chart:
+            continue
+        prov = values.get("provider")
+        if isinstance(prov, dict):
+            prov = " ".join(str(x) for x in (prov.get("name"), _d(_d(prov.get("webhook")).get("image")).get("repository")) if x)
+        args = [str(a) for a in _l(values.get("extraArgs"))] + [str(a) for a in _l(values.get("args"))]
+        label_filters = []
+        for a in args:
+            m = re.match(r"--(gateway-label-filter|label-filter)=(.+)", a)
+            if m:
+                label_filters.append((m.group(1), m.group(2).strip()))
+        prov = str(prov or "")
+        out.append({"release": hr, "provider": prov, "public": bool(PUBLIC_DNS.search(prov)) and not re.search(
+                        r"unifi|pihole|adguard|mikrotik|opnsense|rfc2136|bind|coredns", prov, re.I),
+                    "filters": label_filters})
+    cache["dns"] = out
+    return out
+
+
+def _label_filter_matches(expr: str, labels: dict) -> bool:
+    for term in expr.split(","):
+        term = term.strip()
+        if "!=" in term:
+            k, v = term.split("!=", 1)
+            if str(labels.get(k.strip())) == v.strip():
+                return False
+        elif "=" in term:
+            k, v = term.replace("==", "=").split("=", 1)
+            if str(labels.get(k.strip())) != v.strip():
+                return False
+        elif term and term not in labels:
+            return False
+    return True
+
+
 def _gateway_matches_service(gw: Resource, svc: str | None, svc_ns: str | None) -> bool:
     if not svc:
         return False
@@ -284,6 +333,11 @@ def _gateway_is_external(inv, ns: str | None, name: str, options: dict) -> tuple
                 pub, what = _public_name(substitute(str(anns[k]), gw.variables))
                 if pub:
                     return True, f"Gateway {gw.name} has an external-dns {k.rsplit('/', 1)[-1]} on {what} ({gw.path}:{gw.line})"
+        for pub in dns_publishers(inv):
+            for flag, expr in pub["filters"]:
+                if pub["public"] and flag == "gateway-label-filter" and _label_filter_matches(expr, gw.labels):
+                    return True, (f"external-dns ({pub['provider']}, {pub['release'].path}) publishes its routes to public DNS "
+                                  f"(--{flag}={expr} matches the Gateway's labels)")
         fwd = _port_forward_to(inv, gateway_addresses(inv, gw), options)
         if fwd:
             return True, f"an OPNsense WAN port forward targets its address ({fwd})"

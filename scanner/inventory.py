@@ -42,18 +42,23 @@ class Inventory:
     _charts: dict = field(default_factory=dict)
     _text_cache: dict = field(default_factory=dict)
     _node_cache: dict = field(default_factory=dict)
+    _kind_cache: dict = field(default_factory=dict)  # (kinds, deployed_only, origin) -> resources; reset by add()
 
     # ---- queries -----------------------------------------------------------------------------
     def of_kind(self, *kinds: str, deployed_only: bool = True, origin: str | None = None) -> list[Resource]:
-        out: list[Resource] = []
-        for k in kinds:
-            for r in self._by_kind.get(k, ()):
-                if deployed_only and not r.deployed:
-                    continue
-                if origin and r.origin != origin:
-                    continue
-                out.append(r)
-        return out
+        key = (kinds, deployed_only, origin)
+        hit = self._kind_cache.get(key)
+        if hit is None or hit[0] != len(self.resources):
+            out: list[Resource] = []
+            for k in kinds:
+                for r in self._by_kind.get(k, ()):
+                    if deployed_only and not r.deployed:
+                        continue
+                    if origin and r.origin != origin:
+                        continue
+                    out.append(r)
+            hit = self._kind_cache[key] = (len(self.resources), out)
+        return list(hit[1])  # a copy: callers may sort or extend what they get
 
     def find(self, kind: str, name: str, namespace: str | None = None, deployed_only: bool = True) -> list[Resource]:
         """Resources of `kind` named `name` (in `namespace` when given), from an index: checks call this per subject."""
@@ -105,6 +110,14 @@ class Inventory:
             return None
         if not path:
             return doc.line
+        tree = getattr(doc, "lines", None)  # recorded by the loader: no second parse of the file
+        if tree is not None:
+            line = _line_in_tree(doc.body, tree, doc.line, path)
+            if line is not None:
+                return line
+        return self._line_from_nodes(doc, path)
+
+    def _line_from_nodes(self, doc, path: tuple) -> int | None:
         nodes = self._nodes(doc.path)
         if nodes is None:
             return doc.line
@@ -213,13 +226,60 @@ def derive(inv: Inventory) -> None:
                 inv.workloads.append(w)
         elif kind == "HelmRelease" and res.group == "helm.toolkit.fluxcd.io":
             app_template = inv.is_app_template(res)
+            info = inv.chart(res)
             if app_template:
-                inv.workloads.extend(workload_mod.from_app_template(res, inv.chart(res).version))
+                inv.workloads.extend(workload_mod.from_app_template(res, info.version))
+            elif workload_mod.known_chart(info.name):
+                inv.workloads.extend(workload_mod.from_chart_values(res, info.name, info.version))
             inv.routes.extend(route_mod.from_values(res, app_template))
         elif kind in ("Ingress",) + route_mod.ROUTE_KINDS:
             r = route_mod.from_manifest(res)
             if r:
                 inv.routes.append(r)
+
+
+def _line_in_tree(body, tree, line: int, path: tuple) -> int | None:
+    """`line_of` over the loader's line tree; None when only the node walk can answer exactly
+    (a body changed since parsing, or non-string keys whose YAML spelling may differ)."""
+    for key in path:
+        if tree is None:
+            break  # a scalar: the path goes deeper than the document
+        lines, kids = tree
+        if len(lines) != len(body):
+            return None
+        if isinstance(body, dict):
+            if type(key) is not str and type(key) is not int:
+                return None
+            keys = list(body)
+            if key in body:
+                i = keys.index(key)
+                if type(keys[i]) is not type(key):
+                    return None  # True == 1: let the node walk compare spellings
+            else:
+                sk = str(key)
+                i = None
+                for j, k in enumerate(keys):
+                    if type(k) is not str:
+                        return None  # 80, true, null keys: compare YAML spellings on the nodes
+                    if k == sk:
+                        i = j
+                        break
+                if i is None:
+                    break  # no such key: the deepest existing one is the answer
+            line = lines[i]
+            body = body[keys[i]]
+        elif isinstance(body, list):
+            if type(key) is not int or key >= len(body):
+                break
+            if key < -len(body):
+                return None
+            i = key
+            line = lines[i]
+            body = body[i]
+        else:
+            break
+        tree = kids[i] if kids is not None else None
+    return line
 
 
 def relpath_under(root: str, path: str) -> str:

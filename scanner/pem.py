@@ -21,6 +21,7 @@ PEM_BLOCK = re.compile(
     r"-----BEGIN ([A-Z0-9 ]{3,40})-----\s*(.*?)\s*-----END \1-----", re.S)
 PRIVATE_MARKERS = ("PRIVATE KEY", "PRIVATE KEY BLOCK")
 B64_PEM_PREFIX = "LS0tLS1CRUdJTi"  # base64 of "-----BEGIN"
+B64_BLOCK = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/=]*(?:[ \t]*\n[ \t]*[A-Za-z0-9+/=]{16,}(?=[ \t]*(?:\n|$)))*")
 AGE_SECRET = re.compile(r"AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}")
 WEAK_CURVES = {"secp192r1", "secp224r1", "secp160r1", "secp160k1", "secp192k1", "secp224k1", "sect163k1",
                "sect163r2", "sect233k1", "sect233r1", "brainpoolP160r1", "brainpoolP192r1", "brainpoolP224r1"}
@@ -159,8 +160,8 @@ def scan_text(text: str, *, certificates: bool = True, now: dt.datetime | None =
         for m in AGE_SECRET.finditer(text):
             out.append(PemFinding("age-secret-key", "AGE-SECRET-KEY", fingerprint(m.group(0)), m.start()))
     if B64_PEM_PREFIX in text:
-        for m in re.finditer(r"LS0tLS1CRUdJTi[A-Za-z0-9+/=\s]{20,}", text):
-            decoded = decode_base64(m.group(0))
+        for m in B64_BLOCK.finditer(text):
+            decoded = decode_base64(m.group(0)) or decode_base64(m.group(0).split()[0])
             if decoded and "-----BEGIN" in decoded:
                 for f in scan_text(decoded, certificates=certificates, now=now):
                     f.offset = m.start()

@@ -116,6 +116,25 @@ class Producer:
         return out
 
 
+REFLECTOR = "reflector.v1.k8s.emberstack.com/"
+REPLICATOR_TO = "replicator.v1.mittwald.de/replicate-to"
+
+
+def reflected_namespaces(annotations: dict) -> set[str] | None:
+    """Namespaces a Secret is copied into by emberstack reflector / mittwald replicator annotations."""
+    if not isinstance(annotations, dict):
+        return None
+    out: set[str] = set()
+    if str(annotations.get(REFLECTOR + "reflection-auto-enabled", "")).lower() == "true":
+        nss = str(annotations.get(REFLECTOR + "reflection-auto-namespaces", "") or
+                  annotations.get(REFLECTOR + "reflection-allowed-namespaces", "") or "")
+        out |= {n.strip() for n in nss.split(",") if n.strip()} or {"*"}
+    if annotations.get(REPLICATOR_TO):
+        out |= {n.strip() for n in str(annotations[REPLICATOR_TO]).split(",") if n.strip()}
+    out = {("*" if any(c in n for c in "*[]()|+") else n) for n in out}
+    return out or None
+
+
 def _expand(name, res: Resource) -> str:
     name = str(name)
     if "${" in name and res.variables:
@@ -494,12 +513,15 @@ def secret_producers(inv, extra_specs: list[dict] | None = None) -> list[Produce
             add(_expand(name, res), None, "ClusterExternalSecret", res, ("spec", "externalSecretSpec"),
                 namespaces=frozenset(nss))
         elif kind == "Secret" and res.api_version == "v1":
+            refl = reflected_namespaces(res.annotations)
             add(res.name, res.namespace, "Secret (SOPS)" if isinstance(res.body.get("sops"), dict) else "Secret", res,
-                ("metadata", "name"))
+                ("metadata", "name"), namespaces=frozenset(refl | {res.namespace}) if refl else None)
         elif kind == "Certificate" and res.group == "cert-manager.io":
             sn = res.spec.get("secretName")
             if isinstance(sn, str):
-                add(_expand(sn, res), res.namespace, "Certificate", res, ("spec", "secretName"))
+                refl = reflected_namespaces(_d(_d(res.spec.get("secretTemplate")).get("annotations")))
+                add(_expand(sn, res), res.namespace, "Certificate", res, ("spec", "secretName"),
+                    namespaces=frozenset(refl | {res.namespace}) if refl else None)
         elif kind == "HelmRelease" and res.group == "helm.toolkit.fluxcd.io":
             _app_template_producers(res, inv, add)
         elif kind in ("ClusterPolicy", "Policy") and res.group == "kyverno.io":

@@ -26,14 +26,14 @@ from .model import Document, Location
 from .substitute import substitute
 from .yamlload import load_documents
 
-MACHINE_KEYS = {"type", "token", "ca", "certSANs", "kubelet", "network", "install", "files", "features", "sysctls",
-                "time", "kernel", "registries", "udev", "nodeLabels", "nodeTaints", "disks", "systemDiskEncryption",
-                "logging", "env", "pods", "sysfs", "seccompProfiles", "controlPlane", "acceptedCAs", "baseRuntimeSpecOverrides"}
-CLUSTER_KEYS = {"apiServer", "controllerManager", "scheduler", "etcd", "network", "proxy", "discovery", "coreDNS",
+# Keys that only Talos machine configs carry (Helm values also have `cluster: {name, id}`).
+MACHINE_KEYS = {"certSANs", "kubelet", "install", "files", "features", "sysctls", "time", "kernel", "registries",
+                "udev", "nodeLabels", "nodeTaints", "disks", "systemDiskEncryption", "logging", "pods", "sysfs",
+                "seccompProfiles", "controlPlane", "acceptedCAs", "baseRuntimeSpecOverrides"}
+CLUSTER_KEYS = {"apiServer", "controllerManager", "scheduler", "etcd", "proxy", "discovery", "coreDNS",
                 "allowSchedulingOnControlPlanes", "allowSchedulingOnMasters", "inlineManifests", "extraManifests",
-                "secretboxEncryptionSecret", "aescbcEncryptionSecret", "controlPlane", "clusterName", "token", "ca",
-                "aggregatorCA", "serviceAccount", "adminKubeconfig", "externalCloudProvider", "id", "secret",
-                "acceptedCAs"}
+                "secretboxEncryptionSecret", "aescbcEncryptionSecret", "controlPlane", "aggregatorCA",
+                "serviceAccount", "adminKubeconfig", "externalCloudProvider"}
 # Talos multi-document config kinds (v1.5+); they carry `apiVersion: v1alpha1`.
 TALOS_DOC_KINDS = {"VolumeConfig", "UserVolumeConfig", "RawVolumeConfig", "ExistingVolumeConfig", "SwapVolumeConfig",
                    "ZswapConfig", "LinkConfig", "VLANConfig", "BondConfig", "BridgeConfig", "DummyLinkConfig",
@@ -84,7 +84,7 @@ def _d(v) -> dict:
 
 def expand(value, variables: dict) -> Any:
     """Flux/talhelper substitution, nested defaults included (`${A:-${B}}`)."""
-    if not isinstance(value, str) or "${" not in value:
+    if not isinstance(value, str):
         return value
     out = value
     for _ in range(3):
@@ -92,8 +92,8 @@ def expand(value, variables: dict) -> Any:
         if nxt == out:
             break
         out = nxt
-    if out.count("}") > out.count("{"):
-        out = out.rstrip("}") + "}" * out.count("{") if "{" in out else out.rstrip("}")
+    while out.endswith("}") and out.count("}") > out.count("{"):
+        out = out[:-1]
     return out
 
 
@@ -107,7 +107,7 @@ def is_talconfig(doc: Document) -> bool:
 
 
 def is_machine_config(body) -> bool:
-    if not isinstance(body, dict) or body.get("kind"):
+    if not isinstance(body, dict) or body.get("kind") or is_secrets_bundle(body):
         return False
     m, c = body.get("machine"), body.get("cluster")
     return (isinstance(m, dict) and bool(MACHINE_KEYS & set(m))) or (isinstance(c, dict) and bool(CLUSTER_KEYS & set(c)))
@@ -212,7 +212,7 @@ class TalosConfig:
         return below[-1] if below else None
 
     def location(self, inv, *path) -> Location:
-        o = self.origin(*path)
+        o = self.origin(*path) if path else None
         if o is None:
             src = self.cluster.anchor
             return Location(src.path, src.line) if src else Location(self.cluster.root or ".", None)

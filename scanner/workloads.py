@@ -305,6 +305,9 @@ def from_chart_values(hr: Resource, chart_name: str | None, chart_version: str |
             volumes.append({"name": name, "hostPath": {"path": extra["hostPath"]}})
             pod_paths[f"volume:{name}"] = base + spec["extra_host_volumes"] + (i,)
     pod["volumes"] = volumes
+    sa = _d(values.get("serviceAccount"))
+    if sa.get("create", True) is not False or sa.get("name"):
+        pod["serviceAccountName"] = str(sa.get("name") or release_name(hr))
     cspec: dict = {"name": spec["container"]}
     cname = spec["container"]
     for field_name, vpath in spec.get("container_values", {}).items():

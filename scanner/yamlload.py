@@ -67,7 +67,37 @@ class SlowLoader(yaml.SafeLoader, _Tolerant):
         return node.start_mark.line + 1, self.construct_document(node)
 
 
+_resolved: dict[str, str] = {}  # plain scalar text -> implicit tag (a pure function of the text)
+_base_resolve = yaml.resolver.Resolver.resolve
+
+
+def _resolve(self, kind, value, implicit):
+    """Resolver.resolve with the answers for short plain scalars remembered. PyYAML calls it from
+    C for every scalar and it was the largest single cost of a load (keys repeat endlessly)."""
+    if kind is yaml.ScalarNode:
+        if not implicit[0]:
+            return "tag:yaml.org,2002:str"
+        tag = _resolved.get(value)
+        if tag is None:
+            tag = _base_resolve(self, kind, value, implicit)
+            if len(value) <= 64:
+                if len(_resolved) > 200_000:
+                    _resolved.clear()
+                _resolved[value] = tag
+        return tag
+    return _base_resolve(self, kind, value, implicit)
+
+
+def _no_path_resolvers(self, *args):
+    """SafeLoader has no path resolvers: the per-node bookkeeping is a no-op."""
+
+
 for _loader in (FastLoader, SlowLoader):
+    assert not _loader.yaml_path_resolvers
+    _loader.resolve = _resolve
+    _loader.descend_resolver = _no_path_resolvers
+    _loader.ascend_resolver = _no_path_resolvers
+
     _loader.add_multi_constructor("!", _Tolerant.construct_unknown)
     _loader.add_multi_constructor("tag:", _Tolerant.construct_unknown)
     _loader.add_constructor("tag:yaml.org,2002:value", _Tolerant.construct_value_as_str)
@@ -80,6 +110,10 @@ class LoadedDoc:
     line: int
     index: int
     body: object
+    # Line tree for key lookups without a second parse: for a mapping or sequence,
+    # (lines of its keys/items in order, child trees or None when every child is a scalar);
+    # None for scalars and for documents built by PyYAML's own constructor (rare shapes).
+    lines: object = None
 
 
 @dataclass(slots=True)
@@ -90,6 +124,120 @@ class LoadError:
 
 _HELM_TEMPLATE = re.compile(r"\{\{-?\s|\{\{\s*[.$]")
 _ALIAS = re.compile(r"(^|[\s\[{,:-])\*[^\s,\]}]")
+
+# ---- the fast constructor -----------------------------------------------------------------------
+# PyYAML's SafeConstructor is generic (generators, per-node bookkeeping) and is half of the load
+# time. Documents made of plain maps, sequences and the core scalar tags (nearly all manifests)
+# are built here in one recursive pass that also records key lines and bounds the depth; anything
+# else (merge keys, custom or set/omap tags, complex or duplicate keys, recursive aliases) falls
+# back to the standard constructor, so the result is the same either way.
+_T = "tag:yaml.org,2002:"
+_STR, _MAP, _SEQ, _INT, _BOOL, _NULL, _FLOAT, _TS, _VALUE = (
+    _T + n for n in ("str", "map", "seq", "int", "bool", "null", "float", "timestamp", "value"))
+_BOOLS = yaml.constructor.SafeConstructor.bool_values
+_ScalarNode, _MappingNode, _SequenceNode = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+
+
+class _Fallback(Exception):
+    """The document needs PyYAML's own constructor."""
+
+
+class _TooDeep(Exception):
+    pass
+
+
+_BUILDING = object()
+
+
+def _scalar(loader, node):
+    tag = node.tag
+    if tag == _STR or tag == _TS or tag == _VALUE:
+        return node.value
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return _BOOLS[node.value.lower()]
+    if tag == _INT:
+        v = node.value
+        if v.isdigit() and (v[0] != "0" or v == "0"):
+            return int(v)
+        return loader.construct_yaml_int(node)
+    if tag == _FLOAT:
+        return loader.construct_yaml_float(node)
+    raise _Fallback
+
+
+def _build(loader, node, depth, memo):
+    """(value, line tree) of a node; raises _Fallback or _TooDeep."""
+    if depth > MAX_DEPTH:
+        raise _TooDeep
+    cls = node.__class__
+    if cls is _ScalarNode:
+        return _scalar(loader, node), None
+    if memo is not None:
+        got = memo.get(id(node))
+        if got is not None:
+            if got is _BUILDING:
+                raise _Fallback  # a recursive structure
+            return got
+        memo[id(node)] = _BUILDING
+    depth += 1
+    lines = []
+    kids = []
+    any_kid = False
+    if cls is _MappingNode:
+        if node.tag != _MAP:
+            raise _Fallback
+        value = {}
+        for k, v in node.value:
+            if k.__class__ is not _ScalarNode:
+                raise _Fallback
+            key = _scalar(loader, k)
+            if key in value:
+                raise _Fallback  # duplicate key: keep PyYAML's exact semantics
+            if v.__class__ is _ScalarNode:
+                value[key] = _scalar(loader, v)
+                kids.append(None)
+            else:
+                value[key], sub = _build(loader, v, depth, memo)
+                kids.append(sub)
+                any_kid = True
+            lines.append(k.start_mark.line + 1)
+    elif cls is _SequenceNode:
+        if node.tag != _SEQ:
+            raise _Fallback
+        value = []
+        for v in node.value:
+            if v.__class__ is _ScalarNode:
+                value.append(_scalar(loader, v))
+                kids.append(None)
+            else:
+                item, sub = _build(loader, v, depth, memo)
+                value.append(item)
+                kids.append(sub)
+                any_kid = True
+            lines.append(v.start_mark.line + 1)
+    else:
+        raise _Fallback
+    out = (value, (tuple(lines), tuple(kids) if any_kid else None))
+    if memo is not None:
+        memo[id(node)] = out
+    return out
+
+
+def _construct(loader, node, may_alias: bool):
+    """(body, line tree or None, error message or None) for one composed document."""
+    try:
+        body, lines = _build(loader, node, 0, {} if may_alias else None)
+        return body, lines, None
+    except _TooDeep:
+        return None, None, f"document nested deeper than {MAX_DEPTH} levels; not loaded"
+    except _Fallback:
+        pass
+    body = loader.construct_document(node)
+    if _depth_exceeds(body, MAX_DEPTH):
+        return None, None, f"document nested deeper than {MAX_DEPTH} levels; not loaded"
+    return body, None, None
 
 
 def _expanded_size_exceeds(obj, limit: int) -> bool:
@@ -151,43 +299,53 @@ def _describe(exc: Exception) -> tuple[int | None, str]:
     return line, text
 
 
-def _load_with(loader_cls, text: str) -> list[LoadedDoc]:
+def _load_with(loader_cls, text, may_alias: bool) -> tuple[list[LoadedDoc], list[LoadError]]:
     loader = loader_cls(text)
     docs: list[LoadedDoc] = []
+    errors: list[LoadError] = []
     try:
         index = 0
         while loader.check_node():
-            got = loader.get_data_with_line()
-            if got is None:
+            node = loader.get_node()
+            if node is None:
                 break
-            line, body = got
-            docs.append(LoadedDoc(line=line, index=index, body=body))
+            line = node.start_mark.line + 1
+            body, lines, err = _construct(loader, node, may_alias)
+            if err:
+                errors.append(LoadError(line, err))
+            else:
+                docs.append(LoadedDoc(line, index, body, lines))
             index += 1
     finally:
         loader.dispose()
-    return docs
+    return docs, errors
 
 
-def load_documents(text: str) -> tuple[list[LoadedDoc], list[LoadError]]:
-    """Parse every document of a YAML stream. Never raises for bad input."""
-    errors: list[LoadError] = []
+def load_documents(text: str | bytes) -> tuple[list[LoadedDoc], list[LoadError]]:
+    """Parse every document of a YAML stream. Never raises for bad input.
+
+    `text` may be UTF-8 bytes (the parser reads them directly; invalid UTF-8 is a load error)."""
+    if isinstance(text, bytes):
+        may_alias = b"*" in text and _ALIAS_B.search(text) is not None
+    else:
+        may_alias = "*" in text and _ALIAS.search(text) is not None
     try:
-        docs = _load_with(FastLoader, text)
+        docs, errors = _load_with(FastLoader, text, may_alias)
     except yaml.YAMLError as exc:
         if "found duplicate anchor" in str(exc):
             try:
-                docs = _load_with(SlowLoader, text)
+                docs, errors = _load_with(SlowLoader, text, may_alias)
             except yaml.YAMLError as exc2:
                 line, msg = _describe(exc2)
                 return [], [LoadError(line, f"invalid YAML: {msg}")]
             except RecursionError:
                 return [], [LoadError(None, "document nested too deeply")]
+            except (ValueError, TypeError, OverflowError) as exc2:
+                return [], [LoadError(None, f"invalid YAML value: {exc2}")]
         else:
             line, msg = _describe(exc)
-            if _HELM_TEMPLATE.search(text):
-                msg = f"Helm/Go template, not plain YAML ({msg})"
-            else:
-                msg = f"invalid YAML: {msg}"
+            helm = _HELM_TEMPLATE_B.search(text) if isinstance(text, bytes) else _HELM_TEMPLATE.search(text)
+            msg = f"Helm/Go template, not plain YAML ({msg})" if helm else f"invalid YAML: {msg}"
             return [], [LoadError(line, msg)]
     except RecursionError:
         return [], [LoadError(None, "document nested too deeply")]
@@ -195,7 +353,6 @@ def load_documents(text: str) -> tuple[list[LoadedDoc], list[LoadError]]:
         return [], [LoadError(None, f"invalid YAML value: {exc}")]
 
     kept: list[LoadedDoc] = []
-    may_alias = "*" in text and _ALIAS.search(text) is not None
     for d in docs:
         if d.body is None:
             continue  # empty document (a leading or trailing ---)
@@ -203,11 +360,13 @@ def load_documents(text: str) -> tuple[list[LoadedDoc], list[LoadError]]:
             errors.append(LoadError(d.line, "alias bomb: aliases expand past "
                                     f"{MAX_EXPANDED_NODES:,} nodes; document not loaded"))
             continue
-        if _depth_exceeds(d.body, MAX_DEPTH):
-            errors.append(LoadError(d.line, f"document nested deeper than {MAX_DEPTH} levels; not loaded"))
-            continue
         kept.append(d)
+    errors.sort(key=lambda e: e.line or 0)
     return kept, errors
+
+
+_ALIAS_B = re.compile(_ALIAS.pattern.encode())
+_HELM_TEMPLATE_B = re.compile(_HELM_TEMPLATE.pattern.encode())
 
 
 def compose_nodes(text: str) -> list[yaml.Node]:

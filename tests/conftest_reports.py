@@ -112,6 +112,13 @@ def make_report(n_findings: int = 60, *, hostile: bool = True, seed: int = 7, ch
             "backend": f"{namespaces[j % 3]}/svc-{j}:80", "auth": "authentik:envoy-extauth" if j % 3 == 0 else None,
             "location": {"path": f"kubernetes/apps/{namespaces[j % 3]}/route-{j}.yaml", "line": 3},
         })
+    # The engine also emits `auth` as its AuthInfo dict, and a null host for hostNetwork pods.
+    exposure[4]["auth"] = {"mechanism": "envoy-ext-auth", "provider": "authentik", "via": "kyverno-generate",
+                           "accepted": True, "detail": "ClusterPolicy " + (SCRIPT if hostile else "p"),
+                           "target": "outpost:9000", "declared_at": "kubernetes/apps/security/policy.yaml:3"}
+    exposure[6]["auth"] = {"mechanism": "nginx-auth-url", "provider": "unknown", "via": "direct",
+                           "accepted": False, "detail": "auth-url annotation", "target": None, "declared_at": None}
+    exposure[7].update(host=None, kind="hostNetwork", reason="binds on the node's interfaces")
     fnodes, fedges = [], []
     root = "Kustomization/flux-system/cluster-apps"
     fnodes.append({"id": "Kustomization/flux-system/flux-system", "kind": "Kustomization", "name": "flux-system",

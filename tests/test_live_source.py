@@ -298,12 +298,22 @@ def test_in_cluster_config(tmp_path, monkeypatch):
         token = tmp_path / "token"
         token.write_text(fake.token)
         host, port = fake.url.removeprefix("https://").split(":")
+        monkeypatch.delenv("KUBECONFIG", raising=False)
         monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
         monkeypatch.setenv("KUBERNETES_SERVICE_PORT", port)
         monkeypatch.setattr(incluster, "SERVICE_TOKEN_FILENAME", str(token))
         monkeypatch.setattr(incluster, "SERVICE_CERT_FILENAME", str(fake.ca_path))
         data = fetch_cluster()
     assert data.server["context"] == "in-cluster" and data.errors == []
+
+
+def test_kubeconfig_env_wins_over_in_cluster(tmp_path, monkeypatch):
+    with FakeKube(cluster_objects(), workdir=tmp_path) as fake:
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+        monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig()))
+        data = fetch_cluster()
+    assert data.server["context"] == "fake" and data.server["host"] == fake.url
 
 
 def test_resource_types_table_is_consistent():

@@ -373,6 +373,9 @@ def test_loads_clean_no_errors_no_network_nothing_injected(tab, report_page):
     assert tab.problems() == []
     assert [u for u in tab.requests() if not u.startswith(("file:", "data:"))] == []
     assert tab.requests()[0] == url
+    # Long unbroken manifest strings wrap or scroll inside their card; the page never scrolls sideways.
+    tab.call("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
+    assert tab.js("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
 def test_filters_change_visible_findings_and_counts(tab, report_page):

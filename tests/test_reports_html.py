@@ -203,6 +203,14 @@ def test_exposure_marks_unauthenticated_external(page_text):
     assert 'class="node host auth"' in page_text
 
 
+def test_exposure_auth_shapes(page_text):
+    # String mechanism, the engine's AuthInfo dict (provider:mechanism), and a provider not accepted.
+    assert "authentik:envoy-extauth" in page_text
+    assert "authentik:envoy-ext-auth" in page_text and "ClusterPolicy &lt;script&gt;" in page_text
+    assert 'class="node host auth-weak"' in page_text and "provider not accepted" in page_text
+    assert "(route-7)" in page_text and "binds on the node" in page_text  # null host falls back to the name
+
+
 def test_trend_only_with_history(report, page):
     assert any(a.get("class") == "trend" for t, a in page.tags if t == "svg")
     out = html.render(report, {})

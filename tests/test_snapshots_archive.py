@@ -247,17 +247,29 @@ def _store_one(archive, done):
     done.set()
 
 
-def test_writers_wait_for_the_lock(tmp_path):
-    archive = tmp_path / "arc"
-    arc.store(archive, homelab_report())
-    done = FORK.Event()
+def _hold_lock(archive, holding, release):
     with locked(archive / ".lock") as ok:
         assert ok
-        child = FORK.Process(target=_store_one, args=(archive, done))
-        child.start()
-        assert not done.wait(0.7)  # blocked on our flock
+        holding.set()
+        release.wait(30)
+
+
+def test_writers_wait_for_the_lock(tmp_path):
+    # The holder is a child too: a forked writer would inherit the parent's lock descriptor.
+    archive = tmp_path / "arc"
+    arc.store(archive, homelab_report())
+    holding, release, done = FORK.Event(), FORK.Event(), FORK.Event()
+    holder = FORK.Process(target=_hold_lock, args=(archive, holding, release))
+    holder.start()
+    assert holding.wait(30)
+    writer = FORK.Process(target=_store_one, args=(archive, done))
+    writer.start()
+    assert not done.wait(0.7)  # blocked on the holder's flock
+    release.set()
     assert done.wait(30)
-    child.join(30)
+    for p in (holder, writer):
+        p.join(30)
+        assert p.exitcode == 0
     assert len(assert_consistent(archive)) == 2
 
 

@@ -116,17 +116,16 @@ def entry_for(path: Path, data: bytes | None = None) -> dict:
     try:
         report = json.loads(data)
         score = report["score"]
-    except (ValueError, KeyError, TypeError) as exc:
-        entry["error"] = f"unreadable snapshot: {exc}"
-        return entry
-    layers = score.get("layers") or {}
-    entry.update(
-        started_at=(report.get("scan") or {}).get("started_at"),
-        overall=score.get("overall"),
-        grade=score.get("grade"),
-        layers={name: (v or {}).get("score") for name, v in layers.items()},
-        findings=_totals(layers),
-    )
+        layers = score.get("layers") or {}
+        entry.update(
+            started_at=(report.get("scan") or {}).get("started_at"),
+            overall=score.get("overall"),
+            grade=score.get("grade"),
+            layers={name: (v or {}).get("score") for name, v in layers.items()},
+            findings=_totals(layers),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        entry["error"] = f"unreadable snapshot: {exc!r}"
     return entry
 
 
@@ -154,7 +153,7 @@ def _reconcile(archive: Path, index: list | None, writable: bool) -> list[dict]:
     result = []
     for path in files:
         entry = known.get(f"{SNAPSHOTS}/{path.name}")
-        if entry is None:
+        if entry is None or entry.get("error"):  # new to the index, or worth another look
             entry = entry_for(path)
         else:
             entry = dict(entry, signed=signature_path(path).exists())
@@ -177,7 +176,10 @@ def _sync_index(archive: Path, writable: bool) -> list[dict]:
     current = _load_index(archive / INDEX)
     entries = _reconcile(archive, current, writable)
     if writable and entries != current:
-        _write_index(archive, entries)
+        try:
+            _write_index(archive, entries)
+        except OSError:  # reading must work on an archive we may not write to; the next writer repairs
+            pass
     return entries
 
 

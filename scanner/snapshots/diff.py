@@ -4,12 +4,12 @@ baseline gate built on it.
 Findings are paired across reports in passes, most specific first, each pairing one-to-one:
   1. the engine's `fingerprint`, when both sides have one;
   2. check id + resource identity (kind/namespace/name) + subject + normalised location;
-  3. check id + resource identity + subject, when there is a resource (survives moves anywhere).
+  3. check id + resource identity + subject, for real resources (survives moves anywhere).
 Normalised locations drop line numbers and the directory prefix up to the app folder, so lines
-shifting, files being reordered, or an app folder moving in the tree never show as churn.
-File paths inside a subject are reduced the same way, but only when the finding names a resource:
-without one, the path is all that tells two leaks apart, and merging them could hide a new leak
-behind a fixed one.
+shifting, files being reordered, or an app (or the whole tree) moving never show as churn. For a
+finding on a real resource the location is just the app folder, so files may also move within the
+app. A finding whose only identity is a file (no resource, or the engine's synthetic `File`
+resource) keeps its path from the app folder on: two leaks in two files of one app must stay two.
 """
 from __future__ import annotations
 
@@ -24,24 +24,41 @@ ACTIVE = ("fail", "warn")  # statuses that are findings; pass and waived are not
 
 # --- identity ------------------------------------------------------------------------------------
 
-def location_key(path: str | None) -> str:
-    """A file's location reduced to what survives moves: its app folder, else parent/file."""
+def _split_app(path: str) -> tuple[str | None, str]:
+    """(app folder, path from the app folder on) or (None, parent/file) when no app is recognised."""
+    parts = PurePosixPath(path).parts
+    if not parts or parts == (".",):
+        return None, path
+    dirs = parts[:-1]
+    if "app" in dirs[1:]:  # home-ops layout: .../<ns>/<app>/app/helmrelease.yaml
+        i = len(dirs) - 1 - dirs[::-1].index("app") - 1
+        return dirs[i], "/".join(parts[i:])
+    if "apps" in dirs:  # flux2 example layouts: .../apps/<ns-or-env>/<app>/file
+        j = len(dirs) - dirs[::-1].index("apps")  # first segment after the last "apps"
+        if len(dirs) - j >= 2:
+            return dirs[j + 1], "/".join(parts[j + 1:])
+    return None, "/".join(parts[-2:])
+
+
+def app_path(path: str | None) -> str:
+    """A path without the directory prefix up to its app folder: survives moving the app (or the
+    whole tree) but not renaming the file. For findings whose only identity is a file."""
     if not path:
         return ""
     if path.startswith("cluster://"):
-        return "cluster"  # live objects are identified by their resource, not a path
-    parts = PurePosixPath(path).parts
-    dirs, name = parts[:-1], parts[-1]
-    if "app" in dirs[1:]:  # home-ops layout: .../<ns>/<app>/app/helmrelease.yaml
-        i = len(dirs) - 1 - dirs[::-1].index("app")
-        return f"app:{dirs[i - 1]}"
-    if "apps" in dirs:  # .../apps/<ns-or-env>/<app>/file
-        rest = dirs[len(dirs) - dirs[::-1].index("apps"):]
-        if len(rest) >= 2:
-            return f"app:{rest[1]}"
-        if rest:
-            return f"file:{rest[0]}/{name}"
-    return f"file:{dirs[-1]}/{name}" if dirs else f"file:{name}"
+        return path
+    return _split_app(path)[1]
+
+
+def location_key(path: str | None) -> str:
+    """Where a finding on a known resource lives, coarsely: its app folder (so files may move
+    within the app), else parent/file. The resource itself says which object it is."""
+    if not path:
+        return ""
+    if path.startswith("cluster://"):
+        return "cluster"
+    app, rest = _split_app(path)
+    return f"app:{app}" if app else f"file:{rest}"
 
 
 _PATH_IN_TEXT = re.compile(r"[\w.@+-]*(?:/[\w.@+-]+)*\.(?:ya?ml|json|env|toml|tf)(?::\d+)*")
@@ -49,22 +66,29 @@ _LINE_WORD = re.compile(r"\bline \d+\b", re.IGNORECASE)
 
 
 def normalise_subject(subject, resource_known: bool = False) -> str:
-    """Drop line numbers from a subject; with a known resource, also reduce file paths in it to
-    their location key (the resource already says which object it is, so the path is noise)."""
+    """A subject without line numbers, and with file paths in it reduced: to the app folder when
+    the finding names a real resource, else only stripped of the directory prefix up to the app
+    (the path is then what tells two findings apart: two leaks in two files of one app must not
+    merge, or a new leak could hide behind a fixed one)."""
+    reduce = location_key if resource_known else app_path
     text = _LINE_WORD.sub("line ?", str(subject or ""))
+    return _PATH_IN_TEXT.sub(lambda m: reduce(re.sub(r"(?::\d+)+$", "", m.group(0))), text).strip()
 
-    def _path(m: re.Match) -> str:
-        path = re.sub(r"(?::\d+)+$", "", m.group(0))
-        return location_key(path) if resource_known else path
 
-    return _PATH_IN_TEXT.sub(_path, text).strip()
+def _real_resource(finding: dict) -> bool:
+    res = finding.get("resource")
+    return isinstance(res, dict) and bool(res.get("kind") or res.get("name")) and res.get("kind") != "File"
 
 
 def resource_key(finding: dict) -> str:
+    """kind/namespace/name; a synthetic `File` resource (named by its path) keeps its app path."""
     res = finding.get("resource")
     if not isinstance(res, dict) or not (res.get("kind") or res.get("name")):
         return ""
-    return f"{res.get('kind') or ''}/{res.get('namespace') or '-'}/{res.get('name') or ''}"
+    name = str(res.get("name") or "")
+    if res.get("kind") == "File":
+        name = app_path(name)
+    return f"{res.get('kind') or ''}/{res.get('namespace') or '-'}/{name}"
 
 
 def _path_of(finding: dict) -> str | None:
@@ -77,10 +101,10 @@ def _hash(*parts: str) -> str:
 
 
 def loose_identity(check_id: str, finding: dict) -> str:
-    """Identity without the engine's fingerprint: check + resource + subject + location key."""
-    res = resource_key(finding)
-    return _hash(check_id, res, normalise_subject(finding.get("subject"), bool(res)),
-                 location_key(_path_of(finding)))
+    """Identity without the engine's fingerprint: check + resource + subject + normalised location."""
+    real = _real_resource(finding)
+    where = (location_key if real else app_path)(_path_of(finding))
+    return _hash(check_id, resource_key(finding), normalise_subject(finding.get("subject"), real), where)
 
 
 def finding_identity(check_id: str, finding: dict) -> str:
@@ -91,12 +115,11 @@ def finding_identity(check_id: str, finding: dict) -> str:
 
 def _pass_keys(rec: dict) -> list[str | None]:
     check_id, f = rec["check"], rec["finding"]
-    res = resource_key(f)
-    subject = normalise_subject(f.get("subject"), bool(res))
+    real = _real_resource(f)
     return [
         f"{check_id}\x1f{f['fingerprint']}" if f.get("fingerprint") else None,
         loose_identity(check_id, f),
-        _hash(check_id, res, subject) if res else None,
+        _hash(check_id, resource_key(f), normalise_subject(f.get("subject"), True)) if real else None,
     ]
 
 

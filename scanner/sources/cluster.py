@@ -47,45 +47,34 @@ def fetch_cluster(kubeconfig: str | None = None, context: str | None = None, *, 
     """Read the cluster. Raises ClusterUnavailable when nothing can be read at all."""
     from kubernetes import client
 
+    if page_size < 1 or concurrency < 1:
+        raise ValueError("page_size and concurrency must be at least 1")
     started = time.perf_counter()
     cfg, ctx_name = load_configuration(kubeconfig, context, concurrency)
-    http = KubeHTTP(client.ApiClient(cfg), timeout=request_timeout, retries=retries)
+    api = client.ApiClient(cfg)
+    http = KubeHTTP(api, timeout=request_timeout, retries=retries)
     data = ClusterData(server={"host": cfg.host, "context": ctx_name, "version": _version(http)})
     pages: dict[str, int] = {}
-    with ThreadPoolExecutor(max_workers=max(concurrency, 1), thread_name_prefix="posture-kube") as pool:
-        disc = discover(http, RESOURCE_TYPES, pool)
-        for msg in disc.errors:
-            data.errors.append(ScanError("cluster://discovery", None, msg, kind="source"))
-        for t in disc.absent:
-            if t.builtin:  # every API server serves these; not being able to see one is an error
-                data.failed_kinds.append(t.kind)
-                data.errors.append(ScanError(f"cluster://{t.kind}", None,
-                                             f"{_res(t)} is not served by this API server", kind="source"))
-            else:
-                data.absent_kinds.append(t.kind)
-        undecided = {t.kind for t in RESOURCE_TYPES} - {t.kind for t in disc.served} - {t.kind for t in disc.absent}
-        data.failed_kinds.extend(sorted(undecided))
-        jobs = [(t, v, pool.submit(_list_type, http, t, v, page_size)) for t, v in disc.served.items()]
-        secret_meta: list[dict] = []
-        for t, _version_, fut in sorted(jobs, key=lambda j: RESOURCE_TYPES.index(j[0])):
-            try:
-                items, n = fut.result()
-            except KubeError as exc:
-                _record_failure(data, t, exc)
-                continue
-            except MetadataRefused as exc:
-                data.failed_kinds.append(t.kind)
-                data.errors.append(ScanError(f"cluster://{t.kind}", None,
-                                             f"Secrets not read: {exc}; the scanner refuses full Secret lists",
-                                             kind="source"))
-                continue
-            pages[t.kind] = n
-            data.read_kinds.append(t.kind)
-            data.objects.extend(items)
-            if t == SECRETS:
-                secret_meta = items
-        if inspect_tls and SECRETS in disc.served:
-            _inspect_tls(http, pool, page_size, data, secret_meta)
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="posture-kube") as pool:
+            disc = discover(http, RESOURCE_TYPES, pool)
+            _record_discovery(data, disc)
+            jobs = [(t, pool.submit(_list_type, http, t, v, page_size)) for t, v in disc.served.items()]
+            secret_meta: list[dict] = []
+            for t, fut in sorted(jobs, key=lambda j: RESOURCE_TYPES.index(j[0])):
+                try:
+                    items, pages[t.kind] = fut.result()
+                except Exception as exc:  # one unreadable type must not cost the others
+                    _record_failure(data, t, exc)
+                    continue
+                data.read_kinds.append(t.kind)
+                data.objects.extend(items)
+                if t == SECRETS:
+                    secret_meta = items
+            if inspect_tls and SECRETS in disc.served:
+                _inspect_tls(http, pool, page_size, data, secret_meta)
+    finally:
+        api.rest_client.pool_manager.clear()  # close pooled connections now, not at interpreter exit
     data.stats = {"requests": http.stats.requests, "retries": http.stats.retries, "pages": pages,
                   "seconds": round(time.perf_counter() - started, 3)}
     return data
@@ -127,14 +116,31 @@ def _res(t: ResourceType) -> str:
     return f"{t.plural}.{t.group}" if t.group else t.plural
 
 
-def _record_failure(data: ClusterData, t: ResourceType, exc: KubeError) -> None:
+def _record_discovery(data: ClusterData, disc) -> None:
+    for msg in disc.errors:
+        data.errors.append(ScanError("cluster://discovery", None, msg, kind="source"))
+    for t in disc.absent:
+        if t.builtin:  # every API server serves these; not being able to see one is an error
+            data.failed_kinds.append(t.kind)
+            data.errors.append(ScanError(f"cluster://{t.kind}", None, f"{_res(t)} is not served by this API server",
+                                         kind="source"))
+        else:
+            data.absent_kinds.append(t.kind)
+    decided = {t.kind for t in disc.served} | {t.kind for t in disc.absent}
+    data.failed_kinds.extend(t.kind for t in RESOURCE_TYPES if t.kind not in decided)
+
+
+def _record_failure(data: ClusterData, t: ResourceType, exc: Exception) -> None:
     lost = _checks_needing(t.kind)
     lost_text = (f"checks losing input: {', '.join(lost)}" if lost
                  else f"checks that read {t.kind} judge without it")
-    if exc.status == 403:
+    if isinstance(exc, KubeError) and exc.status == 403:
         data.denied_kinds.append(t.kind)
         msg = (f"forbidden to list {_res(t)} ({t.kind}): {exc.message}; {t.kind} objects not read, "
                f"{lost_text}. Grant get/list on {_res(t)} (deploy/base/clusterrole.yaml).")
+    elif isinstance(exc, MetadataRefused):
+        data.failed_kinds.append(t.kind)
+        msg = f"Secrets not read: {exc}; the scanner refuses to receive full Secrets. {lost_text}."
     else:
         data.failed_kinds.append(t.kind)
         msg = f"cannot list {_res(t)} ({t.kind}): {exc}; {t.kind} objects not read, {lost_text}."

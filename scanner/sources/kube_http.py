@@ -52,13 +52,18 @@ def load_configuration(kubeconfig: str | None, context: str | None, pool_size: i
 
     cfg = client.Configuration()
     try:
-        if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        # Inside a pod with nothing else asked for: the pod's service account. An explicit
+        # kubeconfig (argument or $KUBECONFIG) or context always wins.
+        if (kubeconfig is None and context is None and not os.environ.get("KUBECONFIG")
+                and os.environ.get("KUBERNETES_SERVICE_HOST")):
             config.load_incluster_config(client_configuration=cfg)
             ctx_name = "in-cluster"
         else:
-            config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg,
+            # $KUBECONFIG read now: the client reads it once, when it is first imported.
+            path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+            config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
                                     persist_config=False)
-            _, current = config.list_kube_config_contexts(kubeconfig)
+            _, current = config.list_kube_config_contexts(path)
             ctx_name = context or (current or {}).get("name")
     except Exception as exc:  # the loader raises ConfigException, OSError, yaml errors, ...
         raise ClusterUnavailable(f"cannot load Kubernetes configuration: {exc}") from exc
