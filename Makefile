@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 scan: $(STAMP)
-	$(BIN)/posture scan examples/homelab --format json,html --output-dir out || test $$? -eq 1
+	$(BIN)/posture scan examples/homelab --age-key examples/homelab.agekey --format json,html --output-dir out || test $$? -eq 1
 
 # The HTML report is tested in a real headless Chromium (Debian's package); install it when missing
 # and we may (root with apt), else the browser test fails in CI and skips elsewhere.

@@ -8,6 +8,7 @@ Findings name keys and give `sha256:xxxxxxxx` fingerprints (private keys: of the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import posixpath
 import re
@@ -833,7 +834,9 @@ PASS_SUBJECT_KINDS = WORKLOAD_KINDS | {"HelmRelease", "ConfigMap"}
 MAX_TEXT_SCAN_BYTES = 4 * 1024 * 1024
 
 
+@functools.lru_cache(maxsize=8192)
 def _norm_key(k: str) -> str:
+    # Cached: the same few thousand key names recur across every document of a repo.
     return CAMEL.sub("_", str(k)).replace("-", "_").replace(".", "_").lower()
 
 
@@ -872,36 +875,38 @@ def _url_password_ok(pw: str) -> bool:
             and len(pw) >= 3)
 
 
-def _walk_values(node, path=()):
-    """(key, key path, value) of string leaves; env-style {name, value} items report `name` as the key."""
+def _walk_values(node, path=(), existing=False):
+    """(key, key path, value, under_existing) of string leaves; env-style {name, value} items report
+    `name` as the key. `under_existing` is true below an `existingSecret`-like key (names, not values)."""
     if isinstance(node, dict):
         if isinstance(node.get("name"), str) and "value" in node and isinstance(node.get("value"), str):
-            yield node["name"], path + ("value",), node["value"]
+            yield node["name"], path + ("value",), node["value"], existing
         for k, v in node.items():
             if k == "sops" and not path:
                 continue
             if isinstance(v, (dict, list)):
-                yield from _walk_values(v, path + (k,))
+                sub = existing or (isinstance(k, str) and _norm_key(k).startswith("existing"))
+                yield from _walk_values(v, path + (k,), sub)
             elif isinstance(v, str) and not (k == "value" and isinstance(node.get("name"), str)):
-                yield str(k), path + (k,), v
+                yield str(k), path + (k,), v, existing or (isinstance(k, str) and _norm_key(k).startswith("existing"))
     elif isinstance(node, list):
         for i, v in enumerate(node):
             if isinstance(v, str) and "=" in v and path and path[-1] == "literals":
                 k, _, val = v.partition("=")
-                yield k, path + (i,), val
+                yield k, path + (i,), val, existing
             else:
-                yield from _walk_values(v, path + (i,))
+                yield from _walk_values(v, path + (i,), existing)
 
 
 def credential_findings(body) -> list[dict]:
     """Suspected credentials in a parsed document: key paths, reasons and fingerprints (no values)."""
     out = []
     es = isinstance(body, dict) and body.get("kind") in ES_KINDS
-    for key, path, value in _walk_values(body):
+    for key, path, value, under_existing in _walk_values(body):
+        if under_existing:
+            continue  # names inside an existingSecret block are keys of a Secret, not values
         if sops_mod.is_encrypted_value(value):
             continue
-        if any(_norm_key(p).startswith("existing") for p in path if isinstance(p, str)):
-            continue  # names inside an existingSecret block are keys of a Secret, not values
         if es and key in ("secretKey", "key", "property", "secretKeyRef"):
             continue
         if looks_like_credential(key, value):
