@@ -51,7 +51,9 @@ def _fail(message: str, code: int = 2):
               help="Also push the metrics to this Prometheus Pushgateway (job=gitops-posture, source=...).")
 def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_daily, keep_weekly,
              keep_monthly, config_path, formats, output_dir, pushgateway):
-    """Scan and store the report in a snapshot archive. Exits 0 whatever the score: a snapshot is a
+    """Scan and store the report in a snapshot archive.
+
+    PATH defaults to the current directory unless --cluster is given. Exits 0 whatever the score: a snapshot is a
     record, not a gate (alert on the metrics, gate in CI with `posture scan`). A failed metrics push
     is a warning, not a failure: a retried job would store a second snapshot, and the
     PostureScanStale alert notices missing metrics."""

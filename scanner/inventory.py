@@ -39,6 +39,7 @@ class Inventory:
     web_url: str | None = None
     _by_kind: dict = field(default_factory=lambda: defaultdict(list))
     _by_kind_name: dict = field(default_factory=lambda: defaultdict(list))
+    _by_kind_name_ns: dict = field(default_factory=lambda: defaultdict(list))
     _charts: dict = field(default_factory=dict)
     _text_cache: dict = field(default_factory=dict)
     _node_cache: dict = field(default_factory=dict)
@@ -62,9 +63,11 @@ class Inventory:
 
     def find(self, kind: str, name: str, namespace: str | None = None, deployed_only: bool = True) -> list[Resource]:
         """Resources of `kind` named `name` (in `namespace` when given), from an index: checks call this per subject."""
-        return [r for r in self._by_kind_name.get((kind, name), ())
-                if (r.deployed or not deployed_only)
-                and (namespace is None or r.namespace == namespace or kind in CLUSTER_SCOPED_KINDS)]
+        if namespace is None or kind in CLUSTER_SCOPED_KINDS:
+            hits = self._by_kind_name.get((kind, name), ())
+        else:  # a name shared across many namespaces (app-template, ...) must not make this a scan
+            hits = self._by_kind_name_ns.get((kind, name, namespace), ())
+        return [r for r in hits if r.deployed or not deployed_only]
 
     def deployed(self) -> list[Resource]:
         return [r for r in self.resources if r.deployed]
@@ -165,6 +168,7 @@ class Inventory:
         self.resources.append(res)
         self._by_kind[res.kind].append(res)
         self._by_kind_name[(res.kind, res.name)].append(res)
+        self._by_kind_name_ns[(res.kind, res.name, res.namespace)].append(res)
 
 
 def build_inventory(root: str | None, documents: list[Document], files: list[str],

@@ -7,6 +7,7 @@ One module per job:
     retention  which snapshots a keep-daily/weekly/monthly policy keeps (pure arithmetic)
     diff       finding identity, report-to-report diff, baseline gate
     render     the diff as text, JSON or Markdown
+    push       the Prometheus text to a Pushgateway (in-cluster CronJob)
 """
 from __future__ import annotations
 
