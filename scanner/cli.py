@@ -87,9 +87,9 @@ def main() -> None:
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig file (default: $KUBECONFIG, in-cluster).")
 @click.option("--context", help="kubeconfig context.")
 @click.option("--inspect-tls", is_flag=True, help="Live: read kubernetes.io/tls Secrets to check certificates (needs get on those Secrets).")
-@click.option("--baseline", type=click.Path(dir_okay=False, exists=True), help="Earlier JSON report/snapshot to compare with.")
+@click.option("--baseline", help="Earlier JSON report or archive entry (archive:DIR@latest, @-1, @2026-01-31) to compare with.")
 @click.option("--fail-on-new", type=click.Choice(SEVERITIES), help="With --baseline: fail only on new findings this severe.")
-@click.option("--max-score-drop", type=float, help="With --baseline: fail when the score drops by more than this.")
+@click.option("--max-score-drop", type=click.FloatRange(min=0), help="With --baseline: fail when the score drops by more than this.")
 @click.option("--history", type=click.Path(file_okay=False), help="Snapshot archive for the HTML trend chart.")
 @click.option("--age-key", type=click.Path(dir_okay=False), help="age key file so SOPS MACs can be verified.")
 @click.option("--opnsense-config", type=click.Path(dir_okay=False, exists=True),
@@ -100,6 +100,10 @@ def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clus
          baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, quiet, verbose):
     """Scan a GitOps repository at PATH (and/or a live cluster) and write reports."""
     try:
+        if opnsense_config:
+            os.environ["POSTURE_OPNSENSE_CONFIG"] = os.path.abspath(opnsense_config)
+        if (fail_on_new is not None or max_score_drop is not None) and not baseline:
+            raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
         _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context,
               inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose)
     except KeyboardInterrupt:
@@ -153,10 +157,12 @@ def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clu
     report = run.report
     baseline_report = None
     if baseline:
+        from .snapshots.archive import load_report
+        from .snapshots import SnapshotError
+
         try:
-            with open(baseline, encoding="utf-8") as fh:
-                baseline_report = json.load(fh)
-        except (OSError, ValueError) as exc:
+            baseline_report = load_report(baseline)
+        except SnapshotError as exc:
             click.echo(f"posture: error: cannot read baseline {baseline}: {exc}", err=True)
             sys.exit(2)
     evaluate_gates(report, fail_under=fail_under, fail_on=fail_on, baseline=baseline_report,

@@ -22,7 +22,8 @@ def print_summary(report: dict, written: list[str], *, quiet: bool = False, verb
     verdict = "PASS" if gate["passed"] else "FAIL"
     line = (f"posture: overall {score['overall']:.1f} ({score['grade']}), "
             f"{sum(1 for c in report['checks'] if c['status'] == 'fail')} failing checks, "
-            f"{len(report['errors'])} scan errors" + (f"; gate {verdict}" if gate["evaluated"] else ""))
+            f"{sum(1 for e in report['errors'] if e.get('kind') != 'notice')} scan errors"
+            + (f"; gate {verdict}" if gate["evaluated"] else ""))
     if quiet:
         click.echo(line)
         return
@@ -56,7 +57,10 @@ def print_summary(report: dict, written: list[str], *, quiet: bool = False, verb
                        f" {f['check']}: {f['message']}" + (f"  [{where}]" if where else ""))
         if len(findings) > limit:
             click.echo(f"  … and {len(findings) - limit} more (see the report, or -vv)")
-    errors = report["errors"]
+    notices = [e for e in report["errors"] if e.get("kind") == "notice"]
+    errors = [e for e in report["errors"] if e.get("kind") != "notice"]
+    for n in notices:  # degraded modes the user should know about (no sops binary, no age key)
+        click.echo(click.style("\nNotice: ", bold=True) + n["message"])
     if errors:
         click.echo(click.style(f"\nScan errors ({len(errors)}):", bold=True))
         for e in errors[: (len(errors) if verbose >= 1 else 5)]:
