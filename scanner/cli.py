@@ -189,12 +189,18 @@ def checks():
 @checks.command("list")
 @click.option("--layer", help="Only this layer.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def checks_list(layer, as_json):
+@click.option("--markdown", "as_markdown", is_flag=True, help="The documented catalogue (docs/checks.md).")
+def checks_list(layer, as_json, as_markdown):
     """List every check: id, severity, title."""
     from .registry import discover as discover_checks
 
     specs, errors = discover_checks()
     specs = [s for s in specs if not layer or s.layer == layer]
+    if as_markdown:
+        from .catalogue import markdown
+
+        click.echo(markdown(specs), nl=False)
+        return
     if as_json:
         click.echo(json.dumps([s.catalogue_entry() for s in specs], indent=2))
         return
