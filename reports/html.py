@@ -7,6 +7,8 @@ pinned by a CSP hash, so even a markup injection that slipped past escaping coul
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import hashlib
 import re
 from functools import lru_cache
@@ -17,6 +19,17 @@ import jinja2
 from markupsafe import Markup
 
 from reports import svg
+
+try:  # markupsafe's C escaper (what jinja's autoescape calls), without the Markup wrapper per value
+    from markupsafe._speedups import _escape_inner as _escape_str
+except ImportError:  # pragma: no cover - pure-Python markupsafe
+    _NEEDS_ESCAPE = re.compile(r"[&<>\"']").search
+
+    def _escape_str(s: str) -> str:
+        if _NEEDS_ESCAPE(s) is None:
+            return s
+        return (s.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+                .replace("'", "&#39;").replace('"', "&#34;"))
 
 FILENAME = "posture-report.html"
 
@@ -86,27 +99,126 @@ def _refs(refs: list | None) -> list[dict]:
     return [{"text": str(r), "href": safe_url(r)} for r in refs or []]
 
 
-def _finding_row(f: dict, check: dict, web: str | None, commit: str | None) -> dict:
+def _e(value: object) -> str:
+    """A value as jinja's autoescape prints it: str() (None prints "None"), then HTML-escaped."""
+    return _escape_str(value if type(value) is str else str(value))
+
+
+# Finding rows are the bulk of a big page (tens of thousands of <tr>s): they are built here as plain
+# strings, every report value through `_e`, instead of through per-row jinja attribute lookups and
+# Markup objects. The markup is exactly what the template loop used to produce.
+def _finding_tr(f: dict, check: dict, web: str | None, commit: str | None) -> tuple:
+    """(status_rank, -sev_rank, subject, html, sev, status, ns) for one finding of `check`."""
     loc = f.get("location")
     sev = f.get("severity") or check.get("severity") or "info"
+    status = f.get("status") or "fail"
+    status_rank = STATUS_RANK.get(f.get("status"), 9)
+    sev_rank = SEV_RANK.get(sev, 0)
+    subject = f.get("subject") or ""
+    ns = _namespace(f)
+    esev, estatus = _e(sev), _e(status)
+    loc_text = _e(_loc_text(loc))
+    href = source_href(web, commit, (loc or {}).get("path"), (loc or {}).get("line")) if loc else None
     remediation = f.get("remediation") or ""
-    return {
-        "sev": sev,
-        "sev_rank": SEV_RANK.get(sev, 0),
-        "status": f.get("status") or "fail",
-        "status_rank": STATUS_RANK.get(f.get("status"), 9),
-        "subject": f.get("subject") or "",
-        "message": f.get("message") or "",
-        "ns": _namespace(f),
-        "loc": _loc_text(loc),
-        "href": source_href(web, commit, (loc or {}).get("path"), (loc or {}).get("line")),
-        # Repeating the check's remediation on 500 rows says nothing new and bloats the page.
-        "remediation": remediation if remediation and remediation != check.get("remediation") else "",
-        "evidence": _evidence_text(f.get("evidence")),
-        "waiver": f.get("waiver") or {},
-        "check": check.get("id") or "",
-        "layer": check.get("layer") or "",
-    }
+    # Repeating the check's remediation on 500 rows says nothing new and bloats the page.
+    if remediation == check.get("remediation"):
+        remediation = ""
+    evidence = _evidence_text(f.get("evidence"))
+    parts = [
+        '<tr class="f" data-s="', esev, '" data-t="', estatus, '" data-n="', _e(ns or "-"),
+        '"><td data-v="', str(sev_rank), '"><span class="sev ', esev, '">', esev,
+        '</span></td><td data-v="', str(status_rank), '"><span class="st ', estatus, '">', estatus,
+        "</span></td><td>", _e(subject), "</td><td>", _e(f.get("message") or ""),
+    ]
+    if evidence:
+        parts += ('<small class="d">', _e(evidence), "</small>")
+    if remediation:
+        parts += ('<small class="d fix">Fix: ', _e(remediation), "</small>")
+    parts += ("</td><td>", _e(ns or ""), '</td><td class="loc">')
+    if href:
+        parts += ('<a href="', _e(href), '">', loc_text, "</a>")
+    else:
+        parts.append(loc_text)
+    parts.append("</td></tr>\n")
+    return status_rank, -sev_rank, subject, "".join(parts), sev, status, ns
+
+
+def _waived_tr(f: dict, check: dict, web: str | None, commit: str | None) -> tuple:
+    """(check id, subject, html) for one waived finding, shown apart from the open ones."""
+    loc = f.get("location")
+    sev = f.get("severity") or check.get("severity") or "info"
+    subject = f.get("subject") or ""
+    check_id = check.get("id") or ""
+    esev = _e(sev)
+    waiver = f.get("waiver") or {}
+    loc_text = _e(_loc_text(loc))
+    href = source_href(web, commit, (loc or {}).get("path"), (loc or {}).get("line")) if loc else None
+    parts = [
+        '<tr class="f" data-s="', esev, '" data-t="waived" data-n="', _e(_namespace(f) or "-"),
+        '" data-l="', _e(check.get("layer") or ""), '"><td data-v="', str(SEV_RANK.get(sev, 0)),
+        '"><span class="sev ', esev, '">', esev, "</span></td><td><code>", _e(check_id),
+        "</code></td><td>", _e(subject), "</td><td>", _e(f.get("message") or ""), "</td><td>",
+        _e(waiver.get("reason", "")) if isinstance(waiver, dict) else "",
+        '<small class="d">expires ', _e((waiver.get("expires") if isinstance(waiver, dict) else None) or "never"),
+        '</small></td><td class="loc">',
+    ]
+    if href:
+        parts += ('<a href="', _e(href), '" rel="noopener noreferrer">', loc_text, "</a>")
+    else:
+        parts.append(loc_text)
+    parts.append("</td></tr>\n")
+    return check_id, subject, "".join(parts)
+
+
+def _truncate(text: str, length: int) -> str:
+    """jinja's `truncate(length, True, '…', 0)`."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _dag_svg(layout: svg.Layout, nodes: dict, kind: str, label: str) -> Markup:
+    """The inline SVG of a laid-out DAG (flux graph or exposure map); every label escaped.
+
+    Built here rather than in a template macro: the 100x Flux graph has ~20,000 nodes."""
+    w, h = str(int(round(layout.width))), str(int(round(layout.height)))
+    ekind = _e(kind)
+    out = [f'<svg class="dag {ekind}" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="{_e(label)}">\n'
+           f'  <defs><marker id="arrow-{ekind}" viewBox="0 0 8 8" refX="7.5" refY="4" markerWidth="7" markerHeight="7" '
+           f'orient="auto"><path class="arrow" d="M0,0 L8,4 L0,8 z"/></marker></defs>\n  <g class="edges">\n']
+    marker = f'" marker-end="url(#arrow-{ekind})"/>\n'
+    for e in layout.edges:
+        out.append(f'<path class="e {_e(e.kind)}{" back" if e.back else ""}" d="{_e(e.d)}{marker}')
+    out.append('  </g>\n  <g class="nodes">\n')
+    flux = kind == "flux"
+    for nid, b in layout.boxes.items():
+        n = nodes[nid]
+        get = n.get
+        transform = f'transform="translate({b.x:.1f},{b.y:.1f})">\n'
+        ty = str(b.h / 2 + 4)
+        if flux:
+            ks = get("kind") == "Kustomization"
+            title = [_e(get("kind", "")), " ", _e(get("namespace", "")), "/", _e(get("name", ""))]
+            if get("path"):
+                title += (" — ", _e(get("path")))
+                if get("line"):
+                    title += (":", _e(get("line")))
+            if get("count"):
+                title += (" — ", _e(get("count")), " open finding(s), worst ", _e(get("worst", "")))
+            if get("suspended"):
+                title.append(" — suspended")
+            if get("deployed") is False:
+                title.append(" — not deployed")
+            out.append(
+                f'  <g class="node {"ks" if ks else "hr"} n-{_e(get("worst") or "none")}'
+                f'{" suspended" if get("suspended") else ""}{" undeployed" if get("deployed") is False else ""}" '
+                f'{transform}    <title>{"".join(title)}</title>\n'
+                f'    <rect width="{b.w}" height="{b.h}" rx="5"/><text class="k" x="6" y="{ty}">{"KS" if ks else "HR"}</text>'
+                f'<text x="30" y="{ty}">{_e(_truncate(get("name") or "", 24))}</text>\n  </g>\n')
+        else:
+            out.append(
+                f'  <g class="node {_e(get("cls", ""))}" {transform}    <title>{_e(get("title") or get("label", ""))}</title>\n'
+                f'    <rect width="{b.w}" height="{b.h}" rx="5"/><text x="9" y="{ty}">{_e(_truncate(get("label") or "", 30))}</text>\n  </g>\n')
+    out.append("  </g>\n</svg>\n")
+    return Markup("".join(out))
 
 
 def _layer_order(report: dict) -> list[str]:
@@ -141,39 +253,77 @@ def _bands(report: dict, order: list[str]) -> list[dict]:
     return bands
 
 
+def _sort_key(row: tuple) -> tuple:
+    return row[0], row[1], row[2]
+
+
+class _Rows:
+    """The finding rows of one check (or the waived rows of all), built when the template prints
+    them: a page written with `write` then holds one check's rows at a time, not the whole page."""
+
+    __slots__ = ("checks", "waived", "web", "commit")
+
+    def __init__(self, checks: list[dict], waived: bool, web: str | None, commit: str | None):
+        self.checks, self.waived, self.web, self.commit = checks, waived, web, commit
+
+    def __html__(self) -> str:
+        web, commit = self.web, self.commit
+        if self.waived:
+            rows = [_waived_tr(f, c, web, commit) for c in self.checks for f in c.get("findings") or []
+                    if (f.get("status") or "fail") == "waived"]
+            rows.sort(key=lambda r: (r[0], r[1]))
+            return "".join([r[2] for r in rows])
+        rows = [_finding_tr(f, c, web, commit) for c in self.checks for f in c.get("findings") or []
+                if (f.get("status") or "fail") != "waived"]
+        rows.sort(key=_sort_key)
+        return "".join([r[3] for r in rows])
+
+
 def _sections(report: dict, order: list[str], web: str | None, commit: str | None):
+    """Per layer its check entries (rows built lazily, see _Rows), the waived rows, facet counts."""
     by_layer: dict[str, list[dict]] = {l: [] for l in order}
-    waived: list[dict] = []
+    waived_checks: list[dict] = []
+    n_waived = 0
     facets = {"s": {s: 0 for s in SEVERITIES}, "t": {s: 0 for s in FINDING_STATUSES}, "l": {l: 0 for l in order}}
+    fs, ft, fl = facets["s"], facets["t"], facets["l"]
     namespaces: dict[str, int] = {}
     total = 0
     for check in report.get("checks") or []:
-        rows = []
-        for f in check.get("findings") or []:
-            row = _finding_row(f, check, web, commit)
-            total += 1
-            facets["s"][row["sev"]] = facets["s"].get(row["sev"], 0) + 1
-            facets["t"][row["status"]] = facets["t"].get(row["status"], 0) + 1
-            facets["l"][row["layer"]] = facets["l"].get(row["layer"], 0) + 1
-            key = row["ns"] or "-"
+        n_rows = n_check_waived = 0
+        layer = check.get("layer") or ""
+        check_sev = check.get("severity")
+        findings = check.get("findings") or []
+        for f in findings:
+            status = f.get("status") or "fail"
+            if status == "waived":
+                n_check_waived += 1
+            else:
+                n_rows += 1
+            sev = f.get("severity") or check_sev or "info"
+            fs[sev] = fs.get(sev, 0) + 1
+            ft[status] = ft.get(status, 0) + 1
+            key = _namespace(f) or "-"
             namespaces[key] = namespaces.get(key, 0) + 1
-            (waived if row["status"] == "waived" else rows).append(row)
-        rows.sort(key=lambda r: (r["status_rank"], -r["sev_rank"], r["subject"]))
+        total += len(findings)
+        if findings:
+            fl[layer] = fl.get(layer, 0) + len(findings)
+        if n_check_waived:
+            waived_checks.append(check)
+            n_waived += n_check_waived
         subj = check.get("subjects") or {}
-        entry = {
+        by_layer.setdefault(layer, []).append({
             "c": check,
-            "sev_rank": SEV_RANK.get(check.get("severity"), 0),
+            "sev_rank": SEV_RANK.get(check_sev, 0),
             "status_rank": STATUS_RANK.get(check.get("status"), 9),
             "refs": _refs(check.get("references")),
-            "rows": rows,
+            "rows": n_rows,
+            "rows_html": _Rows([check], False, web, commit),
             "subjects": {k: subj.get(k, 0) for k in ("total", "passing", "failing", "warning", "waived")},
-        }
-        by_layer.setdefault(check.get("layer") or "", []).append(entry)
+        })
     for entries in by_layer.values():
         entries.sort(key=lambda e: (e["status_rank"], -e["sev_rank"], e["c"].get("id") or ""))
-    waived.sort(key=lambda r: (r["check"], r["subject"]))
     ns_list = sorted(namespaces.items(), key=lambda kv: (kv[0] == "-", kv[0]))
-    return by_layer, waived, facets, ns_list, total
+    return by_layer, (n_waived, _Rows(waived_checks, True, web, commit)), facets, ns_list, total
 
 
 def _matrix(report: dict, order: list[str]) -> dict:
@@ -242,7 +392,7 @@ def _exposure(report: dict, web: str | None, commit: str | None) -> dict:
                      "href": source_href(web, commit, loc.get("path"), loc.get("line"))})
     rows.sort(key=lambda r: (r.get("exposure") != "external", r["state"] != "open-ext", r.get("host") or ""))
     layout = svg.layered_layout(list(nodes), edges, fixed_rank=rank, node_w=210, gap_x=46, max_per_column=60)
-    return {"rows": rows, "layout": layout, "nodes": nodes}
+    return {"rows": rows, "layout": layout, "nodes": nodes, "svg": _dag_svg(layout, nodes, "exposure", "Exposure map")}
 
 
 def _flux(report: dict) -> dict | None:
@@ -276,7 +426,7 @@ def _flux(report: dict) -> dict | None:
         else:
             edges.append((e["from"], e["to"], e.get("type") or "creates"))
     layout = svg.layered_layout([n["id"] for n in gnodes], edges)
-    return {"layout": layout, "nodes": info}
+    return {"layout": layout, "nodes": info, "svg": _dag_svg(layout, info, "flux", "Flux dependency graph")}
 
 
 def _trend(report: dict, history: list[dict], order: list[str]) -> dict | None:
@@ -309,15 +459,34 @@ def _trend(report: dict, history: list[dict], order: list[str]) -> dict | None:
             "width": x0 + w + 40, "height": y0 + h + 26, "x0": x0, "x1": x0 + w, "base": y0 + h}
 
 
+class _Loader(jinja2.FileSystemLoader):
+    """The templates directory; a template whose precompiled module (reports/precompile.py) matches
+    its current source is loaded from that module instead of being compiled again."""
+
+    def load(self, environment, name, globals=None):
+        from reports import precompile
+
+        source, filename, uptodate = self.get_source(environment, name)
+        code = precompile.load(environment, name, source)
+        if code is None:
+            code = environment.compile(source, name, filename)
+        template = environment.template_class.from_code(environment, code, environment.make_globals(globals),
+                                                        uptodate)
+        template.filename = filename  # error messages name the template, not the generated module
+        return template
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    """One environment a process: templates are compiled (or loaded precompiled) once, then cached."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=_Loader(str(TEMPLATES)),
         autoescape=True,  # every template, whatever its extension: manifest text is hostile
         # Partial reports (an engine error mid-scan) must still render: missing keys read as empty.
         undefined=jinja2.ChainableUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=True,  # a template edited while the process runs is recompiled (uptodate check)
     )
     env.globals.update(grade_of=grade_of, SEVERITIES=SEVERITIES)
     return env
@@ -332,15 +501,14 @@ def _assets() -> tuple[Markup, Markup, str]:
     return Markup(css), Markup(js), f"'sha256-{digest}'"
 
 
-def render(report: dict, options: dict | None = None) -> str:
-    options = options or {}
+def _context(report: dict, options: dict) -> dict:
     web, commit = repo_link_base(report, options)
     order = _layer_order(report)
-    by_layer, waived, facets, namespaces, total = _sections(report, order, web, commit)
+    by_layer, (waived, waived_html), facets, namespaces, total = _sections(report, order, web, commit)
     css, js, script_hash = _assets()
     scan = report.get("scan") or {}
     score = report.get("score") or {}
-    return _env().get_template("report.html.j2").render(
+    return dict(
         r=report,
         scan=scan,
         score=score,
@@ -354,7 +522,8 @@ def render(report: dict, options: dict | None = None) -> str:
         bands=_bands(report, order),
         order=order,
         by_layer=by_layer,
-        waived=waived,
+        waived=waived,  # a count; the rows are `waived_html`
+        waived_html=waived_html,
         waivers=report.get("waivers") or [],
         facets=facets,
         namespaces=namespaces,
@@ -369,3 +538,40 @@ def render(report: dict, options: dict | None = None) -> str:
         script_hash=script_hash,
         source_href=lambda p, l: source_href(web, commit, p, l),
     )
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Rendering allocates millions of short-lived acyclic strings and tuples; with a large report
+    in memory each automatic full collection walks all of it (a third of the render time at 100x)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def render(report: dict, options: dict | None = None) -> str:
+    with _gc_paused():
+        return _env().get_template("report.html.j2").render(_context(report, options or {}))
+
+
+WRITE_CHUNK = 1 << 20
+
+
+def write(report: dict, options: dict | None, fh) -> None:
+    """Render into the text file `fh` piece by piece: the same text as `render`, without ever
+    holding the whole page (hundreds of MB for a large scan) in memory."""
+    buf: list[str] = []
+    size = 0
+    with _gc_paused():
+        for piece in _env().get_template("report.html.j2").generate(_context(report, options or {})):
+            buf.append(piece)
+            size += len(piece)
+            if size >= WRITE_CHUNK:
+                fh.write("".join(buf))
+                buf.clear()
+                size = 0
+        fh.write("".join(buf))

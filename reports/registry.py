@@ -1,6 +1,7 @@
 """Formatter plugins, found through the `gitops_posture.formatters` entry-point group."""
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import tempfile
@@ -46,3 +47,58 @@ def atomic_write(path: str, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def _temp_in(directory: str) -> tuple[int, str]:
+    os.makedirs(directory, exist_ok=True)
+    return tempfile.mkstemp(prefix=".posture-", suffix=".tmp", dir=directory)
+
+
+def stage(path: str, render, report: dict, options: dict) -> tuple[str, str]:
+    """Render one format into a temp file beside `path`; (temp path, path) for `commit_staged`.
+
+    A formatter module with `write(report, options, fh)` streams into the file (the large formats
+    never hold their whole text in memory); otherwise `render`'s text is written."""
+    module = importlib.import_module(render.__module__)
+    writer = getattr(module, "write", None)
+    fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
+    # Formatters allocate piles of short-lived, acyclic strings and lists; with a large report (and
+    # inventory) in memory, automatic full collections meanwhile only walk all of it again and again.
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            if callable(writer):
+                writer(report, options, fh)
+            else:
+                fh.write(render(report, options))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        discard_staged([(tmp, path)])
+        raise
+    finally:
+        if gc_was:
+            gc.enable()
+    return tmp, path
+
+
+def commit_staged(staged: list[tuple[str, str]]) -> list[str]:
+    """Move staged files into place (each rename atomic); the final paths, in order."""
+    written = []
+    for tmp, path in staged:
+        place(tmp, path)
+        written.append(path)
+    return written
+
+
+def place(tmp: str, path: str) -> None:
+    os.replace(tmp, path)
+
+
+def discard_staged(staged: list[tuple[str, str]]) -> None:
+    for tmp, _ in staged:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass

@@ -182,21 +182,23 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
 
 
 def write_reports(report: dict, formats: list[str], output_dir: str, options: dict | None = None) -> list[str]:
-    from reports.registry import atomic_write, load
+    from reports.registry import commit_staged, discard_staged, load, stage
 
-    written = []
     t = time.perf_counter()
-    rendered = []
-    for fmt in formats:
-        filename, render = load(fmt)
-        rendered.append((os.path.join(output_dir, filename), render(report, options or {})))
-    # Render everything first, then write: an error in one format leaves no partial set behind.
-    # Each file is replaced atomically; Ctrl-C during the few milliseconds of writing is held back
-    # until the set is complete, then re-raised (the CLI exits 130), so no half set is left either.
-    with _sigint_deferred():
-        for target, text in rendered:
-            atomic_write(target, text)
-            written.append(target)
+    staged: list[tuple[str, str]] = []
+    try:
+        # Render every format into a temp file beside its target first (streamed where the formatter
+        # has `write`: a large report is never held as one string), then move them all into place:
+        # an error in one format leaves no partial set behind. Each rename is atomic; Ctrl-C during
+        # the renames is held back until the set is complete, then re-raised (the CLI exits 130).
+        for fmt in formats:
+            filename, render = load(fmt)
+            staged.append(stage(os.path.join(output_dir, filename), render, report, options or {}))
+        with _sigint_deferred():
+            written = commit_staged(staged)
+    except BaseException:
+        discard_staged(staged)
+        raise
     report.setdefault("scan", {}).setdefault("phases", {})["render"] = round(time.perf_counter() - t, 4)
     return written
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections import defaultdict
 
 from . import __version__
@@ -109,6 +110,18 @@ def now_iso() -> str:
 
 def build_report(*, outcomes, weights, scan_meta: dict, waivers: list[dict], errors: list[dict],
                  exposure: list[dict], flux_graph: dict, extra: dict | None = None) -> dict:
+    # A finding dict per subject (hundreds of thousands on a large repo) and no reference cycles:
+    # automatic collections meanwhile would only walk the whole inventory again and again.
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_report(outcomes, weights, scan_meta, waivers, errors, exposure, flux_graph, extra)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _build_report(outcomes, weights, scan_meta, waivers, errors, exposure, flux_graph, extra) -> dict:
     checks = build_checks(outcomes)
     report = {
         "schema_version": SCHEMA_VERSION,

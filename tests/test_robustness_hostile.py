@@ -323,16 +323,16 @@ def test_sigint_during_report_writes_leaves_no_partial_set(tmp_path, monkeypatch
     from scanner import api
 
     report = api.run_scan(str(repo_with(tmp_path)))
-    real_write = rr.atomic_write
+    real_place = rr.place
     calls = []
 
-    def write_then_signal(path, text):
-        real_write(path, text)
+    def place_then_signal(tmp, path):
+        real_place(tmp, path)
         calls.append(path)
         if len(calls) == 1:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(rr, "atomic_write", write_then_signal)
+    monkeypatch.setattr(rr, "place", place_then_signal)
     formats = [f for f in ("json", "markdown", "html") if f in rr.formatters()]
     if len(formats) < 2:
         pytest.skip("needs two report formats")
