@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: scan test bench clean browser templates
+.PHONY: scan test bench clean browser templates bytecode
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +12,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# Byte-compile the project: with PYTHONDONTWRITEBYTECODE set (as on these machines) Python would
+# otherwise compile every module from source on each run. Stale .pyc files are never used: Python
+# checks each against its source.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q scanner checks reports >/dev/null
+
 # The HTML report's jinja templates, precompiled to Python modules (reports/precompile.py); each is
 # used only while its template is unchanged, so this only ever saves time, never shows stale output.
-templates: $(STAMP)
+templates: $(STAMP) bytecode
 	$(BIN)/python -m reports.precompile
 
 scan: $(STAMP) templates

@@ -8,6 +8,7 @@ SnapshotPolicy/SnapshotSchedule, Velero Schedule (namespaces it includes), Longh
 """
 from __future__ import annotations
 
+from scanner.memo import memo
 from scanner.registry import check
 from scanner.results import failed, passed, warned
 from scanner.talos import expand
@@ -125,17 +126,34 @@ def backup_index(inv) -> dict:
     return idx
 
 
-def _storage_class(inv, ns, claim) -> str:
+def _pvc_named(inv, ns, claim):
+    """The first deployed PVC of `ns` whose resolved name is `claim` (indexed once per inventory)."""
+    index = memo(inv, "backups.pvc_by_name", lambda: _pvc_index(inv))
+    try:
+        return index.get((ns, claim))
+    except TypeError:  # unhashable: no index
+        return next((p for p in inv.of_kind("PersistentVolumeClaim")
+                     if p.namespace == ns and _name(p, p.name) == claim), None)
+
+
+def _pvc_index(inv) -> dict:
+    out: dict = {}
     for pvc in inv.of_kind("PersistentVolumeClaim"):
-        if pvc.namespace == ns and _name(pvc, pvc.name) == claim:
-            return str(expand(str(pvc.spec.get("storageClassName") or ""), pvc.variables))
+        out.setdefault((pvc.namespace, _name(pvc, pvc.name)), pvc)
+    return out
+
+
+def _storage_class(inv, ns, claim) -> str:
+    pvc = _pvc_named(inv, ns, claim)
+    if pvc is not None:
+        return str(expand(str(pvc.spec.get("storageClassName") or ""), pvc.variables))
     return ""
 
 
 def _pvc_labels(inv, ns, claim) -> dict:
-    for pvc in inv.of_kind("PersistentVolumeClaim"):
-        if pvc.namespace == ns and _name(pvc, pvc.name) == claim:
-            return pvc.labels
+    pvc = _pvc_named(inv, ns, claim)
+    if pvc is not None:
+        return pvc.labels
     return {}
 
 

@@ -2,11 +2,13 @@
 Flux reports its failures."""
 from __future__ import annotations
 
+import bisect
 import re
 
 import yaml
 
 from scanner.exposure import classify
+from scanner.memo import memo
 from scanner.model import Location
 from scanner.registry import check
 from scanner.results import failed, passed, warned
@@ -116,8 +118,33 @@ def _monitors(inv):
     return inv.of_kind("ServiceMonitor", "PodMonitor", "ScrapeConfig", "VMServiceScrape", "VMPodScrape")
 
 
+def _monitors_for_ns(inv, ns) -> list:
+    """The monitors that may watch namespace `ns`, in `_monitors` order: its own, plus those with a
+    namespaceSelector (judged per namespace by `_monitor_for`). Indexed once per inventory."""
+    own, selecting = memo(inv, "monitoring.monitors_by_ns", lambda: _monitor_index(inv))
+    try:
+        mine = own.get(ns, [])
+    except TypeError:  # an unhashable namespace: no index
+        return _monitors(inv)
+    if not selecting:
+        return [m for _, m in mine]
+    return [m for _, m in sorted(mine + selecting, key=lambda x: x[0])]
+
+
+def _monitor_index(inv) -> tuple[dict, list]:
+    own: dict = {}
+    selecting = []
+    for i, m in enumerate(_monitors(inv)):
+        nsel = _d(m.spec.get("namespaceSelector"))
+        if nsel.get("matchNames") or nsel.get("any"):
+            selecting.append((i, m))
+        else:
+            own.setdefault(m.namespace, []).append((i, m))
+    return own, selecting
+
+
 def _monitor_for(inv, ns, names: set, labels: dict):
-    for m in _monitors(inv):
+    for m in _monitors_for_ns(inv, ns):
         if m.namespace != ns and ns not in (_d(m.spec.get("namespaceSelector")).get("matchNames") or []) \
                 and not _d(m.spec.get("namespaceSelector")).get("any"):
             continue
@@ -220,16 +247,35 @@ def _gatus_urls(inv) -> list[tuple[str, object]]:
         vars_.update({str(k): str(v) for k, v in _d(_d(ks.spec.get("postBuild")).get("substitute")).items()})
         for comp in ks.spec.get("components") or []:
             cdir = posixpath.normpath(posixpath.join(base, str(comp)))
-            for d in inv.documents:
-                if d.path.startswith(cdir + "/") and not d.is_manifest and isinstance(d.body, dict):
-                    for e in _d(d.body).get("endpoints") or []:
-                        if isinstance(e, dict) and e.get("url"):
-                            out.append((str(expand(str(e["url"]), vars_)), d))
+            for d in _plain_docs_under(inv, cdir + "/"):
+                for e in _d(d.body).get("endpoints") or []:
+                    if isinstance(e, dict) and e.get("url"):
+                        out.append((str(expand(str(e["url"]), vars_)), d))
     for p in inv.of_kind("Probe"):
         targets = _d(_d(p.spec.get("targets")).get("staticConfig")).get("static") or []
         for t in targets:
             out.append((str(expand(str(t), p.variables)), p))
     return out
+
+
+def _plain_docs_under(inv, prefix: str) -> list:
+    """Non-manifest mapping documents whose path starts with `prefix`, in inventory order (a sorted
+    index and a bisect instead of a scan of every document per component)."""
+    paths, docs = memo(inv, "monitoring.plain_docs", lambda: _plain_doc_index(inv))
+    lo = bisect.bisect_left(paths, prefix)
+    hits = []
+    for j in range(lo, len(paths)):
+        if not paths[j].startswith(prefix):
+            break
+        hits.append(docs[j])
+    hits.sort(key=lambda x: x[0])
+    return [d for _, d in hits]
+
+
+def _plain_doc_index(inv) -> tuple[list, list]:
+    rows = sorted(((d.path, i, d) for i, d in enumerate(inv.documents)
+                   if not d.is_manifest and isinstance(d.body, dict)), key=lambda r: (r[0], r[1]))
+    return [r[0] for r in rows], [(r[1], r[2]) for r in rows]
 
 
 def _host_of(url: str) -> str:

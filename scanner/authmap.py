@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from .helm import release_name
+from .memo import memo
 from .model import Resource, Route
 from .substitute import substitute
 from .yamlload import load_documents
@@ -375,19 +376,27 @@ def _from_kyverno(inv, route: Route) -> tuple[list[AuthInfo], list[str]]:
 # ---- native OIDC --------------------------------------------------------------------------------
 
 def _walk_strings(obj, key="", depth=0):
+    """(key, text) of every scalar, depth-first; env-style {name, value} items as (name, value)."""
+    out: list = []
+    _collect_strings(obj, key, depth, out)
+    return iter(out)
+
+
+def _collect_strings(obj, key, depth, out: list) -> None:
+    # A list built by plain recursion: much cheaper than a chain of generators over deep values.
     if depth > 12:
         return
     if isinstance(obj, dict):
         for k, v in obj.items():
-            yield from _walk_strings(v, str(k), depth + 1)
+            _collect_strings(v, str(k), depth + 1, out)
     elif isinstance(obj, list):
         for v in obj:
             if isinstance(v, dict) and "name" in v and "value" in v:
-                yield str(v["name"]), str(v.get("value"))
+                out.append((str(v["name"]), str(v.get("value"))))
             else:
-                yield from _walk_strings(v, key, depth + 1)
+                _collect_strings(v, key, depth + 1, out)
     elif obj is not None:
-        yield key, str(obj)
+        out.append((key, str(obj)))
 
 
 def _native_from_data(obj, variables: dict) -> tuple[str | None, str]:
@@ -411,6 +420,15 @@ def _native_from_data(obj, variables: dict) -> tuple[str | None, str]:
     return None, ""
 
 
+def _native_of(inv, res: Resource, data) -> tuple[str | None, str]:
+    """`_native_from_data` once per resource: a HelmRelease with several routes is read once."""
+    cache = inv.__dict__.setdefault("_posture_native_cache", {})
+    hit = cache.get(id(res))
+    if hit is None or hit[0] is not res or hit[1] is not data:
+        hit = cache[id(res)] = (res, data, _native_from_data(data, res.variables))
+    return hit[2]
+
+
 def _app_resources(inv, route: Route) -> list[Resource]:
     """HelmReleases/ExternalSecrets/ConfigMaps that belong to the route's app."""
     res = route.resource
@@ -418,19 +436,30 @@ def _app_resources(inv, route: Route) -> list[Resource]:
     out = []
     if res.kind == "HelmRelease":
         out.append(res)
-    for hr in inv.of_kind("HelmRelease"):
-        if hr is res or hr.namespace != route.namespace:
+    hrs_by_ns, others_by_ns = memo(inv, "authmap.app_resources", lambda: _app_resource_index(inv))
+    for hr, rel in hrs_by_ns.get(route.namespace, ()):
+        if hr is res:
             continue
-        if release_name(hr) in names or (res.flux_kustomization and hr.flux_kustomization == res.flux_kustomization):
+        if rel in names or (res.flux_kustomization and hr.flux_kustomization == res.flux_kustomization):
             out.append(hr)
     rels = {release_name(h) for h in out if h.kind == "HelmRelease"} | names
-    for es in inv.of_kind("ExternalSecret", "ConfigMap", "Secret"):
-        if es.namespace != route.namespace:
-            continue
+    for es in others_by_ns.get(route.namespace, ()):
         if (res.flux_kustomization and es.flux_kustomization == res.flux_kustomization) or \
                 any(es.name == r or es.name.startswith(f"{r}-") for r in rels if r):
             out.append(es)
     return out
+
+
+def _app_resource_index(inv) -> tuple[dict, dict]:
+    """Deployed HelmReleases (with release names) and ExternalSecrets/ConfigMaps/Secrets by namespace,
+    each list in inventory order."""
+    hrs: dict = {}
+    for hr in inv.of_kind("HelmRelease"):
+        hrs.setdefault(hr.namespace, []).append((hr, release_name(hr)))
+    others: dict = {}
+    for es in inv.of_kind("ExternalSecret", "ConfigMap", "Secret"):
+        others.setdefault(es.namespace, []).append(es)
+    return hrs, others
 
 
 def blueprint_oauth_apps(inv) -> list[dict]:
@@ -482,7 +511,7 @@ def _from_native(inv, route: Route, options: dict) -> list[AuthInfo]:
             data, path = res.body.get("data") or res.body.get("stringData"), ("data",)
         if not data:
             continue
-        prov, ev = _native_from_data(data, res.variables)
+        prov, ev = _native_of(inv, res, data)
         if prov:
             out.append(AuthInfo("native-oidc", prov, f"{res.kind} {res.namespace}/{res.name} configures OIDC ({ev})",
                                 res, path, via="native"))

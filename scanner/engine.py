@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import gc
 import hashlib
 import traceback
 from dataclasses import dataclass, field
@@ -57,10 +58,38 @@ def match_waiver(waivers: list[Waiver], check_id: str, r: Result) -> Waiver | No
 
 
 def run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.date | None = None) -> list[CheckOutcome]:
+    # The inventory is built: nothing in it becomes garbage while checks run, so it is moved out of the
+    # collector's sight (full collections over a large inventory made big repos superlinear), and given
+    # back afterwards unless the caller had frozen the heap itself.
+    was_frozen = gc.get_freeze_count() > 0
+    gc.freeze()
+    try:
+        return _run_checks(specs, inventory, config, today)
+    finally:
+        # The line memo (results.line_of) only pays while checks run; the inventory outlives the scan.
+        getattr(inventory, "__dict__", {}).pop("_line_memo", None)
+        if not was_frozen:
+            gc.unfreeze()
+
+
+def _run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.date | None = None) -> list[CheckOutcome]:
     today = today or dt.date.today()
     active = [w for w in config.waivers if not w.expired(today)]
     expired = [w for w in config.waivers if w.expired(today)]
     outcomes = []
+    # Checks may start slow work (subprocesses) in the background before any check runs: a function
+    # `f.__posture_prepare__(inventory, options)`. It only starts work; a failure there is ignored
+    # (the check then does the work itself).
+    for spec in specs:
+        prepare = getattr(spec.func, "__posture_prepare__", None)
+        if prepare is None or spec.id in config.disabled:
+            continue
+        try:
+            opts = dict(spec.options)
+            opts.update(config.options_for(spec.id) or {})
+            prepare(inventory, opts)
+        except Exception:
+            pass
     for spec in specs:
         if spec.id in config.disabled:
             continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .memo import memo
 from .helm import release_name
 from .model import Resource
 
@@ -286,15 +287,41 @@ class NamespaceCoverage:
         return out
 
 
+def _policies_memo(inv) -> list[Policy]:
+    return memo(inv, "netpol.all_policies", lambda: all_policies(inv))
+
+
+def _ns_labels_memo(inv) -> dict[str, dict]:
+    return memo(inv, "netpol.namespace_labels", lambda: namespace_labels(inv))
+
+
 def coverage(inv) -> dict[str, NamespaceCoverage]:
-    pols = all_policies(inv)
-    ns_labels = namespace_labels(inv)
+    """Per namespace with pods: which policies select which pod groups (computed once per inventory;
+    callers read it, never change it)."""
+    return memo(inv, "netpol.coverage", lambda: _coverage(inv))
+
+
+def _coverage(inv) -> dict[str, NamespaceCoverage]:
+    pols = _policies_memo(inv)
+    ns_labels = _ns_labels_memo(inv)
+    # A namespaced policy only ever selects pods of its own namespace: per namespace, only the
+    # cluster-wide policies and its own are candidates (kept in `pols` order).
+    pos_by_ns: dict = {}
+    cluster_wide = []
+    for i, p in enumerate(pols):
+        if p.namespace is None:
+            cluster_wide.append(i)
+        else:
+            pos_by_ns.setdefault(p.namespace, []).append(i)
     out = {}
     for ns, groups in sorted(pod_groups(inv).items()):
         cov = NamespaceCoverage(ns, groups)
         labels = ns_labels.get(ns, {"kubernetes.io/metadata.name": ns})
+        candidates = [pols[i] for i in sorted(cluster_wide + pos_by_ns.get(ns, []))]
         for g in groups:
-            sel = [p for p in pols if p.selects(g, labels)]
+            if g.namespace != ns:
+                candidates = pols  # not expected (groups are keyed by their namespace); stay exact
+            sel = [p for p in candidates if p.selects(g, labels)]
             cov.selecting[id(g)] = sel
             for p in sel:
                 if p.effective and p not in cov.policies:
@@ -307,9 +334,9 @@ def coverage(inv) -> dict[str, NamespaceCoverage]:
 
 def default_deny(inv, ns: str, direction: str) -> list[Policy]:
     """Policies that select every pod of `ns` and isolate `direction` (a namespace-wide baseline)."""
-    labels = namespace_labels(inv).get(ns, {"kubernetes.io/metadata.name": ns})
+    labels = _ns_labels_memo(inv).get(ns, {"kubernetes.io/metadata.name": ns})
     out = []
-    for p in all_policies(inv):
+    for p in _policies_memo(inv):
         if not p.applies_to_namespace(ns, labels) or not p.selects_all():
             continue
         if (direction == "ingress" and p.isolates_ingress) or (direction == "egress" and p.isolates_egress):

@@ -13,9 +13,22 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+# cryptography is imported on first use (a PEM block to analyse): it costs ~20 ms at import and most
+# scans never meet a PEM block.
+x509 = hashes = serialization = dsa = ec = ed448 = ed25519 = rsa = None
+_CRYPTO_NAMES = ("x509", "hashes", "serialization", "dsa", "ec", "ed448", "ed25519", "rsa")
+
+
+def _crypto() -> None:
+    global x509, hashes, serialization, dsa, ec, ed448, ed25519, rsa
+    if rsa is not None:
+        return
+    from cryptography import x509 as _x509
+    from cryptography.hazmat.primitives import hashes as _hashes, serialization as _serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa as _dsa, ec as _ec, ed448 as _ed448, \
+        ed25519 as _ed25519, rsa as _rsa
+    x509, hashes, serialization, dsa, ec, ed448, ed25519 = _x509, _hashes, _serialization, _dsa, _ec, _ed448, _ed25519
+    rsa = _rsa  # last: `rsa is not None` means every name is bound
 
 PEM_BLOCK = re.compile(
     r"-----BEGIN ([A-Z0-9 ]{3,40})-----\s*(.*?)\s*-----END \1-----", re.S)
@@ -45,6 +58,7 @@ class PemFinding:
 
 
 def _public_fingerprint(pub) -> str:
+    _crypto()
     try:
         der = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     except Exception:
@@ -56,6 +70,7 @@ def _public_fingerprint(pub) -> str:
 
 
 def describe_key(key) -> dict:
+    _crypto()
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return {"type": "RSA", "bits": key.key_size}
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
@@ -82,6 +97,7 @@ def key_weakness(facts: dict) -> str | None:
 
 def _analyse_private(label: str, block: str, offset: int) -> PemFinding:
     data = block.encode("ascii", "ignore")
+    _crypto()
     if label == "OPENSSH PRIVATE KEY":
         try:
             key = serialization.load_ssh_private_key(data, password=None)
@@ -107,6 +123,7 @@ def _analyse_private(label: str, block: str, offset: int) -> PemFinding:
 def analyse_certificate(data: bytes, offset: int = 0, now: dt.datetime | None = None,
                         expiry_warn_days: int = 30) -> PemFinding:
     now = now or dt.datetime.now(dt.timezone.utc)
+    _crypto()
     try:
         cert = x509.load_pem_x509_certificate(data)
     except Exception:

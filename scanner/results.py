@@ -6,10 +6,34 @@ from typing import Iterable
 from .model import Location, Resource, Result
 
 
+def line_of(inv, res_or_doc, path: Iterable = ()) -> int | None:
+    """`inv.line_of`, memoised per inventory: several checks ask for the same (document, key path)."""
+    doc = res_or_doc.doc if isinstance(res_or_doc, Resource) else res_or_doc
+    path = tuple(path)
+    memo = inv.__dict__.get("_line_memo")
+    if memo is None:
+        memo = inv.__dict__["_line_memo"] = {}
+    key = (id(doc), path)
+    try:
+        hit = memo.get(key, memo)
+    except TypeError:  # an unhashable key in the path
+        return inv.line_of(doc, path)
+    if hit is memo:
+        hit = memo[key] = (doc, inv.line_of(doc, path))  # the doc is kept so its id is never reused
+    elif hit[0] is not doc:
+        return inv.line_of(doc, path)
+    return hit[1]
+
+
+def location(inv, res_or_doc, path: Iterable = ()) -> Location:
+    doc = res_or_doc.doc if isinstance(res_or_doc, Resource) else res_or_doc
+    return Location(doc.path, line_of(inv, doc, path))
+
+
 def _make(status: str, inv, subject: str, message: str, res: Resource | None, path: Iterable, **kw) -> Result:
     location = kw.pop("location", None)
     if location is None and res is not None:
-        location = inv.location(res, path) if res.origin == "git" else Location(res.path, None)
+        location = Location(res.path, line_of(inv, res.doc, path)) if res.origin == "git" else Location(res.path, None)
     namespace = kw.pop("namespace", None)
     if namespace is None and res is not None:
         namespace = res.namespace

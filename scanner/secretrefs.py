@@ -221,25 +221,36 @@ def _workload_refs(inv, out: list[SecretRef]) -> None:
 
 
 def _existing_secret_refs(res: Resource, ns, out: list[SecretRef]) -> None:
-    def walk(node, path):
+    # The key path is one list, made a tuple only for a reference found (most nodes are not one).
+    def walk(node, path: list):
         if isinstance(node, dict):
             for k, v in node.items():
-                ks = str(k)
-                if isinstance(v, str) and v and (ks == "existingSecret" or ks.endswith("ExistingSecret")
-                                                 or ks in ("existingSecretName",)):
-                    if "{{" in v and "Release.Name" not in v:
-                        continue
-                    out.append(SecretRef(_expand(v, res), ns, f"values.{ks}", res, path + (k,), raw=v))
-                elif isinstance(v, dict) and ks in ("existingSecret",) and isinstance(v.get("name"), str):
-                    out.append(SecretRef(_expand(v["name"], res), ns, f"values.{ks}.name", res, path + (k, "name"),
-                                         raw=v["name"]))
-                else:
-                    walk(v, path + (k,))
+                ks = k if type(k) is str else str(k)
+                if isinstance(v, str):
+                    if v and (ks == "existingSecret" or ks.endswith("ExistingSecret") or ks == "existingSecretName"):
+                        if "{{" in v and "Release.Name" not in v:
+                            continue
+                        out.append(SecretRef(_expand(v, res), ns, f"values.{ks}", res, (*path, k), raw=v))
+                elif isinstance(v, dict):
+                    if ks == "existingSecret" and isinstance(v.get("name"), str):
+                        out.append(SecretRef(_expand(v["name"], res), ns, f"values.{ks}.name", res, (*path, k, "name"),
+                                             raw=v["name"]))
+                    else:
+                        path.append(k)
+                        walk(v, path)
+                        path.pop()
+                elif isinstance(v, list):
+                    path.append(k)
+                    walk(v, path)
+                    path.pop()
         elif isinstance(node, list):
             for i, v in enumerate(node):
-                walk(v, path + (i,))
+                if isinstance(v, (dict, list)):
+                    path.append(i)
+                    walk(v, path)
+                    path.pop()
 
-    walk(res.spec.get("values"), ("spec", "values"))
+    walk(res.spec.get("values"), ["spec", "values"])
 
 
 def _tls_refs(inv, out: list[SecretRef]) -> None:

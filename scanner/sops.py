@@ -523,6 +523,10 @@ def _env(with_key: bool) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("SOPS_") or (with_key and k in ("SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY"))}
     env["SOPS_DISABLE_VERSION_CHECK"] = "1"
+    # One call reads one small file: a single Go scheduler thread and a lazier collector cut the
+    # process' start-up CPU (~15 ms a call, hundreds of calls on a big repo). The user's own settings win.
+    env.setdefault("GOMAXPROCS", "1")
+    env.setdefault("GOGC", "400")
     # No cloud KMS or GPG agent lookups from a scanner.
     env.pop("GNUPGHOME", None)
     return env
@@ -554,6 +558,7 @@ class SopsRunner:
         self.workers = max(1, workers)
         self.broken: str | None = None
         self._lock = threading.Lock()
+        self.prefetched: "Prefetch | None" = None  # background answers to take instead of calling again
 
     def _run(self, args: list[str], *, with_key: bool, want_stdout: bool) -> tuple[int, bytes, bytes]:
         if self.broken:
@@ -615,6 +620,18 @@ class SopsRunner:
         then the rest in a small thread pool."""
         if not paths:
             return []
+        pre = self.prefetched
+        if pre is not None and getattr(func, "__self__", None) is self and func.__name__ in ("filestatus", "verify"):
+            op, live = func.__name__, func
+
+            def func(path, _op=op, _live=live):
+                call = pre.take(_op, path)
+                if call is not None:
+                    return call
+                if pre.runner.broken and not self.broken:
+                    with self._lock:
+                        self.broken = pre.runner.broken  # as if this runner had met the breakdown itself
+                return _live(path)
         first = func(paths[0])
         out = [first]
         rest = paths[1:]
@@ -623,3 +640,186 @@ class SopsRunner:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             out.extend(pool.map(func, rest))
         return out
+
+
+# ---- prefetch: run the binary in the background while the rest of the scan goes on ---------------
+#
+# `sops filestatus` (and `sops decrypt` with a key) is a process per file: ~15 ms of CPU each. The scan
+# starts these calls as early as it knows the candidate files (right after discovery, and again before
+# the checks with the exact list) so they overlap with parsing and the other checks; the check then
+# takes the finished answers. An answer is reused only when the binary, root, timeout and (for decrypt)
+# the age key settings are the same and the file's stat is unchanged since the call started, so a
+# verdict is always what a call made at check time would have given.
+
+_AGE_ENV = ("SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY")
+
+
+def _stat_sig(root: str, path: str):
+    try:
+        st = os.stat(os.path.join(root, path))
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _key_env() -> tuple:
+    return tuple(os.environ.get(k) for k in _AGE_ENV)
+
+
+class Prefetch:
+    """Background `filestatus` (then `decrypt` when an age key is set) calls for a set of files."""
+
+    def __init__(self, binary: str, root: str, timeout: float = 20.0, workers: int = 4):
+        self.runner = SopsRunner(binary, root, timeout=timeout, workers=workers)
+        self.binary, self.root, self.timeout = binary, root, timeout
+        self.key_env = _key_env()
+        self.with_key = age_key_available() is not None
+        self._lock = threading.Lock()
+        self._calls: dict[tuple[str, str], tuple] = {}  # (op, path) -> (Future, stat signature)
+        self._pool: ThreadPoolExecutor | None = None
+        self._probe = None  # Future of the first call: the rest wait for it (a hanging binary costs one timeout)
+        self._pending = 0  # submitted, not finished; at 0 the pool is shut down so no idle thread lingers
+
+    def matches(self, binary: str, root: str, timeout: float) -> bool:
+        return (self.binary, os.path.abspath(self.root), self.timeout) == (binary, os.path.abspath(root), timeout)
+
+    def add(self, paths) -> None:
+        from concurrent.futures import Future
+
+        with self._lock:
+            todo = [p for p in paths if ("filestatus", p) not in self._calls]
+            if not todo:
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.runner.workers, thread_name_prefix="sops-prefetch")
+            for p in todo:
+                fut: Future = Future()
+                self._calls[("filestatus", p)] = (fut, None)
+                if self.with_key:
+                    self._calls[("verify", p)] = (Future(), None)
+            pool, probe = self._pool, self._probe
+            self._pending += len(todo)
+            if probe is None:
+                first, todo = todo[0], todo[1:]
+                self._probe = probe = pool.submit(self._one, first)
+            for p in todo:
+                pool.submit(self._one, p, probe)
+
+    def _one(self, path: str, wait=None) -> None:
+        try:
+            self._calls_for(path, wait)
+        finally:  # whatever happened, nobody may wait forever: unanswered calls are re-run by the check
+            for op in ("filestatus", "verify"):
+                fut = self._calls.get((op, path), (None,))[0]
+                if fut is not None and not fut.done():
+                    fut.set_result(None)
+            with self._lock:
+                self._pending -= 1
+                idle = self._pending == 0
+                pool = self._pool if idle else None
+                if idle:
+                    self._pool = None
+            if pool is not None:
+                pool.shutdown(wait=False)  # its threads exit once idle (a later add() makes a new pool)
+
+    def _calls_for(self, path: str, wait) -> None:
+        if wait is not None:
+            wait.result()
+        for op in ("filestatus", "verify"):
+            key = (op, path)
+            fut = self._calls.get(key, (None,))[0]
+            if fut is None:
+                return
+            call = None
+            try:
+                if self.runner.broken is None:
+                    sig = _stat_sig(self.root, path)
+                    got = getattr(self.runner, op)(path)
+                    # An answer made while the binary broke down is not kept: the check asks again (and
+                    # then inherits `broken`, exactly as if it had run the call itself).
+                    if self.runner.broken is None and sig is not None:
+                        call = got
+                        self._calls[key] = (fut, sig)
+            except Exception:  # never let a background failure surface: the check re-runs the call
+                call = None
+            fut.set_result(call)
+            if op == "filestatus" and (call is None or call.status != "ok"):
+                vfut = self._calls.get(("verify", path), (None,))[0]
+                if vfut is not None:
+                    vfut.set_result(None)
+                return
+
+    def take(self, op: str, path: str) -> SopsCall | None:
+        """The background answer for `op` on `path` (waiting for it), or None to run the call now."""
+        entry = self._calls.get((op, path))
+        if entry is None:
+            return None
+        fut = entry[0]
+        call = fut.result()
+        if call is None:
+            return None
+        sig = self._calls[(op, path)][1]
+        if sig is None or sig != _stat_sig(self.root, path):
+            return None
+        if op == "verify" and self.key_env != _key_env():
+            return None
+        return call
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+
+
+_PREFETCHES: dict[tuple, Prefetch] = {}
+_PREFETCH_LOCK = threading.Lock()
+
+
+def prefetch(root: str | None, rel_paths, *, binary: str | None = None, timeout: float = 20.0,
+             workers: int = 4) -> Prefetch | None:
+    """Start (or extend) background sops calls for `rel_paths` under `root`; never raises.
+
+    Only files named like SOPS files (`.sops.` / `.enc.`) or given explicitly are worth it: called with
+    every discovered file, it keeps the SOPS-named ones."""
+    try:
+        if not root or not rel_paths:
+            return None
+        binary = find_binary(binary)
+        if not binary:
+            return None
+        root = os.path.abspath(root)
+        key = (binary, root, float(timeout))
+        with _PREFETCH_LOCK:
+            pf = _PREFETCHES.get(key)
+            if pf is None or pf.key_env != _key_env():
+                pf = _PREFETCHES[key] = Prefetch(binary, root, timeout=float(timeout), workers=max(1, int(workers)))
+        pf.add(list(rel_paths))
+        return pf
+    except Exception:  # an optimisation only: the check runs every call itself when this fails
+        return None
+
+
+def prefetch_candidates(files) -> list[str]:
+    """Discovered files that look SOPS-encrypted by name (`.sops.`, `.enc.`), sorted."""
+    out = []
+    for rel in files:
+        base = posixpath.basename(rel).lower()
+        if base in (".sops.yaml", ".sops.yml", ".sopsrc"):
+            continue
+        if ".sops." in base or ".enc." in base or is_sops_named(rel):
+            out.append(rel)
+    return sorted(out)
+
+
+def prefetch_discovered(root: str | None, files, options: dict | None = None) -> None:
+    """The scan's early hook: start sops for the SOPS-named files right after discovery."""
+    opts = options or {}
+    prefetch(root, prefetch_candidates(files or ()), binary=opts.get("sops_binary"),
+             timeout=float(opts.get("timeout") or 20), workers=int(opts.get("workers") or 4))
+
+
+def take_prefetch(binary: str, root: str, timeout: float) -> Prefetch | None:
+    """The prefetch made for this binary/root/timeout, removed from the registry (one scan uses it)."""
+    with _PREFETCH_LOCK:
+        return _PREFETCHES.pop((binary, os.path.abspath(root), float(timeout)), None)

@@ -301,7 +301,7 @@ def test_paths_with_spaces_and_unicode(tmp_path):
 def test_sigint_exits_130_without_partial_report(tmp_path):
     """Ctrl-C while the scan runs: exit 130 and no report file (not even a temp file) left."""
     repo = repo_with(tmp_path)
-    for i in range(400):  # enough files that the scan is still running when the signal lands
+    for i in range(3000):  # enough files that the scan is still running when the signal lands
         write(repo, f"apps/a{i}/cm.yaml", CONFIGMAP.replace("name: ok", f"name: cm{i}") * 1)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "scanner", "scan", str(repo), "--format", "json", "--output-dir", str(out), "-q"]
