@@ -379,89 +379,6 @@ def sops_rotation(inv, options):
 
 # ============================================================================ secrets.flux-decryption
 
-_SET_TERM = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s*\(([^)]*)\)\s*$")
-
-
-def _selector_terms(sel: str) -> list[str]:
-    terms, depth, cur = [], 0, ""
-    for ch in sel:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            terms.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    if cur.strip():
-        terms.append(cur)
-    return [t.strip() for t in terms if t.strip()]
-
-
-def label_selector_matches(sel: str, labels: dict) -> bool:
-    """Kubernetes label selector strings, equality- and set-based (`k in (a,b)`, `k notin (a)`, `!k`)."""
-    for term in _selector_terms(sel or ""):
-        m = _SET_TERM.match(term)
-        if m:
-            key, op, vals = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",") if v.strip()}
-            has = key in labels and str(labels[key]) in vals
-            if (op == "in" and not has) or (op == "notin" and has):
-                return False
-        elif "!=" in term:
-            k, v = term.split("!=", 1)
-            if str(labels.get(k.strip())) == v.strip():
-                return False
-        elif "=" in term:
-            k, v = term.replace("==", "=").split("=", 1)
-            if str(labels.get(k.strip())) != v.strip():
-                return False
-        elif term.startswith("!"):
-            if term[1:].strip() in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-def _parent_patch_decryption(ks, ks_by_key) -> dict | None:
-    """Decryption a parent Kustomization's `spec.patches` gives this one (set-based selectors included)."""
-    import yaml as _yaml
-
-    parent = ks_by_key.get(ks.flux_kustomization or "")
-    if parent is None or parent is ks:
-        return None
-    for p in (parent.spec.get("patches") or []):
-        if not isinstance(p, dict):
-            continue
-        target = p.get("target") if isinstance(p.get("target"), dict) else {}
-        if target.get("kind") and target["kind"] != "Kustomization":
-            continue
-        if target.get("group") and target["group"] != "kustomize.toolkit.fluxcd.io":
-            continue
-        if target.get("name"):
-            try:
-                if not re.fullmatch(str(target["name"]), ks.name):
-                    continue
-            except re.error:
-                if target["name"] != ks.name:
-                    continue
-        if target.get("labelSelector") and not label_selector_matches(str(target["labelSelector"]), ks.labels):
-            continue
-        raw = p.get("patch")
-        try:
-            body = _yaml.safe_load(raw) if isinstance(raw, str) else raw
-        except _yaml.YAMLError:
-            continue
-        if isinstance(body, dict) and isinstance(body.get("spec"), dict) and isinstance(body["spec"].get("decryption"), dict):
-            return body["spec"]["decryption"]
-        if isinstance(body, list):
-            for op in body:
-                if isinstance(op, dict) and str(op.get("path", "")).startswith("/spec/decryption") and isinstance(op.get("value"), dict):
-                    return op["value"]
-    return None
-
-
 @check(
     id="secrets.flux-decryption",
     title="Flux Kustomizations that deploy SOPS files can decrypt them",
@@ -512,8 +429,6 @@ def flux_decryption(inv, options):
         body = ks.body if isinstance(ks.body, dict) else {}
         dec = (body.get("spec") or {}).get("decryption") if isinstance(body.get("spec"), dict) else None
         dec = dec if isinstance(dec, dict) else {}
-        if not dec:
-            dec = _parent_patch_decryption(ks, ks_by_key) or {}
         subject = f"Kustomization {key}"
         provider = dec.get("provider")
         secret_ref = (dec.get("secretRef") or {}).get("name") if isinstance(dec.get("secretRef"), dict) else None

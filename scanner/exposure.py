@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .helm import release_name
 from .model import Resource, Route
+from .selectors import label_selector_matches
 from .substitute import substitute
 
 _EXTERNAL_NAME = re.compile(r"(^|[-_.])(external|public|wan|internet|ext)([-_.]|$)", re.I)
@@ -266,22 +267,6 @@ def dns_publishers(inv) -> list[dict]:
     return out
 
 
-def _label_filter_matches(expr: str, labels: dict) -> bool:
-    for term in expr.split(","):
-        term = term.strip()
-        if "!=" in term:
-            k, v = term.split("!=", 1)
-            if str(labels.get(k.strip())) == v.strip():
-                return False
-        elif "=" in term:
-            k, v = term.replace("==", "=").split("=", 1)
-            if str(labels.get(k.strip())) != v.strip():
-                return False
-        elif term and term not in labels:
-            return False
-    return True
-
-
 def _gateway_matches_service(gw: Resource, svc: str | None, svc_ns: str | None) -> bool:
     if not svc:
         return False
@@ -335,7 +320,7 @@ def _gateway_is_external(inv, ns: str | None, name: str, options: dict) -> tuple
                     return True, f"Gateway {gw.name} has an external-dns {k.rsplit('/', 1)[-1]} on {what} ({gw.path}:{gw.line})"
         for pub in dns_publishers(inv):
             for flag, expr in pub["filters"]:
-                if pub["public"] and flag == "gateway-label-filter" and _label_filter_matches(expr, gw.labels):
+                if pub["public"] and flag == "gateway-label-filter" and label_selector_matches(expr, gw.labels):
                     return True, (f"external-dns ({pub['provider']}, {pub['release'].path}) publishes its routes to public DNS "
                                   f"(--{flag}={expr} matches the Gateway's labels)")
         fwd = _port_forward_to(inv, gateway_addresses(inv, gw), options)

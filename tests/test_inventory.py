@@ -215,3 +215,14 @@ def test_shared_component_instantiated_per_namespace(tmp_path):
         k.write_text(k.read_text() + "components: [../../../components/common]\n")
     inv = _inv(tmp_path)
     assert sorted(r.namespace for r in inv.find("ConfigMap", "shared")) == ["a", "b"]
+
+
+def test_label_selectors_equality_and_set_based():
+    from scanner.selectors import label_selector_matches as m
+
+    labels = {"app": "web", "tier": "front"}
+    assert m("app=web,tier in (front, back)", labels)
+    assert not m("app=web,tier notin (front)", labels)
+    assert m("substitution.flux.home.arpa/disabled notin (true)", labels)
+    assert not m("substitution.flux.home.arpa/disabled notin (true)", dict(labels, **{"substitution.flux.home.arpa/disabled": "true"}))
+    assert m("!missing,app", labels) and not m("app!=web", labels) and not m("missing", labels)
