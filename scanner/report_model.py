@@ -39,6 +39,7 @@ def build_checks(outcomes: list[CheckOutcome]) -> list[dict]:
     for out in outcomes:
         spec = out.spec
         findings = [_finding(spec, r, out.waived.get(i)) for i, r in enumerate(out.results)]
+        out.results = []  # each Result is now a finding dict: free it rather than hold both (peak memory)
         findings.sort(key=lambda f: (_STATUS_ORDER.get(f["status"], 9), -SEVERITY_RANK.get(f["severity"], 0),
                                      (f["location"] or {}).get("path") or "", (f["location"] or {}).get("line") or 0))
         counts = defaultdict(int)

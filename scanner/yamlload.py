@@ -8,6 +8,7 @@ as in YAML 1.2), unknown tags such as Authentik's `!Find` (kept as plain values)
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 
 import yaml
@@ -147,6 +148,7 @@ class _TooDeep(Exception):
 
 
 _BUILDING = object()
+_intern = sys.intern
 
 
 def _scalar(loader, node):
@@ -193,6 +195,8 @@ def _build(loader, node, depth, memo):
             if k.__class__ is not _ScalarNode:
                 raise _Fallback
             key = _scalar(loader, k)
+            if key.__class__ is str:
+                key = _intern(key)  # the same few hundred key names recur in every document
             if key in value:
                 raise _Fallback  # duplicate key: keep PyYAML's exact semantics
             if v.__class__ is _ScalarNode:
