@@ -155,6 +155,7 @@ def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clu
         raise
     progress.done()
     report = run.report
+    del run  # the inventory (every parsed document) is not needed to render: let writing reuse its memory
     baseline_report = None
     if baseline:
         from .snapshots.archive import load_report
