@@ -13,7 +13,7 @@ from scanner.registry import check
 from scanner.results import failed, passed, warned
 from scanner.substitute import substitute
 
-HTTP_KINDS = ("HTTPRoute", "GRPCRoute", "Ingress")
+HTTP_KINDS = ("HTTPRoute", "GRPCRoute", "Ingress", "IngressRoute")
 
 
 def _d(v) -> dict:
@@ -171,6 +171,9 @@ def _fix(inv, route, options) -> str:
         ann = _kyverno_annotation(style)
         if ann:
             return f"add the annotation `{ann}` to {where} (Kyverno policy {style.resource.name} then adds the Authentik guard)"
+    if route.kind == "IngressRoute":
+        return (f"add `middlewares: [{{name: <authentik-forwardauth-middleware>}}]` to the routes of IngressRoute "
+                f"{route.name} (a Middleware with `forwardAuth.address` at the outpost's /outpost.goauthentik.io/auth/traefik)")
     if route.kind == "Ingress" or (style is not None and style.mechanism == "nginx-auth-url"):
         if route.ingress_class and "traefik" in str(route.ingress_class):
             return (f"add `traefik.ingress.kubernetes.io/router.middlewares: <ns>-<authentik-middleware>@kubernetescrd` "

@@ -39,7 +39,7 @@ def external_routes_tls(inv, options):
         subject = f"{route.kind} {route.namespace}/{route.name}"
         hosts = ", ".join(substitute(h, route.resource.variables) for h in route.hosts) or "(no host)"
         tunnel = "tunnel" in exp.reason.lower()
-        if route.kind == "Ingress":
+        if route.kind in ("Ingress", "IngressRoute"):
             ok = route.tls or tunnel
             yield (passed if ok else failed)(inv, subject, f"{hosts}: " + ("TLS configured" if route.tls else
                    "TLS terminated at the tunnel edge" if tunnel else "external Ingress without a tls: block"),

@@ -59,7 +59,7 @@ def flux_graph(inv: Inventory) -> dict:
                       "line": res.line, "suspended": bool(res.spec.get("suspend")), "deployed": res.deployed})
     for nid, res in ids.items():
         if res.flux_kustomization:
-            parent = f"Kustomization/{res.flux_kustomization.replace('/', '/', 1)}"
+            parent = f"Kustomization/{res.flux_kustomization}"
             if parent in ids:
                 edges.append({"from": parent, "to": nid, "type": "creates"})
         for dep in res.spec.get("dependsOn") or []:

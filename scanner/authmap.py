@@ -149,7 +149,7 @@ def _from_middlewares(inv, route: Route) -> tuple[list[AuthInfo], list[str]]:
     for f in route.filters:
         ext = _d(f.get("extensionRef"))
         if f.get("type") == "ExtensionRef" and ext.get("kind") == "Middleware" and ext.get("name"):
-            refs.append((route.namespace, str(ext["name"]), "ExtensionRef filter"))
+            refs.append((ext.get("namespace") or route.namespace, str(ext["name"]), "ExtensionRef filter"))
     ann = route.annotations.get("traefik.ingress.kubernetes.io/router.middlewares")
     if ann:
         for item in str(ann).split(","):
@@ -238,7 +238,7 @@ def _route_names(route: Route) -> set[str]:
 
 
 def _from_securitypolicies(inv, route: Route) -> list[AuthInfo]:
-    if route.kind == "Ingress":
+    if route.kind in ("Ingress", "IngressRoute"):  # Envoy Gateway policies attach to Gateway API objects
         return []
     names = _route_names(route)
     route_level, gw_level = [], []

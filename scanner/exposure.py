@@ -362,7 +362,7 @@ def classify(inv, route: Route, options: dict | None = None) -> Exposure:
     key = ("classify", id(route), _opt_key(options))
     if key in cache:
         return cache[key]
-    if route.kind == "Ingress":
+    if route.kind in ("Ingress", "IngressRoute"):  # both pick their controller by class
         ext, why = _class_is_external(inv, route.ingress_class, options)
         exp = Exposure(ext, f"class {route.ingress_class or '-'}", why)
     else:

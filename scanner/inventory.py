@@ -236,7 +236,7 @@ def derive(inv: Inventory) -> None:
             elif workload_mod.known_chart(info.name):
                 inv.workloads.extend(workload_mod.from_chart_values(res, info.name, info.version))
             inv.routes.extend(route_mod.from_values(res, app_template))
-        elif kind in ("Ingress",) + route_mod.ROUTE_KINDS:
+        elif kind in ("Ingress", "IngressRoute") + route_mod.ROUTE_KINDS:
             r = route_mod.from_manifest(res)
             if r:
                 inv.routes.append(r)

@@ -1,6 +1,8 @@
 """Derive HTTP routes from Ingress/HTTPRoute/GRPCRoute manifests and from HelmRelease values."""
 from __future__ import annotations
 
+import re
+
 from .helm import release_name
 from .model import Resource, Route
 
@@ -30,7 +32,38 @@ def _parents(refs, default_ns) -> list[dict]:
     return out
 
 
+_TRAEFIK_HOST = re.compile(r"Host(?:SNI)?\(([^)]*)\)")
+_BACKTICKED = re.compile(r"[`\"']([^`\"']+)[`\"']")
+TRAEFIK_GROUPS = ("traefik.io", "traefik.containo.us")
+
+
+def _ingressroute(res: Resource) -> Route:
+    """Traefik's IngressRoute CRD: hosts from `match: Host(`a`) || Host(`b`)`, middlewares as the
+    ExtensionRef filters the auth analysis already understands (namespace kept: IngressRoutes may
+    point across namespaces)."""
+    spec = res.spec
+    hosts, filters, backends = [], [], []
+    for r in _l(spec.get("routes")):
+        r = _d(r)
+        for m in _TRAEFIK_HOST.finditer(str(r.get("match") or "")):
+            hosts.extend(h for h in _BACKTICKED.findall(m.group(1)) if h not in hosts)
+        for mw in _l(r.get("middlewares")):
+            if isinstance(mw, dict) and mw.get("name"):
+                filters.append({"type": "ExtensionRef", "extensionRef": {
+                    "group": "traefik.io", "kind": "Middleware", "name": str(mw["name"]),
+                    "namespace": mw.get("namespace") or res.namespace}})
+        for svc in _l(r.get("services")):
+            if isinstance(svc, dict) and svc.get("name"):
+                backends.append({"name": svc["name"], "port": svc.get("port"), "namespace": svc.get("namespace")})
+    cls = res.annotations.get("kubernetes.io/ingress.class") or spec.get("ingressClassName")
+    return Route(name=res.name, namespace=res.namespace, kind="IngressRoute", resource=res, hosts=hosts,
+                 annotations=dict(res.annotations), source="manifest", ingress_class=cls,
+                 tls=isinstance(spec.get("tls"), dict), filters=filters, backends=backends)
+
+
 def from_manifest(res: Resource) -> Route | None:
+    if res.kind == "IngressRoute" and res.group in TRAEFIK_GROUPS:
+        return _ingressroute(res)
     if res.kind == "Ingress" and res.group in ("networking.k8s.io", "extensions"):
         spec = res.spec
         hosts = [str(r.get("host")) for r in _l(spec.get("rules")) if isinstance(r, dict) and r.get("host")]
