@@ -14,6 +14,7 @@ from . import routes as route_mod
 from . import workloads as workload_mod
 from .flux import EntryPoint, FluxResult, walk
 from .helm import ChartInfo, chart_of, looks_like_app_template
+from .helmvalues import values_resource
 from .kustomize import RepoFiles
 from .model import CLUSTER_SCOPED_KINDS, Document, Location, Resource, Route, ScanError, Workload
 from .yamlload import compose_nodes
@@ -68,6 +69,17 @@ class Inventory:
         else:  # a name shared across many namespaces (app-template, ...) must not make this a scan
             hits = self._by_kind_name_ns.get((kind, name, namespace), ())
         return [r for r in hits if r.deployed or not deployed_only]
+
+    def docs_at(self, rel: str) -> list[Document]:
+        """The documents parsed from one file."""
+        index = self.__dict__.get("_docs_by_path")
+        if index is None or self.__dict__.get("_docs_by_path_n") != len(self.documents):
+            index = {}
+            for d in self.documents:
+                index.setdefault(d.path, []).append(d)
+            self.__dict__["_docs_by_path"] = index
+            self.__dict__["_docs_by_path_n"] = len(self.documents)
+        return index.get(rel, [])
 
     def deployed(self) -> list[Resource]:
         return [r for r in self.resources if r.deployed]
@@ -229,13 +241,17 @@ def derive(inv: Inventory) -> None:
             if w:
                 inv.workloads.append(w)
         elif kind == "HelmRelease" and res.group == "helm.toolkit.fluxcd.io":
-            app_template = inv.is_app_template(res)
             info = inv.chart(res)
+            # Values kept in a generated ConfigMap's values.yaml: derive from a stand-in that maps
+            # spec.values onto that file (identity stays the HelmRelease's).
+            source = values_resource(inv, res) if res.origin == "git" and res.spec.get("valuesFrom") else None
+            source = source or res
+            app_template = info.name == "app-template" or inv.is_app_template(source)
             if app_template:
-                inv.workloads.extend(workload_mod.from_app_template(res, info.version))
+                inv.workloads.extend(workload_mod.from_app_template(source, info.version))
             elif workload_mod.known_chart(info.name):
-                inv.workloads.extend(workload_mod.from_chart_values(res, info.name, info.version))
-            inv.routes.extend(route_mod.from_values(res, app_template))
+                inv.workloads.extend(workload_mod.from_chart_values(source, info.name, info.version))
+            inv.routes.extend(route_mod.from_values(source, app_template))
         elif kind in ("Ingress", "IngressRoute") + route_mod.ROUTE_KINDS:
             r = route_mod.from_manifest(res)
             if r:

@@ -226,3 +226,33 @@ def test_label_selectors_equality_and_set_based():
     assert m("substitution.flux.home.arpa/disabled notin (true)", labels)
     assert not m("substitution.flux.home.arpa/disabled notin (true)", dict(labels, **{"substitution.flux.home.arpa/disabled": "true"}))
     assert m("!missing,app", labels) and not m("app!=web", labels) and not m("missing", labels)
+
+
+def test_helmrelease_values_from_a_generated_configmap_file(tmp_path):
+    """`valuesFrom` a configMapGenerator's values.yaml: the workload is derived and its lines point
+    into values.yaml, while its identity stays the HelmRelease's."""
+    hr = """
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: vals}
+spec:
+  chart: {spec: {chart: app-template, version: 4.4.0, sourceRef: {kind: HelmRepository, name: bjw-s}}}
+  valuesFrom:
+    - {kind: ConfigMap, name: vals-values}
+  values:
+    defaultPodOptions: {hostNetwork: true}
+"""
+    flux_repo(tmp_path, {"media": {"hr.yaml": hr}})
+    app = tmp_path / "kubernetes/apps/media/app/resources"
+    (app / "values.yaml").write_text(
+        "controllers:\n  vals:\n    containers:\n      app:\n        image: {repository: ghcr.io/x/vals, tag: 1.0.0}\n"
+        "        securityContext:\n          privileged: true\n")
+    k = app / "kustomization.yaml"
+    k.write_text(k.read_text() + "configMapGenerator:\n  - name: vals-values\n    files: [values.yaml=./values.yaml]\n")
+    inv = _inv(tmp_path)
+    (w,) = inv.workloads
+    assert (w.name, w.namespace, w.resource.kind, w.resource.name) == ("vals", "media", "HelmRelease", "vals")
+    assert w.pod["hostNetwork"] is True, "spec.values are merged on top of the file's values"
+    assert w.resource.path.endswith("values.yaml")
+    line = inv.line_of(w.resource, w.containers[0].path + ("securityContext", "privileged"))
+    assert line == 7
