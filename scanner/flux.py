@@ -45,6 +45,7 @@ class EntryPoint:
     sync_path: str | None = None
     sync_kind: str | None = None
     note: str = ""
+    others: list = field(default_factory=list)  # further roots (one sync per cluster in a multi-cluster repo)
 
     def as_dict(self) -> dict:
         return {"found": self.found, "kind": self.kind, "path": self.path, "line": self.line,
@@ -124,6 +125,15 @@ def find_entry_point(repo: RepoFiles, docs: list[Document]) -> EntryPoint:
     candidates.sort(key=rank)
     best = candidates[0]
     best.note = f"entry point {best.kind} in {best.path} syncs {best.sync_path}"
+    # A repo for several clusters has one sync per cluster: each distinct live sync path is a root.
+    seen = {_strip(best.sync_path or "")}
+    for c in candidates[1:]:
+        if rank(c)[0] or _strip(c.sync_path or "") in seen:
+            continue
+        seen.add(_strip(c.sync_path or ""))
+        best.others.append(c)
+    if best.others:
+        best.note += "; also " + "; ".join(f"{c.kind} in {c.path} syncs {c.sync_path}" for c in best.others)
     return best
 
 
@@ -264,11 +274,11 @@ def walk(repo: RepoFiles, docs: list[Document]) -> FluxResult:
 
     if entry.found:
         result.path_prefix = _resolve_prefix(repo, entry.sync_path or "")
-        root_path = _strip(entry.sync_path or "")
-        root = _Node(key="flux-system/flux-system", name="flux-system", namespace="flux-system",
-                     body={"spec": {"path": root_path}}, path=root_path, variables={}, file=entry.path)
-        queue.append(root)
-        result.used_files.add(entry.path)
+        for e in [entry, *entry.others]:
+            root_path = _strip(e.sync_path or "")
+            queue.append(_Node(key="flux-system/flux-system", name="flux-system", namespace="flux-system",
+                               body={"spec": {"path": root_path}}, path=root_path, variables={}, file=e.path))
+            result.used_files.add(e.path)
     else:
         for d in docs:
             if is_flux_ks(d):

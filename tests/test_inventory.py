@@ -256,3 +256,25 @@ spec:
     assert w.resource.path.endswith("values.yaml")
     line = inv.line_of(w.resource, w.containers[0].path + ("securityContext", "privileged"))
     assert line == 7
+
+
+def test_multi_cluster_repo_has_a_root_per_cluster(tmp_path):
+    for cluster in ("staging", "production"):
+        write(tmp_path, f"clusters/{cluster}/flux-system/gotk-sync.yaml", f"""
+            apiVersion: kustomize.toolkit.fluxcd.io/v1
+            kind: Kustomization
+            metadata: {{name: flux-system, namespace: flux-system}}
+            spec: {{path: ./clusters/{cluster}/apps, sourceRef: {{kind: GitRepository, name: flux-system}}}}
+            """)
+        write(tmp_path, f"clusters/{cluster}/apps/cm.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {cluster}-cm, namespace: default}}\n")
+    write(tmp_path, ".archive/clusters/old/gotk-sync.yaml", """
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata: {name: flux-system, namespace: flux-system}
+        spec: {path: ./.archive/clusters/old/apps, sourceRef: {kind: GitRepository, name: flux-system}}
+        """)
+    write(tmp_path, ".archive/clusters/old/apps/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old-cm, namespace: default}\n")
+    inv = _inv(tmp_path)
+    assert inv.find("ConfigMap", "staging-cm") and inv.find("ConfigMap", "production-cm")
+    assert not inv.find("ConfigMap", "old-cm"), "an archived sync is not a root"
+    assert "also" in inv.entry.note
