@@ -77,6 +77,7 @@ class Resource:
     flux_kustomization: str | None = None  # "<ns>/<name>" of the Flux Kustomization that applies it
     variables: dict[str, str] = field(default_factory=dict)  # postBuild substitutions in force
     body: Any = None  # effective body (patched by parent Flux Kustomizations); defaults to doc.body
+    _ref: dict | None = field(default=None, repr=False, compare=False)  # see ref()
 
     def __post_init__(self) -> None:
         if self.body is None:
@@ -128,14 +129,17 @@ class Resource:
         return v if isinstance(v, dict) else {}
 
     def ref(self) -> dict:
-        """The identity shown in reports."""
-        return {
-            "apiVersion": self.api_version,
-            "kind": self.kind,
-            "namespace": self.namespace,
-            "name": self.name,
-            "origin": self.origin,
-        }
+        """The identity shown in reports. One dict per resource, shared by all its findings (a large
+        scan has hundreds of thousands of findings): treat it as read-only."""
+        if self._ref is None:
+            self._ref = {
+                "apiVersion": self.api_version,
+                "kind": self.kind,
+                "namespace": self.namespace,
+                "name": self.name,
+                "origin": self.origin,
+            }
+        return self._ref
 
     def key(self) -> str:
         return f"{self.kind}/{self.namespace or '-'}/{self.name}"

@@ -13,6 +13,20 @@ from .scoring import FORMULA, check_score, grade, layer_score, overall_score
 SCHEMA_VERSION = "1.0"
 
 
+_EMPTY: dict = {}
+_LOCATIONS: dict = {}  # (path, line) -> one shared dict: large scans repeat the same locations
+
+
+def _location(loc) -> dict | None:
+    if loc is None:
+        return None
+    key = (loc.path, loc.line)
+    got = _LOCATIONS.get(key)
+    if got is None:
+        got = _LOCATIONS[key] = loc.as_dict()
+    return got
+
+
 def _finding(spec, r, waiver) -> dict:
     status = "waived" if waiver else r.status
     return {
@@ -23,9 +37,9 @@ def _finding(spec, r, waiver) -> dict:
         "message": r.message,
         "namespace": r.namespace if r.namespace is not None else (r.resource or {}).get("namespace"),
         "resource": r.resource,
-        "location": r.location.as_dict() if r.location else None,
+        "location": _location(r.location),
         "remediation": r.remediation or spec.remediation,
-        "evidence": r.evidence or {},
+        "evidence": r.evidence or _EMPTY,  # shared empty dict: treat findings as read-only
         "waiver": ({"reason": waiver.reason, "expires": waiver.expires.isoformat() if waiver.expires else None}
                    if waiver else None),
     }
@@ -36,6 +50,7 @@ _STATUS_ORDER = {"fail": 0, "warn": 1, "waived": 2, "pass": 3}
 
 def build_checks(outcomes: list[CheckOutcome]) -> list[dict]:
     checks = []
+    _LOCATIONS.clear()  # shared only within one report
     for out in outcomes:
         spec = out.spec
         findings = [_finding(spec, r, out.waived.get(i)) for i, r in enumerate(out.results)]
