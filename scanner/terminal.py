@@ -52,7 +52,7 @@ def print_summary(report: dict, written: list[str], *, quiet: bool = False, verb
         click.echo(click.style(f"\nWorst findings ({len(findings)} failing):", bold=True))
         for f in findings[:limit]:
             loc = f.get("location") or {}
-            where = f"{loc.get('path')}:{loc.get('line') or ''}" if loc.get("path") else ""
+            where = (f"{loc['path']}:{loc['line']}" if loc.get("line") else loc["path"]) if loc.get("path") else ""
             click.echo("  " + click.style(f"{f['severity']:<8}", fg=_SEV_COLOURS.get(f["severity"])) +
                        f" {f['check']}: {f['message']}" + (f"  [{where}]" if where else ""))
         if len(findings) > limit:
