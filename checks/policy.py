@@ -62,6 +62,9 @@ def kyverno_deployed(inv, options):
                  "entry point deploys it") if undeployed else ""
         if pols and not undeployed:
             extra = f"; {len(pols)} Kyverno policies are declared but nothing deploys the engine that applies them"
+        absent = set(getattr(inv.cluster, "absent_kinds", None) or ())
+        if "cluster" in inv.sources and "ClusterPolicy" in absent:
+            extra += "; the live cluster serves no kyverno.io API (CRDs not installed)"
         yield failed(inv, "Kyverno", "Kyverno is not deployed" + extra, undeployed[0] if undeployed else None,
                      resource=None if undeployed else {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
                                                        "namespace": None, "name": "kyverno", "origin": "git"},
