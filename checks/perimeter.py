@@ -263,8 +263,20 @@ _OPN_OPTIONS = {"opnsense_config": None}
 
 
 def _opn(inv, options):
-    cfg = opnsense_config(inv, _resolve(inv, options))
-    return cfg
+    """The parsed OPNsense config; None when none was given, an Exception when it cannot be read."""
+    return opnsense_config(inv, _resolve(inv, options))
+
+
+def _on_opnsense(inv, options, judge):
+    """Run `judge(inv, cfg)` over the OPNsense config: nothing to judge without one, and an unreadable
+    or unsafe file is itself a failing finding."""
+    cfg = _opn(inv, options)
+    if cfg is None:
+        return
+    if isinstance(cfg, Exception):
+        yield _opn_error(cfg)
+        return
+    yield from judge(inv, cfg)
 
 
 def _resolve(inv, options):
@@ -303,14 +315,12 @@ def _opn_error(cfg):
     options={"opnsense_config": None},
 )
 def opnsense_wan_any_any(inv, options):
+    yield from _on_opnsense(inv, options, _opnsense_wan_any_any)
+
+
+def _opnsense_wan_any_any(inv, cfg):
     from scanner.opnsense import wan_any_any
 
-    cfg = _opn(inv, options)
-    if cfg is None:
-        return
-    if isinstance(cfg, Exception):
-        yield _opn_error(cfg)
-        return
     bad = wan_any_any(cfg)
     loc = Location(cfg.path, None)
     for r in bad:
@@ -337,12 +347,10 @@ def opnsense_wan_any_any(inv, options):
     options={"opnsense_config": None},
 )
 def opnsense_port_forwards(inv, options):
-    cfg = _opn(inv, options)
-    if cfg is None:
-        return
-    if isinstance(cfg, Exception):
-        yield _opn_error(cfg)
-        return
+    yield from _on_opnsense(inv, options, _opnsense_port_forwards)
+
+
+def _opnsense_port_forwards(inv, cfg):
     addrs = cluster_addresses(inv)
     loc = Location(cfg.path, None)
     forwards = cfg.port_forwards()
@@ -383,12 +391,10 @@ def opnsense_port_forwards(inv, options):
     options={"opnsense_config": None},
 )
 def opnsense_default_deny(inv, options):
-    cfg = _opn(inv, options)
-    if cfg is None:
-        return
-    if isinstance(cfg, Exception):
-        yield _opn_error(cfg)
-        return
+    yield from _on_opnsense(inv, options, _opnsense_default_deny)
+
+
+def _opnsense_default_deny(inv, cfg):
     loc = Location(cfg.path, None)
     ident = _opn_ident(cfg.path, "default-deny")
     if cfg.filter_disabled:

@@ -447,6 +447,14 @@ def _templated(image: str) -> bool:
     return "${" in image or "{{" in image
 
 
+def _judged_images(w):
+    """(container, image) pairs that can be judged: templated or missing images are left out."""
+    for c in w.containers:
+        image = str(c.spec.get("image") or "")
+        if image and not _templated(image):
+            yield c, image
+
+
 @check(
     id="workloads.image-tag",
     title="Images are pinned to a version tag (no latest, no missing tag)",
@@ -462,10 +470,7 @@ def _templated(image: str) -> bool:
 def image_tag(inv, options):
     for w in deployed_workloads(inv):
         bad = []
-        for c in w.containers:
-            image = str(c.spec.get("image") or "")
-            if not image or _templated(image):
-                continue
+        for c, image in _judged_images(w):
             _, tag, digest = split_image(image)
             if digest:
                 continue
@@ -490,10 +495,7 @@ def image_tag(inv, options):
 def image_digest(inv, options):
     for w in deployed_workloads(inv):
         bad = []
-        for c in w.containers:
-            image = str(c.spec.get("image") or "")
-            if not image or _templated(image):
-                continue
+        for c, image in _judged_images(w):
             if not split_image(image)[2]:
                 bad.append((c, f"container {c.name} image {image} is not pinned by digest", _image_path(w, c), None))
         yield _judge(inv, w, bad, f"every image of {w.name} is pinned by digest",
