@@ -8,12 +8,14 @@ from collections import Counter
 from scanner.authmap import analyse, blueprint_oauth_apps, outpost_targets
 from scanner.exposure import classify
 from scanner.helm import release_name
+from scanner.memo import memo
 from scanner.model import Location
 from scanner.registry import check
 from scanner.results import failed, passed, warned
 from scanner.substitute import substitute
 
 HTTP_KINDS = ("HTTPRoute", "GRPCRoute", "Ingress", "IngressRoute")
+_AUTHENTIK_IMAGE = re.compile(r"goauthentik/server|goauthentik\.io/server|/authentik:")
 
 
 def _d(v) -> dict:
@@ -31,8 +33,7 @@ def authentik_releases(inv) -> list:
     for w in inv.workloads:
         if not w.resource.deployed or id(w.resource) in seen:
             continue
-        if any(re.search(r"goauthentik/server|goauthentik\.io/server|/authentik:", str(c.spec.get("image") or ""))
-               for c in w.containers):
+        if any(_AUTHENTIK_IMAGE.search(str(c.spec.get("image") or "")) for c in w.containers):
             out.append(w.resource)
             seen.add(id(w.resource))
     return out
@@ -272,7 +273,8 @@ def _outpost_exists(inv, host: str) -> tuple[bool, str]:
         if outpost == "authentik-embedded-outpost" and rel_ns:
             r = rel_ns[0]
             return True, f"the embedded outpost of Authentik {r.namespace}/{r.name} ({r.path}:{r.line})"
-        for bp in _outposts_in_blueprints(inv):
+        # the blueprints are YAML in ConfigMaps: parsed once per inventory, not once per outpost host
+        for bp in memo(inv, "authentication.blueprint_outposts", lambda: _outposts_in_blueprints(inv)):
             if bp[0] == outpost:
                 return True, f"outpost blueprint {outpost} in ConfigMap {bp[1].namespace}/{bp[1].name}"
         return False, f"no outpost named {outpost!r}: not the embedded outpost of a deployed Authentik" + \

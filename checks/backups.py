@@ -35,12 +35,12 @@ def _name(res, value) -> str:
 def _strings(value, out: set) -> set:
     if isinstance(value, str):
         out.add(value)
-    elif isinstance(value, dict):
-        for v in value.values():
-            _strings(v, out)
-    elif isinstance(value, list):
-        for v in value:
-            _strings(v, out)
+    elif isinstance(value, (dict, list)):
+        for v in value.values() if isinstance(value, dict) else value:
+            if isinstance(v, str):  # (leaves inline: no call per scalar)
+                out.add(v)
+            elif isinstance(v, (dict, list)):
+                _strings(v, out)
     return out
 
 
@@ -56,7 +56,8 @@ def _mounted_claims(inv) -> set:
                 out.add((w.namespace, _name(w.resource, claim)))
     for hr in inv.of_kind("HelmRelease"):
         for s in _strings(hr.spec.get("values"), set()):
-            out.add((hr.namespace, _name(hr, s)))
+            # `_name` returns a plain string without braces as it is: most values skip its substitutions
+            out.add((hr.namespace, s if type(s) is str and "{" not in s and not s.endswith("}") else _name(hr, s)))
     return out
 
 

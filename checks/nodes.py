@@ -11,8 +11,6 @@ from __future__ import annotations
 import posixpath
 import re
 
-import pathspec
-
 from scanner import talos
 from scanner.model import Location, Result
 from scanner.registry import check
@@ -708,6 +706,8 @@ def talos_secrets_encrypted(inv, options):
 
 def _ignored(inv, rel: str) -> str | None:
     """The .gitignore that ignores `rel` (a path that may not exist), or None."""
+    import pathspec  # a slow import, needed only here (a talconfig without its own clusterconfig/.gitignore)
+
     parts = rel.split("/")
     for i in range(len(parts)):
         base = "/".join(parts[:i])
@@ -715,7 +715,7 @@ def _ignored(inv, rel: str) -> str | None:
         text = inv.text(gi) if gi in set(inv.files) or inv.text(gi) is not None else None
         if not text:
             continue
-        spec = pathspec.PathSpec.from_lines("gitwildmatch", text.splitlines())
+        spec = pathspec.PathSpec.from_lines("gitignore", text.splitlines())
         sub = "/".join(parts[i:])
         if spec.match_file(sub):
             return gi

@@ -10,14 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import os
 import posixpath
 import re
+import stat
 from collections import Counter, defaultdict
 
 from scanner import pem
 from scanner import secretrefs as refs_mod
 from scanner import sops as sops_mod
 from scanner.model import Location, ScanError
+from scanner.parse import DEFAULT_MAX_FILE_BYTES, read_bytes
 from scanner.registry import check
 from scanner.results import failed, line_of, passed, warned
 from scanner.substitute import is_only_substitution
@@ -795,7 +798,10 @@ MAX_TEXT_SCAN_BYTES = 4 * 1024 * 1024
 @functools.lru_cache(maxsize=8192)
 def _norm_key(k: str) -> str:
     # Cached: the same few thousand key names recur across every document of a repo.
-    return CAMEL.sub("_", str(k)).replace("-", "_").replace(".", "_").lower()
+    s = str(k)
+    if not s.islower():  # an all-lowercase name has no camelCase boundary: skip the regex
+        s = CAMEL.sub("_", s)
+    return s.replace("-", "_").replace(".", "_").lower()
 
 
 def entropy(s: str) -> float:
@@ -826,6 +832,29 @@ def looks_like_credential(key: str, value) -> bool:
     if IDENTIFIER.match(v) and entropy(v) < 3.6:
         return False
     return len(v) >= 12 and entropy(v) >= 3.0
+
+
+def _line_cred_start(text: str) -> int | None:
+    r"""Where `LINE_CRED.finditer` can start without missing a match (None: it cannot match at all).
+
+    The regex is slow on long config files: it tries every position. Its key holds one of the words
+    (password, passwd, secret, token, api[_-]?key), so a match lies at or after the first one; it starts
+    on that word's line or, since `^\s*` spans newlines, on the whitespace-only lines right above it. For
+    ASCII text the words are found exactly by substring tests of the lower-cased text (IGNORECASE also
+    folds a few non-ASCII letters such as 'ſ': other text is searched from the start)."""
+    if not text.isascii():
+        return 0
+    low = text.lower()
+    hits = [i for i in (low.find("passw"), low.find("secret"), low.find("token"), low.find("api")) if i >= 0]
+    if not hits:
+        return None
+    start = text.rfind("\n", 0, min(hits)) + 1
+    while start > 0:
+        above = text.rfind("\n", 0, start - 1) + 1
+        if not text[above:start].isspace():
+            break
+        start = above
+    return start
 
 
 def _url_password_ok(pw: str) -> bool:
@@ -878,87 +907,115 @@ def _key_class(k: str) -> int:
     return kc
 
 
+def _link_path(link, tail) -> tuple:
+    """The key path of a leaf from the walk's (parent link, key) chain, root first."""
+    keys = [tail]
+    while link is not None:
+        link, k = link
+        keys.append(k)
+    keys.reverse()
+    return tuple(keys)
+
+
 def credential_findings(body) -> list[dict]:
     """Suspected credentials in a parsed document: key paths, reasons and fingerprints (no values).
 
-    The leaves and their order are those of `_walk_values`; the walk here keeps the key path in one list
-    and makes a tuple only for a finding (most leaves are judged and dropped at once)."""
+    The leaves and their order are those of `_walk_values`. The walk keeps the key path as a chain of
+    (parent, key) pairs and makes a tuple only for a finding (most leaves are judged and dropped at once);
+    it tests exact types first since YAML data is plain dicts, lists and strs (subclasses take the
+    isinstance path and get the same answers)."""
     out: list[dict] = []
     es = isinstance(body, dict) and body.get("kind") in ES_KINDS
     is_enc = sops_mod.is_encrypted_value
 
-    def leaf(key, path: list, tail, value) -> None:
+    def leaf(key, link, tail, value) -> None:
         if is_enc(value):
             return
         if es and key in ("secretKey", "key", "property", "secretKeyRef"):
             return
-        if looks_like_credential(key, value):
-            out.append({"key": key, "path": (*path, tail), "reason": "credential-named key with a literal value",
+        # `_cred_key` (cached) is the key-name half of `looks_like_credential`: most leaves here are
+        # multi-line or URL values under plain keys, which it rejects without the value tests
+        if _cred_key(key) and looks_like_credential(key, value):
+            out.append({"key": key, "path": _link_path(link, tail), "reason": "credential-named key with a literal value",
                         "fingerprint": pem.fingerprint(value.strip())})
             return
         if "://" in value and "@" in value:
             for m in URL_CRED.finditer(value):
                 if _url_password_ok(m.group(3)):
-                    out.append({"key": key, "path": (*path, tail), "reason": f"{m.group(1).lower()}:// connection "
-                                                                             "string with an embedded password",
+                    out.append({"key": key, "path": _link_path(link, tail),
+                                "reason": f"{m.group(1).lower()}:// connection string with an embedded password",
                                 "fingerprint": pem.fingerprint(m.group(3))})
                     break
-        if "\n" in value and len(value) < 512 * 1024:
-            for m in LINE_CRED.finditer(value):
+        start = _line_cred_start(value) if "\n" in value and len(value) < 512 * 1024 else None
+        if start is not None:
+            for m in LINE_CRED.finditer(value, start):
                 k, v = m.group(1), m.group(3)
                 if looks_like_credential(k, v):
-                    out.append({"key": f"{key} → {k}", "path": (*path, tail),
+                    out.append({"key": f"{key} → {k}", "path": _link_path(link, tail),
                                 "reason": "credential in an embedded config file", "fingerprint": pem.fingerprint(v)})
 
     # A leaf can only give a finding with a credential-like key, a URL or several lines: the others are
-    # dropped before `leaf` (which would judge them all negative).
+    # dropped before `leaf` (which would judge them all negative). Leaves below an existingSecret-like key
+    # are never judged, so their keys are not even classified.
     classes = _KEY_CLASS
 
-    def visit(node, path: list, existing: bool) -> None:
-        if isinstance(node, dict):
-            named = isinstance(node.get("name"), str)
-            if named and "value" in node and isinstance(node.get("value"), str) and not existing:
-                val = node["value"]
-                if _cred_key(node["name"]) or "\n" in val or "://" in val:
-                    leaf(node["name"], path, "value", val)
-            for k, v in node.items():
+    def visit_dict(node: dict, link, existing: bool) -> None:
+        # `named`: an env-style {name, value} item, whose `value` is judged under the item's name
+        named = "value" in node and isinstance(node.get("name"), str)
+        if named and not existing:
+            val = node["value"]
+            if isinstance(val, str) and (_cred_key(node["name"]) or "\n" in val or "://" in val):
+                leaf(node["name"], link, "value", val)
+        root = link is None
+        for k, v in node.items():
+            tv = type(v)
+            if tv is str or (tv is not dict and tv is not list and isinstance(v, str)):
+                if classes.get(k) == 0 and "\n" not in v and "://" not in v:
+                    continue  # most leaves: a known plain key with a one-line value (`leaf` would drop it)
+                if existing or (named and k == "value") or (root and k == "sops"):
+                    continue
                 if type(k) is str:
                     kc = classes.get(k)
                     if kc is None:
                         kc = _key_class(k)
+                    if kc == 2 or (kc == 0 and ("\n" in v or "://" in v)):
+                        leaf(k, link, k, v)
+                elif not (isinstance(k, str) and _existing_key(k)):  # a str subclass or a non-string key
+                    ks = str(k)
+                    if _cred_key(ks) or "\n" in v or "://" in v:
+                        leaf(ks, link, k, v)
+            elif tv is dict or tv is list or isinstance(v, (dict, list)):
+                if root and k == "sops":
+                    continue
+                if not existing:  # below an existingSecret-like key, names are keys of a Secret, not values
+                    kc = classes.get(k)
+                    sub = kc == 1 if kc is not None else isinstance(k, str) and _existing_key(k)
                 else:
-                    kc = None
-                if isinstance(v, (dict, list)):
-                    if k == "sops" and not path:
-                        continue
-                    path.append(k)
-                    visit(v, path, existing or kc == 1 or (kc is None and isinstance(k, str) and _existing_key(k)))
-                    path.pop()
-                elif isinstance(v, str) and not (k == "value" and named):
-                    if existing or kc == 1 or (k == "sops" and not path):
-                        continue
-                    if kc is None:  # a str subclass or a non-string key
-                        if isinstance(k, str) and _existing_key(k):
-                            continue
-                        ks = str(k)
-                        if _cred_key(ks) or "\n" in v or "://" in v:
-                            leaf(ks, path, k, v)
-                    elif kc == 2 or "\n" in v or "://" in v:
-                        leaf(k, path, k, v)
-        elif isinstance(node, list):
-            literals = bool(path) and path[-1] == "literals"
-            for i, v in enumerate(node):
-                if literals and isinstance(v, str) and "=" in v:
-                    if not existing:
-                        k, _, val = v.partition("=")
-                        if _cred_key(k) or "\n" in val or "://" in val:
-                            leaf(k, path, i, val)
+                    sub = True
+                if tv is dict or (tv is not list and isinstance(v, dict)):
+                    visit_dict(v, (link, k), sub)
                 else:
-                    path.append(i)
-                    visit(v, path, existing)
-                    path.pop()
+                    visit_list(v, (link, k), sub)
 
-    visit(body, [], False)
+    def visit_list(node: list, link, existing: bool) -> None:
+        literals = link is not None and link[1] == "literals"
+        for i, v in enumerate(node):
+            tv = type(v)
+            if tv is dict or (tv is not list and tv is not str and isinstance(v, dict)):
+                visit_dict(v, (link, i), existing)
+            elif tv is list or (tv is not str and isinstance(v, list)):
+                visit_list(v, (link, i), existing)
+            elif literals and isinstance(v, str) and "=" in v:
+                if not existing:
+                    k, _, val = v.partition("=")
+                    if _cred_key(k) or "\n" in val or "://" in val:
+                        leaf(k, link, i, val)
+            # other list items (strs outside `literals`, numbers...) are not leaves of `_walk_values`
+
+    if isinstance(body, dict):
+        visit_dict(body, None, False)
+    elif isinstance(body, list):
+        visit_list(body, None, False)
     return out
 
 
@@ -1002,12 +1059,35 @@ def _may_hold_key_material(inv, rel: str) -> bool:
     cached = inv._text_cache.get(rel, False) if inv.root else None
     if cached is not False:
         return True  # already read: the text test that follows is as cheap
-    from scanner.parse import read_bytes
-
-    data, _ = read_bytes(inv.root, rel)
+    data = _file_bytes(inv.root, rel)
     if data is None:
         return True  # let inv.text() decide (and record) what it can read
-    return any(m in data for m in _KEY_MARKERS)
+    begin, age, b64 = _KEY_MARKERS
+    return begin in data or age in data or b64 in data
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # those of read_bytes: never blocks on a FIFO
+
+
+def _file_bytes(root: str, rel: str) -> bytes | None:
+    """The file's bytes as `read_bytes` gives them (None where it refuses the file). The marker test
+    reads every file of the repo: a regular file is read with one open, fstat and read (read_bytes
+    reads again to see the end of the file); anything unusual is left to read_bytes."""
+    try:
+        fd = os.open(os.path.join(root, rel), _OPEN_FLAGS)
+    except OSError:
+        return read_bytes(root, rel)[0]
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_size <= DEFAULT_MAX_FILE_BYTES:
+            data = os.read(fd, st.st_size + 1)
+            if len(data) == st.st_size:  # all of it, and no more than fstat said
+                return data
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return read_bytes(root, rel)[0]
 
 
 def _doc_label(doc) -> str:

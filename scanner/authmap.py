@@ -16,6 +16,7 @@ The provider is derived from the URL/backend the mechanism points at (Authentik'
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -44,7 +45,6 @@ _PROVIDERS = (
 )
 _OIDC_ENV = re.compile(r"(^|_)(OIDC|OAUTH2?|OPENID|SSO)(_|$)|^GF_AUTH_GENERIC_OAUTH_|^AUTH_(OIDC|OAUTH)|_ISSUER(_URL)?$|"
                        r"^SOCIAL_AUTH_|^OPENID_|^GENERIC_OAUTH", re.I)
-_ISSUER = re.compile(r"https?://[^\s\"']+?/application/o/([a-z0-9_.-]+)/?", re.I)
 _ISSUER_ANY = re.compile(r"https?://[^\s\"']+?(/\.well-known/openid-configuration|/application/o/[^\s\"'/]+/?|/realms/[^\s\"'/]+|"
                          r"/oauth2/openid/[^\s\"'/]+)", re.I)
 
@@ -364,7 +364,7 @@ def _from_kyverno(inv, route: Route) -> tuple[list[AuthInfo], list[str]]:
                 a.resource, a.path = pol, ("spec", "rules", i)
             if found:
                 if excluded is None:
-                    excluded = _kyverno_excluded_namespaces(inv)
+                    excluded = memo(inv, "authmap.kyverno_excluded", lambda: _kyverno_excluded_namespaces(inv))
                 if route.namespace in excluded:
                     notes.append(f"Kyverno {pol.kind} {pol.name} would add {found[0].mechanism} but Kyverno does not "
                                  f"process namespace {route.namespace}")
@@ -399,16 +399,23 @@ def _collect_strings(obj, key, depth, out: list) -> None:
         out.append((key, str(obj)))
 
 
+@functools.lru_cache(maxsize=4096)
+def _oidc_env_key(key: str) -> bool:
+    # Cached: the same value keys recur across every HelmRelease of a repo.
+    return bool(_OIDC_ENV.search(key))
+
+
 def _native_from_data(obj, variables: dict) -> tuple[str | None, str]:
     """(provider, evidence) when data carries OIDC settings."""
     env_hit = None
     texts = []
     for k, v in _walk_strings(obj):
-        v = substitute(v, variables)
-        m = _ISSUER_ANY.search(v)
+        if "${" in v:  # (what `substitute` tests first: most values have no variable)
+            v = substitute(v, variables)
+        m = _ISSUER_ANY.search(v) if "://" in v else None  # an issuer URL has "://": skip the regex on the rest
         if m:
             return provider_of(m.group(0)), f"{k}: {m.group(0)}"
-        if _OIDC_ENV.search(k) and v and v.lower() not in ("false", "0", "", "none"):
+        if v and _oidc_env_key(k) and v.lower() not in ("false", "0", "", "none"):
             texts.append(f"{k}={v}")
             if env_hit is None:
                 env_hit = f"{k}"
@@ -442,10 +449,11 @@ def _app_resources(inv, route: Route) -> list[Resource]:
             continue
         if rel in names or (res.flux_kustomization and hr.flux_kustomization == res.flux_kustomization):
             out.append(hr)
-    rels = {release_name(h) for h in out if h.kind == "HelmRelease"} | names
+    rels = {r for r in {release_name(h) for h in out if h.kind == "HelmRelease"} | names if r}
+    prefixes = tuple(f"{r}-" for r in rels)  # `<release>-...`: one startswith for all the names
     for es in others_by_ns.get(route.namespace, ()):
         if (res.flux_kustomization and es.flux_kustomization == res.flux_kustomization) or \
-                any(es.name == r or es.name.startswith(f"{r}-") for r in rels if r):
+                es.name in rels or es.name.startswith(prefixes):
             out.append(es)
     return out
 
@@ -494,6 +502,19 @@ def blueprint_oauth_apps(inv) -> list[dict]:
     return out
 
 
+def _oidc_blueprints(inv) -> list[tuple[dict, str]]:
+    """The OAuth2 provider/application blueprints with their hosts substituted and lower-cased: built
+    once per inventory rather than once per route."""
+    out = []
+    for bp in blueprint_oauth_apps(inv):
+        if not bp["model"].startswith("authentik_providers_oauth2") and bp["model"] != "authentik_core.application":
+            continue
+        if bp["model"] == "authentik_core.application" and "oauth" not in bp["provider"].lower():
+            continue
+        out.append((bp, substitute(bp["hosts"], bp["resource"].variables).lower()))
+    return out
+
+
 def _from_native(inv, route: Route, options: dict) -> list[AuthInfo]:
     out = []
     for k in tuple(options.get("native_auth_annotations") or ()) + NATIVE_AUTH_ANNOTATIONS:
@@ -519,12 +540,7 @@ def _from_native(inv, route: Route, options: dict) -> list[AuthInfo]:
     # Authentik OAuth2 provider/application blueprint named after the app or naming its host.
     hosts = {substitute(h, route.resource.variables).lower() for h in route.hosts}
     names = {n.lower() for n in _route_names(route)} | {str(b.get("name")).lower() for b in route.backends}
-    for bp in blueprint_oauth_apps(inv):
-        if not bp["model"].startswith("authentik_providers_oauth2") and bp["model"] != "authentik_core.application":
-            continue
-        if bp["model"] == "authentik_core.application" and "oauth" not in bp["provider"].lower():
-            continue
-        bph = substitute(bp["hosts"], bp["resource"].variables).lower()
+    for bp, bph in memo(inv, "authmap.oidc_blueprints", lambda: _oidc_blueprints(inv)):
         if (bp["slug"].lower() in names or bp["name"].lower() in names) or any(h and h in bph for h in hosts):
             out.append(AuthInfo("native-oidc", "authentik", f"Authentik blueprint {bp['model']} {bp['slug'] or bp['name']} "
                                 f"in ConfigMap {bp['resource'].namespace}/{bp['resource'].name}", bp["resource"], ("data",),
@@ -548,6 +564,15 @@ class RouteAuth:
         return self.guards[0] if self.guards else None
 
 
+def _options_key(options: dict) -> tuple:
+    """What of `options` the analysis reads, normalised: the checks, the exposure map and the outpost
+    walk pass different dicts (`native_auth_annotations: []` or absent...) that mean the same analysis,
+    so they share one cache entry instead of analysing every route again."""
+    native = options.get("native_auth_annotations")
+    native_key = repr(tuple(native)) if isinstance(native, (list, tuple)) else repr(native or ())
+    return repr(sorted(accepted_providers(options))), native_key
+
+
 def analyse(inv, route: Route, options: dict | None = None) -> RouteAuth:
     options = options or {}
     cache = getattr(inv, "_posture_auth_cache", None)
@@ -557,7 +582,7 @@ def analyse(inv, route: Route, options: dict | None = None) -> RouteAuth:
             setattr(inv, "_posture_auth_cache", cache)
         except AttributeError:  # pragma: no cover
             pass
-    key = (id(route), repr(sorted(accepted_providers(options))), repr(options.get("native_auth_annotations")))
+    key = (id(route), *_options_key(options))
     if key in cache:
         return cache[key]
     guards: list[AuthInfo] = []

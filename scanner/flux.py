@@ -148,9 +148,38 @@ def _resolve_prefix(repo: RepoFiles, sync_path: str) -> str:
     return ""
 
 
+# What copy.deepcopy returns as it is (its `_deepcopy_atomic` types that YAML data holds).
+_ATOMIC = frozenset({str, int, float, bool, type(None)})
+
+
+def _copy_data(x, memo: dict | None = None):
+    """copy.deepcopy for parsed YAML data, several times faster: plain dicts and lists are rebuilt by
+    recursion, atomic scalars shared (as deepcopy does), anything else handed to copy.deepcopy. The memo
+    (by id, as deepcopy's) keeps a sub-tree that appears twice (a YAML alias) shared in the copy."""
+    if memo is None:
+        memo = {}
+    t = type(x)
+    if t in _ATOMIC:
+        return x
+    if t is not dict and t is not list:
+        return copy.deepcopy(x, memo)
+    y = memo.get(id(x))
+    if y is not None:
+        return y
+    if t is dict:
+        y = memo[id(x)] = {}
+        for k, v in x.items():
+            y[k if type(k) in _ATOMIC else copy.deepcopy(k, memo)] = v if type(v) in _ATOMIC else _copy_data(v, memo)
+    else:
+        y = memo[id(x)] = []
+        for v in x:
+            y.append(v if type(v) in _ATOMIC else _copy_data(v, memo))
+    return y
+
+
 def _apply_patch(body: dict, patch) -> dict:
     """Apply a strategic-merge (approximated by a deep merge) or JSON6902 patch to a copy of body."""
-    out = copy.deepcopy(body)
+    out = _copy_data(body)
     if isinstance(patch, list):
         for op in patch:
             if not isinstance(op, dict) or op.get("op") not in ("add", "replace") or not isinstance(op.get("path"), str):
@@ -166,9 +195,9 @@ def _apply_patch(body: dict, patch) -> dict:
                     cur = None
                     break
             if isinstance(cur, dict):
-                cur[parts[-1]] = copy.deepcopy(op.get("value"))
+                cur[parts[-1]] = _copy_data(op.get("value"))
             elif isinstance(cur, list) and parts[-1] == "-":
-                cur.append(copy.deepcopy(op.get("value")))
+                cur.append(_copy_data(op.get("value")))
         return out
 
     def merge(dst, src):
@@ -180,7 +209,7 @@ def _apply_patch(body: dict, patch) -> dict:
             if isinstance(v, dict) and isinstance(dst.get(k), dict):
                 merge(dst[k], v)
             else:
-                dst[k] = copy.deepcopy(v)
+                dst[k] = _copy_data(v)
 
     if isinstance(patch, dict):
         merge(out, patch)
@@ -207,14 +236,23 @@ def _patch_matches(target: dict, res_kind: str, res_group: str, name: str, label
     return True
 
 
-def _parsed_patches(spec: dict, errors: list[ScanError], path: str) -> list[tuple[dict, object]]:
+def _parsed_patches(spec: dict, errors: list[ScanError], path: str,
+                    loaded: dict | None = None) -> list[tuple[dict, object]]:
+    """(target, patch body) of each patch. `loaded` keeps the parse of each patch text for the walk:
+    the same few patch texts repeat across the Kustomizations of a repo (patch bodies are only read,
+    never changed: `_apply_patch` copies what it takes from them)."""
     out = []
     for p in spec.get("patches") or []:
         if not isinstance(p, dict):
             continue
         raw = p.get("patch")
         if isinstance(raw, str):
-            docs, errs = load_documents(raw)
+            if loaded is None:
+                docs, errs = load_documents(raw)
+            else:
+                if raw not in loaded:
+                    loaded[raw] = load_documents(raw)
+                docs, errs = loaded[raw]
             if errs:
                 errors.append(ScanError(path, None, f"Flux patch is not valid YAML: {errs[0].message}"))
                 continue
@@ -259,6 +297,7 @@ def walk(repo: RepoFiles, docs: list[Document]) -> FluxResult:
 
     queue: deque[_Node] = deque()
     seen_nodes: set[tuple[str, str]] = set()
+    patch_texts: dict = {}  # patch text -> its load_documents result
     emitted: dict[tuple[int, str | None, str], Resource] = {}
 
     def emit(doc: Document, ns: str | None, name: str, node: _Node | None, body: dict) -> Resource:
@@ -314,7 +353,7 @@ def walk(repo: RepoFiles, docs: list[Document]) -> FluxResult:
                                                    f"component {comp!r} of {node.key} not found", kind="input"))
         result.errors.extend(built.errors)
         result.used_files |= built.used_files
-        patches = _parsed_patches(spec, result.errors, node.file)
+        patches = _parsed_patches(spec, result.errors, node.file, patch_texts)
         target_ns = spec.get("targetNamespace") if isinstance(spec.get("targetNamespace"), str) else None
         if target_ns:
             target_ns = substitute(target_ns, node.variables)
