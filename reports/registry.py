@@ -5,7 +5,7 @@ import gc
 import importlib
 import os
 import tempfile
-from importlib.metadata import entry_points
+from scanner.plugins import entry_points
 
 GROUP = "gitops_posture.formatters"
 # Names users type that map onto a formatter (e.g. `--format md`).
@@ -54,14 +54,25 @@ def _temp_in(directory: str) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=".posture-", suffix=".tmp", dir=directory)
 
 
-def stage(path: str, render, report: dict, options: dict) -> tuple[str, str]:
-    """Render one format into a temp file beside `path`; (temp path, path) for `commit_staged`.
+def temp_beside(path: str) -> str:
+    """A new empty temp file in `path`'s directory (created now, so its name is known and reserved)."""
+    fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    return tmp
+
+
+def stage(path: str, render, report: dict, options: dict, tmp: str | None = None) -> tuple[str, str]:
+    """Render one format into a temp file beside `path` (or into `tmp`, made by `temp_beside`);
+    (temp path, path) for `commit_staged`.
 
     A formatter module with `write(report, options, fh)` streams into the file (the large formats
     never hold their whole text in memory); otherwise `render`'s text is written."""
     module = importlib.import_module(render.__module__)
     writer = getattr(module, "write", None)
-    fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
+    if tmp is None:
+        fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
+    else:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # (re)made: a failed try removes it
     # Formatters allocate piles of short-lived, acyclic strings and lists; with a large report (and
     # inventory) in memory, automatic full collections meanwhile only walk all of it again and again.
     gc_was = gc.isenabled()

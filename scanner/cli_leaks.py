@@ -16,16 +16,11 @@ LEAK_CHECKS = ("secrets.sops-encrypted", "secrets.no-plaintext-credentials")
 
 def _root_of(paths: list[str]) -> str:
     """The git work tree holding the files when there is one (for .sops.yaml lookups), else their common dir."""
+    from .discover import work_tree_above
+
     absd = [os.path.abspath(p) for p in paths]
     common = os.path.commonpath([os.path.dirname(p) for p in absd]) if absd else os.getcwd()
-    cur = common
-    while True:
-        if os.path.isdir(os.path.join(cur, ".git")):
-            return cur
-        parent = os.path.dirname(cur)
-        if parent == cur:
-            return common
-        cur = parent
+    return work_tree_above(common) or common
 
 
 def run_leaks(paths: list[str]):

@@ -83,8 +83,31 @@ def _web_url(remote: str | None) -> str | None:
     return remote[:-4] if remote.endswith(".git") else remote
 
 
+def work_tree_above(path: str) -> str | None:
+    """The nearest directory at or above `path` holding a `.git` (a directory, or a file for worktrees
+    and submodules), or None."""
+    d = path
+    while True:
+        if os.path.lexists(os.path.join(d, ".git")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def _may_be_in_git(root: str) -> bool:
+    """False only when certainly not in a work tree: no `.git` here or above, no GIT_DIR. (Saves a `git`
+    process, a few ms, on every scan of a plain directory.)"""
+    if os.environ.get("GIT_DIR") or os.environ.get("GIT_WORK_TREE"):
+        return True
+    return work_tree_above(os.path.realpath(root)) is not None
+
+
 def _git_files(root: str) -> tuple[list[str], str | None, str | None] | None:
     """(files, HEAD commit, origin URL) of a git work tree, or None when `root` is not in one."""
+    if not _may_be_in_git(root):
+        return None
     inside = _git(root, "rev-parse", "--is-inside-work-tree")
     if not inside or inside.strip() != "true":
         return None

@@ -10,6 +10,7 @@ import hashlib
 import traceback
 from dataclasses import dataclass, field
 
+from . import twocore
 from .config import Config, Waiver
 from .model import Result
 from .registry import CheckSpec
@@ -72,36 +73,46 @@ def run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.date
             gc.unfreeze()
 
 
+# Below this many documents a second process for the checks costs more (fork, results sent back)
+# than it saves.
+PARALLEL_MIN_DOCUMENTS = 300
+
+
 def _run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.date | None = None) -> list[CheckOutcome]:
     today = today or dt.date.today()
     active = [w for w in config.waivers if not w.expired(today)]
     expired = [w for w in config.waivers if w.expired(today)]
+    enabled = [s for s in specs if s.id not in config.disabled]
+    # Checks may start slow work (subprocesses) in the background before the checks run: a function
+    # `f.__posture_prepare__(inventory, options)`. Such a check runs in this process (its background work
+    # lives here), after the others; every other check may run in the helper process (twocore).
+    preparing = [s for s in enabled if getattr(s.func, "__posture_prepare__", None) is not None]
+    shared = [s for s in enabled if s not in preparing]
+
+    def prepare() -> None:  # only starts work; a failure is ignored (the check then does the work itself)
+        for spec in preparing:
+            try:
+                opts = dict(spec.options)
+                opts.update(config.options_for(spec.id) or {})
+                spec.func.__posture_prepare__(inventory, opts)
+            except Exception:
+                pass
+
+    def run_one(spec: CheckSpec) -> tuple[list[Result], str | None, list]:
+        return _run_one(spec, inventory, config)
+
+    parallel = len(getattr(inventory, "documents", ())) >= PARALLEL_MIN_DOCUMENTS
+    answers, prepared_answers = twocore.share(shared, run_one, parallel=parallel, after_fork=[prepare],
+                                              parent_only=preparing)
+    by_id = {s.id: a for s, a in zip(shared, answers)}
+    by_id.update((s.id, a) for s, a in zip(preparing, prepared_answers))
+    errors = getattr(inventory, "errors", None)
     outcomes = []
-    # Checks may start slow work (subprocesses) in the background before any check runs: a function
-    # `f.__posture_prepare__(inventory, options)`. It only starts work; a failure there is ignored
-    # (the check then does the work itself).
-    for spec in specs:
-        prepare = getattr(spec.func, "__posture_prepare__", None)
-        if prepare is None or spec.id in config.disabled:
-            continue
-        try:
-            opts = dict(spec.options)
-            opts.update(config.options_for(spec.id) or {})
-            prepare(inventory, opts)
-        except Exception:
-            pass
-    for spec in specs:
-        if spec.id in config.disabled:
-            continue
+    for spec in enabled:
         out = CheckOutcome(spec)
-        try:
-            out.results = [r for r in spec.run(inventory, config.options_for(spec.id)) if r is not None]
-        except Exception as exc:  # a broken check must not stop the scan
-            out.error = f"{type(exc).__name__}: {exc}"
-            tb = traceback.extract_tb(exc.__traceback__)
-            if tb:
-                out.error += f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})"
-            out.results = []
+        out.results, out.error, new_errors = by_id[spec.id]
+        if errors is not None:  # what the check recorded (notices, config errors), once, in check order
+            errors.extend(e for e in new_errors if e not in errors)
         for i, r in enumerate(out.results):
             if r.status not in ("fail", "warn"):
                 continue
@@ -116,3 +127,25 @@ def _run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.dat
                     r.evidence = dict(r.evidence, expired_waiver=f"waiver expired on {ew.expires.isoformat()}: {ew.reason}")
         outcomes.append(out)
     return outcomes
+
+
+def _run_one(spec: CheckSpec, inventory, config: Config) -> tuple[list[Result], str | None, list]:
+    """(results, error text, scan errors the check recorded). Never raises: a broken check must not
+    stop the scan. The recorded errors are taken out of the inventory and handed back, so a check run
+    in the helper process loses none of them."""
+    errors = getattr(inventory, "errors", None)
+    before = len(errors) if errors is not None else 0
+    error = None
+    try:
+        results = [r for r in spec.run(inventory, config.options_for(spec.id)) if r is not None]
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        tb = traceback.extract_tb(exc.__traceback__)
+        if tb:
+            error += f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})"
+        results = []
+    new_errors = []
+    if errors is not None and len(errors) > before:
+        new_errors = errors[before:]
+        del errors[before:]
+    return results, error, new_errors

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from .plugins import entry_points
 from types import ModuleType
 from typing import Callable, Iterable
 

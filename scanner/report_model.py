@@ -1,7 +1,6 @@
 """Turn check outcomes into the report dict that every formatter renders (the JSON report)."""
 from __future__ import annotations
 
-import datetime as dt
 import gc
 from collections import defaultdict
 
@@ -118,10 +117,6 @@ def namespace_matrix(checks: list[dict]) -> dict:
     return {ns: {layer: {"score": round(100.0 * ok / total, 2), "failing": failing, "total": total}
                  for layer, (ok, failing, total) in sorted(layers.items())}
             for ns, layers in sorted(acc.items())}
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def build_report(*, outcomes, weights, scan_meta: dict, waivers: list[dict], errors: list[dict],

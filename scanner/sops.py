@@ -29,6 +29,8 @@ from typing import Iterator
 
 import yaml
 
+from .sops_cache import FilestatusCache, read_for_key
+
 ENC_VALUE = re.compile(r"^ENC\[[A-Z0-9_]+,data:[^,\]]*,iv:[^,\]]*,tag:[^,\]]*,type:[a-z]+\]$", re.S)
 ENC_LOOSE = re.compile(r"^ENC\[[A-Z0-9_]+,data:", re.S)
 SOPS_NAME = re.compile(r"(^|[./_-])(sops|enc\.age|sops-gpg)([./_-]|$)", re.I)
@@ -559,6 +561,7 @@ class SopsRunner:
         self.broken: str | None = None
         self._lock = threading.Lock()
         self.prefetched: "Prefetch | None" = None  # background answers to take instead of calling again
+        self.cache = FilestatusCache.open(binary)  # earlier answers for these exact bytes (sops_cache)
 
     def _run(self, args: list[str], *, with_key: bool, want_stdout: bool) -> tuple[int, bytes, bytes]:
         if self.broken:
@@ -581,7 +584,26 @@ class SopsRunner:
             raise SopsUnavailable(self.broken)
         return proc.returncode, proc.stdout or b"", proc.stderr or b""
 
+    def cached_filestatus(self, path: str) -> SopsCall | None:
+        """The answer recorded for this file's exact bytes and this binary, without running sops."""
+        data = read_for_key(self.root, path) if self.cache is not None else None
+        if data is not None and self.cache.get(self.cache.key(_input_type(path), data)):
+            return SopsCall(path, "ok", 0, encrypted=True)
+        return None
+
     def filestatus(self, path: str) -> SopsCall:
+        before = read_for_key(self.root, path) if self.cache is not None else None
+        if before is not None:
+            key = self.cache.key(_input_type(path), before)
+            if self.cache.get(key):
+                return SopsCall(path, "ok", 0, encrypted=True)
+        call = self._filestatus(path)
+        # Recorded only if the file still has the bytes that were hashed (sops read it in between).
+        if before is not None and call.status == "ok" and read_for_key(self.root, path) == before:
+            self.cache.put(key, True)
+        return call
+
+    def _filestatus(self, path: str) -> SopsCall:
         try:
             code, out, err = self._run(["filestatus", "--input-type", _input_type(path), path], with_key=False,
                                        want_stdout=True)
@@ -620,6 +642,12 @@ class SopsRunner:
         then the rest in a small thread pool."""
         if not paths:
             return []
+        if self.cache is not None and getattr(func, "__self__", None) is self and func.__name__ == "filestatus":
+            known = {p: c for p in paths if (c := self.cached_filestatus(p)) is not None}
+            if known:  # only the others need the binary (and a thread pool)
+                todo = [p for p in paths if p not in known]
+                ran = dict(zip(todo, self.map(func, todo)))
+                return [known.get(p) or ran[p] for p in paths]
         pre = self.prefetched
         if pre is not None and getattr(func, "__self__", None) is self and func.__name__ in ("filestatus", "verify"):
             op, live = func.__name__, func
@@ -677,6 +705,7 @@ class Prefetch:
         self._lock = threading.Lock()
         self._calls: dict[tuple[str, str], tuple] = {}  # (op, path) -> (Future, stat signature)
         self._pool: ThreadPoolExecutor | None = None
+        self._pools: list[ThreadPoolExecutor] = []  # every pool made, for close() to join
         self._probe = None  # Future of the first call: the rest wait for it (a hanging binary costs one timeout)
         self._pending = 0  # submitted, not finished; at 0 the pool is shut down so no idle thread lingers
 
@@ -686,12 +715,15 @@ class Prefetch:
     def add(self, paths) -> None:
         from concurrent.futures import Future
 
+        if not self.with_key:  # nothing to run for a file whose answer the cache holds
+            paths = [p for p in paths if self.runner.cached_filestatus(p) is None]
         with self._lock:
             todo = [p for p in paths if ("filestatus", p) not in self._calls]
             if not todo:
                 return
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.runner.workers, thread_name_prefix="sops-prefetch")
+                self._pools.append(self._pool)
             for p in todo:
                 fut: Future = Future()
                 self._calls[("filestatus", p)] = (fut, None)
@@ -766,10 +798,13 @@ class Prefetch:
         return call
 
     def close(self) -> None:
+        """Stop the pools and wait for their threads to end: the scan forks a helper process for
+        the report writing only while no other thread runs (see twocore)."""
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False)
+            self._pool = None
+            pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 _PREFETCHES: dict[tuple, Prefetch] = {}
@@ -798,25 +833,6 @@ def prefetch(root: str | None, rel_paths, *, binary: str | None = None, timeout:
         return pf
     except Exception:  # an optimisation only: the check runs every call itself when this fails
         return None
-
-
-def prefetch_candidates(files) -> list[str]:
-    """Discovered files that look SOPS-encrypted by name (`.sops.`, `.enc.`), sorted."""
-    out = []
-    for rel in files:
-        base = posixpath.basename(rel).lower()
-        if base in (".sops.yaml", ".sops.yml", ".sopsrc"):
-            continue
-        if ".sops." in base or ".enc." in base or is_sops_named(rel):
-            out.append(rel)
-    return sorted(out)
-
-
-def prefetch_discovered(root: str | None, files, options: dict | None = None) -> None:
-    """The scan's early hook: start sops for the SOPS-named files right after discovery."""
-    opts = options or {}
-    prefetch(root, prefetch_candidates(files or ()), binary=opts.get("sops_binary"),
-             timeout=float(opts.get("timeout") or 20), workers=int(opts.get("workers") or 4))
 
 
 def take_prefetch(binary: str, root: str, timeout: float) -> Prefetch | None:

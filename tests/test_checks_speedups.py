@@ -85,6 +85,6 @@ def test_early_prefetch_gives_the_same_verdicts(tmp_path, monkeypatch):
         encrypt(repo, rel, key)
         rels.append(rel)
     plain = scan(str(repo), only=[MAC]).report
-    sops_mod.prefetch_discovered(str(repo), rels + ["kubernetes/not-there.sops.yaml"])
+    sops_mod.prefetch(str(repo), rels + ["kubernetes/not-there.sops.yaml"])
     early = scan(str(repo), only=[MAC]).report
     assert _findings(plain, MAC) == _findings(early, MAC) and len(_findings(plain, MAC)) == 3

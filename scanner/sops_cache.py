@@ -1,0 +1,95 @@
+"""A content-addressed record of `sops filestatus` answers, so an unchanged file is not asked again.
+
+`sops filestatus` is a process per file (~15 ms of CPU: the Go runtime and sops' start-up), the
+largest single cost of scanning a repo with SOPS files, and its answer depends only on the binary and
+the file's bytes. An answer is stored under the SHA-256 of exactly those (binary path, size and
+mtime; the input type; the file's bytes), so it can never be stale: change one byte, or the binary,
+and the key changes.
+
+Only "encrypted" answers are stored: a plaintext file's hash is never written anywhere (its hash
+could be guessed against), and such a file is a finding worth the fresh call anyway. MAC
+verification (`sops decrypt` with the age key) is never cached: its answer depends on key material.
+
+Where: $POSTURE_CACHE_DIR, else $XDG_CACHE_HOME/gitops-posture, else ~/.cache/gitops-posture.
+Off with POSTURE_NO_CACHE=1 (`posture scan --no-cache`). A cache that cannot be read or written
+is no cache; the scan's verdicts are the same either way.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+
+_SUBDIR = "sops-filestatus-v1"
+
+
+def cache_dir() -> str | None:
+    if os.environ.get("POSTURE_NO_CACHE", "").strip() not in ("", "0"):
+        return None
+    base = os.environ.get("POSTURE_CACHE_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "gitops-posture")
+    return os.path.join(base, _SUBDIR)
+
+
+class FilestatusCache:
+    def __init__(self, directory: str, binary: str):
+        self.directory = directory
+        st = os.stat(binary)
+        self._binary_id = f"{os.path.realpath(binary)}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape")
+
+    @classmethod
+    def open(cls, binary: str) -> "FilestatusCache | None":
+        directory = cache_dir()
+        if directory is None:
+            return None
+        try:
+            return cls(directory, binary)
+        except OSError:
+            return None
+
+    def key(self, input_type: str, data: bytes) -> str:
+        h = hashlib.sha256(self._binary_id)
+        h.update(b"\0" + input_type.encode() + b"\0")
+        h.update(data)
+        return h.hexdigest()
+
+    def _file(self, key: str) -> str:
+        return os.path.join(self.directory, key[:2], key)
+
+    def get(self, key: str) -> bool | None:
+        """The stored `encrypted` answer, or None."""
+        try:
+            with open(self._file(key), encoding="utf-8") as fh:
+                value = json.load(fh)
+        except (OSError, ValueError):
+            return None
+        return value.get("encrypted") if isinstance(value, dict) and value.get("encrypted") is True else None
+
+    def put(self, key: str, encrypted: bool) -> None:
+        if encrypted is not True:
+            return
+        path = self._file(key)
+        tmp = None
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"encrypted": True}, fh)
+            os.replace(tmp, path)  # atomic: a concurrent scan reads the old entry or the new one
+        except OSError:
+            if tmp:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+
+def read_for_key(root: str, path: str) -> bytes | None:
+    try:
+        with open(os.path.join(root, path), "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None

@@ -1,0 +1,102 @@
+"""The scan uses both cores (scanner/twocore.py) for the parse, the checks and the report writing; the
+reports must be exactly those of a serial run, including what checks run in the helper record."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scanner import engine, parse, twocore
+from scanner.api import scan, write_reports
+from tests.support.repos import flux_repo, write
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or twocore.cores() < 2, reason="needs fork and 2 cores")
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "homelab"
+
+
+def _without_timings(report: dict) -> dict:
+    report = dict(report)
+    scan_meta = dict(report.pop("scan"))
+    for k in ("started_at", "finished_at", "duration_s", "phases"):
+        scan_meta.pop(k, None)
+    report["scan"] = scan_meta
+    return report
+
+
+@pytest.fixture
+def helper_does_all_tasks(monkeypatch):
+    """The parent takes no shared task: everything shared runs in (and comes back from) the helper."""
+    parent = os.getpid()
+    real_take = twocore._take
+    monkeypatch.setattr(twocore, "_take", lambda *a: None if os.getpid() == parent else real_take(*a))
+    monkeypatch.setattr(engine, "PARALLEL_MIN_DOCUMENTS", 0)
+    monkeypatch.setattr(parse, "PARALLEL_MIN_FILES", 0)
+
+
+def test_example_repo_scanned_by_the_helper_equals_a_serial_scan(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "PARALLEL_MIN_DOCUMENTS", 10 ** 9)
+    monkeypatch.setattr(parse, "PARALLEL_MIN_FILES", 10 ** 9)
+    serial = scan(str(EXAMPLE)).report
+    parent = os.getpid()
+    real_take = twocore._take
+    monkeypatch.setattr(twocore, "_take", lambda *a: None if os.getpid() == parent else real_take(*a))
+    monkeypatch.setattr(engine, "PARALLEL_MIN_DOCUMENTS", 0)
+    monkeypatch.setattr(parse, "PARALLEL_MIN_FILES", 0)
+    helped = scan(str(EXAMPLE)).report
+    assert _without_timings(helped) == _without_timings(serial)
+    assert sum(len(c["findings"]) for c in serial["checks"]) > 100
+
+
+def test_errors_recorded_by_checks_in_the_helper_are_kept_once(tmp_path, helper_does_all_tasks):
+    repo = flux_repo(tmp_path / "repo", {"media": {"s.sops.yaml": """
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: s}
+        stringData: {TOKEN: ENC[AES256_GCM,data:abc=,iv:abc=,tag:abc=,type:str]}
+        sops:
+          age: [{recipient: age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq, enc: x}]
+          lastmodified: "2026-01-01T00:00:00Z"
+          mac: ENC[AES256_GCM,data:abc=,iv:abc=,tag:abc=,type:str]
+          version: 3.9.0
+        """}})
+    write(repo, ".sops.yaml", "creation_rules:\n  - path_regex: '(unclosed'\n    age: age1xyz\n")
+    report = scan(str(repo), only=["secrets"]).report
+    config_errors = [e for e in report["errors"] if e["kind"] == "config" and ".sops.yaml" in e["message"]]
+    assert len(config_errors) == 1, report["errors"]
+
+
+def test_formats_rendered_in_two_processes_equal_serial_rendering(tmp_path, monkeypatch):
+    report = scan(str(EXAMPLE)).report
+    formats = ["json", "html", "markdown", "sarif", "junit"]
+    write_reports(copy.deepcopy(report), formats, str(tmp_path / "two"))  # (writing adds its own timing)
+    monkeypatch.setattr(twocore, "can_fork", lambda: False)
+    write_reports(copy.deepcopy(report), formats, str(tmp_path / "one"))
+    one, two = sorted(os.listdir(tmp_path / "one")), sorted(os.listdir(tmp_path / "two"))
+    assert one == two and len(one) == len(formats)
+    for name in one:
+        a = (tmp_path / "one" / name).read_bytes()
+        b = (tmp_path / "two" / name).read_bytes()
+        assert a == b, name
+    json.loads((tmp_path / "two" / "posture-report.json").read_text())
+
+
+def test_a_format_failing_in_the_helper_leaves_no_report_and_no_temp_file(tmp_path, helper_does_all_tasks,
+                                                                           monkeypatch):
+    from reports import html
+
+    report = scan(str(EXAMPLE)).report
+
+    def broken(*a, **k):
+        raise RuntimeError("html renderer broke")
+
+    monkeypatch.setattr(html, "write", broken)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="html renderer broke"):
+        write_reports(report, ["json", "html"], str(out))
+    assert os.listdir(out) == []
+    shutil.rmtree(out)
