@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - pure-Python markupsafe
                 .replace("'", "&#39;").replace('"', "&#34;"))
 
 FILENAME = "posture-report.html"
+RENDER_COST = 3  # relative to the other formats: the heaviest is rendered first (see api.write_reports)
 
 TEMPLATES = Path(__file__).parent / "templates"
 LAYERS = ("perimeter", "segmentation", "nodes", "workloads", "secrets", "authentication", "policy",
@@ -551,6 +552,15 @@ def _gc_paused():
     finally:
         if was:
             gc.enable()
+
+
+def prepare() -> None:
+    """Load the templates and assets now (the CLI calls this while the repo is being parsed), so the
+    render that follows does only rendering."""
+    env = _env()
+    for name in sorted(p.name for p in TEMPLATES.glob("*.j2")):
+        env.get_template(name)
+    _assets()
 
 
 def render(report: dict, options: dict | None = None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 FILENAME = "posture-report.json"
+RENDER_COST = 2
 COMPACT_FROM_FINDINGS = 500
 
 

@@ -30,6 +30,16 @@ def load(name: str):
     return getattr(module, "FILENAME", f"posture-report.{name}"), target
 
 
+def prepare(name: str) -> None:
+    """Load a format's module and let it load what it renders with (an optional `prepare()`): start-up
+    work a caller can do early, e.g. while the repo is parsed."""
+    _, render = load(name)
+    module = importlib.import_module(render.__module__)
+    prep = getattr(module, "prepare", None)
+    if callable(prep):
+        prep()
+
+
 def atomic_write(path: str, text: str) -> None:
     """Write via a temp file in the same directory and rename, so readers never see half a file."""
     directory = os.path.dirname(os.path.abspath(path))

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -224,7 +225,9 @@ def write_reports(report: dict, formats: list[str], output_dir: str, options: di
             path = os.path.join(output_dir, filename)
             staged.append((temp_beside(path), path))
             targets.append((path, render, staged[-1][0]))
-        # Formats render independently: with several, a forked helper renders some (the 2nd core).
+        # Formats render independently: with several, a forked helper renders some (the 2nd core). The
+        # heaviest go first, so this process (which starts taking at once) gets the biggest one.
+        targets.sort(key=lambda t: -getattr(sys.modules.get(t[1].__module__), "RENDER_COST", 1))
         twocore.share(targets, lambda t: stage(t[0], t[1], report, options or {}, tmp=t[2]), parallel=len(targets) > 1)
         with _sigint_deferred():
             written = commit_staged(staged)

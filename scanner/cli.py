@@ -129,11 +129,11 @@ def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clu
     parse.FREEZE_AFTER_PARSE = True  # a one-shot process: keep the parsed repo out of the cyclic GC
     fmts = _formats(formats)
 
-    def warm_up() -> None:  # the report formatters' imports, overlapped with a parallel parse
-        from reports.registry import load as load_formatter
+    def warm_up() -> None:  # the report formatters' imports and templates, overlapped with a parallel parse
+        from reports.registry import prepare as prepare_formatter
 
         for f in fmts:
-            load_formatter(f)
+            prepare_formatter(f)
 
     only_list = [o.strip() for item in only for o in item.split(",") if o.strip()]
     if age_key:

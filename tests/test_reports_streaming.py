@@ -97,3 +97,14 @@ def test_failed_stage_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         registry.stage(str(tmp_path / "x.md"), broken, make_report(5), {})
     assert not list(tmp_path.iterdir())
+
+
+def test_prepare_loads_every_template_before_the_render():
+    """`posture scan` prepares its formats while the repo is parsed: afterwards the render loads nothing."""
+    html._env.cache_clear()
+    registry.prepare("html")
+    loaded = {key[1] for key in html._env().cache.keys()}
+    assert loaded == {p.name for p in html.TEMPLATES.glob("*.j2")} and "report.html.j2" in loaded
+    registry.prepare("json")  # a format without prepare(): only its module is loaded
+    report = make_report(10)
+    assert html.render(report, {}) == "".join(html._env().get_template("report.html.j2").generate(html._context(report, {})))
