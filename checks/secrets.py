@@ -470,7 +470,9 @@ def flux_decryption(inv, options):
         (exit 51) is caught before Flux refuses it. Decrypted output goes to /dev/null and is never kept.
         Without the binary this check yields nothing; without a key it reports filestatus verdicts only
         (evidence `mac_verified: false`: a MAC cannot be checked without the key). Either case adds one
-        notice to the scan errors. A hanging or crashing binary is a recorded error, never a crash.""",
+        notice to the scan errors. A hanging or crashing binary is a recorded error, never a crash.
+        A filestatus answer is reused for a file whose bytes (and sops binary) are exactly the same as when
+        it was given (a content-addressed cache; `--no-cache` turns it off); MAC verification always runs.""",
     remediation="""
         Re-create tampered files from the source values with `sops edit` (never edit ciphertext or metadata by
         hand), and make sure the file is encrypted (`sops -e -i`) where filestatus says it is not.""",

@@ -7,8 +7,6 @@ pinned by a CSP hash, so even a markup injection that slipped past escaping coul
 from __future__ import annotations
 
 import base64
-import contextlib
-import gc
 import hashlib
 import re
 from functools import lru_cache
@@ -19,6 +17,7 @@ import jinja2
 from markupsafe import Markup
 
 from reports import svg
+from scanner.gcpause import paused as gc_paused
 
 try:  # markupsafe's C escaper (what jinja's autoescape calls), without the Markup wrapper per value
     from markupsafe._speedups import _escape_inner as _escape_str
@@ -541,19 +540,6 @@ def _context(report: dict, options: dict) -> dict:
     )
 
 
-@contextlib.contextmanager
-def _gc_paused():
-    """Rendering allocates millions of short-lived acyclic strings and tuples; with a large report
-    in memory each automatic full collection walks all of it (a third of the render time at 100x)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def prepare() -> None:
     """Load the templates and assets now (the CLI calls this while the repo is being parsed), so the
     render that follows does only rendering."""
@@ -564,7 +550,7 @@ def prepare() -> None:
 
 
 def render(report: dict, options: dict | None = None) -> str:
-    with _gc_paused():
+    with gc_paused():
         return _env().get_template("report.html.j2").render(_context(report, options or {}))
 
 
@@ -576,7 +562,7 @@ def write(report: dict, options: dict | None, fh) -> None:
     holding the whole page (hundreds of MB for a large scan) in memory."""
     buf: list[str] = []
     size = 0
-    with _gc_paused():
+    with gc_paused():
         for piece in _env().get_template("report.html.j2").generate(_context(report, options or {})):
             buf.append(piece)
             size += len(piece)

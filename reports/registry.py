@@ -1,10 +1,11 @@
 """Formatter plugins, found through the `gitops_posture.formatters` entry-point group."""
 from __future__ import annotations
 
-import gc
 import importlib
 import os
 import tempfile
+
+from scanner.gcpause import paused as gc_paused
 from scanner.plugins import entry_points
 
 GROUP = "gitops_posture.formatters"
@@ -83,12 +84,9 @@ def stage(path: str, render, report: dict, options: dict, tmp: str | None = None
         fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
     else:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # (re)made: a failed try removes it
-    # Formatters allocate piles of short-lived, acyclic strings and lists; with a large report (and
-    # inventory) in memory, automatic full collections meanwhile only walk all of it again and again.
-    gc_was = gc.isenabled()
-    gc.disable()
+    # Formatters allocate piles of short-lived, acyclic strings and lists (see scanner.gcpause).
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with gc_paused(), os.fdopen(fd, "w", encoding="utf-8") as fh:
             if callable(writer):
                 writer(report, options, fh)
             else:
@@ -98,9 +96,6 @@ def stage(path: str, render, report: dict, options: dict, tmp: str | None = None
     except BaseException:
         discard_staged([(tmp, path)])
         raise
-    finally:
-        if gc_was:
-            gc.enable()
     return tmp, path
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 from . import config as config_mod
 from .discover import discover
+from .gcpause import paused as gc_paused
 from .model import LAYERS, ScanError
 from .parse import DEFAULT_MAX_FILE_BYTES, parse_files
 
@@ -142,7 +143,8 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
 
     t = time.perf_counter()
     say("building the inventory")
-    inv = build_inventory(os.path.abspath(path) if path else None, documents, files, errors, config=cfg.raw)
+    with gc_paused():  # the inventory is a big acyclic structure: see scanner.gcpause
+        inv = build_inventory(os.path.abspath(path) if path else None, documents, files, errors, config=cfg.raw)
     inv.git_commit, inv.web_url = commit, web_url
     if cluster:
         from .sources import cluster as cluster_src  # imported lazily: the kubernetes client is slow to import
@@ -228,7 +230,8 @@ def write_reports(report: dict, formats: list[str], output_dir: str, options: di
         # Formats render independently: with several, a forked helper renders some (the 2nd core). The
         # heaviest go first, so this process (which starts taking at once) gets the biggest one.
         targets.sort(key=lambda t: -getattr(sys.modules.get(t[1].__module__), "RENDER_COST", 1))
-        twocore.share(targets, lambda t: stage(t[0], t[1], report, options or {}, tmp=t[2]), parallel=len(targets) > 1)
+        twocore.share(targets, lambda t: stage(t[0], t[1], report, options or {}, tmp=t[2]),
+                      parallel=len(targets) > 1 and twocore.fork_affordable())
         with _sigint_deferred():
             written = commit_staged(staged)
     except BaseException:

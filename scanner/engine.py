@@ -101,7 +101,7 @@ def _run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.dat
     def run_one(spec: CheckSpec) -> tuple[list[Result], str | None, list]:
         return _run_one(spec, inventory, config)
 
-    parallel = len(getattr(inventory, "documents", ())) >= PARALLEL_MIN_DOCUMENTS
+    parallel = len(getattr(inventory, "documents", ())) >= PARALLEL_MIN_DOCUMENTS and twocore.fork_affordable()
     answers, prepared_answers = twocore.share(shared, run_one, parallel=parallel, after_fork=[prepare],
                                               parent_only=preparing)
     by_id = {s.id: a for s, a in zip(shared, answers)}

@@ -1,11 +1,11 @@
 """Turn check outcomes into the report dict that every formatter renders (the JSON report)."""
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 
 from . import __version__
 from .engine import CheckOutcome, fingerprint
+from .gcpause import paused as gc_paused
 from .model import LAYERS, SEVERITIES, SEVERITY_RANK
 from .scoring import FORMULA, check_score, grade, layer_score, overall_score
 
@@ -121,15 +121,9 @@ def namespace_matrix(checks: list[dict]) -> dict:
 
 def build_report(*, outcomes, weights, scan_meta: dict, waivers: list[dict], errors: list[dict],
                  exposure: list[dict], flux_graph: dict, extra: dict | None = None) -> dict:
-    # A finding dict per subject (hundreds of thousands on a large repo) and no reference cycles:
-    # automatic collections meanwhile would only walk the whole inventory again and again.
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    # A finding dict per subject (hundreds of thousands on a large repo) and no reference cycles.
+    with gc_paused():
         return _build_report(outcomes, weights, scan_meta, waivers, errors, exposure, flux_graph, extra)
-    finally:
-        if was:
-            gc.enable()
 
 
 def _build_report(outcomes, weights, scan_meta, waivers, errors, exposure, flux_graph, extra) -> dict:

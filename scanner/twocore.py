@@ -28,6 +28,24 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
+# A helper forked from a big process comes to hold a copy of much of it: every object it reads gets its
+# reference count written, and each page written is copied. Measured on the 100x synthetic repo (a
+# ~900 MiB scan): forking for the checks and the report added ~450 MiB for ~10% less time. So a process
+# that already holds this much does its later work alone: the memory bound matters more than the core.
+FORK_MAX_RSS_MIB = 384
+
+
+def fork_affordable() -> bool:
+    """Whether this process is small enough that a forked helper's copied pages do not matter."""
+    try:
+        import resource
+
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    except (ImportError, OSError):
+        return True
+    return peak_kib / 1024 < FORK_MAX_RSS_MIB
+
+
 def cores() -> int:
     try:
         return len(os.sched_getaffinity(0))

@@ -100,3 +100,20 @@ def test_a_format_failing_in_the_helper_leaves_no_report_and_no_temp_file(tmp_pa
         write_reports(report, ["json", "html"], str(out))
     assert os.listdir(out) == []
     shutil.rmtree(out)
+
+
+def test_a_big_process_does_the_checks_and_the_writing_alone(tmp_path, monkeypatch):
+    """Above FORK_MAX_RSS_MIB a helper's copied pages would cost more memory than its core saves."""
+    assert twocore.fork_affordable()
+    monkeypatch.setattr(twocore, "FORK_MAX_RSS_MIB", 0)
+    assert not twocore.fork_affordable()
+    monkeypatch.setattr(engine, "PARALLEL_MIN_DOCUMENTS", 0)
+    monkeypatch.setattr(parse, "PARALLEL_MIN_FILES", 10 ** 9)
+
+    def no_fork(*a, **k):
+        raise AssertionError("forked although the process is over the limit")
+
+    monkeypatch.setattr(twocore, "_fork_helper", no_fork)
+    run = scan(str(EXAMPLE))
+    written = write_reports(run.report, ["json", "html"], str(tmp_path / "out"))
+    assert len(written) == 2 and run.report["checks"]
