@@ -2,7 +2,6 @@
 130 interrupted."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -209,6 +208,8 @@ def checks_list(layer, as_json, as_markdown):
         click.echo(markdown(specs), nl=False)
         return
     if as_json:
+        import json
+
         click.echo(json.dumps([s.catalogue_entry() for s in specs], indent=2))
         return
     current = None

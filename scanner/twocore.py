@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import pickle
 import signal
 import threading
 from typing import Callable, Iterable, Sequence
@@ -59,12 +58,18 @@ def _encode(answers: dict, codec: str) -> bytes:
             return b"M" + marshal.dumps(answers)
         except ValueError:  # an object marshal cannot carry: fall back to pickle
             pass
+    import pickle  # (imported when first needed: the parse, before the fork, sends marshal data)
+
     return b"P" + pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _decode(payload: bytes) -> dict:
     body = memoryview(payload)[1:]
-    return marshal.loads(body) if payload[:1] == b"M" else pickle.loads(body)
+    if payload[:1] == b"M":
+        return marshal.loads(body)
+    import pickle
+
+    return pickle.loads(body)
 
 
 def share(tasks: Sequence, run: Callable, *, parallel: bool = True, codec: str = "pickle",
