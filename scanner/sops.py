@@ -672,10 +672,10 @@ class SopsRunner:
 
 # ---- prefetch: run the binary in the background while the rest of the scan goes on ---------------
 #
-# `sops filestatus` (and `sops decrypt` with a key) is a process per file: ~15 ms of CPU each. The scan
-# starts these calls as early as it knows the candidate files (right after discovery, and again before
-# the checks with the exact list) so they overlap with parsing and the other checks; the check then
-# takes the finished answers. An answer is reused only when the binary, root, timeout and (for decrypt)
+# `sops filestatus` (and `sops decrypt` with a key) is a process per file: ~15 ms of CPU each. The check's
+# prepare hook starts these calls before the checks run (files whose filestatus answer the content-
+# addressed cache holds are not called: sops_cache.py), so they overlap with the other checks; the check
+# then takes the finished answers. An answer is reused only when the binary, root, timeout and (for decrypt)
 # the age key settings are the same and the file's stat is unchanged since the call started, so a
 # verdict is always what a call made at check time would have given.
 
@@ -813,10 +813,7 @@ _PREFETCH_LOCK = threading.Lock()
 
 def prefetch(root: str | None, rel_paths, *, binary: str | None = None, timeout: float = 20.0,
              workers: int = 4) -> Prefetch | None:
-    """Start (or extend) background sops calls for `rel_paths` under `root`; never raises.
-
-    Only files named like SOPS files (`.sops.` / `.enc.`) or given explicitly are worth it: called with
-    every discovered file, it keeps the SOPS-named ones."""
+    """Start (or extend) background sops calls for `rel_paths` under `root`; never raises."""
     try:
         if not root or not rel_paths:
             return None
