@@ -12,6 +12,7 @@ import posixpath
 import re
 
 from scanner import talos
+from scanner.memo import memo
 from scanner.model import Location, Result
 from scanner.registry import check
 from scanner.results import failed, passed, warned
@@ -38,7 +39,7 @@ def _configs(inv, control_plane: bool = False):
 
 
 def _absent(inv) -> Result:
-    signals = talos.talos_signals(inv)
+    signals = memo(inv, "nodes.talos_signals", lambda: talos.talos_signals(inv))  # (one walk, not one per check)
     maker = warned if signals else failed
     msg = (f"{NO_CONFIG}: node hardening cannot be verified"
            + (f" (Talos files found: {', '.join(signals[:3])}; the machine config is kept elsewhere)" if signals else

@@ -195,14 +195,15 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
         "config": cfg.path, "layers": list(LAYERS),
     }
     t = time.perf_counter()
-    try:
-        exposure = exposure_map(inv, cfg.options_for("perimeter"))
-    except Exception as exc:  # the map is a view; a bug there must not lose the scan
-        inv.errors.append(ScanError("(exposure map)", None, f"exposure map failed: {exc}", kind="check"))
-        exposure = []
-    report = build_report(outcomes=outcomes, weights=cfg.weights, scan_meta=scan_meta,
-                          waivers=[w.as_dict(today) for w in cfg.waivers],
-                          errors=[e.as_dict() for e in inv.errors], exposure=exposure, flux_graph=flux_graph(inv))
+    with gc_paused():  # views of the inventory and the report model: large and acyclic (scanner.gcpause)
+        try:
+            exposure = exposure_map(inv, cfg.options_for("perimeter"))
+        except Exception as exc:  # the map is a view; a bug there must not lose the scan
+            inv.errors.append(ScanError("(exposure map)", None, f"exposure map failed: {exc}", kind="check"))
+            exposure = []
+        report = build_report(outcomes=outcomes, weights=cfg.weights, scan_meta=scan_meta,
+                              waivers=[w.as_dict(today) for w in cfg.waivers],
+                              errors=[e.as_dict() for e in inv.errors], exposure=exposure, flux_graph=flux_graph(inv))
     # The exposure map and report model are built after scan_meta is frozen: add their time now.
     report.setdefault("scan", {}).setdefault("phases", {})["report"] = round(time.perf_counter() - t, 4)
     return ScanRun(report=report, inventory=inv, specs=specs)
