@@ -159,7 +159,7 @@ def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clu
     # writing reuses its memory; on a small one freeing it only costs time (~7 ms per 1,000 documents;
     # the console script exits without freeing anything, see entry._leave).
     if len(run.inventory.documents) < 5000:
-        _KEPT_UNTIL_EXIT.append(run)
+        _KEPT_UNTIL_EXIT[:] = [run]  # (one at most: the CLI may be called again in the same process)
     del run
     baseline_report = None
     if baseline:

@@ -36,13 +36,21 @@ FORK_MAX_RSS_MIB = 384
 
 def fork_affordable() -> bool:
     """Whether this process is small enough that a forked helper's copied pages do not matter."""
-    try:
+    return _resident_mib() < FORK_MAX_RSS_MIB
+
+
+def _resident_mib() -> float:
+    try:  # Linux: the current resident size
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1048576
+    except (OSError, ValueError, IndexError):
+        pass
+    try:  # elsewhere: the peak so far (kilobytes on most systems)
         import resource
 
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     except (ImportError, OSError):
-        return True
-    return peak_kib / 1024 < FORK_MAX_RSS_MIB
+        return 0.0
 
 
 def cores() -> int:

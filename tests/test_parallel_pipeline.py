@@ -36,6 +36,7 @@ def helper_does_all_tasks(monkeypatch):
     monkeypatch.setattr(twocore, "_take", lambda *a: None if os.getpid() == parent else real_take(*a))
     monkeypatch.setattr(engine, "PARALLEL_MIN_DOCUMENTS", 0)
     monkeypatch.setattr(parse, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(twocore, "FORK_MAX_RSS_MIB", 10 ** 6)  # whatever the test process grew to
 
 
 def test_example_repo_scanned_by_the_helper_equals_a_serial_scan(tmp_path, monkeypatch):
@@ -47,6 +48,7 @@ def test_example_repo_scanned_by_the_helper_equals_a_serial_scan(tmp_path, monke
     monkeypatch.setattr(twocore, "_take", lambda *a: None if os.getpid() == parent else real_take(*a))
     monkeypatch.setattr(engine, "PARALLEL_MIN_DOCUMENTS", 0)
     monkeypatch.setattr(parse, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(twocore, "FORK_MAX_RSS_MIB", 10 ** 6)
     helped = scan(str(EXAMPLE)).report
     assert _without_timings(helped) == _without_timings(serial)
     assert sum(len(c["findings"]) for c in serial["checks"]) > 100
@@ -71,6 +73,7 @@ def test_errors_recorded_by_checks_in_the_helper_are_kept_once(tmp_path, helper_
 
 
 def test_formats_rendered_in_two_processes_equal_serial_rendering(tmp_path, monkeypatch):
+    monkeypatch.setattr(twocore, "FORK_MAX_RSS_MIB", 10 ** 6)
     report = scan(str(EXAMPLE)).report
     formats = ["json", "html", "markdown", "sarif", "junit"]
     write_reports(copy.deepcopy(report), formats, str(tmp_path / "two"))  # (writing adds its own timing)
@@ -104,6 +107,7 @@ def test_a_format_failing_in_the_helper_leaves_no_report_and_no_temp_file(tmp_pa
 
 def test_a_big_process_does_the_checks_and_the_writing_alone(tmp_path, monkeypatch):
     """Above FORK_MAX_RSS_MIB a helper's copied pages would cost more memory than its core saves."""
+    monkeypatch.setattr(twocore, "FORK_MAX_RSS_MIB", 10 ** 6)
     assert twocore.fork_affordable()
     monkeypatch.setattr(twocore, "FORK_MAX_RSS_MIB", 0)
     assert not twocore.fork_affordable()
