@@ -12,6 +12,7 @@ import stat
 from typing import Callable, Iterable
 
 from . import twocore
+from .gcpause import paused as gc_paused
 from .model import Document, ScanError
 from .yamlload import load_documents
 
@@ -120,15 +121,12 @@ def parse_files(root: str, rels: list[str], max_bytes: int = DEFAULT_MAX_FILE_BY
 
     `while_parsing`: the caller's start-up work (module imports), run by this process while the
     helper parses, so it overlaps the parse instead of preceding or following it."""
-    enabled = gc.isenabled()
-    gc.disable()  # the loader builds only trees: no cycles for the collector to find
     try:
-        return _parse_files(root, rels, max_bytes, workers, list(while_parsing))
+        with gc_paused():  # the loader builds only trees: no cycles for the collector to find
+            return _parse_files(root, rels, max_bytes, workers, list(while_parsing))
     finally:
-        if enabled:
-            gc.enable()
-            if FREEZE_AFTER_PARSE:
-                gc.freeze()
+        if FREEZE_AFTER_PARSE and gc.isenabled():
+            gc.freeze()
 
 
 def _parse_files(root: str, rels: list[str], max_bytes: int, workers: int | None,
