@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from . import config as config_mod
+from . import readahead
 from .discover import discover
 from .gcpause import paused as gc_paused
 from .model import LAYERS, ScanError
@@ -116,24 +117,41 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     documents = []
     commit = web_url = None
 
-    t = time.perf_counter()
-    if path is not None:
-        say("discovering files")
-        fs = discover(path)
-        files = fs.files
-        errors.extend(fs.errors)
-        commit, web_url = fs.git_commit, fs.web_url
-        sources.append({"type": "git", "path": os.path.abspath(path), "commit": commit, "web_url": web_url,
-                        "context": None, "via_git": fs.via_git})
-    phases["discover"] = time.perf_counter() - t
+    max_bytes = cfg.max_file_bytes or DEFAULT_MAX_FILE_BYTES
+    while_parsing = [_load_pipeline] + ([warm_up] if warm_up else [])
+    early = readahead.claim(path, cfg.max_file_bytes) if path is not None else None
+    try:
+        if early is not None:
+            # A helper is discovering and parsing the repo already (the console script started it): load
+            # the rest of the pipeline now, then join it.
+            for job in while_parsing:
+                try:
+                    job()
+                except Exception:  # a warm-up only saves time; the real use later reports any error
+                    pass
+            while_parsing = []
+        t = time.perf_counter()
+        if path is not None:
+            say("discovering files")
+            described = early.plan() if early is not None else None
+            fs = readahead.file_set(described) if described is not None else discover(path)
+            files = fs.files
+            errors.extend(fs.errors)
+            commit, web_url = fs.git_commit, fs.web_url
+            sources.append({"type": "git", "path": os.path.abspath(path), "commit": commit, "web_url": web_url,
+                            "context": None, "via_git": fs.via_git})
+        phases["discover"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    if path is not None:
-        say(f"parsing {len(fs.yaml_files)} YAML files")
-        documents, parse_errors = parse_files(fs.root, fs.yaml_files, cfg.max_file_bytes or DEFAULT_MAX_FILE_BYTES,
-                                              while_parsing=[_load_pipeline] + ([warm_up] if warm_up else []))
-        errors.extend(parse_errors)
-    phases["parse"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if path is not None:
+            say(f"parsing {len(fs.yaml_files)} YAML files")
+            documents, parse_errors = parse_files(fs.root, fs.yaml_files, max_bytes, while_parsing=while_parsing,
+                                                  early=early)
+            errors.extend(parse_errors)
+        phases["parse"] = time.perf_counter() - t
+    finally:
+        if early is not None:
+            early.cancel()  # (a no-op once joined; an interrupted scan leaves no helper behind)
 
     from .engine import run_checks
     from .exposure import exposure_map

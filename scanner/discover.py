@@ -53,18 +53,25 @@ def _git_many(root: str, *commands: tuple[str, ...]) -> list[str | None]:
         except OSError:
             procs.append(None)
     out: list[str | None] = []
-    for p in procs:
-        if p is None:
-            out.append(None)
-            continue
-        try:
-            data, _ = p.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
-            out.append(None)
-            continue
-        out.append(data.decode("utf-8", "surrogateescape") if p.returncode == 0 else None)
+    try:
+        for p in procs:
+            if p is None:
+                out.append(None)
+                continue
+            try:
+                data, _ = p.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+                out.append(None)
+                continue
+            out.append(data.decode("utf-8", "surrogateescape") if p.returncode == 0 else None)
+    except BaseException:  # stopped (a cancelled read-ahead helper, Ctrl-C): no git left running
+        for p in procs:
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        raise
     return out
 
 

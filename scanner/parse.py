@@ -115,35 +115,47 @@ FREEZE_AFTER_PARSE = False
 
 
 def parse_files(root: str, rels: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES,
-                workers: int | None = None, while_parsing: Iterable[Callable[[], None]] = ()
-                ) -> tuple[list[Document], list[ScanError]]:
+                workers: int | None = None, while_parsing: Iterable[Callable[[], None]] = (),
+                early: twocore.EarlyHelper | None = None) -> tuple[list[Document], list[ScanError]]:
     """Every document of every file, in file order then document order; errors likewise.
 
     `while_parsing`: the caller's start-up work (module imports), run by this process while the
-    helper parses, so it overlaps the parse instead of preceding or following it."""
+    helper parses, so it overlaps the parse instead of preceding or following it.
+    `early`: a helper already parsing these files (scanner.readahead): this process joins it."""
     try:
         with gc_paused():  # the loader builds only trees: no cycles for the collector to find
-            return _parse_files(root, rels, max_bytes, workers, list(while_parsing))
+            return _parse_files(root, rels, max_bytes, workers, list(while_parsing), early)
     finally:
         if FREEZE_AFTER_PARSE and gc.isenabled():
             gc.freeze()
 
 
+def file_chunks(rels: list[str]) -> list[tuple[str, ...]]:
+    """The parse's tasks: the files in order, in chunks few enough for twocore's task pipe."""
+    size = max(1, -(-len(rels) // 4000))
+    return [tuple(rels[i:i + size]) for i in range(0, len(rels), size)]
+
+
+def parse_chunk(root: str, chunk: tuple[str, ...], max_bytes: int) -> list[tuple]:
+    return [_parse_raw(root, rel, max_bytes) for rel in chunk]
+
+
 def _parse_files(root: str, rels: list[str], max_bytes: int, workers: int | None,
-                 while_parsing: list) -> tuple[list[Document], list[ScanError]]:
-    n = len(rels)
-    size = max(1, -(-n // 4000))  # chunks of `size` files: few enough tokens for the task pipe
-    chunks = [(i, min(i + size, n)) for i in range(0, n, size)]
+                 while_parsing: list, early: twocore.EarlyHelper | None) -> tuple[list[Document], list[ScanError]]:
+    chunks = file_chunks(rels)
 
-    def parse_chunk(chunk: tuple[int, int]) -> list[tuple]:
-        return [_parse_raw(root, rel, max_bytes) for rel in rels[chunk[0]:chunk[1]]]
+    def run(chunk: tuple[str, ...]) -> list[tuple]:
+        return parse_chunk(root, chunk, max_bytes)
 
-    parallel = (workers is None or workers > 1) and n >= PARALLEL_MIN_FILES
-    # YAML values are plain dicts, lists and scalars: `marshal` carries them faster than pickle.
-    answers, _ = twocore.share(chunks, parse_chunk, parallel=parallel, codec="marshal", parent_first=while_parsing)
+    if early is not None:
+        answers = early.finish(chunks, run)
+    else:
+        parallel = (workers is None or workers > 1) and len(rels) >= PARALLEL_MIN_FILES
+        # YAML values are plain dicts, lists and scalars: `marshal` carries them faster than pickle.
+        answers, _ = twocore.share(chunks, run, parallel=parallel, codec="marshal", parent_first=while_parsing)
     docs: list[Document] = []
     errors: list[ScanError] = []
-    for (lo, hi), raws in zip(chunks, answers):
-        for rel, raw in zip(rels[lo:hi], raws):
+    for chunk, raws in zip(chunks, answers):
+        for rel, raw in zip(chunk, raws):
             _collect(rel, raw, docs, errors)
     return docs, errors

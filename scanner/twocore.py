@@ -17,6 +17,7 @@ import marshal
 import os
 import signal
 import threading
+import time
 from typing import Callable, Iterable, Sequence
 
 _MISSING = object()
@@ -114,16 +115,11 @@ def share(tasks: Sequence, run: Callable, *, parallel: bool = True, codec: str =
             pid = -1
     finally:
         if pid > 0:  # interrupted or failed: do not leave the helper behind
-            for fd in (tr, r):
-                try:
-                    os.close(fd)
-                except OSError:  # already closed
-                    pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
+            _stop(pid, tr, r)
+    return _assemble(tasks, run, ours, theirs), only
+
+
+def _assemble(tasks: Sequence, run: Callable, ours: dict, theirs: dict) -> list:
     out = []
     for i, task in enumerate(tasks):
         got = ours.get(i, _MISSING)
@@ -132,7 +128,49 @@ def share(tasks: Sequence, run: Callable, *, parallel: bool = True, codec: str =
         if got is _MISSING:
             got = run(task)  # not done, or done by a helper that failed: here, with any exception raised
         out.append(got)
-    return out, only
+    return out
+
+
+def _stop(pid: int, *fds: int) -> None:
+    """Stop a helper and close our ends of its pipes (an interrupted or abandoned share). SIGTERM, which
+    an early helper answers by stopping after the step in hand (a subprocess of that step is reaped, not
+    orphaned); SIGKILL when it has not gone within a second."""
+    for fd in fds:
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:  # already closed
+                pass
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 1.0
+        while os.waitpid(pid, os.WNOHANG)[0] == 0:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.0005)
+    except OSError:  # gone already
+        pass
+
+
+def _fork() -> int:
+    """os.fork() with Ctrl-C held back across it: the helper must never run the parent's SIGINT handler
+    (it ignores SIGINT; the parent handles it and kills the helper)."""
+    can_mask = hasattr(signal, "pthread_sigmask")
+    if can_mask:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pid = os.fork()
+    except OSError:
+        if can_mask:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        raise
+    if pid == 0:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a SIGINT pending from the window is dropped
+    if can_mask:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    return pid
 
 
 def _fork_helper(tasks: Sequence, run: Callable, codec: str) -> tuple[int, int, int]:
@@ -145,7 +183,7 @@ def _fork_helper(tasks: Sequence, run: Callable, codec: str) -> tuple[int, int, 
         os.close(fds.pop())
         r, w = os.pipe()
         fds += [r, w]
-        pid = os.fork()
+        pid = _fork()
     except OSError:
         for fd in fds:
             os.close(fd)
@@ -153,7 +191,6 @@ def _fork_helper(tasks: Sequence, run: Callable, codec: str) -> tuple[int, int, 
     if pid == 0:  # the helper: take tasks, send answers, leave without running the parent's clean-up
         code = 1
         try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
             os.close(r)
             mine: dict = {}
             _take(tr, tasks, run, mine)
@@ -170,14 +207,19 @@ def _fork_helper(tasks: Sequence, run: Callable, codec: str) -> tuple[int, int, 
     return pid, tr, r
 
 
-def _take(tr: int, tasks: Sequence, run: Callable, into: dict) -> None:
+def _take(tr: int, tasks: Sequence, run: Callable, into: dict, parent: int = 0) -> None:
     """Run tasks while the task pipe has numbers. A task that raises is left unanswered (the parent
-    runs it again at the end and the exception surfaces there, in task order)."""
+    runs it again at the end and the exception surfaces there, in task order). `parent`: in a helper,
+    the parent's pid; once the parent is gone (we were re-parented) there is nobody to answer."""
     while True:
+        if parent and (os.getppid() != parent or _stop_flag):
+            return
         tok = os.read(tr, 4)
         if len(tok) != 4:
             return
         i = int.from_bytes(tok, "little")
+        if i >= len(tasks):  # (an early helper planned more tasks than the parent knows: not ours to run)
+            continue
         try:
             into[i] = run(tasks[i])
         except Exception:
@@ -194,3 +236,140 @@ def _collect(pid: int, r: int) -> dict:
         return _decode(payload)
     except Exception:
         return {}
+
+
+class EarlyHelper:
+    """A helper forked before the tasks are known: it works out the task list itself (`plan`), sends
+    its description to this process, and starts on the tasks; this process joins in when it is ready
+    (`finish`). The CLI forks one first thing (scanner.readahead), so the repo is being discovered and
+    parsed while this process is still loading its own modules.
+
+    The same guarantees as `share`: answers in task order, and whatever the helper did not answer is run
+    here. `finish` must be given the tasks the description implies (the same list the helper runs)."""
+
+    def __init__(self, pid: int, plan_r: int, task_r: int, answer_r: int, codec: str):
+        self.pid, self._plan_r, self._task_r, self._answer_r, self._codec = pid, plan_r, task_r, answer_r, codec
+        self._plan = _MISSING
+
+    def plan(self):
+        """The helper's description of its tasks (waits for it), or None when the helper failed."""
+        if self._plan is _MISSING:
+            self._plan = None
+            try:
+                with os.fdopen(self._plan_r, "rb") as fh:
+                    payload = fh.read()
+                if payload:
+                    self._plan = _decode(payload)
+            except Exception:  # a helper that died mid-message: the caller does the work itself
+                self._plan = None
+            finally:
+                self._plan_r = -1
+        return self._plan
+
+    def finish(self, tasks: Sequence, run: Callable) -> list:
+        """[run(t) for t in tasks], sharing with the helper what it has not done yet."""
+        ours: dict = {}
+        theirs: dict = {}
+        if self.plan() is None:
+            self.cancel()
+        try:
+            if self.pid > 0:
+                _take(self._task_r, tasks, run, ours)
+                os.close(self._task_r)
+                self._task_r = -1
+                theirs = _collect(self.pid, self._answer_r)
+                self.pid = self._answer_r = -1
+        finally:
+            self.cancel()
+        return _assemble(tasks, run, ours, theirs)
+
+    def cancel(self) -> None:
+        """Stop the helper (unused, or interrupted) and release its pipes. Safe to call twice."""
+        if self.pid > 0:
+            _stop(self.pid, self._plan_r, self._task_r, self._answer_r)
+        else:
+            for fd in (self._plan_r, self._task_r, self._answer_r):
+                if fd >= 0:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+        self.pid = self._plan_r = self._task_r = self._answer_r = -1
+
+
+def fork_early(plan: Callable[[], tuple[object, Sequence]], run: Callable, codec: str = "marshal"
+               ) -> EarlyHelper | None:
+    """Fork a helper that calls `plan()` -> (description, tasks), sends the description, then runs tasks
+    as `share`'s helper does. None when no helper can be forked (one core, threads running, no fork)."""
+    if cores() < 2 or not can_fork():
+        return None
+    fds: list[int] = []
+    try:
+        for _ in range(3):
+            fds += os.pipe()
+        plan_r, plan_w, task_r, task_w, answer_r, answer_w = fds
+        pid = _fork()
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        return None
+    if pid == 0:
+        _early_helper(plan, run, codec, plan_r, plan_w, task_r, task_w, answer_r, answer_w)
+    for fd in (plan_w, task_w, answer_w):
+        os.close(fd)
+    return EarlyHelper(pid, plan_r, task_r, answer_r, codec)
+
+
+def _early_helper(plan, run, codec, plan_r, plan_w, task_r, task_w, answer_r, answer_w) -> None:
+    code = 1
+    try:
+        import gc
+
+        gc.disable()  # a short-lived process building trees: the collector would find nothing
+        # Stopped by the parent (EarlyHelper.cancel): finish the step in hand, then leave. Dying at once
+        # could orphan a subprocess of the step (discovery runs git) and nobody would reap it.
+        signal.signal(signal.SIGTERM, _stop_requested)
+        parent = os.getppid()
+        os.close(plan_r)
+        os.close(answer_r)
+        try:
+            description, tasks = plan()
+            if len(tasks) > MAX_TASKS:
+                raise ValueError(f"at most {MAX_TASKS} tasks")
+            payload = _encode(description, codec)
+        except Exception:  # no plan: the parent sees an empty message and does everything itself
+            return
+        if _stop_flag:
+            return
+        os.write(task_w, b"".join(i.to_bytes(4, "little") for i in range(len(tasks))))  # < 64 KiB
+        os.close(task_w)
+        # A description over the pipe's buffer would block us until the parent reads it, and the parent
+        # may still be loading: a thread sends it while we start on the tasks.
+        sender = threading.Thread(target=_send, args=(plan_w, payload), daemon=True)
+        sender.start()
+        mine: dict = {}
+        _take(task_r, tasks, run, mine, parent=parent)
+        sender.join()
+        try:
+            answers = _encode(mine, codec)
+        except Exception:
+            answers = _encode({}, codec)
+        _send(answer_w, answers)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+_stop_flag: list = []  # (in an early helper: set once the parent asked it to stop)
+
+
+def _stop_requested(signum, frame):
+    _stop_flag.append(signum)
+
+
+def _send(fd: int, payload: bytes) -> None:
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+    except OSError:  # the parent is gone or gave up on us
+        pass
