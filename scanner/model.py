@@ -46,20 +46,21 @@ class Document:
     path: str  # repo-relative POSIX path, or "cluster://<kind>/<ns>/<name>" for live objects
     line: int  # 1-based first line of the document
     index: int  # position of the document in its file
-    body: Any  # the parsed document (usually a dict)
+    body: Any  # the parsed document (usually a dict); read-only once the Document is made
     origin: str = "git"  # "git" or "cluster"
+    # Read from the body once: every stage asks for them, tens of thousands of times per scan.
+    kind: str = field(init=False, repr=False, compare=False)  # "" when the body has none
+    api_version: str = field(init=False, repr=False, compare=False)
+    is_manifest: bool = field(init=False, repr=False, compare=False)  # has both a kind and an apiVersion
 
-    @property
-    def kind(self) -> str:
-        return self.body.get("kind", "") if isinstance(self.body, dict) else ""
-
-    @property
-    def api_version(self) -> str:
-        return self.body.get("apiVersion", "") if isinstance(self.body, dict) else ""
-
-    @property
-    def is_manifest(self) -> bool:
-        return bool(self.kind) and bool(self.api_version)
+    def __post_init__(self) -> None:
+        body = self.body
+        if isinstance(body, dict):
+            self.kind = body.get("kind", "")
+            self.api_version = body.get("apiVersion", "")
+        else:
+            self.kind = self.api_version = ""
+        self.is_manifest = bool(self.kind) and bool(self.api_version)
 
 
 @dataclass(slots=True, eq=False)

@@ -61,7 +61,7 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def _encode(answers: dict, codec: str) -> bytes:
+def _encode(answers, codec: str) -> bytes:
     if codec == "marshal":
         try:
             return b"M" + marshal.dumps(answers)
@@ -72,9 +72,9 @@ def _encode(answers: dict, codec: str) -> bytes:
     return b"P" + pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _decode(payload: bytes) -> dict:
+def _decode(payload) -> object:
     body = memoryview(payload)[1:]
-    if payload[:1] == b"M":
+    if payload[0] == 77:  # b"M"
         return marshal.loads(body)
     import pickle
 
@@ -106,12 +106,13 @@ def share(tasks: Sequence, run: Callable, *, parallel: bool = True, codec: str =
             except Exception:  # a warm-up only saves time; the real call later reports any error
                 pass
         if pid > 0:
-            _take(tr, tasks, run, ours)
+            inbox = _Inbox(r)
+            _take(tr, tasks, run, ours.__setitem__, between=inbox.drain)
         only = [run_parent_only(t) for t in parent_only]
         if pid > 0:
             os.close(tr)
-            tr = -1
-            theirs = _collect(pid, r)
+            tr = r = -1
+            theirs = _collect(pid, inbox)
             pid = -1
     finally:
         if pid > 0:  # interrupted or failed: do not leave the helper behind
@@ -181,7 +182,7 @@ def _fork_helper(tasks: Sequence, run: Callable, codec: str) -> tuple[int, int, 
         fds += [tr, tw]
         os.write(tw, b"".join(i.to_bytes(4, "little") for i in range(len(tasks))))  # < 64 KiB: never blocks
         os.close(fds.pop())
-        r, w = os.pipe()
+        r, w = _answer_pipe()
         fds += [r, w]
         pid = _fork()
     except OSError:
@@ -192,14 +193,9 @@ def _fork_helper(tasks: Sequence, run: Callable, codec: str) -> tuple[int, int, 
         code = 1
         try:
             os.close(r)
-            mine: dict = {}
-            _take(tr, tasks, run, mine)
-            try:
-                payload = _encode(mine, codec)
-            except Exception:  # an answer that cannot be sent: the parent redoes every task we took
-                payload = _encode({}, codec)
-            with os.fdopen(w, "wb") as fh:
-                fh.write(payload)
+            outbox = _Outbox(w, codec)
+            _take(tr, tasks, run, outbox.put)
+            outbox.close()
             code = 0
         finally:
             os._exit(code)
@@ -207,10 +203,13 @@ def _fork_helper(tasks: Sequence, run: Callable, codec: str) -> tuple[int, int, 
     return pid, tr, r
 
 
-def _take(tr: int, tasks: Sequence, run: Callable, into: dict, parent: int = 0) -> None:
-    """Run tasks while the task pipe has numbers. A task that raises is left unanswered (the parent
-    runs it again at the end and the exception surfaces there, in task order). `parent`: in a helper,
-    the parent's pid; once the parent is gone (we were re-parented) there is nobody to answer."""
+def _take(tr: int, tasks: Sequence, run: Callable, answer: Callable[[int, object], None], parent: int = 0,
+          between: Callable[[], None] | None = None) -> None:
+    """Run tasks while the task pipe has numbers, handing each result to `answer(i, result)`. A task
+    that raises is left unanswered (the parent runs it again at the end and the exception surfaces
+    there, in task order). `parent`: in a helper, the parent's pid; once the parent is gone (we were
+    re-parented) there is nobody to answer. `between`: called after each task (the parent reads the
+    helper's answers meanwhile)."""
     while True:
         if parent and (os.getppid() != parent or _stop_flag):
             return
@@ -221,21 +220,131 @@ def _take(tr: int, tasks: Sequence, run: Callable, into: dict, parent: int = 0) 
         if i >= len(tasks):  # (an early helper planned more tasks than the parent knows: not ours to run)
             continue
         try:
-            into[i] = run(tasks[i])
+            result = run(tasks[i])
         except Exception:
             continue
+        answer(i, result)
+        if between is not None:
+            between()
 
 
-def _collect(pid: int, r: int) -> dict:
-    with os.fdopen(r, "rb") as fh:
-        payload = fh.read()
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0 or not payload:
-        return {}
+def _collect(pid: int, inbox: _Inbox) -> dict:
+    """Every answer the helper sent (it may have died after some: those stand, the rest are redone)."""
     try:
-        return _decode(payload)
-    except Exception:
-        return {}
+        return inbox.finish()
+    finally:
+        os.waitpid(pid, 0)
+
+
+# ---- answers, streamed ----------------------------------------------------------------------------
+# The helper sends each answer as soon as its task is done, one frame each (task number, length,
+# payload), and the parent decodes them between its own tasks. So neither the helper's encoding nor
+# the parent's decoding waits for the end of the share: both happen while the other process works.
+
+_FRAME_HEAD = 12  # 4 bytes task number, 8 bytes length, little-endian
+
+
+def _answer_pipe() -> tuple[int, int]:
+    r, w = os.pipe()
+    try:  # Linux: room for ~1 MiB of answers while the parent is busy with a long task of its own
+        import fcntl
+
+        fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass
+    return r, w
+
+
+class _Outbox:
+    """The helper's end: frames are written as the pipe takes them, never blocking a task; what the
+    pipe cannot take yet waits here."""
+
+    def __init__(self, fd: int, codec: str):
+        self.fd, self.codec = fd, codec
+        self.pending: list[memoryview] = []
+        self.broken = False
+        os.set_blocking(fd, False)
+
+    def put(self, i: int, result) -> None:
+        try:
+            payload = _encode(result, self.codec)
+        except Exception:  # an answer that cannot be sent: the parent redoes the task
+            return
+        self.pending.append(memoryview(i.to_bytes(4, "little") + len(payload).to_bytes(8, "little") + payload))
+        self._flush()
+
+    def _flush(self) -> None:
+        while self.pending and not self.broken:
+            view = self.pending[0]
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:
+                return
+            except OSError:  # the parent is gone or gave up on us
+                self.broken = True
+                return
+            if n < len(view):
+                self.pending[0] = view[n:]
+            else:
+                self.pending.pop(0)
+
+    def close(self) -> None:
+        os.set_blocking(self.fd, True)
+        self._flush()
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+class _Inbox:
+    """The parent's end: `drain` takes whatever has arrived without waiting; `finish` reads to the end."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buf = bytearray()
+        self.got: dict = {}
+        os.set_blocking(fd, False)
+
+    def drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self.buf += chunk
+        self._frames()
+
+    def finish(self) -> dict:
+        try:
+            os.set_blocking(self.fd, True)
+            while True:
+                chunk = os.read(self.fd, 1 << 20)
+                if not chunk:
+                    break
+                self.buf += chunk
+                self._frames()
+        finally:
+            os.close(self.fd)
+        return self.got  # (a frame cut short by the helper's death is not an answer)
+
+    def _frames(self) -> None:
+        buf, pos, end = self.buf, 0, len(self.buf)
+        with memoryview(buf) as view:
+            while end - pos >= _FRAME_HEAD:
+                size = int.from_bytes(view[pos + 4:pos + _FRAME_HEAD], "little")
+                if end - pos - _FRAME_HEAD < size:
+                    break
+                i = int.from_bytes(view[pos:pos + 4], "little")
+                try:
+                    self.got[i] = _decode(view[pos + _FRAME_HEAD:pos + _FRAME_HEAD + size])
+                except Exception:  # not decodable: the parent redoes the task
+                    pass
+                pos += _FRAME_HEAD + size
+        if pos:
+            del buf[:pos]
 
 
 class EarlyHelper:
@@ -274,11 +383,13 @@ class EarlyHelper:
             self.cancel()
         try:
             if self.pid > 0:
-                _take(self._task_r, tasks, run, ours)
+                inbox = _Inbox(self._answer_r)
+                inbox.drain()  # (answers sent while this process was loading)
+                _take(self._task_r, tasks, run, ours.__setitem__, between=inbox.drain)
                 os.close(self._task_r)
-                self._task_r = -1
-                theirs = _collect(self.pid, self._answer_r)
-                self.pid = self._answer_r = -1
+                self._task_r = self._answer_r = -1
+                theirs = _collect(self.pid, inbox)
+                self.pid = -1
         finally:
             self.cancel()
         return _assemble(tasks, run, ours, theirs)
@@ -305,8 +416,8 @@ def fork_early(plan: Callable[[], tuple[object, Sequence]], run: Callable, codec
         return None
     fds: list[int] = []
     try:
-        for _ in range(3):
-            fds += os.pipe()
+        for make in (os.pipe, os.pipe, _answer_pipe):
+            fds += make()
         plan_r, plan_w, task_r, task_w, answer_r, answer_w = fds
         pid = _fork()
     except OSError:
@@ -347,14 +458,10 @@ def _early_helper(plan, run, codec, plan_r, plan_w, task_r, task_w, answer_r, an
         # may still be loading: a thread sends it while we start on the tasks.
         sender = threading.Thread(target=_send, args=(plan_w, payload), daemon=True)
         sender.start()
-        mine: dict = {}
-        _take(task_r, tasks, run, mine, parent=parent)
+        outbox = _Outbox(answer_w, codec)
+        _take(task_r, tasks, run, outbox.put, parent=parent)
         sender.join()
-        try:
-            answers = _encode(mine, codec)
-        except Exception:
-            answers = _encode({}, codec)
-        _send(answer_w, answers)
+        outbox.close()
         code = 0
     finally:
         os._exit(code)

@@ -33,7 +33,7 @@ def helper_does_all_tasks(monkeypatch):
     """The parent takes no shared task: everything shared runs in (and comes back from) the helper."""
     parent = os.getpid()
     real_take = twocore._take
-    monkeypatch.setattr(twocore, "_take", lambda *a: None if os.getpid() == parent else real_take(*a))
+    monkeypatch.setattr(twocore, "_take", lambda *a, **k: None if os.getpid() == parent else real_take(*a, **k))
     monkeypatch.setattr(engine, "PARALLEL_MIN_DOCUMENTS", 0)
     monkeypatch.setattr(parse, "PARALLEL_MIN_FILES", 0)
     monkeypatch.setattr(twocore, "FORK_MAX_RSS_MIB", 10 ** 6)  # whatever the test process grew to
@@ -45,7 +45,7 @@ def test_example_repo_scanned_by_the_helper_equals_a_serial_scan(tmp_path, monke
     serial = scan(str(EXAMPLE)).report
     parent = os.getpid()
     real_take = twocore._take
-    monkeypatch.setattr(twocore, "_take", lambda *a: None if os.getpid() == parent else real_take(*a))
+    monkeypatch.setattr(twocore, "_take", lambda *a, **k: None if os.getpid() == parent else real_take(*a, **k))
     monkeypatch.setattr(engine, "PARALLEL_MIN_DOCUMENTS", 0)
     monkeypatch.setattr(parse, "PARALLEL_MIN_FILES", 0)
     monkeypatch.setattr(twocore, "FORK_MAX_RSS_MIB", 10 ** 6)

@@ -107,3 +107,32 @@ def _children() -> set[str]:
             return set(fh.read().split())
     except OSError:
         pytest.skip("no /proc children list")
+
+
+def test_answers_sent_before_the_helper_died_are_kept():
+    """Answers are streamed one by one: what the helper finished before dying is not redone."""
+    parent = os.getpid()
+
+    def run(t):
+        if os.getpid() != parent and t >= 30:
+            os._exit(4)
+        time.sleep(0.003)
+        return t * 3, os.getpid()
+
+    answers, _ = twocore.share(list(range(60)), run)
+    assert [a for a, _ in answers] == [t * 3 for t in range(60)]
+    done_by_helper = [t for t, (_, pid) in enumerate(answers) if pid != parent]
+    assert done_by_helper, "the helper's answers from before its death were used"
+    assert all(t < 30 for t in done_by_helper)
+
+
+def test_answers_larger_than_the_pipe_arrive_whole():
+    big = 3 * 1024 * 1024  # several times the pipe's buffer: written in pieces, never interleaved
+
+    def run(t):
+        time.sleep(0.003)
+        return bytes([t]) * big if t % 3 == 0 else t
+
+    answers, _ = twocore.share(list(range(12)), run, codec="marshal")
+    for t, a in enumerate(answers):
+        assert a == (bytes([t]) * big if t % 3 == 0 else t)
