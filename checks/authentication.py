@@ -199,6 +199,7 @@ def judged_routes(inv):
 
 @check(
     id="authentication.authentik-fronted-routes",
+    builds_on=["routes"],  # the exposure/auth map of every route (see CheckSpec.builds_on)
     title="Every web route is behind Authentik (or an accepted identity provider)",
     severity="high",
     rationale="""
@@ -309,6 +310,7 @@ def _outposts_in_blueprints(inv):
 
 @check(
     id="authentication.authentik-outpost-exists",
+    builds_on=["routes"],  # the exposure/auth map of every route (see CheckSpec.builds_on)
     title="The Authentik outpost the routes point at exists",
     severity="high",
     rationale="""

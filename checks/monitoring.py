@@ -285,6 +285,7 @@ def _host_of(url: str) -> str:
 
 @check(
     id="monitoring.external-uptime-probe",
+    builds_on=["routes"],  # the exposure/auth map of every route (see CheckSpec.builds_on)
     title="Every internet-facing route has an uptime probe",
     severity="low",
     rationale="""

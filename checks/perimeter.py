@@ -16,6 +16,7 @@ from scanner.substitute import substitute
 
 @check(
     id="perimeter.external-routes-tls",
+    builds_on=["routes"],  # the exposure/auth map of every route (see CheckSpec.builds_on)
     title="External routes are served over TLS",
     severity="high",
     rationale="""
@@ -103,6 +104,7 @@ def _admits(listener: dict, gw, route) -> bool:
 
 @check(
     id="perimeter.wildcard-hosts-auth",
+    builds_on=["routes"],  # the exposure/auth map of every route (see CheckSpec.builds_on)
     title="No wildcard host is exposed to the internet without authentication",
     severity="high",
     rationale="""

@@ -76,6 +76,10 @@ def run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.date
 # than it saves.
 PARALLEL_MIN_DOCUMENTS = 300
 
+# Analyses (see CheckSpec.builds_on) the scan needs after the checks: "routes", the exposure and auth
+# map of every route, is the report's exposure map.
+ANALYSES_KEPT_HERE = frozenset({"routes"})
+
 
 def _run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.date | None = None) -> list[CheckOutcome]:
     today = today or dt.date.today()
@@ -86,7 +90,11 @@ def _run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.dat
     # `f.__posture_prepare__(inventory, options)`. Such a check runs in this process (its background work
     # lives here), after the others; every other check may run in the helper process (twocore).
     preparing = [s for s in enabled if getattr(s.func, "__posture_prepare__", None) is not None]
-    shared = [s for s in enabled if s not in preparing]
+    # Checks building on an analysis the report needs afterwards (ANALYSES_KEPT_HERE) run in this
+    # process, first: the analysis is made once, here, and the report reuses it. In the helper it would
+    # be made twice (there for its checks, here again for the report).
+    pinned = [s for s in enabled if s not in preparing and ANALYSES_KEPT_HERE.intersection(s.builds_on)]
+    shared = [s for s in enabled if s not in preparing and s not in pinned]
 
     def prepare() -> None:  # only starts work; a failure is ignored (the check then does the work itself)
         for spec in preparing:
@@ -100,11 +108,19 @@ def _run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.dat
     def run_one(spec: CheckSpec) -> tuple[list[Result], str | None, list]:
         return _run_one(spec, inventory, config)
 
+    pinned_answers: dict = {}
+
+    def run_pinned() -> None:
+        for spec in pinned:
+            pinned_answers[spec.id] = run_one(spec)
+
     parallel = len(getattr(inventory, "documents", ())) >= PARALLEL_MIN_DOCUMENTS and twocore.fork_affordable()
     answers, prepared_answers = twocore.share(shared, run_one, parallel=parallel, after_fork=[prepare],
-                                              parent_only=preparing)
+                                              parent_first=[run_pinned], parent_only=preparing)
     by_id = {s.id: a for s, a in zip(shared, answers)}
     by_id.update((s.id, a) for s, a in zip(preparing, prepared_answers))
+    for spec in pinned:  # (run again only if the pinned run was cut short: run_one itself never raises)
+        by_id[spec.id] = pinned_answers[spec.id] if spec.id in pinned_answers else run_one(spec)
     errors = getattr(inventory, "errors", None)
     outcomes = []
     for spec in enabled:

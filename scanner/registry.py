@@ -34,6 +34,9 @@ class CheckSpec:
     options: dict = field(default_factory=dict, compare=False)  # option name -> default
     needs: tuple[str, ...] = ()  # inventory inputs it reads (kinds); lets live scans say what a 403 cost
     module: str = ""
+    # Shared analyses it builds on (memoised on the inventory, e.g. "routes": the exposure and auth map of
+    # every route). A scheduling hint: checks on the same analysis run in one process, so it is made once.
+    builds_on: tuple[str, ...] = ()
 
     @property
     def layer(self) -> str:
@@ -68,6 +71,7 @@ def check(
     references: Iterable[str] = (),
     options: dict | None = None,
     needs: Iterable[str] = (),
+    builds_on: Iterable[str] = (),
 ):
     """Mark a function `f(inventory, options) -> Iterable[Result]` as a check."""
     layer = id.split(".", 1)[0]
@@ -88,6 +92,7 @@ def check(
             options=dict(options or {}),
             needs=tuple(needs),
             module=func.__module__,
+            builds_on=tuple(builds_on),
         )
         return func
 

@@ -121,3 +121,30 @@ def test_a_big_process_does_the_checks_and_the_writing_alone(tmp_path, monkeypat
     run = scan(str(EXAMPLE))
     written = write_reports(run.report, ["json", "html"], str(tmp_path / "out"))
     assert len(written) == 2 and run.report["checks"]
+
+
+def test_checks_building_on_the_route_analysis_run_in_this_process(helper_does_all_tasks):
+    """The report's exposure map reuses the route analysis: checks that build on it run here, so it is
+    made once (in the helper it would be made there and again here for the report)."""
+    from scanner.config import Config
+    from scanner.inventory import build_inventory
+    from scanner.model import Document
+    from scanner.registry import check
+    from scanner.results import passed
+
+    def make(cid: str, builds_on: tuple):
+        @check(id=cid, title=cid, severity="low", rationale="r", remediation="f", builds_on=builds_on)
+        def run(inv, options):
+            yield passed(inv, cid, str(os.getpid()), None)
+        return run.__posture_check__
+
+    specs = [make("perimeter.pinned-a", ("routes",)), make("perimeter.free-b", ()),
+             make("monitoring.pinned-c", ("routes", "other")), make("gitops.free-d", ("other",))]
+    docs = [Document(f"cm{i}.yaml", 1, 0, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}})
+            for i in range(10)]
+    inv = build_inventory(None, docs, [d.path for d in docs], [])
+    outcomes = engine.run_checks(specs, inv, Config())
+    ran_in = {o.spec.id: int(o.results[0].message) for o in outcomes}
+    assert [o.spec.id for o in outcomes] == [s.id for s in specs]
+    assert ran_in["perimeter.pinned-a"] == ran_in["monitoring.pinned-c"] == os.getpid()
+    assert ran_in["perimeter.free-b"] != os.getpid() and ran_in["gitops.free-d"] != os.getpid()
