@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from . import config as config_mod
 from . import readahead
 from .discover import discover
-from .gcpause import paused as gc_paused
+from .gcpause import paused as gc_paused, release_startup
 from .model import LAYERS, ScanError
 from .parse import DEFAULT_MAX_FILE_BYTES, parse_files
 
@@ -152,6 +152,7 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     finally:
         if early is not None:
             early.cancel()  # (a no-op once joined; an interrupted scan leaves no helper behind)
+        release_startup()  # (a scan without a repo: loading is over here; see gcpause.hold_for_startup)
 
     from .engine import run_checks
     from .exposure import exposure_map

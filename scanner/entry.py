@@ -15,10 +15,11 @@ def _interrupted_while_loading(signum, frame):  # pragma: no cover - exercised t
 
 signal.signal(signal.SIGINT, _interrupted_while_loading)
 
-from . import readahead  # noqa: E402  (small: os and twocore; after the handler, like everything else)
+from . import gcpause, readahead  # noqa: E402  (small: gc, os, twocore; after the handler, like all else)
 
 
 def main() -> None:
+    gcpause.hold_for_startup()  # until the scan has loaded its modules and parsed the repo
     readahead.start_for_command_line(sys.argv[1:])  # `posture scan PATH`: start reading PATH now
     from .cli import main as cli_main  # loaded under the early handler
 

@@ -19,3 +19,22 @@ def paused():
     finally:
         if was:
             gc.enable()
+
+
+# A console command loads ~300 modules first; the objects they create (functions, classes, code) trigger
+# dozens of collections that find nothing (measured: ~7 ms of a 90 ms start-up). The console script
+# holds the collector from its first line until the scan has loaded everything and parsed the repo.
+_held_for_startup: list[bool] = []
+
+
+def hold_for_startup() -> None:
+    if gc.isenabled():
+        gc.disable()
+        _held_for_startup.append(True)
+
+
+def release_startup() -> None:
+    """End `hold_for_startup` (once; a no-op when nothing is held)."""
+    if _held_for_startup:
+        _held_for_startup.clear()
+        gc.enable()

@@ -12,7 +12,7 @@ import stat
 from typing import Callable, Iterable
 
 from . import twocore
-from .gcpause import paused as gc_paused
+from .gcpause import paused as gc_paused, release_startup
 from .model import Document, ScanError
 from .yamlload import load_documents
 
@@ -126,6 +126,7 @@ def parse_files(root: str, rels: list[str], max_bytes: int = DEFAULT_MAX_FILE_BY
         with gc_paused():  # the loader builds only trees: no cycles for the collector to find
             return _parse_files(root, rels, max_bytes, workers, list(while_parsing), early)
     finally:
+        release_startup()  # loading is over (see gcpause.hold_for_startup)
         if FREEZE_AFTER_PARSE and gc.isenabled():
             gc.freeze()
 
