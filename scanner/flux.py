@@ -178,7 +178,13 @@ def _copy_data(x, memo: dict | None = None):
 
 
 def _apply_patch(body: dict, patch) -> dict:
-    """Apply a strategic-merge (approximated by a deep merge) or JSON6902 patch to a copy of body."""
+    """Apply a strategic-merge (approximated by a deep merge) or JSON6902 patch to a copy of body.
+
+    A merge copies only the mappings on the way to what it changes; the rest of the result is shared
+    with `body` (parsed bodies are never changed in place, see RepoFiles). A JSON6902 patch works on
+    a full copy."""
+    if isinstance(patch, dict):
+        return _merged(body, patch)
     out = _copy_data(body)
     if isinstance(patch, list):
         for op in patch:
@@ -198,21 +204,24 @@ def _apply_patch(body: dict, patch) -> dict:
                 cur[parts[-1]] = _copy_data(op.get("value"))
             elif isinstance(cur, list) and parts[-1] == "-":
                 cur.append(_copy_data(op.get("value")))
-        return out
+    return out
 
-    def merge(dst, src):
-        for k, v in src.items():
-            if k in ("apiVersion", "kind"):
-                continue
-            if k == "metadata" and isinstance(v, dict):
-                v = {kk: vv for kk, vv in v.items() if kk not in ("name", "namespace")}
-            if isinstance(v, dict) and isinstance(dst.get(k), dict):
-                merge(dst[k], v)
-            else:
-                dst[k] = _copy_data(v)
 
-    if isinstance(patch, dict):
-        merge(out, patch)
+def _merged(dst: dict, src: dict) -> dict:
+    """`dst` deep-merged with `src` as a new mapping: `dst`'s own mappings are copied only where `src`
+    changes something below them; values from `src` are copied. (At every depth, as before: a patch
+    never sets apiVersion or kind, nor a metadata name or namespace.)"""
+    out = dict(dst)
+    for k, v in src.items():
+        if k in ("apiVersion", "kind"):
+            continue
+        if k == "metadata" and isinstance(v, dict):
+            v = {kk: vv for kk, vv in v.items() if kk not in ("name", "namespace")}
+        old = out.get(k)
+        if isinstance(v, dict) and isinstance(old, dict):
+            out[k] = _merged(old, v)
+        else:
+            out[k] = _copy_data(v)
     return out
 
 

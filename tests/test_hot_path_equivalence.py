@@ -69,9 +69,19 @@ def test_copy_data_equals_deepcopy():
         assert not (_containers(got, set()) & _containers(data, set()))  # nothing mutable shared with the source
 
 
+def _expanded(x):
+    """A full copy in which a YAML alias becomes two independent copies (as Kubernetes receives it)."""
+    if isinstance(x, dict):
+        return {k: _expanded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_expanded(v) for v in x]
+    return copy.deepcopy(x)
+
+
 def _apply_patch_reference(body: dict, patch) -> dict:
-    """`_apply_patch` as it was, with copy.deepcopy."""
-    out = copy.deepcopy(body)
+    """`_apply_patch` written plainly: a JSON6902 patch on a deep copy (aliases kept), a merge patch on an
+    expanded copy (a merge into an aliased mapping changes that place only, as the API server sees it)."""
+    out = copy.deepcopy(body) if isinstance(patch, list) else _expanded(body)
     if isinstance(patch, list):
         for op in patch:
             if not isinstance(op, dict) or op.get("op") not in ("add", "replace") or not isinstance(op.get("path"), str):
@@ -122,9 +132,22 @@ def test_apply_patch_equals_the_deepcopy_version():
                       "path": rnd.choice(["/spec/install/retries", "/spec/upgrade/list/-", "/spec/install/list/1/c",
                                           "/metadata/labels/x~1y", "/spec/new/deep", "/spec/values/0/k"]),
                       "value": _random_data(rnd)} for _ in range(rnd.randint(1, 4))]
+        before = _expanded(body)
         want, got = _apply_patch_reference(body, patch), fx._apply_patch(body, patch)
         assert got == want
-        assert _shape(got, {}) == _shape(want, {})
+        assert body == before, "the patched document itself is never changed"
+        if isinstance(patch, list):
+            assert _shape(got, {}) == _shape(want, {})
+
+
+def test_a_merge_patch_into_an_aliased_mapping_changes_that_place_only():
+    shared = {"retries": 3}
+    body = {"apiVersion": "v1", "kind": "HelmRelease", "metadata": {"name": "x"},
+            "spec": {"install": {"remediation": shared}, "upgrade": {"remediation": shared}}}
+    got = fx._apply_patch(body, {"spec": {"install": {"remediation": {"retries": 9}}}})
+    assert got["spec"]["install"]["remediation"] == {"retries": 9}
+    assert got["spec"]["upgrade"]["remediation"] == {"retries": 3}
+    assert shared == {"retries": 3} and body["spec"]["install"]["remediation"] is shared
 
 
 def test_line_cred_start_keeps_every_match():
