@@ -568,6 +568,7 @@ sops_mac_verified.__posture_prepare__ = _prepare_sops_mac
 
 @check(
     id="secrets.externalsecret-coverage",
+    cost=4,  # matches every secret reference against every producer (see CheckSpec.cost)
     title="Every Secret a workload needs has a producer",
     severity="high",
     rationale="""
@@ -1107,6 +1108,7 @@ def _is_talos(doc) -> bool:
 
 @check(
     id="secrets.no-plaintext-credentials",
+    cost=10,  # reads every document and file (see CheckSpec.cost)
     title="No plaintext credentials or private keys outside encrypted Secrets",
     severity="high",
     rationale="""

@@ -95,6 +95,7 @@ def _run_checks(specs: list[CheckSpec], inventory, config: Config, today: dt.dat
     # be made twice (there for its checks, here again for the report).
     pinned = [s for s in enabled if s not in preparing and ANALYSES_KEPT_HERE.intersection(s.builds_on)]
     shared = [s for s in enabled if s not in preparing and s not in pinned]
+    shared.sort(key=lambda s: -s.cost)  # the costliest first (stable: otherwise in catalogue order)
 
     def prepare() -> None:  # only starts work; a failure is ignored (the check then does the work itself)
         for spec in preparing:

@@ -15,7 +15,7 @@ def _interrupted_while_loading(signum, frame):  # pragma: no cover - exercised t
 
 signal.signal(signal.SIGINT, _interrupted_while_loading)
 
-from . import gcpause, readahead  # noqa: E402  (small: gc, os, twocore; after the handler, like all else)
+from . import gcpause, readahead, twocore  # noqa: E402  (small: gc, os; after the handler, like all else)
 
 
 def main() -> None:
@@ -36,6 +36,7 @@ def _leave(code) -> None:
     written and renamed into place, its files closed. Freeing every object of a scan one by one (the
     parsed repo, tens of MB) would only delay the exit (~10 ms on a 1,000-file repo)."""
     readahead.cancel()  # a helper the command did not use (usage error, --help) goes with us
+    twocore.reap_helpers(wait=True)  # (finished long ago: their exit status, so none is left a zombie)
     if code is None:
         code = 0
     elif not isinstance(code, int):  # sys.exit("message"): printed, status 1, as Python does

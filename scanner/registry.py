@@ -37,6 +37,9 @@ class CheckSpec:
     # Shared analyses it builds on (memoised on the inventory, e.g. "routes": the exposure and auth map of
     # every route). A scheduling hint: checks on the same analysis run in one process, so it is made once.
     builds_on: tuple[str, ...] = ()
+    # Relative run time on a typical repo (1: most checks; more for those that read every document or
+    # file). Scheduling only: on two cores the costliest start first, so none is left running alone.
+    cost: int = 1
 
     @property
     def layer(self) -> str:
@@ -72,6 +75,7 @@ def check(
     options: dict | None = None,
     needs: Iterable[str] = (),
     builds_on: Iterable[str] = (),
+    cost: int = 1,
 ):
     """Mark a function `f(inventory, options) -> Iterable[Result]` as a check."""
     layer = id.split(".", 1)[0]
@@ -93,6 +97,7 @@ def check(
             needs=tuple(needs),
             module=func.__module__,
             builds_on=tuple(builds_on),
+            cost=cost,
         )
         return func
 

@@ -229,11 +229,28 @@ def _take(tr: int, tasks: Sequence, run: Callable, answer: Callable[[int, object
 
 
 def _collect(pid: int, inbox: _Inbox) -> dict:
-    """Every answer the helper sent (it may have died after some: those stand, the rest are redone)."""
+    """Every answer the helper sent (it may have died after some: those stand, the rest are redone).
+    The helper's last act is to close its end, so the answers are complete before it has exited: its
+    exit (freeing its copied pages takes a few ms) is not waited for here, it is reaped later."""
     try:
         return inbox.finish()
     finally:
-        os.waitpid(pid, 0)
+        _exited.append(pid)
+        reap_helpers()
+
+
+_exited: list[int] = []  # helpers done with their work, perhaps still exiting
+
+
+def reap_helpers(wait: bool = False) -> None:
+    """Collect the exit status of finished helpers (no zombies left behind); `wait`: for all of them."""
+    for pid in list(_exited):
+        try:
+            done, _ = os.waitpid(pid, 0 if wait else os.WNOHANG)
+        except ChildProcessError:  # already collected
+            done = pid
+        if done:
+            _exited.remove(pid)
 
 
 # ---- answers, streamed ----------------------------------------------------------------------------

@@ -148,3 +148,36 @@ def test_checks_building_on_the_route_analysis_run_in_this_process(helper_does_a
     assert [o.spec.id for o in outcomes] == [s.id for s in specs]
     assert ran_in["perimeter.pinned-a"] == ran_in["monitoring.pinned-c"] == os.getpid()
     assert ran_in["perimeter.free-b"] != os.getpid() and ran_in["gitops.free-d"] != os.getpid()
+
+
+def test_the_costliest_checks_start_first(helper_does_all_tasks):
+    """On two cores a long check taken last would run alone at the end: the costliest go first."""
+    import time
+
+    from scanner.config import Config
+    from scanner.inventory import build_inventory
+    from scanner.model import Document
+    from scanner.registry import check
+    from scanner.results import passed
+
+    def make(cid: str, cost: int):
+        @check(id=cid, title=cid, severity="low", rationale="r", remediation="f", cost=cost)
+        def run(inv, options):
+            yield passed(inv, cid, str(time.monotonic_ns()), None)
+        return run.__posture_check__
+
+    specs = [make("gitops.a", 1), make("gitops.b", 1), make("monitoring.c", 1), make("workloads.heavy", 10),
+             make("workloads.middle", 4)]
+    docs = [Document(f"cm{i}.yaml", 1, 0, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}})
+            for i in range(10)]
+    outcomes = engine.run_checks(specs, build_inventory(None, docs, [d.path for d in docs], []), Config())
+    started = sorted((int(o.results[0].message), o.spec.id) for o in outcomes)
+    assert [cid for _, cid in started] == ["workloads.heavy", "workloads.middle", "gitops.a", "gitops.b", "monitoring.c"]
+    assert [o.spec.id for o in outcomes] == [s.id for s in specs], "outcomes stay in catalogue order"
+
+
+def test_helpers_are_reaped():
+    twocore.share(list(range(50)), lambda t: t + 1)
+    twocore.reap_helpers(wait=True)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left, not even a zombie
