@@ -6,18 +6,21 @@ so a phase that allocates millions of objects would walk that heap again and aga
 still frees everything as usual; a cycle made meanwhile is only collected later."""
 from __future__ import annotations
 
-import contextlib
 import gc
 
 
-@contextlib.contextmanager
-def paused():
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
+class paused:  # noqa: N801  (used as `with paused():`, like a contextlib.contextmanager)
+    """`with paused():` the collector is off inside the block, and back as it was after it. (A class,
+    not contextlib: this module loads before the console script's first fork.)"""
+
+    __slots__ = ("was",)
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc) -> None:
+        if self.was:
             gc.enable()
 
 

@@ -18,7 +18,9 @@ import os
 import signal
 import threading
 import time
-from typing import Callable, Iterable, Sequence
+TYPE_CHECKING = False  # (not typing's: importing typing costs ~3 ms, and this module loads before the
+if TYPE_CHECKING:      # console script's first fork; the annotations are strings)
+    from typing import Callable, Iterable, Sequence
 
 _MISSING = object()
 MAX_TASKS = 16000  # the task pipe is filled before the fork and must not block: 4 bytes a task < 64 KiB
