@@ -61,22 +61,48 @@ def entry_points(group: str) -> list[EntryPoint]:
         from importlib.metadata import entry_points as std_entry_points
 
         return [EntryPoint(ep.name, ep.value, group) for ep in std_entry_points(group=group)]
-    seen: set[str] = set()
     out: list[EntryPoint] = []
+    for text in _entry_point_files(paths):
+        out.extend(EntryPoint(name, value, group) for name, value in _parse(text, group))
+    return out
+
+
+# A run asks for its plugin groups several times (formats, checks): the distributions' files are read
+# once while the path entries are unchanged (a directory's mtime changes when a distribution is added or
+# removed, which is how pip installs and uninstalls).
+_FILES_CACHE: dict = {}
+
+
+def _entry_point_files(paths: list[str]) -> list[str]:
+    """The text of every distribution's entry_points.txt, in path order, first of a name only."""
+    stamps = []
+    for base in paths:
+        try:
+            st = os.stat(base)
+            stamps.append((st.st_mtime_ns, st.st_nlink))  # (nlink: a new subdirectory within the same tick)
+        except OSError:
+            stamps.append(None)
+    key = (tuple(paths), tuple(stamps))
+    got = _FILES_CACHE.get(key)
+    if got is not None:
+        return got
+    seen: set[str] = set()
+    texts: list[str] = []
     for base in paths:
         try:
             names = sorted(n for n in os.listdir(base) if n.endswith(_SUFFIXES))
         except OSError:  # missing or unreadable path entries are skipped, as importlib.metadata does
             continue
         for dist_dir in names:
-            key = _normalized(dist_dir)
-            if key in seen:
+            name = _normalized(dist_dir)
+            if name in seen:
                 continue
-            seen.add(key)
+            seen.add(name)
             try:
                 with open(os.path.join(base, dist_dir, "entry_points.txt"), encoding="utf-8") as fh:
-                    text = fh.read()
+                    texts.append(fh.read())
             except OSError:
                 continue
-            out.extend(EntryPoint(name, value, group) for name, value in _parse(text, group))
-    return out
+    _FILES_CACHE.clear()
+    _FILES_CACHE[key] = texts
+    return texts

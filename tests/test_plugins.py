@@ -93,3 +93,15 @@ def test_entry_point_reader_agrees_with_importlib_metadata(tmp_path, monkeypatch
     assert {"team", "broken", "legacy"} <= names and "shadowed" not in names
     ep = next(ep for ep in plugins.entry_points("gitops_posture.checks") if ep.name == "team")
     assert ep.load().team_label.__posture_check__.id == "workloads.team-label"
+
+
+def test_a_distribution_installed_during_the_run_is_seen(tmp_path, monkeypatch):
+    from scanner.plugins import entry_points
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    before = [ep.name for ep in entry_points(group="gitops_posture.checks")]
+    assert "team" not in before
+    _install_fake_distribution(site)  # a new *.dist-info directory: the path entry's mtime changes
+    assert "team" in [ep.name for ep in entry_points(group="gitops_posture.checks")]
