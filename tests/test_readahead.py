@@ -66,14 +66,16 @@ def _plan_squares():
 
 
 def _square_with_pid(t):
-    time.sleep(0.002)
+    time.sleep(0.005)  # 60 tasks: long enough for the helper to take some even on a loaded machine
     return t * t, os.getpid()
 
 
 @needs_fork
 def test_early_helper_plans_and_shares_the_tasks():
+    import threading
+
     helper = twocore.fork_early(_plan_squares, _square_with_pid, codec="pickle")
-    assert helper is not None
+    assert helper is not None, f"no fork: threads left running by an earlier test: {threading.enumerate()}"
     time.sleep(0.05)  # this process is "loading"; the helper has started
     assert helper.plan() == {"n": 60}
     answers = helper.finish(list(range(60)), _square_with_pid)
