@@ -134,16 +134,20 @@ def _assemble(tasks: Sequence, run: Callable, ours: dict, theirs: dict) -> list:
     return out
 
 
-def _stop(pid: int, *fds: int) -> None:
-    """Stop a helper and close our ends of its pipes (an interrupted or abandoned share). SIGTERM, which
-    an early helper answers by stopping after the step in hand (a subprocess of that step is reaped, not
-    orphaned); SIGKILL when it has not gone within a second."""
+def _close(*fds: int) -> None:
     for fd in fds:
         if fd >= 0:
             try:
                 os.close(fd)
             except OSError:  # already closed
                 pass
+
+
+def _stop(pid: int, *fds: int) -> None:
+    """Stop a helper and close our ends of its pipes (an interrupted or abandoned share). SIGTERM, which
+    an early helper answers by stopping after the step in hand (a subprocess of that step is reaped, not
+    orphaned); SIGKILL when it has not gone within a second."""
+    _close(*fds)
     try:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 1.0
@@ -418,12 +422,7 @@ class EarlyHelper:
         if self.pid > 0:
             _stop(self.pid, self._plan_r, self._task_r, self._answer_r)
         else:
-            for fd in (self._plan_r, self._task_r, self._answer_r):
-                if fd >= 0:
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
+            _close(self._plan_r, self._task_r, self._answer_r)
         self.pid = self._plan_r = self._task_r = self._answer_r = -1
 
 
