@@ -10,6 +10,7 @@ import base64
 import hashlib
 import re
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,6 +33,12 @@ except ImportError:  # pragma: no cover - pure-Python markupsafe
 
 FILENAME = "posture-report.html"
 RENDER_COST = 3  # relative to the other formats: the heaviest is rendered first (see api.write_reports)
+# The page in parts, in page order, each with its relative cost: the scan renders them as separate tasks
+# (api.write_reports), so another core can take the graphs while this one renders the findings, and
+# joins them. "main": header, scores, findings and waived findings; "graphs": the namespace matrix, the
+# exposure map and the Flux graph; "tail": scan errors, scan details and the script.
+PARTS = (("main", 3), ("graphs", 1.5), ("tail", 0.1))
+ALL_PARTS = tuple(name for name, _ in PARTS)
 
 TEMPLATES = Path(__file__).parent / "templates"
 LAYERS = ("perimeter", "segmentation", "nodes", "workloads", "secrets", "authentication", "policy",
@@ -501,14 +508,16 @@ def _assets() -> tuple[Markup, Markup, str]:
     return Markup(css), Markup(js), f"'sha256-{digest}'"
 
 
-def _context(report: dict, options: dict) -> dict:
+def _context(report: dict, options: dict, parts: tuple[str, ...] = ALL_PARTS) -> dict:
+    """The template's variables for `parts` of the page: each part's own are built only for it (a part
+    rendered in another process costs that process only its own work)."""
     web, commit = repo_link_base(report, options)
     order = _layer_order(report)
-    by_layer, (waived, waived_html), facets, namespaces, total = _sections(report, order, web, commit)
-    css, js, script_hash = _assets()
     scan = report.get("scan") or {}
     score = report.get("score") or {}
-    return dict(
+    errors = report.get("errors") or []
+    ctx = dict(
+        parts=parts,
         r=report,
         scan=scan,
         score=score,
@@ -518,26 +527,35 @@ def _context(report: dict, options: dict) -> dict:
         web=web,
         commit=commit,
         commit_href=f"{web}/commit/{commit}" if web and commit else None,
-        gauge=svg.gauge(score.get("overall")),
         bands=_bands(report, order),
         order=order,
-        by_layer=by_layer,
-        waived=waived,  # a count; the rows are `waived_html`
-        waived_html=waived_html,
-        waivers=report.get("waivers") or [],
-        facets=facets,
-        namespaces=namespaces,
-        total=total,
-        matrix=_matrix(report, order),
-        exposure=_exposure(report, web, commit),
-        flux=_flux(report),
-        trend=_trend(report, options.get("history") or [], order),
-        errors=report.get("errors") or [],
-        css=css,
-        js=js,
-        script_hash=script_hash,
-        source_href=lambda p, l: source_href(web, commit, p, l),
+        errors=errors,
     )
+    if "main" in parts:
+        by_layer, (waived, waived_html), facets, namespaces, total = _sections(report, order, web, commit)
+        css, _, script_hash = _assets()
+        ctx.update(
+            gauge=svg.gauge(score.get("overall")),
+            by_layer=by_layer,
+            waived=waived,  # a count; the rows are `waived_html`
+            waived_html=waived_html,
+            waivers=report.get("waivers") or [],
+            facets=facets,
+            namespaces=namespaces,
+            total=total,
+            trend=_trend(report, options.get("history") or [], order),
+            css=css,
+            script_hash=script_hash,
+            # the table of contents links the other parts' sections when they will be there
+            has_matrix=bool(report.get("namespaces")),
+            has_exposure=bool(report.get("exposure")),
+            has_flux=bool((report.get("flux_graph") or {}).get("nodes")),
+        )
+    if "graphs" in parts:
+        ctx.update(matrix=_matrix(report, order), exposure=_exposure(report, web, commit), flux=_flux(report))
+    if "tail" in parts:
+        ctx.update(js=_assets()[1], source_href=lambda p, l: source_href(web, commit, p, l))
+    return ctx
 
 
 def prepare() -> None:
@@ -555,17 +573,28 @@ def render(report: dict, options: dict | None = None) -> str:
 
 
 WRITE_CHUNK = 1 << 20
+PIECES_PER_BATCH = 2048
 
 
 def write(report: dict, options: dict | None, fh) -> None:
     """Render into the text file `fh` piece by piece: the same text as `render`, without ever
     holding the whole page (hundreds of MB for a large scan) in memory."""
+    for part, _ in PARTS:
+        write_part(report, options, fh, part)
+
+
+def write_part(report: dict, options: dict | None, fh, part: str) -> None:
+    """One part of the page (see PARTS), streamed like `write`."""
     buf: list[str] = []
     size = 0
     with gc_paused():
-        for piece in _env().get_template("report.html.j2").generate(_context(report, options or {})):
-            buf.append(piece)
-            size += len(piece)
+        pieces = _env().get_template("report.html.j2").generate(_context(report, options or {}, (part,)))
+        # The template yields tens of thousands of small pieces: joined a batch at a time (in C), not
+        # looked at one by one.
+        while batch := list(islice(pieces, PIECES_PER_BATCH)):
+            text = "".join(batch)
+            buf.append(text)
+            size += len(text)
             if size >= WRITE_CHUNK:
                 fh.write("".join(buf))
                 buf.clear()

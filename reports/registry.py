@@ -72,12 +72,28 @@ def temp_beside(path: str) -> str:
     return tmp
 
 
-def stage(path: str, render, report: dict, options: dict, tmp: str | None = None) -> tuple[str, str]:
+def parts_of(render, report: dict) -> tuple[tuple[str, float], ...] | None:
+    """A formatter's parts for this report, when it renders in parts: its module's `PARTS`, ((name,
+    relative cost), ...) in output order (or a function of the report giving them), with
+    `write_part(report, options, fh, part)`. The output is the parts' texts concatenated; a caller
+    may render them in any order or process (see `join_parts`)."""
+    module = importlib.import_module(render.__module__)
+    parts = getattr(module, "PARTS", None)
+    if not callable(getattr(module, "write_part", None)):
+        return None
+    if callable(parts):
+        parts = parts(report)
+    return tuple(parts) if parts else None
+
+
+def stage(path: str, render, report: dict, options: dict, tmp: str | None = None, part: str | None = None
+          ) -> tuple[str, str]:
     """Render one format into a temp file beside `path` (or into `tmp`, made by `temp_beside`);
     (temp path, path) for `commit_staged`.
 
     A formatter module with `write(report, options, fh)` streams into the file (the large formats
-    never hold their whole text in memory); otherwise `render`'s text is written."""
+    never hold their whole text in memory); otherwise `render`'s text is written. With `part`, only
+    that part is written (`write_part`), and not synced: `join_parts` syncs the joined file."""
     module = importlib.import_module(render.__module__)
     writer = getattr(module, "write", None)
     if tmp is None:
@@ -87,16 +103,80 @@ def stage(path: str, render, report: dict, options: dict, tmp: str | None = None
     # Formatters allocate piles of short-lived, acyclic strings and lists (see scanner.gcpause).
     try:
         with gc_paused(), os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if callable(writer):
+            if part is not None:
+                module.write_part(report, options, fh, part)
+            elif callable(writer):
                 writer(report, options, fh)
             else:
                 fh.write(render(report, options))
             fh.flush()
-            os.fsync(fh.fileno())
+            if part is None:
+                os.fsync(fh.fileno())
     except BaseException:
         discard_staged([(tmp, path)])
         raise
     return tmp, path
+
+
+def join_parts(groups: list[list[str]]) -> None:
+    """For each format rendered in parts (its parts' temp files, in output order): append the later
+    parts' files to the first, remove them, and sync the whole; the first file is then the format's
+    complete output, ready for `commit_staged`. Formats are joined side by side (threads: the copying
+    and syncing wait on the kernel, not on Python)."""
+    if len(groups) < 2:
+        for tmps in groups:
+            _join(tmps)
+        return
+    import threading
+
+    failures: list[BaseException] = []
+
+    def join(tmps: list[str]) -> None:
+        try:
+            _join(tmps)
+        except BaseException as exc:  # raised below, in this thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=join, args=(tmps,)) for tmps in groups[1:]]
+    for thread in threads:
+        thread.start()
+    join(groups[0])
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _join(tmps: list[str]) -> None:
+    fd = os.open(tmps[0], os.O_WRONLY)
+    try:
+        os.lseek(fd, 0, os.SEEK_END)
+        for tmp in tmps[1:]:
+            src = os.open(tmp, os.O_RDONLY)
+            try:
+                _copy(src, fd)
+            finally:
+                os.close(src)
+            os.unlink(tmp)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy(src: int, dst: int) -> None:
+    """The rest of file `src` onto `dst` (both at their positions): in the kernel where it can."""
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is not None:
+        try:
+            while copy_range(src, dst, 1 << 30) > 0:
+                pass
+            return
+        except OSError:  # (not for these files here: copied below, from where it stopped)
+            pass
+    while chunk := os.read(src, 1 << 20):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view):]
 
 
 def commit_staged(staged: list[tuple[str, str]]) -> list[str]:

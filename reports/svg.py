@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class Box:
+    """A node's box in a laid-out graph: position, size, rank and column."""
+
     x: float
     y: float
     w: float
@@ -26,6 +28,8 @@ class Box:
 
 @dataclass(slots=True)
 class Edge:
+    """An edge of a laid-out graph, with its SVG path."""
+
     source: str
     target: str
     d: str  # SVG path data
@@ -35,6 +39,8 @@ class Edge:
 
 @dataclass(slots=True)
 class Layout:
+    """A laid-out graph: the boxes, the routed edges and the canvas size."""
+
     boxes: dict[str, Box] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
     width: float = 0.0

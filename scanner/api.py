@@ -47,6 +47,8 @@ class InputError(Exception):
 
 @dataclass
 class ScanRun:
+    """One scan's result: the report dict, and the inventory and checks it came from."""
+
     report: dict
     inventory: Inventory
     specs: list[CheckSpec] = field(default_factory=list)
@@ -229,36 +231,60 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
 
 
 def write_reports(report: dict, formats: list[str], output_dir: str, options: dict | None = None) -> list[str]:
-    from reports.registry import commit_staged, discard_staged, load, stage, temp_beside
+    from reports.registry import commit_staged, discard_staged, join_parts, load, parts_of, temp_beside
 
     from . import twocore
 
     t = time.perf_counter()
+    options = options or {}
     staged: list[tuple[str, str]] = []
+    part_files: list[list[str]] = []  # per format rendered in parts: its parts' temp files, in output order
     try:
         # Render every format into a temp file beside its target first (streamed where the formatter
         # has `write`: a large report is never held as one string), then move them all into place:
         # an error in one format leaves no partial set behind. Each rename is atomic; Ctrl-C during
         # the renames is held back until the set is complete, then re-raised (the CLI exits 130).
         # The temp files are made here first, so they are removed whichever process rendered them.
-        targets = []
+        costs: list[float] = []
+        tasks: list[tuple] = []  # (path, format, temp file, part or None)
         for fmt in formats:
             filename, render = load(fmt)
             path = os.path.join(output_dir, filename)
-            staged.append((temp_beside(path), path))
-            targets.append((path, render, staged[-1][0]))
-        # Formats render independently: with several, a forked helper renders some (the 2nd core). The
+            parts = parts_of(render, report)
+            if parts:  # each part a task of its own, into its own temp file; joined below
+                tmps: list[str] = []
+                part_files.append(tmps)
+                for name, cost in parts:
+                    tmps.append(temp_beside(path))
+                    tasks.append((path, fmt, tmps[-1], name))
+                    costs.append(cost)
+                staged.append((tmps[0], path))
+            else:
+                staged.append((temp_beside(path), path))
+                tasks.append((path, fmt, staged[-1][0], None))
+                costs.append(getattr(sys.modules.get(render.__module__), "RENDER_COST", 1))
+        # Tasks render independently: with several, a forked helper renders some (the 2nd core). The
         # heaviest go first, so this process (which starts taking at once) gets the biggest one.
-        targets.sort(key=lambda t: -getattr(sys.modules.get(t[1].__module__), "RENDER_COST", 1))
-        twocore.share(targets, lambda t: stage(t[0], t[1], report, options or {}, tmp=t[2]),
-                      parallel=len(targets) > 1 and twocore.fork_affordable())
+        tasks = [task for _, task in sorted(zip(costs, tasks), key=lambda ct: -ct[0])]
+        twocore.share(tasks, _render_task(report, options), parallel=len(tasks) > 1 and twocore.fork_affordable())
+        join_parts(part_files)
         with _sigint_deferred():
             written = commit_staged(staged)
     except BaseException:
-        discard_staged(staged)
+        discard_staged(staged + [(tmp, "") for tmps in part_files for tmp in tmps])  # (a file gone already is fine)
         raise
     report.setdefault("scan", {}).setdefault("phases", {})["render"] = round(time.perf_counter() - t, 4)
     return written
+
+
+def _render_task(report: dict, options: dict) -> Callable[[tuple], tuple[str, str]]:
+    from reports.registry import load, stage
+
+    def run(task: tuple) -> tuple[str, str]:
+        path, fmt, tmp, part = task
+        return stage(path, load(fmt)[1], report, options, tmp=tmp, part=part)
+
+    return run
 
 
 @contextlib.contextmanager

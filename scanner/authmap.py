@@ -66,6 +66,8 @@ def _l(v) -> list:
 
 @dataclass(slots=True)
 class AuthInfo:
+    """One authentication guard in front of a route: mechanism, provider and where it is declared."""
+
     mechanism: str  # nginx-auth-url, traefik-forward-auth, traefik-plugin, envoy-ext-auth, envoy-oidc, envoy-jwt, ...
     provider: str  # authentik, oauth2-proxy, kanidm, ..., unknown
     detail: str
@@ -553,6 +555,8 @@ def _from_native(inv, route: Route, options: dict) -> list[AuthInfo]:
 
 @dataclass(slots=True)
 class RouteAuth:
+    """The guards found for one route, the middlewares it names that do not exist, and notes."""
+
     guards: list[AuthInfo]
     missing_middlewares: list[str]
     notes: list[str]

@@ -31,6 +31,8 @@ class ConfigError(Exception):
 
 @dataclass
 class Waiver:
+    """An accepted risk from posture.yaml: check and resource globs, reason, expiry."""
+
     check: str  # check id or glob ("workloads.*")
     resource: str  # glob over "Kind/namespace/name", the subject or the file path
     reason: str
@@ -48,6 +50,8 @@ class Waiver:
 
 @dataclass
 class Config:
+    """posture.yaml as the scan uses it (defaults when there is none)."""
+
     path: str | None = None
     weights: dict[str, float] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)

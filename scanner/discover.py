@@ -23,6 +23,8 @@ SKIP_DIRS = {".git", "node_modules", ".venv", "__pycache__"}
 
 @dataclass
 class FileSet:
+    """The files of a repository the scan reads, and what went wrong finding them."""
+
     root: str
     files: list[str] = field(default_factory=list)  # repo-relative POSIX paths of every file found
     errors: list[ScanError] = field(default_factory=list)

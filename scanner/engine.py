@@ -18,6 +18,8 @@ from .registry import CheckSpec
 
 @dataclass
 class CheckOutcome:
+    """What one check gave: its results, the waivers matched, or its error."""
+
     spec: CheckSpec
     results: list[Result] = field(default_factory=list)
     waived: dict[int, Waiver] = field(default_factory=dict)  # index in results -> waiver

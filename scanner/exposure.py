@@ -49,6 +49,8 @@ def _l(v) -> list:
 
 @dataclass(slots=True)
 class Exposure:
+    """Whether a route is reachable from outside, through what, and why."""
+
     external: bool
     via: str  # gateway "ns/name" or ingress class
     reason: str
@@ -56,6 +58,8 @@ class Exposure:
 
 @dataclass(slots=True)
 class TunnelRule:
+    """One hostname rule of a tunnel (e.g. cloudflared) config and the service it forwards to."""
+
     hostname: str | None
     service: str
     svc_name: str | None
@@ -195,6 +199,8 @@ def _cache(inv) -> dict:
 
 @dataclass(slots=True, eq=False)
 class Controller:
+    """An ingress controller release: its Services, ingress classes and DNS names."""
+
     release: Resource
     kind: str  # ingress-nginx, traefik, ...
     services: set

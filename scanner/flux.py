@@ -38,6 +38,8 @@ def _get(d, *keys, default=None):
 
 @dataclass
 class EntryPoint:
+    """Where Flux starts reconciling the repository (or that no entry point was found)."""
+
     found: bool
     kind: str | None = None
     path: str | None = None  # file declaring it
@@ -54,6 +56,8 @@ class EntryPoint:
 
 @dataclass
 class FluxResult:
+    """The Flux graph walked from the entry point: deployed resources and the files they use."""
+
     entry: EntryPoint
     resources: list[Resource] = field(default_factory=list)  # deployed resources
     used_files: set[str] = field(default_factory=set)  # files that are part of a deployed build

@@ -11,6 +11,8 @@ APP_TEMPLATE_NAMES = ("app-template",)
 
 @dataclass(slots=True)
 class ChartInfo:
+    """The chart a HelmRelease installs: name, version and source."""
+
     name: str | None
     version: str | None
     source_kind: str | None

@@ -24,6 +24,8 @@ NOT_DEPLOYED_DIRS = ("archive", ".archive", "examples", "docs")
 
 @dataclass
 class Inventory:
+    """Everything the checks read: documents, resources, derived workloads and routes, indexes."""
+
     root: str | None
     documents: list[Document] = field(default_factory=list)
     resources: list[Resource] = field(default_factory=list)

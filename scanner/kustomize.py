@@ -17,6 +17,8 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 
 @dataclass(slots=True)
 class Included:
+    """A document a kustomization build includes, with the namespace the build sets."""
+
     doc: Document
     namespace: str | None  # from kustomize `namespace:` (None when no kustomization set one)
 
@@ -76,6 +78,8 @@ def _kustomization_body(repo: RepoFiles, path: str) -> dict:
 
 @dataclass
 class BuildResult:
+    """The documents of a kustomization build and the files it used."""
+
     items: list[Included] = field(default_factory=list)
     used_files: set[str] = field(default_factory=set)  # kustomization, patch and generator files
     errors: list[ScanError] = field(default_factory=list)

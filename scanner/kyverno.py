@@ -77,6 +77,8 @@ def _strip_anchor(key) -> tuple[str, str]:
 
 @dataclass(eq=False)
 class Rule:
+    """One rule of a policy: its type and body, and where it sits in the policy."""
+
     policy: "Policy"
     name: str
     index: int
@@ -106,6 +108,8 @@ class Rule:
 
 @dataclass(eq=False)
 class Policy:
+    """A Kyverno (or ValidatingAdmissionPolicy) policy with its failure action."""
+
     resource: Resource
     kind: str
     name: str
@@ -643,6 +647,8 @@ def effective_ns_levels(inv, namespaces) -> dict[str, dict]:
 
 @dataclass
 class ControlCoverage:
+    """How one Pod Security control is covered: by which rules, mitigations or PSA labels."""
+
     control: pss.Control
     status: str = "missing"  # enforced, audited, mitigated, partial, missing
     enforce_rules: list = field(default_factory=list)  # Rule

@@ -151,6 +151,8 @@ class Resource:
 
 @dataclass(slots=True, eq=False)
 class Container:
+    """A container of a workload, normalised, with its key path in the resource."""
+
     name: str
     spec: dict  # normalised container spec (image as a string, env as a list, ...)
     init: bool = False
@@ -206,6 +208,8 @@ class Route:
 
 @dataclass(slots=True)
 class Location:
+    """A file and line a finding points at."""
+
     path: str
     line: int | None = None
 
@@ -230,6 +234,8 @@ class Result:
 
 @dataclass(slots=True)
 class ScanError:
+    """Something the scan could not read or do: recorded and reported, never fatal."""
+
     path: str
     line: int | None
     message: str

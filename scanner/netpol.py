@@ -82,6 +82,8 @@ class PodGroup:
 
 @dataclass(slots=True, eq=False)
 class Policy:
+    """A network policy (Kubernetes or Cilium): what it selects and which directions it isolates."""
+
     resource: Resource
     kind: str
     namespace: str | None  # None for cluster-wide
@@ -266,6 +268,8 @@ def pod_groups(inv) -> dict[str, list[PodGroup]]:
 
 @dataclass
 class NamespaceCoverage:
+    """Which network policies select which pods of a namespace."""
+
     namespace: str
     groups: list[PodGroup]
     selecting: dict = field(default_factory=dict)  # group name -> [Policy]

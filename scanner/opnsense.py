@@ -22,6 +22,8 @@ class OPNsenseError(Exception):
 
 @dataclass(slots=True)
 class Endpoint:
+    """The source or destination of an OPNsense rule."""
+
     any: bool = False
     network: str | None = None
     address: str | None = None
@@ -40,6 +42,8 @@ class Endpoint:
 
 @dataclass(slots=True)
 class FilterRule:
+    """An OPNsense firewall filter rule."""
+
     action: str  # pass, block, reject
     interfaces: list
     source: Endpoint
@@ -62,6 +66,8 @@ class FilterRule:
 
 @dataclass(slots=True)
 class NatRule:
+    """An OPNsense port-forward (NAT) rule."""
+
     interfaces: list
     protocol: str | None
     source: Endpoint
@@ -81,6 +87,8 @@ class NatRule:
 
 @dataclass
 class OPNsenseConfig:
+    """The parts of an OPNsense config.xml the perimeter checks read."""
+
     path: str
     filter_rules: list = field(default_factory=list)
     nat_rules: list = field(default_factory=list)

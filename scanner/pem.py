@@ -49,6 +49,8 @@ def fingerprint(value) -> str:
 
 @dataclass
 class PemFinding:
+    """A PEM block or age key found in a text: its kind, fingerprint and facts."""
+
     kind: str  # private-key, encrypted-private-key, unparsable-private-key, certificate, age-secret-key
     label: str  # PEM label, e.g. "RSA PRIVATE KEY"
     fingerprint: str

@@ -19,6 +19,8 @@ _SUFFIXES = (".dist-info", ".egg-info")
 
 @dataclass(frozen=True)
 class EntryPoint:
+    """An entry point of an installed distribution, as declared in its entry_points.txt."""
+
     name: str
     value: str  # "module" or "module:attribute"
     group: str

@@ -15,6 +15,8 @@ LEVEL_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
 
 @dataclass(frozen=True)
 class Control:
+    """A Pod Security Standards control and its names in PSA and Kyverno."""
+
     id: str  # B1..B12 (baseline), R1..R7 (restricted)
     name: str  # human name; for most controls the Kyverno podSecurity `controlName`
     psa_check: str  # PSA check id

@@ -24,6 +24,8 @@ ENTRY_POINT_GROUP = "gitops_posture.checks"
 
 @dataclass(frozen=True)
 class CheckSpec:
+    """A check: its id and documentation, the function that runs it, and how to schedule it."""
+
     id: str
     title: str
     severity: str

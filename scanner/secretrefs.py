@@ -67,6 +67,8 @@ def _l(v) -> list:
 
 @dataclass
 class SecretRef:
+    """A reference from a resource to a Secret by name."""
+
     name: str  # as resolved (substitutions expanded where known)
     namespace: str | None
     form: str  # envFrom.secretRef, secretKeyRef, volume.secret, ...
@@ -82,6 +84,8 @@ class SecretRef:
 
 @dataclass
 class Producer:
+    """Something that creates a Secret: a Secret manifest, an ExternalSecret, a generator..."""
+
     name: str
     namespace: str | None  # None: cluster-wide / unknown, "*" every namespace
     kind: str

@@ -65,6 +65,8 @@ def is_sops_named(path: str) -> bool:
 
 @dataclass
 class SopsMeta:
+    """The `sops` metadata block of an encrypted file."""
+
     raw: dict
     recipients: list[str] = field(default_factory=list)  # age recipients, pgp fingerprints, kms arns...
     mac: bool = False
@@ -354,6 +356,8 @@ def collect_sops_files(inv) -> dict[str, SopsFile]:
 
 @dataclass
 class CreationRule:
+    """One creation rule of .sops.yaml."""
+
     index: int
     path_regex: str | None
     recipients: list[str]
@@ -373,6 +377,8 @@ class CreationRule:
 
 @dataclass
 class SopsConfig:
+    """A .sops.yaml file: its creation rules and what was wrong in it."""
+
     path: str  # repo-relative path of the .sops.yaml
     rules: list[CreationRule]
     errors: list[str] = field(default_factory=list)
@@ -507,6 +513,8 @@ def age_key_available() -> str | None:
 
 @dataclass
 class SopsCall:
+    """The answer of one `sops` run on a file."""
+
     path: str
     status: str  # ok, mac-mismatch, no-key, decrypt-error, not-encrypted, error, timeout, skipped
     code: int | None = None

@@ -226,6 +226,8 @@ class TalosConfig:
 
 @dataclass(eq=False)
 class TalosCluster:
+    """A Talos cluster defined in the repository: its talconfig, versions and variables."""
+
     root: str  # directory holding the talconfig (or the machine configs)
     talconfig: Document | None = None
     name: str | None = None

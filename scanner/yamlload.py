@@ -108,6 +108,8 @@ for _loader in (FastLoader, SlowLoader):
 
 @dataclass(slots=True)
 class LoadedDoc:
+    """A document of a YAML stream: its first line, index, body and key-line tree."""
+
     line: int
     index: int
     body: object
@@ -119,6 +121,8 @@ class LoadedDoc:
 
 @dataclass(slots=True)
 class LoadError:
+    """A YAML stream that could not be loaded, and where."""
+
     line: int | None
     message: str
 

@@ -15,6 +15,8 @@ from typing import Callable, Hashable, Iterable
 
 @dataclass(frozen=True)
 class Policy:
+    """How many daily, weekly and monthly snapshots to keep."""
+
     daily: int = 0
     weekly: int = 0
     monthly: int = 0

@@ -108,6 +108,8 @@ def sign(obj, key: Ed25519PrivateKey) -> bytes:
 
 @dataclass(frozen=True)
 class Verdict:
+    """The outcome of verifying a snapshot's signature."""
+
     status: str  # valid, invalid, unsigned
     message: str
 

@@ -26,6 +26,8 @@ __all__ = ["ClusterData", "ClusterUnavailable", "RESOURCE_TYPES", "METADATA_ACCE
 
 @dataclass
 class ClusterData:
+    """What was read from a live cluster, and what could not be."""
+
     objects: list[dict] = field(default_factory=list)
     errors: list[ScanError] = field(default_factory=list)
     absent_kinds: list[str] = field(default_factory=list)  # CRD-backed kinds the cluster does not serve

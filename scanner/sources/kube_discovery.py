@@ -23,6 +23,8 @@ AGGREGATED_ACCEPT = (
 
 @dataclass
 class Discovery:
+    """The resource types the API server serves, and those it does not."""
+
     served: dict[ResourceType, str] = field(default_factory=dict)  # type -> "v1" / "group/version"
     absent: list[ResourceType] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)

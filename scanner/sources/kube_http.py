@@ -34,6 +34,8 @@ class KubeError(Exception):
 
 @dataclass
 class Stats:
+    """Requests made to the API server (for --verbose and the tests)."""
+
     requests: int = 0
     retries: int = 0
     log: list = field(default_factory=list)  # (path, status) per request, for --verbose and tests
