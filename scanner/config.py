@@ -8,7 +8,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass, field
 
-import yaml
+from .pyyaml import yaml  # (not `import yaml`: see scanner/pyyaml.py)
 
 from .model import LAYERS
 

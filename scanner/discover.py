@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
 from dataclasses import dataclass, field
 
 from .model import ScanError
@@ -37,7 +36,13 @@ class FileSet:
         return [f for f in self.files if f.lower().endswith(YAML_SUFFIXES)]
 
 
+# (subprocess is imported where git runs: discovery is the first thing the console script's early helper
+# does, and a repository that is not a git checkout never needs it)
+
+
 def _git(root: str, *args: str) -> str | None:
+    import subprocess
+
     try:
         out = subprocess.run(["git", "-C", root, *args], capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -47,6 +52,8 @@ def _git(root: str, *args: str) -> str | None:
 
 def _git_many(root: str, *commands: tuple[str, ...]) -> list[str | None]:
     """Several read-only git commands run side by side (each is a process start-up, ~5 ms)."""
+    import subprocess
+
     procs = []
     for args in commands:
         try:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
-import yaml
+from .pyyaml import yaml  # (not `import yaml`: see scanner/pyyaml.py)
 
 from . import routes as route_mod
 from . import workloads as workload_mod

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import yaml
+from .pyyaml import yaml  # (not `import yaml`: see scanner/pyyaml.py)
 
 from .sops_cache import FilestatusCache, read_for_key
 

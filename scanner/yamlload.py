@@ -11,7 +11,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-import yaml
+from .pyyaml import yaml  # (not `import yaml`: see scanner/pyyaml.py)
 
 try:
     _BaseLoader = yaml.CSafeLoader  # type: ignore[attr-defined]
