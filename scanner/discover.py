@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass, field
 
-from .model import ScanError
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .model import ScanError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 # Non-YAML files some checks read as text (SOPS json/env, renovate config, gitignore, OPNsense).
@@ -20,20 +21,40 @@ TEXT_SUFFIXES = (".sops.json", ".sops.env", ".json5", ".json", ".env")
 SKIP_DIRS = {".git", "node_modules", ".venv", "__pycache__"}
 
 
-@dataclass
+# Discovery is the first thing the console script's early helper does (scanner.readahead), before the
+# command has loaded anything: FileSet is a plain class and ScanError is imported when one is made,
+# so the helper does not first load the dataclasses module and the scan's model (~8 ms).
 class FileSet:
     """The files of a repository the scan reads, and what went wrong finding them."""
 
-    root: str
-    files: list[str] = field(default_factory=list)  # repo-relative POSIX paths of every file found
-    errors: list[ScanError] = field(default_factory=list)
-    via_git: bool = False
-    git_commit: str | None = None
-    web_url: str | None = None
+    __slots__ = ("root", "files", "errors", "via_git", "git_commit", "web_url")
+
+    def __init__(self, root: str, files: list[str] | None = None, errors: list[ScanError] | None = None,
+                 via_git: bool = False, git_commit: str | None = None, web_url: str | None = None):
+        self.root = root
+        self.files = files if files is not None else []  # repo-relative POSIX paths of every file found
+        self.errors = errors if errors is not None else []
+        self.via_git, self.git_commit, self.web_url = via_git, git_commit, web_url
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return "FileSet(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
 
     @property
     def yaml_files(self) -> list[str]:
         return [f for f in self.files if f.lower().endswith(YAML_SUFFIXES)]
+
+
+def _error(path: str, message: str) -> ScanError:
+    from .model import ScanError
+
+    return ScanError(path, None, message)
 
 
 # (subprocess is imported where git runs: discovery is the first thing the console script's early helper
@@ -188,7 +209,7 @@ def _walk_files(root: str, errors: list[ScanError], links: set[str] | None = Non
             with os.scandir(dirpath) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            errors.append(ScanError(rel_dir or ".", None, f"unreadable directory: {exc.strerror or exc}; not scanned"))
+            errors.append(_error(rel_dir or ".", f"unreadable directory: {exc.strerror or exc}; not scanned"))
             continue
         for e in entries:
             if e.name == ".gitignore":
@@ -196,8 +217,8 @@ def _walk_files(root: str, errors: list[ScanError], links: set[str] | None = Non
                     with open(e.path, encoding="utf-8", errors="replace") as fh:
                         specs.append((rel_dir, _gitignore_matcher(fh.read().splitlines())))
                 except (OSError, ValueError) as exc:
-                    errors.append(ScanError(f"{rel_dir}/.gitignore".lstrip("/"), None,
-                                            f"unreadable: {getattr(exc, 'strerror', None) or exc}"))
+                    errors.append(_error(f"{rel_dir}/.gitignore".lstrip("/"),
+                                         f"unreadable: {getattr(exc, 'strerror', None) or exc}"))
                 break
         subdirs = []
         for e in entries:
@@ -212,7 +233,7 @@ def _walk_files(root: str, errors: list[ScanError], links: set[str] | None = Non
                 if e.is_symlink():
                     # Directory links are not followed (loops, escapes); say so unless they point inside.
                     if not _inside(os.path.realpath(e.path), root):
-                        errors.append(ScanError(rel, None, "symbolic link to a directory outside the repository; not followed"))
+                        errors.append(_error(rel, "symbolic link to a directory outside the repository; not followed"))
                     continue
                 subdirs.append((e.path, rel))
             elif not ignored(rel, False):
@@ -256,10 +277,10 @@ def discover(root: str) -> FileSet:
         if is_link:
             target = os.path.realpath(full)
             if not os.path.exists(target):
-                fs.errors.append(ScanError(rel, None, "broken or looping symbolic link; not read"))
+                fs.errors.append(_error(rel, "broken or looping symbolic link; not read"))
                 continue
             if not _inside(target, root):
-                fs.errors.append(ScanError(rel, None, "symbolic link pointing outside the repository; not read"))
+                fs.errors.append(_error(rel, "symbolic link pointing outside the repository; not read"))
                 continue
             if os.path.isdir(target):
                 continue  # the directory's files are listed on their own

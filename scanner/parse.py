@@ -7,84 +7,19 @@ document, as a serial parse.
 from __future__ import annotations
 
 import gc
-import os
-import stat
 from typing import Callable, Iterable
 
 from . import twocore
 from .gcpause import paused as gc_paused, release_startup
 from .model import Document, ScanError
-from .yamlload import load_documents
-
-DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024  # rendered stacks reach a few MB; 50 MB files are refused
+# Reading and loading files (what the early helper runs) lives in rawparse; re-exported here.
+from .rawparse import DEFAULT_MAX_FILE_BYTES, _parse_raw, file_chunks, parse_chunk, read_bytes, read_text  # noqa: F401
 
 
 class ParsedDocument(Document):
     """A Document from the repo, carrying the line tree the loader recorded (see yamlload.LoadedDoc)."""
 
     __slots__ = ("lines",)
-
-
-def read_bytes(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes | None, ScanError | None]:
-    """The file's bytes, or the reason it cannot be read. Never blocks on FIFOs or devices."""
-    full = os.path.join(root, rel)
-    try:
-        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        return None, ScanError(rel, None, f"unreadable: {exc.strerror or exc}")
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            return None, ScanError(rel, None, f"unreadable: {what}; not parsed")
-        if st.st_size > max_bytes:
-            return None, ScanError(rel, None, f"file is {st.st_size / 1048576:.1f} MiB, over the "
-                                              f"{max_bytes / 1048576:.0f} MiB limit; not parsed")
-        chunks = []
-        total = 0
-        want = st.st_size + 1  # one more byte to see EOF (or growth) in the same call
-        while total <= max_bytes:
-            chunk = os.read(fd, min(want, max_bytes + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            want = 1 << 20
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    except OSError as exc:
-        return None, ScanError(rel, None, f"unreadable: {exc.strerror or exc}")
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:  # grew while we read it
-        return None, ScanError(rel, None, f"file is over the {max_bytes / 1048576:.0f} MiB limit; not parsed")
-    return data, None
-
-
-def read_text(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[str | None, ScanError | None]:
-    """The file as text, or the reason it cannot be read as text."""
-    data, err = read_bytes(root, rel, max_bytes)
-    if err:
-        return None, err
-    if b"\0" in data[:8192]:
-        return None, ScanError(rel, None, "binary file (NUL bytes); not parsed")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, ScanError(rel, line, f"not valid UTF-8 (byte {exc.start}); not parsed")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return text, None
-
-
-def _parse_raw(root: str, rel: str, max_bytes: int) -> tuple:
-    """(docs as (line, index, body, lines) tuples, errors as (line, message) tuples): marshal-able."""
-    text, err = read_text(root, rel, max_bytes)
-    if err:
-        return (), ((err.line, err.message),)
-    loaded, load_errors = load_documents(text)
-    return (tuple((d.line, d.index, d.body, d.lines) for d in loaded),
-            tuple((e.line, e.message) for e in load_errors))
 
 
 def _collect(rel: str, raw: tuple, docs: list[Document], errors: list[ScanError]) -> None:
@@ -129,16 +64,6 @@ def parse_files(root: str, rels: list[str], max_bytes: int = DEFAULT_MAX_FILE_BY
         release_startup()  # loading is over (see gcpause.hold_for_startup)
         if FREEZE_AFTER_PARSE and gc.isenabled():
             gc.freeze()
-
-
-def file_chunks(rels: list[str]) -> list[tuple[str, ...]]:
-    """The parse's tasks: the files in order, in chunks few enough for twocore's task pipe."""
-    size = max(1, -(-len(rels) // 4000))
-    return [tuple(rels[i:i + size]) for i in range(0, len(rels), size)]
-
-
-def parse_chunk(root: str, chunk: tuple[str, ...], max_bytes: int) -> list[tuple]:
-    return [_parse_raw(root, rel, max_bytes) for rel in chunk]
 
 
 def _parse_files(root: str, rels: list[str], max_bytes: int, workers: int | None,

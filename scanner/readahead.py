@@ -109,7 +109,7 @@ def _plan(root: str) -> tuple[tuple, list]:
     """In the helper: discover the repo. The description is the file set; the tasks are the chunks of
     YAML files the parse would make of it (the scan makes the same list from the description)."""
     from .discover import discover
-    from .parse import file_chunks
+    from .rawparse import file_chunks
 
     fs = discover(root)
     description = (fs.root, fs.files, [(e.path, e.line, e.message, e.kind) for e in fs.errors],
@@ -119,7 +119,7 @@ def _plan(root: str) -> tuple[tuple, list]:
 
 def _parse_in_helper(root: str, max_bytes: int | None):
     def run(chunk: tuple[str, ...]) -> list:
-        from .parse import DEFAULT_MAX_FILE_BYTES, parse_chunk
+        from .rawparse import DEFAULT_MAX_FILE_BYTES, parse_chunk
 
         return parse_chunk(root, chunk, max_bytes or DEFAULT_MAX_FILE_BYTES)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 
 from .pyyaml import yaml  # (not `import yaml`: see scanner/pyyaml.py)
 
@@ -106,25 +105,49 @@ for _loader in (FastLoader, SlowLoader):
     _loader.add_constructor("tag:yaml.org,2002:timestamp", SlowLoader.construct_yaml_str)
 
 
-@dataclass(slots=True)
+# Plain classes, not dataclasses: this module is loaded by the console script's early helper before it
+# parses, and the dataclasses module (with inspect) would cost it ~5 ms first.
 class LoadedDoc:
-    """A document of a YAML stream: its first line, index, body and key-line tree."""
+    """A document of a YAML stream: its first line, index, body and key-line tree.
 
-    line: int
-    index: int
-    body: object
-    # Line tree for key lookups without a second parse: for a mapping or sequence,
-    # (lines of its keys/items in order, child trees or None when every child is a scalar);
-    # None for scalars and for documents built by PyYAML's own constructor (rare shapes).
-    lines: object = None
+    `lines`, the line tree for key lookups without a second parse: for a mapping or sequence, (lines of
+    its keys/items in order, child trees or None when every child is a scalar); None for scalars and
+    for documents built by PyYAML's own constructor (rare shapes)."""
+
+    __slots__ = ("line", "index", "body", "lines")
+
+    def __init__(self, line: int, index: int, body: object, lines: object = None):
+        self.line, self.index, self.body, self.lines = line, index, body, lines
+
+    def _key(self) -> tuple:
+        return self.line, self.index, self.body, self.lines
+
+    def __eq__(self, other):
+        return self._key() == other._key() if type(other) is type(self) else NotImplemented
+
+    __hash__ = None  # (mutable, like the dataclass it was)
+
+    def __repr__(self) -> str:
+        return f"LoadedDoc(line={self.line!r}, index={self.index!r}, body={self.body!r}, lines={self.lines!r})"
 
 
-@dataclass(slots=True)
 class LoadError:
     """A YAML stream that could not be loaded, and where."""
 
-    line: int | None
-    message: str
+    __slots__ = ("line", "message")
+
+    def __init__(self, line: int | None, message: str):
+        self.line, self.message = line, message
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return (self.line, self.message) == (other.line, other.message)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"LoadError(line={self.line!r}, message={self.message!r})"
 
 
 _HELM_TEMPLATE = re.compile(r"\{\{-?\s|\{\{\s*[.$]")

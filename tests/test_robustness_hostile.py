@@ -171,7 +171,7 @@ def test_unreadable_files_root_safe(tmp_path):
 
 def test_unreadable_file_permission_denied_in_process(tmp_path, monkeypatch):
     """The EACCES path itself, by making os.open refuse one file (works as root)."""
-    from scanner import api, parse
+    from scanner import api
 
     repo = repo_with(tmp_path)
     write(repo, "locked.yaml", CONFIGMAP)
@@ -182,7 +182,7 @@ def test_unreadable_file_permission_denied_in_process(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, flags, *args, **kw)
 
-    monkeypatch.setattr(parse.os, "open", fake_open)
+    monkeypatch.setattr(os, "open", fake_open)  # (os.open: what scanner.rawparse reads files with)
     report = api.run_scan(str(repo))
     errs = [e for e in report["errors"] if e["path"] == "locked.yaml"]
     assert errs and "Permission denied" in errs[0]["message"]

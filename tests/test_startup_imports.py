@@ -14,18 +14,38 @@ def _run(code: str, *args: str) -> str:
                           text=True).stdout.strip()
 
 
-def test_discovering_a_plain_directory_does_not_load_subprocess(tmp_path):
-    (tmp_path / "apps").mkdir()
-    (tmp_path / "apps" / "a.yaml").write_text("kind: Namespace\n")
-    (tmp_path / ".gitignore").write_text("*.log\n")
-    (tmp_path / "x.log").write_text("ignored\n")
-    out = _run("import sys\n"
+HELPER_PATH = ("import sys\n"
                "from scanner.discover import discover\n"
-               "from scanner.parse import parse_chunk\n"
+               "from scanner.rawparse import parse_chunk\n"
                "fs = discover(sys.argv[1])\n"
                "parse_chunk(fs.root, tuple(fs.yaml_files), 1 << 20)\n"
-               "print(fs.files, 'subprocess' in sys.modules)", str(tmp_path))
-    assert out == "['.gitignore', 'apps/a.yaml'] False"
+               "print(fs.files, *[m in sys.modules for m in ('subprocess', 'scanner.model', 'dataclasses')])")
+
+
+def test_the_early_helpers_discovery_and_parse_load_no_model_no_subprocess(tmp_path):
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "a.yaml").write_text("kind: Namespace\n")
+    (tmp_path / "apps" / "bad.yaml").write_text("a: [\n")  # a load error: a tuple, no ScanError made
+    assert _run(HELPER_PATH, str(tmp_path)) == "['apps/a.yaml', 'apps/bad.yaml'] False False False"
+    # A .gitignore brings in pathspec (which uses dataclasses), still not the model nor subprocess.
+    (tmp_path / ".gitignore").write_text("*.log\n")
+    (tmp_path / "x.log").write_text("ignored\n")
+    assert _run(HELPER_PATH, str(tmp_path)) == "['.gitignore', 'apps/a.yaml', 'apps/bad.yaml'] False False True"
+
+
+def test_discovery_and_read_errors_are_scan_errors(tmp_path):
+    """The model is imported when an error is made: the errors are the same ScanErrors as before."""
+    from scanner.discover import discover
+    from scanner.model import ScanError
+    from scanner.rawparse import read_bytes
+
+    (tmp_path / "dir.yaml").mkdir()
+    (tmp_path / "link.yaml").symlink_to("/etc/hostname")
+    fs = discover(str(tmp_path))
+    assert fs.errors and all(type(e) is ScanError for e in fs.errors)
+    assert any("outside the repository" in e.message for e in fs.errors)
+    data, err = read_bytes(str(tmp_path), "dir.yaml")
+    assert data is None and type(err) is ScanError and "directory" in err.message
 
 
 def test_pyyaml_reader_pattern_compiled_on_first_use():
