@@ -157,7 +157,11 @@ def _git_files(root: str) -> tuple[list[str], str | None, str | None] | None:
 
 def _gitignore_matcher(lines):
     """A `match(path) -> bool` for one .gitignore: gitignore semantics (the last matching pattern
-    decides, `!` re-includes), with pathspec's compiled patterns matched directly."""
+    decides, `!` re-includes), with pathspec's compiled patterns matched directly. `path` is relative
+    to the .gitignore's directory, with a trailing "/" for a directory."""
+    simple = _simple_matcher(lines)
+    if simple is not None:
+        return simple
     import pathspec  # only repos without git metadata that carry a .gitignore need it
 
     spec = pathspec.PathSpec.from_lines("gitignore", lines)
@@ -183,6 +187,72 @@ def _gitignore_matcher(lines):
         return result
 
     return match
+
+
+# Most .gitignore files hold only names and `*` globs (`.DS_Store`, `*.key`, `/age.key`, `charts/`). Those
+# are matched here, segment by segment, without pathspec: importing it (and the dataclasses, typing and
+# pathlib it loads) and compiling a regex per pattern cost ~15 ms, first thing in the console script's
+# early helper. Anything else (`!`, `?`, `[...]`, `**`, a lone `*` segment in a path, backslash escapes,
+# surrounding blanks) goes to pathspec. The answers are pathspec's, query for query (tests/test_discover_gitignore.py).
+_NOT_SIMPLE = frozenset("!?[\\")
+
+
+def _simple_matcher(lines):
+    """A matcher for a .gitignore of simple patterns only, else None."""
+    names: list[tuple[str, bool]] = []  # (glob, directories only): match any segment of the path
+    anchored: list[tuple[list[str], bool]] = []  # (globs of the first segments, directories only)
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        if line != line.strip() or "**" in line or not _NOT_SIMPLE.isdisjoint(line):
+            return None
+        dir_only = line.endswith("/")
+        body = line[:-1] if dir_only else line
+        is_anchored = "/" in body
+        body = body[1:] if body.startswith("/") else body
+        segments = body.split("/")
+        if any(seg in ("", ".", "..") for seg in segments) or (is_anchored and "*" in segments):
+            return None  # (pathspec gives a lone `*` segment of a path pattern a meaning of its own)
+        if is_anchored:
+            anchored.append((segments, dir_only))
+        else:
+            names.append((body, dir_only))
+    if not names and not anchored:
+        return lambda path: False
+
+    def match(path: str) -> bool:
+        segs = path.split("/")  # (a directory's path ends with "/": its last segment is "")
+        last = len(segs) - 1  # segs[i] names a directory when i < last
+        for glob, dir_only in names:
+            for i, seg in enumerate(segs):
+                if (i < last or not dir_only) and _glob_match(glob, seg):
+                    return True
+        for globs, dir_only in anchored:
+            k = len(globs)
+            if len(segs) >= k and (k <= last or not dir_only) and all(
+                    _glob_match(g, seg) for g, seg in zip(globs, segs)):
+                return True
+        return False
+
+    return match
+
+
+def _glob_match(glob: str, name: str) -> bool:
+    """fnmatch for a glob whose only wildcard is `*` (never crossing "/": both are single segments)."""
+    if "*" not in glob:
+        return glob == name
+    parts = glob.split("*")
+    head, tail = parts[0], parts[-1]
+    if len(name) < len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
+        return False
+    pos, end = len(head), len(name) - len(tail)
+    for part in parts[1:-1]:
+        if part:
+            found = name.find(part, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(part)
+    return True
 
 
 def _walk_files(root: str, errors: list[ScanError], links: set[str] | None = None) -> list[str]:

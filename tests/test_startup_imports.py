@@ -27,10 +27,15 @@ def test_the_early_helpers_discovery_and_parse_load_no_model_no_subprocess(tmp_p
     (tmp_path / "apps" / "a.yaml").write_text("kind: Namespace\n")
     (tmp_path / "apps" / "bad.yaml").write_text("a: [\n")  # a load error: a tuple, no ScanError made
     assert _run(HELPER_PATH, str(tmp_path)) == "['apps/a.yaml', 'apps/bad.yaml'] False False False"
-    # A .gitignore brings in pathspec (which uses dataclasses), still not the model nor subprocess.
-    (tmp_path / ".gitignore").write_text("*.log\n")
+    # A .gitignore of names and `*` globs is matched without pathspec...
+    (tmp_path / ".gitignore").write_text("*.log\n/build/\n")
     (tmp_path / "x.log").write_text("ignored\n")
-    assert _run(HELPER_PATH, str(tmp_path)) == "['.gitignore', 'apps/a.yaml', 'apps/bad.yaml'] False False True"
+    assert _run(HELPER_PATH, str(tmp_path)) == "['.gitignore', 'apps/a.yaml', 'apps/bad.yaml'] False False False"
+    # ... a negation brings in pathspec (which uses dataclasses); still not the model nor subprocess.
+    (tmp_path / ".gitignore").write_text("*.log\n!keep.log\n")
+    (tmp_path / "keep.log").write_text("kept\n")
+    assert _run(HELPER_PATH, str(tmp_path)) == (
+        "['.gitignore', 'keep.log', 'apps/a.yaml', 'apps/bad.yaml'] False False True")
 
 
 def test_discovery_and_read_errors_are_scan_errors(tmp_path):

@@ -98,7 +98,7 @@ def test_no_helper_is_left_behind_after_an_interrupt():
     before = _children()
     with pytest.raises(KeyboardInterrupt):
         twocore.share(list(range(400)), run)
-    assert _children() == before
+    assert _children() - before == set()  # (a helper of an earlier test may still be exiting: only new ones count)
 
 
 def _children() -> set[str]:
