@@ -3,8 +3,9 @@ before the CLI's own handler is in place, so an early handler is installed first
 from __future__ import annotations
 
 import os
-import signal
 import sys
+
+import _signal as signal  # (the C module: `signal` would load enum first; see scanner.twocore)
 
 
 def _interrupted_while_loading(signum, frame):  # pragma: no cover - exercised through a subprocess

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import marshal
 import os
-import signal
-import threading
+import sys
 import time
+
+# The C signal module, not `signal`: this module loads before the console script's first fork, and
+# `signal` would first import enum and functools (~3 ms of a start-up before the second core gets
+# work). The constants and calls are the same, as plain ints.
+import _signal as signal
 TYPE_CHECKING = False  # (not typing's: importing typing costs ~3 ms, and this module loads before the
 if TYPE_CHECKING:      # console script's first fork; the annotations are strings)
     from typing import Callable, Iterable, Sequence
@@ -27,7 +31,10 @@ MAX_TASKS = 16000  # the task pipe is filled before the fork and must not block:
 
 
 def can_fork() -> bool:
-    return hasattr(os, "fork") and threading.active_count() == 1
+    # (threading not loaded: no thread but this one was started through it. Not imported here, for the
+    # same reason as `signal` above.)
+    threading = sys.modules.get("threading")
+    return hasattr(os, "fork") and (threading is None or threading.active_count() == 1)
 
 
 # A helper forked from a big process comes to hold a copy of much of it: every object it reads gets its
@@ -474,6 +481,8 @@ def _early_helper(plan, run, codec, plan_r, plan_w, task_r, task_w, answer_r, an
         os.close(task_w)
         # A description over the pipe's buffer would block us until the parent reads it, and the parent
         # may still be loading: a thread sends it while we start on the tasks.
+        import threading
+
         sender = threading.Thread(target=_send, args=(plan_w, payload), daemon=True)
         sender.start()
         outbox = _Outbox(answer_w, codec)

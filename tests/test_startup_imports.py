@@ -74,3 +74,18 @@ def test_pyyaml_imported_elsewhere_first_is_used_as_it_is():
                "from scanner.pyyaml import yaml as ours\n"
                "print(ours is yaml, type(yaml.reader.Reader.NON_PRINTABLE).__name__)")
     assert out == "True Pattern"
+
+
+def test_the_console_script_forks_its_helper_before_loading_enum_threading_or_signal(tmp_path):
+    """Everything before the early helper's fork is time neither core parses: the console script's
+    module and what the fork needs use the C `_signal` and no thread machinery."""
+    (tmp_path / "a.yaml").write_text("kind: Namespace\n")
+    out = _run("import sys\n"
+               "import scanner.entry\n"
+               "from scanner import readahead\n"
+               "loaded = [m for m in ('enum', 'threading', 'signal', 'typing') if m in sys.modules]\n"
+               "readahead.start(sys.argv[1])\n"
+               "helper = readahead.claim(sys.argv[1], None)\n"
+               "print(loaded, helper is not None and helper.plan()[1] == ['a.yaml'])\n"
+               "helper.cancel()", str(tmp_path))
+    assert out == "[] True"
