@@ -10,7 +10,6 @@ import base64
 import hashlib
 import re
 from functools import lru_cache
-from itertools import islice
 from pathlib import Path
 from urllib.parse import quote
 
@@ -573,7 +572,6 @@ def render(report: dict, options: dict | None = None) -> str:
 
 
 WRITE_CHUNK = 1 << 20
-PIECES_PER_BATCH = 2048
 
 
 def write(report: dict, options: dict | None, fh) -> None:
@@ -588,15 +586,16 @@ def write_part(report: dict, options: dict | None, fh, part: str) -> None:
     buf: list[str] = []
     size = 0
     with gc_paused():
-        pieces = _env().get_template("report.html.j2").generate(_context(report, options or {}, (part,)))
-        # The template yields tens of thousands of small pieces: joined a batch at a time (in C), not
-        # looked at one by one.
-        while batch := list(islice(pieces, PIECES_PER_BATCH)):
-            text = "".join(batch)
-            buf.append(text)
-            size += len(text)
+        for piece in _env().get_template("report.html.j2").generate(_context(report, options or {}, (part,))):
+            buf.append(piece)
+            size += len(piece)
             if size >= WRITE_CHUNK:
-                fh.write("".join(buf))
+                if len(piece) >= WRITE_CHUNK:  # a big piece (a check's rows) is written as it is, not copied
+                    buf.pop()
+                    fh.write("".join(buf))
+                    fh.write(piece)
+                else:
+                    fh.write("".join(buf))
                 buf.clear()
                 size = 0
         fh.write("".join(buf))
