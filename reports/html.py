@@ -482,10 +482,25 @@ class _Loader(jinja2.FileSystemLoader):
         return template
 
 
+class _ReportEnvironment(jinja2.Environment):
+    """The report's data is plain dicts: `x.y` in a template looks the key up first. jinja's own order
+    (an attribute, then the key) fails and catches an AttributeError for every `x.y` on a dict (~7,000 of
+    them on a 2,500-finding page). A dict's methods are still reached when it has no such key
+    (`stats.items()`)."""
+
+    def getattr(self, obj, attribute):
+        if obj.__class__ is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     """One environment a process: templates are compiled (or loaded precompiled) once, then cached."""
-    env = jinja2.Environment(
+    env = _ReportEnvironment(
         loader=_Loader(str(TEMPLATES)),
         autoescape=True,  # every template, whatever its extension: manifest text is hostile
         # Partial reports (an engine error mid-scan) must still render: missing keys read as empty.

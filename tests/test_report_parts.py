@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
 from conftest_reports import make_history, make_report
 
@@ -152,3 +153,15 @@ def test_editable_install_backend_compiles_the_source_tree(tmp_path):
     assert cached == ["__init__", "mod"]
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'build-backend = "posture_build"' in pyproject and 'backend-path = ["packaging"]' in pyproject
+
+
+def test_template_dot_access_reads_dict_keys_first_and_falls_back_as_jinja_does():
+    env = html._env()
+    tpl = env.from_string("{{ d.title }}|{{ d.missing }}|{% for k, v in d.stats.items() %}{{ k }}={{ v }}{% endfor %}"
+                          "|{{ d.items }}|{{ o.real }}")
+    out = tpl.render(d={"title": "<b>", "stats": {"a": 1}, "items": "key wins"}, o=3)
+    assert out == "&lt;b&gt;||a=1|key wins|3"
+    plain = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined)
+    same = plain.from_string("{{ d.title }}|{{ d.missing }}|{% for k, v in d.stats.items() %}{{ k }}={{ v }}{% endfor %}"
+                             "|{{ o.real }}").render(d={"title": "<b>", "stats": {"a": 1}}, o=3)
+    assert same == "&lt;b&gt;||a=1|3"
