@@ -91,11 +91,12 @@ def _monitor_toggles(values, path=()):
                     yield path + (k,), bool(v)
                 elif v:
                     yield path + (k,), True  # configured without a toggle: the chart's default (on) applies
-            else:
+            elif isinstance(v, (dict, list)):  # (a scalar holds no toggle: no generator made for it)
                 yield from _monitor_toggles(v, path + (k,))
     elif isinstance(values, list):
         for i, v in enumerate(values):
-            yield from _monitor_toggles(v, path + (i,))
+            if isinstance(v, (dict, list)):
+                yield from _monitor_toggles(v, path + (i,))
 
 
 def _metrics_enabled(values) -> tuple | None:
