@@ -190,9 +190,9 @@ def _gitignore_matcher(lines):
 
 
 # Most .gitignore files hold only names and `*` globs (`.DS_Store`, `*.key`, `/age.key`, `charts/`). Those
-# are matched here, segment by segment, without pathspec: importing it (and the dataclasses, typing and
-# pathlib it loads) and compiling a regex per pattern cost ~15 ms, first thing in the console script's
-# early helper. Anything else (`!`, `?`, `[...]`, `**`, a lone `*` segment in a path, backslash escapes,
+# are matched here, segment by segment (names in a set, globs in one regex), without pathspec: importing
+# it (and the dataclasses, typing and pathlib it loads) and compiling a regex per pattern cost ~15 ms,
+# first thing in the console script's early helper. Anything else (`!`, `?`, `[...]`, `**`, a lone `*` segment in a path, backslash escapes,
 # surrounding blanks) goes to pathspec. The answers are pathspec's, query for query (tests/test_discover_gitignore.py).
 _NOT_SIMPLE = frozenset("!?[\\")
 
@@ -219,22 +219,39 @@ def _simple_matcher(lines):
             names.append((body, dir_only))
     if not names and not anchored:
         return lambda path: False
+    # Any-depth names: literal ones in sets, globs in one regex per kind (a segment never holds "/").
+    exact = {g for g, d in names if "*" not in g and not d}
+    exact_dirs = {g for g, d in names if "*" not in g and d}
+    globbed = _segment_regex([g for g, d in names if "*" in g and not d])
+    globbed_dirs = _segment_regex([g for g, d in names if "*" in g and d])
 
     def match(path: str) -> bool:
         segs = path.split("/")  # (a directory's path ends with "/": its last segment is "")
         last = len(segs) - 1  # segs[i] names a directory when i < last
-        for glob, dir_only in names:
-            for i, seg in enumerate(segs):
-                if (i < last or not dir_only) and _glob_match(glob, seg):
-                    return True
+        for i, seg in enumerate(segs):
+            if seg in exact or (globbed is not None and globbed(seg) is not None):
+                return True
+            if i < last and (seg in exact_dirs or (globbed_dirs is not None and globbed_dirs(seg) is not None)):
+                return True
         for globs, dir_only in anchored:
             k = len(globs)
-            if len(segs) >= k and (k <= last or not dir_only) and all(
-                    _glob_match(g, seg) for g, seg in zip(globs, segs)):
+            if len(segs) < k or (dir_only and k > last):
+                continue
+            for g, seg in zip(globs, segs):  # (a loop, not all(): most paths fail at the first segment)
+                if not _glob_match(g, seg):
+                    break
+            else:
                 return True
         return False
 
     return match
+
+
+def _segment_regex(globs: list[str]):
+    """`fullmatch` of any of `*`-globs over one path segment, or None for no globs."""
+    if not globs:
+        return None
+    return re.compile("|".join("[^/]*".join(map(re.escape, g.split("*"))) for g in globs)).fullmatch
 
 
 def _glob_match(glob: str, name: str) -> bool:
