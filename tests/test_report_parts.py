@@ -6,8 +6,6 @@ import copy
 import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jinja2
@@ -17,7 +15,6 @@ from conftest_reports import make_history, make_report
 from reports import html, json_report, registry
 from scanner.api import write_reports
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _by_parts(module, report: dict, options: dict) -> str:
@@ -137,22 +134,6 @@ def test_write_reports_in_parts_matches_the_whole_render(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["posture-report.html", "posture-report.json"]  # no part left over
     assert (tmp_path / "posture-report.html").read_text(encoding="utf-8") == html.render(before, {})
     assert (tmp_path / "posture-report.json").read_text(encoding="utf-8") == json_report.render(before, {})
-
-
-def test_editable_install_backend_compiles_the_source_tree(tmp_path):
-    """packaging/posture_build.py: an editable install gets bytecode as a regular install does."""
-    pkg = tmp_path / "scanner"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("X = 1\n")
-    (pkg / "mod.py").write_text("def f():\n    return 2\n")
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import posture_build; "
-            "posture_build.compile_source_tree(sys.argv[2])")
-    subprocess.run([sys.executable, "-c", code, str(ROOT / "packaging"), str(tmp_path)], check=True,
-                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    cached = sorted(p.name.split(".")[0] for p in (pkg / "__pycache__").iterdir())
-    assert cached == ["__init__", "mod"]
-    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'build-backend = "posture_build"' in pyproject and 'backend-path = ["packaging"]' in pyproject
 
 
 def test_template_dot_access_reads_dict_keys_first_and_falls_back_as_jinja_does():
