@@ -192,8 +192,9 @@ def _gitignore_matcher(lines):
 # Most .gitignore files hold only names and `*` globs (`.DS_Store`, `*.key`, `/age.key`, `charts/`). Those
 # are matched here, segment by segment (names in a set, globs in one regex), without pathspec: importing
 # it (and the dataclasses, typing and pathlib it loads) and compiling a regex per pattern cost ~15 ms,
-# first thing in the console script's early helper. Anything else (`!`, `?`, `[...]`, `**`, a lone `*` segment in a path, backslash escapes,
-# surrounding blanks) goes to pathspec. The answers are pathspec's, query for query (tests/test_discover_gitignore.py).
+# first thing in the console script's early helper. Anything else (`!`, `?`, `[...]`, `**`, a lone `*`
+# segment in a path, backslash escapes, surrounding blanks) goes to pathspec. The answers are pathspec's,
+# query for query (tests/test_discover_gitignore.py).
 _NOT_SIMPLE = frozenset("!?[\\")
 
 
