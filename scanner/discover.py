@@ -9,6 +9,8 @@ import os
 import re
 import stat
 
+from .records import SlotRecord
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .model import ScanError
@@ -24,7 +26,7 @@ SKIP_DIRS = {".git", "node_modules", ".venv", "__pycache__"}
 # Discovery is the first thing the console script's early helper does (scanner.readahead), before the
 # command has loaded anything: FileSet is a plain class and ScanError is imported when one is made,
 # so the helper does not first load the dataclasses module and the scan's model (~8 ms).
-class FileSet:
+class FileSet(SlotRecord):
     """The files of a repository the scan reads, and what went wrong finding them."""
 
     __slots__ = ("root", "files", "errors", "via_git", "git_commit", "web_url")
@@ -35,16 +37,6 @@ class FileSet:
         self.files = files if files is not None else []  # repo-relative POSIX paths of every file found
         self.errors = errors if errors is not None else []
         self.via_git, self.git_commit, self.web_url = via_git, git_commit, web_url
-
-    def __eq__(self, other):
-        if type(other) is not type(self):
-            return NotImplemented
-        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
-
-    __hash__ = None
-
-    def __repr__(self) -> str:
-        return "FileSet(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
 
     @property
     def yaml_files(self) -> list[str]:

@@ -11,6 +11,7 @@ import re
 import sys
 
 from .pyyaml import yaml  # (not `import yaml`: see scanner/pyyaml.py)
+from .records import SlotRecord
 
 try:
     _BaseLoader = yaml.CSafeLoader  # type: ignore[attr-defined]
@@ -107,7 +108,7 @@ for _loader in (FastLoader, SlowLoader):
 
 # Plain classes, not dataclasses: this module is loaded by the console script's early helper before it
 # parses, and the dataclasses module (with inspect) would cost it ~5 ms first.
-class LoadedDoc:
+class LoadedDoc(SlotRecord):
     """A document of a YAML stream: its first line, index, body and key-line tree.
 
     `lines`, the line tree for key lookups without a second parse: for a mapping or sequence, (lines of
@@ -119,35 +120,14 @@ class LoadedDoc:
     def __init__(self, line: int, index: int, body: object, lines: object = None):
         self.line, self.index, self.body, self.lines = line, index, body, lines
 
-    def _key(self) -> tuple:
-        return self.line, self.index, self.body, self.lines
 
-    def __eq__(self, other):
-        return self._key() == other._key() if type(other) is type(self) else NotImplemented
-
-    __hash__ = None  # (mutable, like the dataclass it was)
-
-    def __repr__(self) -> str:
-        return f"LoadedDoc(line={self.line!r}, index={self.index!r}, body={self.body!r}, lines={self.lines!r})"
-
-
-class LoadError:
+class LoadError(SlotRecord):
     """A YAML stream that could not be loaded, and where."""
 
     __slots__ = ("line", "message")
 
     def __init__(self, line: int | None, message: str):
         self.line, self.message = line, message
-
-    def __eq__(self, other):
-        if type(other) is not type(self):
-            return NotImplemented
-        return (self.line, self.message) == (other.line, other.message)
-
-    __hash__ = None
-
-    def __repr__(self) -> str:
-        return f"LoadError(line={self.line!r}, message={self.message!r})"
 
 
 _HELM_TEMPLATE = re.compile(r"\{\{-?\s|\{\{\s*[.$]")

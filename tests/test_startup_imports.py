@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -89,3 +91,17 @@ def test_the_console_script_forks_its_helper_before_loading_enum_threading_or_si
                "print(loaded, helper is not None and helper.plan()[1] == ['a.yaml'])\n"
                "helper.cancel()", str(tmp_path))
     assert out == "[] True"
+
+
+def test_plain_record_classes_compare_and_print_like_the_dataclasses_they_were():
+    from scanner.discover import FileSet
+    from scanner.yamlload import LoadedDoc, LoadError
+
+    assert LoadedDoc(1, 0, {"a": 1}) == LoadedDoc(1, 0, {"a": 1}, None)
+    assert LoadedDoc(1, 0, {"a": 1}) != LoadedDoc(2, 0, {"a": 1})
+    assert LoadError(3, "bad") == LoadError(3, "bad") and LoadError(3, "bad") != LoadedDoc(3, 0, "bad")
+    assert repr(LoadError(None, "x")) == "LoadError(line=None, message='x')"
+    assert FileSet("r", ["a"]) == FileSet(root="r", files=["a"], errors=[])
+    assert repr(FileSet("r")).startswith("FileSet(root='r', files=[], errors=[], via_git=False")
+    with pytest.raises(TypeError):
+        hash(FileSet("r"))
