@@ -4,29 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: scan test bench clean browser templates bytecode
+.PHONY: scan test bench clean browser
 
-# The project is installed editable in compat mode: a plain path entry in a .pth file. The default
-# editable mode installs an import hook whose own imports cost ~9 ms at every start of `posture`
-# (measured with -X importtime).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# Byte-compile the project: with PYTHONDONTWRITEBYTECODE set (as on these machines) Python would
-# otherwise compile every module from source on each run. Stale .pyc files are never used: Python
-# checks each against its source.
-bytecode: $(STAMP)
-	@$(BIN)/python -m compileall -q scanner checks reports >/dev/null
-
-# The HTML report's jinja templates, precompiled to Python modules (reports/precompile.py); each is
-# used only while its template is unchanged, so this only ever saves time, never shows stale output.
-templates: $(STAMP) bytecode
-	$(BIN)/python -m reports.precompile
-
-scan: $(STAMP) templates
+scan: $(STAMP)
 	$(BIN)/posture scan examples/homelab --age-key examples/homelab.agekey --format json,html --output-dir out || test $$? -eq 1
 
 # The HTML report is tested in a real headless Chromium (Debian's package); install it when missing
@@ -36,10 +22,10 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "chromium not installed: the browser test will skip (or fail under CI)"; }
 
-test: $(STAMP) browser templates
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) templates
+bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:

@@ -5,14 +5,14 @@ import fnmatch
 import re
 from collections import Counter
 
-from scanner.authmap import analyse, blueprint_oauth_apps, outpost_targets
-from scanner.exposure import classify
-from scanner.helm import release_name
-from scanner.memo import memo
-from scanner.model import Location
-from scanner.registry import check
-from scanner.results import failed, passed, warned
-from scanner.substitute import substitute
+from scanner.analysis.authmap import analyse, blueprint_oauth_apps, outpost_targets
+from scanner.analysis.exposure import classify
+from scanner.inventory.helm import release_name
+from scanner.core.memo import memo
+from scanner.core.model import Location
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, passed, warned
+from scanner.inventory.substitute import substitute
 
 HTTP_KINDS = ("HTTPRoute", "GRPCRoute", "Ingress", "IngressRoute")
 _AUTHENTIK_IMAGE = re.compile(r"goauthentik/server|goauthentik\.io/server|/authentik:")
@@ -199,7 +199,6 @@ def judged_routes(inv):
 
 @check(
     id="authentication.authentik-fronted-routes",
-    builds_on=["routes"],  # the exposure/auth map of every route (see CheckSpec.builds_on)
     title="Every web route is behind Authentik (or an accepted identity provider)",
     severity="high",
     rationale="""
@@ -291,7 +290,7 @@ def _outpost_exists(inv, host: str) -> tuple[bool, str]:
 
 
 def _outposts_in_blueprints(inv):
-    from scanner.yamlload import load_documents
+    from scanner.sources.yamlload import load_documents
 
     out = []
     for cm in inv.of_kind("ConfigMap"):
@@ -310,7 +309,6 @@ def _outposts_in_blueprints(inv):
 
 @check(
     id="authentication.authentik-outpost-exists",
-    builds_on=["routes"],  # the exposure/auth map of every route (see CheckSpec.builds_on)
     title="The Authentik outpost the routes point at exists",
     severity="high",
     rationale="""

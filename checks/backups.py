@@ -8,10 +8,10 @@ SnapshotPolicy/SnapshotSchedule, Velero Schedule (namespaces it includes), Longh
 """
 from __future__ import annotations
 
-from scanner.memo import memo
-from scanner.registry import check
-from scanner.results import failed, passed, warned
-from scanner.talos import expand
+from scanner.core.memo import memo
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, passed, warned
+from scanner.analysis.talos import expand
 
 import re
 

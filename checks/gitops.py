@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import posixpath
 
-from scanner.model import Location
-from scanner.registry import check
-from scanner.results import failed, passed, warned
+from scanner.core.model import Location
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, passed, warned
 
 FLUX_KINDS = ("Kustomization", "HelmRelease")
 SOURCE_KINDS = ("GitRepository", "OCIRepository", "HelmRepository", "Bucket")
@@ -215,7 +215,7 @@ def _entry_sources(inv):
 
 
 def _loc(inv, obj, path):
-    from scanner.model import Resource
+    from scanner.core.model import Resource
 
     if isinstance(obj, Resource):
         return inv.location(obj, path)

@@ -11,8 +11,8 @@ import datetime as dt
 import re
 from collections import defaultdict
 
-from scanner.model import SEVERITY_RANK, Location, Result
-from scanner.registry import check
+from scanner.core.model import SEVERITY_RANK, Location, Result
+from scanner.checkapi.registry import check
 
 FLUX_GROUPS = {
     "Kustomization": "kustomize.toolkit.fluxcd.io",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import bisect
 import re
 
-from scanner.pyyaml import yaml  # (not `import yaml`: see scanner/pyyaml.py)
+import yaml
 
-from scanner.exposure import classify
-from scanner.memo import memo
-from scanner.model import Location
-from scanner.registry import check
-from scanner.results import failed, passed, warned
-from scanner.talos import expand
+from scanner.analysis.exposure import classify
+from scanner.core.memo import memo
+from scanner.core.model import Location
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, passed, warned
+from scanner.analysis.talos import expand
 
 GATUS_ENDPOINT = "gatus.home-operations.com/endpoint"
 GATUS_ENABLED = "gatus.home-operations.com/enabled"
@@ -286,7 +286,6 @@ def _host_of(url: str) -> str:
 
 @check(
     id="monitoring.external-uptime-probe",
-    builds_on=["routes"],  # the exposure/auth map of every route (see CheckSpec.builds_on)
     title="Every internet-facing route has an uptime probe",
     severity="low",
     rationale="""

@@ -11,11 +11,11 @@ from __future__ import annotations
 import posixpath
 import re
 
-from scanner import talos
-from scanner.memo import memo
-from scanner.model import Location, Result
-from scanner.registry import check
-from scanner.results import failed, passed, warned
+from scanner.analysis import talos
+from scanner.core.memo import memo
+from scanner.core.model import Location, Result
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, passed, warned
 
 DANGEROUS_TALOS_ROLES = {"os:admin"}
 BROAD_TALOS_ROLES = {"os:operator"}

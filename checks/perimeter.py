@@ -3,20 +3,19 @@ from __future__ import annotations
 
 import fnmatch
 
-from scanner.authmap import analyse
-from scanner.exposure import (classify, cluster_addresses, host_network_workloads, in_pool, is_private, lb_pools,
+from scanner.analysis.authmap import analyse
+from scanner.analysis.exposure import (classify, cluster_addresses, host_network_workloads, in_pool, is_private, lb_pools,
                               opnsense_config, service_exposures, tunnel_rules, INTERNAL_LB_ANNOTATIONS, controllers,
                               _gateway_matches_service)
-from scanner.memo import memo
-from scanner.model import Location
-from scanner.registry import check
-from scanner.results import failed, passed, warned
-from scanner.substitute import substitute
+from scanner.core.memo import memo
+from scanner.core.model import Location
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, passed, warned
+from scanner.inventory.substitute import substitute
 
 
 @check(
     id="perimeter.external-routes-tls",
-    builds_on=["routes"],  # the exposure/auth map of every route (see CheckSpec.builds_on)
     title="External routes are served over TLS",
     severity="high",
     rationale="""
@@ -104,7 +103,6 @@ def _admits(listener: dict, gw, route) -> bool:
 
 @check(
     id="perimeter.wildcard-hosts-auth",
-    builds_on=["routes"],  # the exposure/auth map of every route (see CheckSpec.builds_on)
     title="No wildcard host is exposed to the internet without authentication",
     severity="high",
     rationale="""
@@ -284,7 +282,7 @@ def _on_opnsense(inv, options, judge):
 def _resolve(inv, options):
     import os
 
-    from scanner.exposure import opnsense_path
+    from scanner.analysis.exposure import opnsense_path
 
     p = opnsense_path(options, inv)
     if p and not os.path.isabs(p) and not os.path.exists(p) and inv.root:
@@ -321,7 +319,7 @@ def opnsense_wan_any_any(inv, options):
 
 
 def _opnsense_wan_any_any(inv, cfg):
-    from scanner.opnsense import wan_any_any
+    from scanner.analysis.opnsense import wan_any_any
 
     bad = wan_any_any(cfg)
     loc = Location(cfg.path, None)

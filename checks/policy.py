@@ -2,10 +2,10 @@
 Standards coverage of Kyverno + Pod Security Admission together (see scanner/kyverno.py)."""
 from __future__ import annotations
 
-from scanner import kyverno as kyv
-from scanner.model import Location
-from scanner.registry import check
-from scanner.results import failed, passed, warned
+from scanner.analysis import kyverno as kyv
+from scanner.core.model import Location
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, passed, warned
 
 KYVERNO_API = "https://kyverno.io/docs/policy-types/cluster-policy/validate/"
 

@@ -16,14 +16,14 @@ import re
 import stat
 from collections import Counter, defaultdict
 
-from scanner import pem
-from scanner import secretrefs as refs_mod
-from scanner import sops as sops_mod
-from scanner.model import Location, ScanError
-from scanner.parse import DEFAULT_MAX_FILE_BYTES, read_bytes
-from scanner.registry import check
-from scanner.results import failed, line_of, passed, warned
-from scanner.substitute import is_only_substitution
+from scanner.analysis import pem
+from scanner.analysis import secretrefs as refs_mod
+from scanner.analysis import sops as sops_mod
+from scanner.core.model import Location, ScanError
+from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, read_bytes
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, line_of, passed, warned
+from scanner.inventory.substitute import is_only_substitution
 
 ENC_VALUE = sops_mod.ENC_VALUE
 BENIGN_SECRET_TYPES = {"kubernetes.io/service-account-token"}
@@ -490,7 +490,6 @@ def sops_mac_verified(inv, options):
         return
     timeout = float(options.get("timeout") or 20)
     runner = sops_mod.SopsRunner(binary, inv.root, timeout=timeout, workers=int(options.get("workers") or 4))
-    runner.prefetched = sops_mod.take_prefetch(binary, inv.root, timeout)  # started by _prepare_sops_mac
     key_source = sops_mod.age_key_available()
     statuses = runner.map(runner.filestatus, files)
     if runner.broken:
@@ -505,8 +504,6 @@ def sops_mac_verified(inv, options):
     elif not key_source:
         _notice(inv, "no age key (set SOPS_AGE_KEY_FILE or pass --age-key): SOPS MACs not verified, only "
                      "`sops filestatus` was run")
-    if runner.prefetched is not None:
-        runner.prefetched.close()
     no_key = []
     for path in files:
         st = by_path[path]
@@ -551,24 +548,12 @@ def sops_mac_verified(inv, options):
             yield warned(inv, subject, f"{path}: {v.detail}", resource=resource, location=loc, evidence=ev)
 
 
-def _prepare_sops_mac(inv, options):
-    """Run before any check (engine): start sops on this check's exact files in the background."""
-    if inv.root is None:
-        return
-    files = sorted(p for p, sf in sops_mod.collect_sops_files(inv).items() if sf.meta is not None)
-    if files:
-        sops_mod.prefetch(inv.root, files, binary=options.get("sops_binary"),
-                          timeout=float(options.get("timeout") or 20), workers=int(options.get("workers") or 4))
-
-
-sops_mac_verified.__posture_prepare__ = _prepare_sops_mac
 
 
 # ============================================================================ secrets.externalsecret-coverage
 
 @check(
     id="secrets.externalsecret-coverage",
-    cost=4,  # matches every secret reference against every producer (see CheckSpec.cost)
     title="Every Secret a workload needs has a producer",
     severity="high",
     rationale="""
@@ -1108,7 +1093,6 @@ def _is_talos(doc) -> bool:
 
 @check(
     id="secrets.no-plaintext-credentials",
-    cost=10,  # reads every document and file (see CheckSpec.cost)
     title="No plaintext credentials or private keys outside encrypted Secrets",
     severity="high",
     rationale="""

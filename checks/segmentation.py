@@ -1,10 +1,10 @@
 """Network segmentation layer: NetworkPolicies per namespace, default deny, egress control."""
 from __future__ import annotations
 
-from scanner.model import Location
-from scanner.netpol import coverage, default_deny
-from scanner.registry import check
-from scanner.results import failed, passed
+from scanner.core.model import Location
+from scanner.analysis.netpol import coverage, default_deny
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, passed
 
 POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
 REFS = ["https://kubernetes.io/docs/concepts/services-networking/network-policies/",

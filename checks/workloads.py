@@ -7,10 +7,10 @@ container/pod block that should set the missing one.
 """
 from __future__ import annotations
 
-from scanner import workloads as workload_mod
-from scanner.pss import BASELINE_CAPABILITIES, DANGEROUS_CAPABILITIES, cap_name
-from scanner.registry import check
-from scanner.results import failed, passed, warned
+from scanner.inventory import workloads as workload_mod
+from scanner.analysis.pss import BASELINE_CAPABILITIES, DANGEROUS_CAPABILITIES, cap_name
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, passed, warned
 
 PSS = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
 NSA = "NSA/CISA Kubernetes Hardening Guide v1.2"

@@ -17,7 +17,6 @@ import jinja2
 from markupsafe import Markup
 
 from reports import svg
-from scanner.gcpause import paused as gc_paused
 
 try:  # markupsafe's C escaper (what jinja's autoescape calls), without the Markup wrapper per value
     from markupsafe._speedups import _escape_inner as _escape_str
@@ -31,13 +30,6 @@ except ImportError:  # pragma: no cover - pure-Python markupsafe
                 .replace("'", "&#39;").replace('"', "&#34;"))
 
 FILENAME = "posture-report.html"
-RENDER_COST = 3  # relative to the other formats: the heaviest is rendered first (see api.write_reports)
-# The page in parts, in page order, each with its relative cost: the scan renders them as separate tasks
-# (api.write_reports), so another core can take the graphs while this one renders the findings, and
-# joins them. "main": header, scores, findings and waived findings; "graphs": the namespace matrix, the
-# exposure map and the Flux graph; "tail": scan errors, scan details and the script.
-PARTS = (("main", 3), ("graphs", 1.5), ("tail", 0.1))
-ALL_PARTS = tuple(name for name, _ in PARTS)
 
 TEMPLATES = Path(__file__).parent / "templates"
 LAYERS = ("perimeter", "segmentation", "nodes", "workloads", "secrets", "authentication", "policy",
@@ -465,23 +457,6 @@ def _trend(report: dict, history: list[dict], order: list[str]) -> dict | None:
             "width": x0 + w + 40, "height": y0 + h + 26, "x0": x0, "x1": x0 + w, "base": y0 + h}
 
 
-class _Loader(jinja2.FileSystemLoader):
-    """The templates directory; a template whose precompiled module (reports/precompile.py) matches
-    its current source is loaded from that module instead of being compiled again."""
-
-    def load(self, environment, name, globals=None):
-        from reports import precompile
-
-        source, filename, uptodate = self.get_source(environment, name)
-        code = precompile.load(environment, name, source)
-        if code is None:
-            code = environment.compile(source, name, filename)
-        template = environment.template_class.from_code(environment, code, environment.make_globals(globals),
-                                                        uptodate)
-        template.filename = filename  # error messages name the template, not the generated module
-        return template
-
-
 class _ReportEnvironment(jinja2.Environment):
     """The report's data is plain dicts: `x.y` in a template looks the key up first. jinja's own order
     (an attribute, then the key) fails and catches an AttributeError for every `x.y` on a dict (~7,000 of
@@ -499,9 +474,9 @@ class _ReportEnvironment(jinja2.Environment):
 
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    """One environment a process: templates are compiled (or loaded precompiled) once, then cached."""
+    """One environment a process: templates are compiled once, then cached."""
     env = _ReportEnvironment(
-        loader=_Loader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,  # every template, whatever its extension: manifest text is hostile
         # Partial reports (an engine error mid-scan) must still render: missing keys read as empty.
         undefined=jinja2.ChainableUndefined,
@@ -522,9 +497,9 @@ def _assets() -> tuple[Markup, Markup, str]:
     return Markup(css), Markup(js), f"'sha256-{digest}'"
 
 
-def _context(report: dict, options: dict, parts: tuple[str, ...] = ALL_PARTS) -> dict:
-    """The template's variables for `parts` of the page: each part's own are built only for it (a part
-    rendered in another process costs that process only its own work)."""
+def _context(report: dict, options: dict) -> dict:
+    """The template's variables."""
+    parts = ("main", "graphs", "tail")
     web, commit = repo_link_base(report, options)
     order = _layer_order(report)
     scan = report.get("scan") or {}
@@ -572,45 +547,11 @@ def _context(report: dict, options: dict, parts: tuple[str, ...] = ALL_PARTS) ->
     return ctx
 
 
-def prepare() -> None:
-    """Load the templates and assets now (the CLI calls this while the repo is being parsed), so the
-    render that follows does only rendering."""
-    env = _env()
-    for name in sorted(p.name for p in TEMPLATES.glob("*.j2")):
-        env.get_template(name)
-    _assets()
-
-
 def render(report: dict, options: dict | None = None) -> str:
-    with gc_paused():
-        return _env().get_template("report.html.j2").render(_context(report, options or {}))
-
-
-WRITE_CHUNK = 1 << 20
+    return _env().get_template("report.html.j2").render(_context(report, options or {}))
 
 
 def write(report: dict, options: dict | None, fh) -> None:
-    """Render into the text file `fh` piece by piece: the same text as `render`, without ever
-    holding the whole page (hundreds of MB for a large scan) in memory."""
-    for part, _ in PARTS:
-        write_part(report, options, fh, part)
-
-
-def write_part(report: dict, options: dict | None, fh, part: str) -> None:
-    """One part of the page (see PARTS), streamed like `write`."""
-    buf: list[str] = []
-    size = 0
-    with gc_paused():
-        for piece in _env().get_template("report.html.j2").generate(_context(report, options or {}, (part,))):
-            buf.append(piece)
-            size += len(piece)
-            if size >= WRITE_CHUNK:
-                if len(piece) >= WRITE_CHUNK:  # a big piece (a check's rows) is written as it is, not copied
-                    buf.pop()
-                    fh.write("".join(buf))
-                    fh.write(piece)
-                else:
-                    fh.write("".join(buf))
-                buf.clear()
-                size = 0
-        fh.write("".join(buf))
+    """Render into the text file `fh` piece by piece (a large page is never held whole in memory)."""
+    for piece in _env().get_template("report.html.j2").generate(_context(report, options or {})):
+        fh.write(piece)

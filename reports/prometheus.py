@@ -18,6 +18,8 @@ textfile directory without clashing):
 """
 from __future__ import annotations
 
+from scanner.engine.report_model import source_slug
+
 import math
 from datetime import datetime, timezone
 
@@ -62,10 +64,6 @@ def _timestamp(value) -> float | None:
 
 def _source(report: dict) -> str:
     # Same naming as the snapshot archive, so metrics and snapshots line up.
-    try:
-        from scanner.snapshots.archive import source_slug
-    except ImportError:  # pragma: no cover - the scanner package ships with this module
-        return "scan"
     return source_slug(report)
 
 

@@ -1,12 +1,14 @@
 """Formatter plugins, found through the `gitops_posture.formatters` entry-point group."""
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import signal
 import tempfile
+import threading
 
-from scanner.gcpause import paused as gc_paused
-from scanner.plugins import entry_points
+from scanner.engine.plugins import entry_points
 
 GROUP = "gitops_posture.formatters"
 # Names users type that map onto a formatter (e.g. `--format md`).
@@ -29,16 +31,6 @@ def load(name: str):
     target = eps[name].load()
     module = importlib.import_module(target.__module__)
     return getattr(module, "FILENAME", f"posture-report.{name}"), target
-
-
-def prepare(name: str) -> None:
-    """Load a format's module and let it load what it renders with (an optional `prepare()`): start-up
-    work a caller can do early, e.g. while the repo is parsed."""
-    _, render = load(name)
-    module = importlib.import_module(render.__module__)
-    prep = getattr(module, "prepare", None)
-    if callable(prep):
-        prep()
 
 
 def atomic_write(path: str, text: str) -> None:
@@ -72,111 +64,26 @@ def temp_beside(path: str) -> str:
     return tmp
 
 
-def parts_of(render, report: dict) -> tuple[tuple[str, float], ...] | None:
-    """A formatter's parts for this report, when it renders in parts: its module's `PARTS`, ((name,
-    relative cost), ...) in output order (or a function of the report giving them), with
-    `write_part(report, options, fh, part)`. The output is the parts' texts concatenated; a caller
-    may render them in any order or process (see `join_parts`)."""
-    module = importlib.import_module(render.__module__)
-    parts = getattr(module, "PARTS", None)
-    if not callable(getattr(module, "write_part", None)):
-        return None
-    if callable(parts):
-        parts = parts(report)
-    return tuple(parts) if parts else None
-
-
-def stage(path: str, render, report: dict, options: dict, tmp: str | None = None, part: str | None = None
-          ) -> tuple[str, str]:
-    """Render one format into a temp file beside `path` (or into `tmp`, made by `temp_beside`);
-    (temp path, path) for `commit_staged`.
+def stage(path: str, render, report: dict, options: dict) -> tuple[str, str]:
+    """Render one format into a temp file beside `path`; (temp path, path) for `commit_staged`.
 
     A formatter module with `write(report, options, fh)` streams into the file (the large formats
-    never hold their whole text in memory); otherwise `render`'s text is written. With `part`, only
-    that part is written (`write_part`), and not synced: `join_parts` syncs the joined file."""
+    never hold their whole text in memory); otherwise `render`'s text is written."""
     module = importlib.import_module(render.__module__)
     writer = getattr(module, "write", None)
-    if tmp is None:
-        fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
-    else:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # (re)made: a failed try removes it
-    # Formatters allocate piles of short-lived, acyclic strings and lists (see scanner.gcpause).
+    fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
     try:
-        with gc_paused(), os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if part is not None:
-                module.write_part(report, options, fh, part)
-            elif callable(writer):
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            if callable(writer):
                 writer(report, options, fh)
             else:
                 fh.write(render(report, options))
             fh.flush()
-            if part is None:
-                os.fsync(fh.fileno())
+            os.fsync(fh.fileno())
     except BaseException:
         discard_staged([(tmp, path)])
         raise
     return tmp, path
-
-
-def join_parts(groups: list[list[str]]) -> None:
-    """For each format rendered in parts (its parts' temp files, in output order): append the later
-    parts' files to the first, remove them, and sync the whole; the first file is then the format's
-    complete output, ready for `commit_staged`. Formats are joined side by side (threads: the copying
-    and syncing wait on the kernel, not on Python)."""
-    if len(groups) < 2:
-        for tmps in groups:
-            _join(tmps)
-        return
-    import threading
-
-    failures: list[BaseException] = []
-
-    def join(tmps: list[str]) -> None:
-        try:
-            _join(tmps)
-        except BaseException as exc:  # raised below, in this thread
-            failures.append(exc)
-
-    threads = [threading.Thread(target=join, args=(tmps,)) for tmps in groups[1:]]
-    for thread in threads:
-        thread.start()
-    join(groups[0])
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-
-
-def _join(tmps: list[str]) -> None:
-    fd = os.open(tmps[0], os.O_WRONLY)
-    try:
-        os.lseek(fd, 0, os.SEEK_END)
-        for tmp in tmps[1:]:
-            src = os.open(tmp, os.O_RDONLY)
-            try:
-                _copy(src, fd)
-            finally:
-                os.close(src)
-            os.unlink(tmp)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _copy(src: int, dst: int) -> None:
-    """The rest of file `src` onto `dst` (both at their positions): in the kernel where it can."""
-    copy_range = getattr(os, "copy_file_range", None)
-    if copy_range is not None:
-        try:
-            while copy_range(src, dst, 1 << 30) > 0:
-                pass
-            return
-        except OSError:  # (not for these files here: copied below, from where it stopped)
-            pass
-    while chunk := os.read(src, 1 << 20):
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(dst, view):]
 
 
 def commit_staged(staged: list[tuple[str, str]]) -> list[str]:
@@ -198,3 +105,40 @@ def discard_staged(staged: list[tuple[str, str]]) -> None:
             os.unlink(tmp)
         except OSError:
             pass
+
+
+def write_reports(report: dict, formats: list[str], output_dir: str, options: dict | None = None) -> list[str]:
+    """Render every format into a temp file beside its target, then move them all into place: an
+    error in one format leaves no partial set behind. Ctrl-C during the renames is held back until
+    the set is complete, then re-raised (the CLI exits 130)."""
+    options = options or {}
+    staged: list[tuple[str, str]] = []
+    try:
+        for fmt in formats:
+            filename, render = load(fmt)
+            staged.append(stage(os.path.join(output_dir, filename), render, report, options))
+        with _sigint_deferred():
+            return commit_staged(staged)
+    except BaseException:
+        discard_staged(staged)
+        raise
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold SIGINT back for the duration of the block (main thread only), then raise it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    except (ValueError, OSError):  # not allowed here (embedded interpreters)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if got:
+        raise KeyboardInterrupt

@@ -1,3 +1,3 @@
-from scanner.entry import main
+from scanner.cli.main import run
 
-main()
+run()

@@ -274,7 +274,7 @@ def test_pre_commit_hook():
         assert not files.search(name), name
     try:
         import click
-        from scanner.cli import main
+        from scanner.cli.main import main
     except ImportError:  # pragma: no cover
         pytest.skip("engine CLI missing")
     with click.Context(main) as ctx:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import yaml
 
-from scanner.model import Document, Resource
-from scanner.workloads import from_app_template, from_chart_values
+from scanner.core.model import Document, Resource
+from scanner.inventory.workloads import from_app_template, from_chart_values
 
 
 def hr(values_yaml: str, name="app", ns="demo") -> Resource:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.catalogue import markdown
-from scanner.registry import discover
+from scanner.engine.catalogue import markdown
+from scanner.engine.plugins import discover
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "checks.md"
 

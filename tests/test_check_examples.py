@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import checks
-from scanner.api import scan
-from scanner.registry import discover
+from scanner.engine.pipeline import scan
+from scanner.engine.plugins import discover
 
 EXAMPLES = Path(checks.__file__).parent / "examples"
 SPECS, _ = discover()

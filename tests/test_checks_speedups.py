@@ -7,8 +7,8 @@ import random
 import pytest
 
 import checks.secrets as cs
-from scanner import sops as sops_mod
-from scanner.api import scan
+from scanner.analysis import sops as sops_mod
+from scanner.engine.pipeline import scan
 from tests.support.sops import AgeKey, add_app_file, encrypt, make_repo, rule, sops_binary, write_sops_config
 
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData:\n  {key}: {value}\n"
@@ -55,36 +55,3 @@ def test_credential_walk_equals_reference():
 
 needs_sops = pytest.mark.skipif(sops_binary() is None, reason="sops binary not available")
 
-
-@needs_sops
-def test_prefetched_answer_is_not_reused_after_the_file_changed(tmp_path, monkeypatch):
-    key = AgeKey.create(tmp_path / "keys")
-    repo = make_repo(tmp_path / "repo")
-    write_sops_config(repo, [rule(r"kubernetes/.*\.sops\.ya?ml", key.recipient)])
-    rel = add_app_file(repo, "s.sops.yaml", SECRET.format(name="s", key="TOKEN", value="prefetch-value"))
-    encrypt(repo, rel, key)
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.key_file))
-    pf = sops_mod.prefetch(str(repo), [rel])
-    assert pf is not None and pf.take("filestatus", rel).status == "ok"
-    assert pf.take("verify", rel).status == "ok"
-    p = repo / rel
-    p.write_text(p.read_text().replace("name: s\n", "name: s-renamed\n", 1))  # tampered after the prefetch
-    report = scan(str(repo), only=[MAC]).report
-    status, message = _findings(report, MAC)[rel]
-    assert status == "fail" and "MAC" in message
-
-
-@needs_sops
-def test_early_prefetch_gives_the_same_verdicts(tmp_path, monkeypatch):
-    key = AgeKey.create(tmp_path / "keys")
-    repo = make_repo(tmp_path / "repo")
-    write_sops_config(repo, [rule(r"kubernetes/.*\.sops\.ya?ml", key.recipient)])
-    rels = []
-    for i in range(3):
-        rel = add_app_file(repo, f"s{i}.sops.yaml", SECRET.format(name=f"s{i}", key="TOKEN", value=f"v-{i}"))
-        encrypt(repo, rel, key)
-        rels.append(rel)
-    plain = scan(str(repo), only=[MAC]).report
-    sops_mod.prefetch(str(repo), rels + ["kubernetes/not-there.sops.yaml"])
-    early = scan(str(repo), only=[MAC]).report
-    assert _findings(plain, MAC) == _findings(early, MAC) and len(_findings(plain, MAC)) == 3

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from scanner import config as config_mod
-from scanner.api import scan
+from scanner.engine import config as config_mod
+from scanner.engine.pipeline import scan
 from tests.support.repos import flux_repo
 
 PRIV = """

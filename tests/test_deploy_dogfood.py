@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.api import scan
+from scanner.engine.pipeline import scan
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "base"
 

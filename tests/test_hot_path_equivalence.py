@@ -9,8 +9,8 @@ import random
 
 import checks.backups as cb
 import checks.secrets as cs
-import scanner.flux as fx
-from scanner.model import Document, Resource, ScanError
+import scanner.inventory.flux as fx
+from scanner.core.model import Document, Resource, ScanError
 
 
 class _Str(str):

@@ -1,7 +1,7 @@
 """Inventory: Flux entry point, deployed marking, effective namespaces, patches, derivation."""
 from __future__ import annotations
 
-from scanner.api import scan
+from scanner.engine.pipeline import scan
 from tests.support.repos import flux_repo, write
 
 DEPLOYMENT = """
@@ -218,7 +218,7 @@ def test_shared_component_instantiated_per_namespace(tmp_path):
 
 
 def test_label_selectors_equality_and_set_based():
-    from scanner.selectors import label_selector_matches as m
+    from scanner.core.selectors import label_selector_matches as m
 
     labels = {"app": "web", "tier": "front"}
     assert m("app=web,tier in (front, back)", labels)

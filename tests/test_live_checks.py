@@ -12,7 +12,7 @@ from checks import live  # noqa: E402
 from fakekube.fixtures import StandInInventory, cluster_objects, git_resources  # noqa: E402
 from fakekube.server import FakeKube  # noqa: E402
 from fakekube.tlsutil import make_tls_pair  # noqa: E402
-from scanner.model import Result  # noqa: E402
+from scanner.core.model import Result  # noqa: E402
 from scanner.sources.cluster import cluster_resources, fetch_cluster  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)

@@ -18,7 +18,7 @@ from fakekube.server import FakeKube  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "homelab"
-api = pytest.importorskip("scanner.api")
+api = pytest.importorskip("scanner.engine.pipeline")
 
 pytestmark = [pytest.mark.timeout(300),
               pytest.mark.skipif(not EXAMPLE.is_dir(), reason="examples/homelab not present")]

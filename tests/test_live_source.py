@@ -1,6 +1,8 @@
 """The live source against a fake API server, through the real `kubernetes` client and a real kubeconfig."""
 from __future__ import annotations
 
+from scanner.engine.pipeline import _needs_by_kind
+
 import base64
 import dataclasses
 import json
@@ -105,7 +107,7 @@ def test_rbac_denied_types_are_recorded_and_the_rest_is_read(tmp_path):
     fake = FakeKube(cluster_objects(), workdir=tmp_path,
                     forbidden={"secrets", "rbac.authorization.k8s.io/clusterrolebindings"})
     with fake:
-        data = fetch_cluster(str(fake.write_kubeconfig()))
+        data = fetch_cluster(str(fake.write_kubeconfig()), needs=_needs_by_kind())
     assert sorted(data.denied_kinds) == ["ClusterRoleBinding", "Secret"]
     assert {e.kind for e in data.errors} == {"source"}
     by_path = {e.path: e.message for e in data.errors}

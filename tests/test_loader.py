@@ -1,8 +1,8 @@
 """The YAML loader: every document with its line, tolerant of what Flux accepts, errors recorded."""
 from __future__ import annotations
 
-from scanner.parse import parse_file, read_text
-from scanner.yamlload import load_documents
+from scanner.sources.parse import parse_file, read_text
+from scanner.sources.yamlload import load_documents
 
 
 def test_multi_document_lines_and_empty_documents():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.api import scan
+from scanner.engine.pipeline import scan
 
 CORPUS = Path("/work/shared/corpus")
 

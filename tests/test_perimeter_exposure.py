@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.api import scan
-from scanner.exposure import classify, exposure_map
-from scanner.opnsense import OPNsenseError, parse, wan_any_any
+from scanner.engine.pipeline import scan
+from scanner.analysis.exposure import classify, exposure_map
+from scanner.analysis.opnsense import OPNsenseError, parse, wan_any_any
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 

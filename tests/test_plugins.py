@@ -10,8 +10,8 @@ import textwrap
 from tests.support.repos import flux_repo
 
 PLUGIN = '''
-from scanner.registry import check
-from scanner.results import failed, passed
+from scanner.checkapi.registry import check
+from scanner.checkapi.results import failed, passed
 
 
 @check(id="workloads.team-label", title="Workloads carry a team label", severity="low",
@@ -71,8 +71,7 @@ def test_entry_point_reader_agrees_with_importlib_metadata(tmp_path, monkeypatch
     the same entry points, first distribution of a name on sys.path wins, egg-info too."""
     from importlib import metadata
 
-    from scanner import plugins
-
+    from scanner.engine import plugins
     first, second = tmp_path / "first", tmp_path / "second"
     _install_fake_distribution(first)
     info = second / "Posture_Team-2.0.dist-info"  # the same project, shadowed by the first path entry
@@ -96,7 +95,7 @@ def test_entry_point_reader_agrees_with_importlib_metadata(tmp_path, monkeypatch
 
 
 def test_a_distribution_installed_during_the_run_is_seen(tmp_path, monkeypatch):
-    from scanner.plugins import entry_points
+    from scanner.engine.plugins import entry_points
 
     site = tmp_path / "site"
     site.mkdir()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner import kyverno as kyv
-from scanner.api import scan
+from scanner.analysis import kyverno as kyv
+from scanner.engine.pipeline import scan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 TARGET = CORPUS / "dapperdivers__dapper-cluster"

@@ -2,6 +2,10 @@
 Pushgateway push, and the Grafana dashboard / PrometheusRule only use metrics we emit."""
 from __future__ import annotations
 
+import reports.registry
+
+from reports.registry import write_reports
+
 import copy
 import http.server
 import json
@@ -16,7 +20,7 @@ from click.testing import CliRunner
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_classic
 
-import scanner.api
+import scanner.engine.pipeline
 from reports import prometheus
 from scanner.snapshots import SnapshotError
 from scanner.snapshots.push import group_url, push
@@ -103,7 +107,7 @@ def test_real_engine_report_renders_and_parses():
     example = ROOT / "examples" / "homelab"
     if not example.is_dir():
         pytest.skip("examples/homelab not present")
-    report = scanner.api.run_scan(str(example))
+    report = scanner.engine.pipeline.run_scan(str(example))
     fam = families(prometheus.render(report, {}))
     assert samples(fam["posture_score"])[(("layer", "overall"),)] == report["score"]["overall"]
     statuses = samples(fam["posture_check_status"])
@@ -120,7 +124,7 @@ def test_formatter_plugin_contract(tmp_path):
         pytest.skip("engine registry missing")
     if "prometheus" not in formatters():
         pytest.skip("package not installed with its entry points")
-    written = scanner.api.write_reports(homelab_report(), ["prometheus"], str(tmp_path), {})
+    written = reports.registry.write_reports(homelab_report(), ["prometheus"], str(tmp_path), {})
     assert [Path(w).name for w in written] == ["posture-report.prom"]
     families(Path(written[0]).read_text())
 
@@ -169,10 +173,10 @@ def test_push_to_gateway(gateway, rep):
 
 
 def test_snapshot_pushes_and_survives_a_dead_gateway(gateway, tmp_path, monkeypatch):
-    from scanner.cli_snapshots import snapshot
+    from scanner.cli.snapshots import snapshot
 
     url, handler = gateway
-    monkeypatch.setattr(scanner.api, "run_scan", lambda path, **kw: homelab_report())
+    monkeypatch.setattr(scanner.engine.pipeline, "run_scan", lambda path, **kw: homelab_report())
     runner = CliRunner()
     res = runner.invoke(snapshot, [str(tmp_path), "--archive", str(tmp_path / "arc"), "--pushgateway", url])
     assert res.exit_code == 0, res.output

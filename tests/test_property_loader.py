@@ -10,9 +10,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner import api
-from scanner.parse import parse_files
-from scanner.yamlload import load_documents
+from scanner.engine import pipeline as api
+from scanner.sources.parse import parse_files
+from scanner.sources.yamlload import load_documents
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -144,19 +144,3 @@ def test_random_repo_trees_never_raise(files):
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(repo_files())
-def test_parallel_parse_matches_serial(files):
-    root = _materialise(files)
-    try:
-        from scanner.discover import discover
-
-        fs = discover(root)
-        rels = fs.yaml_files * 120  # over the parallel threshold
-        a = parse_files(root, rels, workers=1)
-        b = parse_files(root, rels, workers=2)
-        assert [(d.path, d.index, d.line, d.body) for d in a[0]] == [(d.path, d.index, d.line, d.body) for d in b[0]]
-        assert [e.as_dict() for e in a[1]] == [e.as_dict() for e in b[1]]
-    finally:
-        shutil.rmtree(root, ignore_errors=True)

@@ -4,6 +4,8 @@ address-space limit; the JSON report's `errors` say what happened. No timing ass
 measured by `make bench`, here a timeout only catches hangs."""
 from __future__ import annotations
 
+from reports.registry import write_reports
+
 import json
 import os
 import resource
@@ -171,8 +173,7 @@ def test_unreadable_files_root_safe(tmp_path):
 
 def test_unreadable_file_permission_denied_in_process(tmp_path, monkeypatch):
     """The EACCES path itself, by making os.open refuse one file (works as root)."""
-    from scanner import api
-
+    from scanner.engine import pipeline as api
     repo = repo_with(tmp_path)
     write(repo, "locked.yaml", CONFIGMAP)
     real_open = os.open
@@ -225,8 +226,8 @@ def _sops_repo(tmp_path: Path, script: str) -> tuple[Path, Path]:
 
 def _sops_check_exists() -> bool:
     try:
-        import scanner.sops  # noqa: F401
-        from scanner.registry import discover
+        import scanner.analysis.sops  # noqa: F401
+        from scanner.engine.plugins import discover
 
         return any(s.id == "secrets.sops-mac-verified" for s in discover()[0])
     except Exception:
@@ -323,8 +324,7 @@ def test_sigint_during_report_writes_leaves_no_partial_set(tmp_path, monkeypatch
     """Ctrl-C between two report files: the set is completed, then the interrupt is raised."""
     from reports import registry as rr
 
-    from scanner import api
-
+    from scanner.engine import pipeline as api
     report = api.run_scan(str(repo_with(tmp_path)))
     real_place = rr.place
     calls = []
@@ -341,7 +341,7 @@ def test_sigint_during_report_writes_leaves_no_partial_set(tmp_path, monkeypatch
         pytest.skip("needs two report formats")
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        api.write_reports(report, formats, str(out))
+        write_reports(report, formats, str(out))
     assert len(calls) == len(formats)
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
     assert all(stat.S_ISREG(os.stat(p).st_mode) for p in calls)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.engine import CheckOutcome
-from scanner.model import Result
-from scanner.registry import CheckSpec
-from scanner.report_model import build_checks, build_score
-from scanner.scoring import check_score, grade, layer_score, overall_score
+from scanner.engine.runner import CheckOutcome
+from scanner.core.model import Result
+from scanner.checkapi.registry import CheckSpec
+from scanner.engine.report_model import build_checks, build_score
+from scanner.engine.scoring import check_score, grade, layer_score, overall_score
 
 
 @pytest.mark.parametrize("score,expected", [(100, "A"), (90, "A"), (89.99, "B"), (80, "B"), (70, "C"), (60, "D"), (59.9, "F"), (0, "F")])

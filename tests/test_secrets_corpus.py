@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.api import scan
+from scanner.engine.pipeline import scan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 

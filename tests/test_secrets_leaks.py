@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from scanner import pem
-from scanner.api import scan
+from scanner.analysis import pem
+from scanner.engine.pipeline import scan
 from tests.support.sops import AgeKey, add_app_file, encrypt, make_repo, rule, sops_binary, write_sops_config
 
 CID = "secrets.no-plaintext-credentials"
@@ -153,7 +153,7 @@ def test_pem_helpers():
 
 
 def test_leaks_command(tmp_path):
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     r = make_repo(tmp_path / "r")
     bad = add_app_file(r, "plain.yaml", f"apiVersion: v1\nkind: Secret\nmetadata: {{name: p}}\nstringData: {{A: {PLANTED[0]}}}\n")
@@ -169,7 +169,7 @@ def test_leaks_command(tmp_path):
 def test_redaction_everywhere(tmp_path, caplog):
     """Planted values appear in no output: terminal, every report format, errors, logs."""
     from reports.registry import formatters
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     r = make_repo(tmp_path / "r")
     add_app_file(r, "plain.yaml", f"apiVersion: v1\nkind: Secret\nmetadata: {{name: p}}\nstringData: {{A: {PLANTED[0]}}}\n")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.api import scan
+from scanner.engine.pipeline import scan
 from tests.support.sops import add_app_file, make_repo
 
 CID = "secrets.externalsecret-coverage"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner import sops as sops_mod
-from scanner.api import scan
+from scanner.analysis import sops as sops_mod
+from scanner.engine.pipeline import scan
 from tests.support.sops import (APP_DIR, AgeKey, add_app_file, encrypt, make_repo, rule, sops_binary,
                                 write_sops_config)
 

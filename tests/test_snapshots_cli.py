@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import scanner.api
-from scanner.cli_snapshots import COMMANDS, history, snapshot
+import reports.registry
+import scanner.engine.pipeline
+from scanner.cli.snapshots import COMMANDS, history, snapshot
 from scanner.snapshots import archive as arc
 from scanner.snapshots.signing import keygen, load_public_key, verify_file
 from test_snapshots_support import homelab_report
@@ -26,7 +27,7 @@ def fake_scan(monkeypatch):
         calls.append((path, kw))
         return next(reports)
 
-    monkeypatch.setattr(scanner.api, "run_scan", run_scan)
+    monkeypatch.setattr(scanner.engine.pipeline, "run_scan", run_scan)
     return calls
 
 
@@ -34,7 +35,7 @@ def test_commands_are_exported_for_the_main_group():
     assert [c.name for c in COMMANDS] == ["snapshot", "history", "verify", "keygen", "diff"]
     try:
         import click
-        from scanner.cli import main
+        from scanner.cli.main import main
     except ImportError:  # pragma: no cover
         pytest.skip("engine CLI missing")
     with click.Context(main) as ctx:
@@ -75,9 +76,9 @@ def test_snapshot_exit_codes(tmp_path, fake_scan, monkeypatch):
     assert res.exit_code == 2
     # scan input errors are exit 2, like `posture scan`
     def broken(path, **kw):
-        raise scanner.api.InputError("invalid configuration: weights.x must be a number")
+        raise scanner.engine.pipeline.InputError("invalid configuration: weights.x must be a number")
 
-    monkeypatch.setattr(scanner.api, "run_scan", broken)
+    monkeypatch.setattr(scanner.engine.pipeline, "run_scan", broken)
     res = runner.invoke(snapshot, [str(tmp_path), "--archive", str(tmp_path / "arc")])
     assert res.exit_code == 2 and "weights.x" in res.output
 
@@ -89,7 +90,7 @@ def test_snapshot_writes_extra_formats(tmp_path, fake_scan, monkeypatch):
         written.append((formats, output_dir))
         return [str(Path(output_dir) / "posture-report.prom")]
 
-    monkeypatch.setattr(scanner.api, "write_reports", write_reports)
+    monkeypatch.setattr(reports.registry, "write_reports", write_reports)
     res = CliRunner().invoke(snapshot, [str(tmp_path), "--archive", str(tmp_path / "arc"), "--format",
                                         "prometheus, json", "--output-dir", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
@@ -135,7 +136,7 @@ def test_real_snapshot_of_the_example_repo(tmp_path):
 
 @pytest.fixture(scope="module")
 def posture():
-    cli = pytest.importorskip("scanner.cli")
+    cli = pytest.importorskip("scanner.cli.main")
     from reports.registry import formatters
 
     if "json" not in formatters():

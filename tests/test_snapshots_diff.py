@@ -12,10 +12,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from scanner.cli_snapshots import baseline_reasons
-from scanner.cli_snapshots import diff as diff_cmd
+from scanner.cli.snapshots import baseline_reasons
+from scanner.cli.snapshots import diff as diff_cmd
 from scanner.snapshots import archive as arc
-from scanner.snapshots.diff import baseline_gate, diff_reports, finding_identity, loose_identity
+from scanner.engine.diff import baseline_gate, diff_reports, finding_identity, loose_identity
 from scanner.snapshots.render import markdown, text
 from test_snapshots_support import engine_fingerprint, finding, homelab_report, report
 
@@ -341,7 +341,7 @@ def _move_tree(root: Path, new: str) -> None:
 
 @pytest.fixture(scope="module")
 def engine_pair(tmp_path_factory):
-    api = pytest.importorskip("scanner.api")
+    api = pytest.importorskip("scanner.engine.pipeline")
     if not EXAMPLE.is_dir():
         pytest.skip("examples/homelab not present")
     tmp = tmp_path_factory.mktemp("real")

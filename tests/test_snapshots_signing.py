@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from scanner.cli_snapshots import keygen as keygen_cmd
-from scanner.cli_snapshots import verify as verify_cmd
+from scanner.cli.snapshots import keygen as keygen_cmd
+from scanner.cli.snapshots import verify as verify_cmd
 from scanner.snapshots import SnapshotError
 from scanner.snapshots import archive as arc
 from scanner.snapshots.signing import canonical_json, keygen, load_private_key, load_public_key, verify_file

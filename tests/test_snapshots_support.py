@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 
-from scanner.model import LAYERS, SEVERITIES
+from scanner.core.model import LAYERS, SEVERITIES
 
 
 def engine_fingerprint(check_id: str, f: dict) -> str:

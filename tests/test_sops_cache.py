@@ -10,8 +10,8 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from scanner.api import scan
-from scanner.cli import main
+from scanner.engine.pipeline import scan
+from scanner.cli.main import main
 from tests.support.sops import AgeKey, add_app_file, encrypt, make_repo, rule, sops_binary, write_sops_config
 
 pytestmark = pytest.mark.skipif(sops_binary() is None, reason="sops binary not available")

@@ -21,10 +21,11 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import SnapshotError
-from .atomic import atomic_write_bytes, commit, locked, remove_stale_temps, write_temp
-from .retention import Policy, select
-from .signing import load_private_key, sign, signature_path
+from scanner.engine.report_model import source_slug  # noqa: F401  (re-exported: archive names use it)
+from scanner.snapshots import SnapshotError
+from scanner.snapshots.atomic import atomic_write_bytes, commit, locked, remove_stale_temps, write_temp
+from scanner.snapshots.retention import Policy, select
+from scanner.snapshots.signing import load_private_key, sign, signature_path
 
 SNAPSHOTS = "snapshots"
 INDEX = "index.json"
@@ -48,23 +49,6 @@ def parse_time(value) -> datetime | None:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def source_slug(report: dict) -> str:
-    """A short name for what was scanned: the repo folder, `cluster[-context]`, or both."""
-    parts = []
-    for src in (report.get("scan") or {}).get("sources") or []:
-        if not isinstance(src, dict):
-            continue
-        if src.get("type") == "cluster":
-            parts.append("cluster" + (f"-{src['context']}" if src.get("context") else ""))
-        else:
-            name = Path(str(src.get("path") or "")).name
-            if not name and src.get("web_url"):
-                name = str(src["web_url"]).rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-            parts.append(name or "repo")
-    slug = _slug("-".join(parts))[:40].strip("-")
-    return slug or "scan"
 
 
 def snapshot_time(report: dict, now: datetime | None = None) -> datetime:

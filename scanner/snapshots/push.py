@@ -11,7 +11,7 @@ import base64
 import urllib.error
 import urllib.request
 
-from . import SnapshotError
+from scanner.snapshots import SnapshotError
 
 JOB = "gitops-posture"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the classic format gateways parse

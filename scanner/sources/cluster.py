@@ -8,17 +8,16 @@ Secrets are read as metadata only; see kube_list and kube_tls.
 """
 from __future__ import annotations
 
-import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ..model import Document, Resource, ScanError
-from .kube_discovery import discover
-from .kube_http import ClusterUnavailable, KubeError, KubeHTTP, load_configuration
-from .kube_list import MetadataRefused, list_objects
-from .kube_tls import TLS_FIELD_SELECTOR, TLS_TYPE, inspect_secret
-from .kube_types import METADATA_ACCEPT, RESOURCE_TYPES, SECRETS, ResourceType
+from scanner.core.model import Document, Resource, ScanError
+from scanner.sources.kube_discovery import discover
+from scanner.sources.kube_http import ClusterUnavailable, KubeError, KubeHTTP, load_configuration
+from scanner.sources.kube_list import MetadataRefused, list_objects
+from scanner.sources.kube_tls import TLS_FIELD_SELECTOR, TLS_TYPE, inspect_secret
+from scanner.sources.kube_types import METADATA_ACCEPT, RESOURCE_TYPES, SECRETS, ResourceType
 
 __all__ = ["ClusterData", "ClusterUnavailable", "RESOURCE_TYPES", "METADATA_ACCEPT", "fetch_cluster",
            "cluster_documents", "cluster_resources", "document_path"]
@@ -37,6 +36,7 @@ class ClusterData:
     read_kinds: list[str] = field(default_factory=list)  # listed completely
     failed_kinds: list[str] = field(default_factory=list)  # not denied, but not read either (errors)
     stats: dict = field(default_factory=dict)  # requests, retries, pages per kind, seconds
+    needs: dict = field(default_factory=dict)  # kind -> ids of the checks that read it (for error messages)
 
     def __repr__(self) -> str:  # a summary: the objects themselves can be thousands
         return (f"<ClusterData {self.server.get('host')} objects={len(self.objects)} errors={len(self.errors)} "
@@ -45,8 +45,9 @@ class ClusterData:
 
 def fetch_cluster(kubeconfig: str | None = None, context: str | None = None, *, inspect_tls: bool = False,
                   page_size: int = 250, request_timeout: float = 20.0, retries: int = 4,
-                  concurrency: int = 4) -> ClusterData:
-    """Read the cluster. Raises ClusterUnavailable when nothing can be read at all."""
+                  concurrency: int = 4, needs: dict[str, tuple[str, ...]] | None = None) -> ClusterData:
+    """Read the cluster. Raises ClusterUnavailable when nothing can be read at all. `needs`: kind -> ids
+    of the checks that read it, so an error can say which checks lost their input."""
     from kubernetes import client
 
     if page_size < 1 or concurrency < 1:
@@ -55,7 +56,7 @@ def fetch_cluster(kubeconfig: str | None = None, context: str | None = None, *, 
     cfg, ctx_name = load_configuration(kubeconfig, context, concurrency)
     api = client.ApiClient(cfg)
     http = KubeHTTP(api, timeout=request_timeout, retries=retries)
-    data = ClusterData(server={"host": cfg.host, "context": ctx_name, "version": _version(http)})
+    data = ClusterData(server={"host": cfg.host, "context": ctx_name, "version": _version(http)}, needs=dict(needs or {}))
     pages: dict[str, int] = {}
     try:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="posture-kube") as pool:
@@ -133,7 +134,7 @@ def _record_discovery(data: ClusterData, disc) -> None:
 
 
 def _record_failure(data: ClusterData, t: ResourceType, exc: Exception) -> None:
-    lost = _checks_needing(t.kind)
+    lost = _checks_needing(data, t.kind)
     lost_text = (f"checks losing input: {', '.join(lost)}" if lost
                  else f"checks that read {t.kind} judge without it")
     if isinstance(exc, KubeError) and exc.status == 403:
@@ -149,24 +150,8 @@ def _record_failure(data: ClusterData, t: ResourceType, exc: Exception) -> None:
     data.errors.append(ScanError(f"cluster://{t.kind}", None, msg, kind="source"))
 
 
-@functools.lru_cache(maxsize=1)
-def _needs_index() -> dict[str, tuple[str, ...]]:
-    """kind -> ids of checks declaring it in `needs` (best effort: plugins may fail to load)."""
-    try:
-        from ..registry import discover as discover_checks
-
-        specs, _ = discover_checks(extra_modules=("checks.live",))
-    except Exception:  # naming the checks is a courtesy; never fail the read over it
-        return {}
-    index: dict[str, list[str]] = {}
-    for spec in specs:
-        for kind in spec.needs:
-            index.setdefault(kind, []).append(spec.id)
-    return {k: tuple(sorted(v)) for k, v in index.items()}
-
-
-def _checks_needing(kind: str) -> tuple[str, ...]:
-    return _needs_index().get(kind, ())
+def _checks_needing(data: ClusterData, kind: str) -> tuple[str, ...]:
+    return data.needs.get(kind, ())
 
 
 def _inspect_tls(http: KubeHTTP, pool, page_size: int, data: ClusterData, secret_meta: list[dict]) -> None:

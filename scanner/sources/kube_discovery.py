@@ -11,8 +11,8 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
-from .kube_http import ClusterUnavailable, KubeError, KubeHTTP
-from .kube_types import ResourceType
+from scanner.sources.kube_http import ClusterUnavailable, KubeError, KubeHTTP
+from scanner.sources.kube_types import ResourceType
 
 AGGREGATED_ACCEPT = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"

@@ -6,8 +6,8 @@ Secrets are only ever listed in the PartialObjectMetadata form: the API server d
 """
 from __future__ import annotations
 
-from .kube_http import KubeError, KubeHTTP
-from .kube_types import METADATA_ACCEPT, ResourceType
+from scanner.sources.kube_http import KubeError, KubeHTTP
+from scanner.sources.kube_types import METADATA_ACCEPT, ResourceType
 
 # Stripped from every object. managedFields: bulky field-ownership bookkeeping no check reads.
 # last-applied-configuration: a full copy of the object as `kubectl apply` sent it; on a Secret

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
-from .kube_http import KubeHTTP
+from scanner.sources.kube_http import KubeHTTP
 
 TLS_TYPE = "kubernetes.io/tls"
 TLS_FIELD_SELECTOR = "type=kubernetes.io/tls"

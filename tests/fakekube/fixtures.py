@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 
-from scanner.model import Document, Resource
+from scanner.core.model import Document, Resource
 
 PLANTED = "PLANTED-secret-value-7f3a"  # must never leave the fake server
 PLANTED_B64 = base64.b64encode(PLANTED.encode()).decode()

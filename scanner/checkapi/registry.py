@@ -1,0 +1,90 @@
+"""The check plugin API: a decorator that records a check's metadata (found by scanner.engine.plugins).
+
+A check is a small function of the inventory (and its options) that yields one `Result` per
+subject. Modules register through the `gitops_posture.checks` entry-point group, the built-in
+layers exactly like third-party packages:
+
+    [project.entry-points."gitops_posture.checks"]
+    mychecks = "mypackage.checks"          # a module: every @check function in it
+    one = "mypackage.checks:my_check"      # or a single decorated function
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from scanner.core.model import LAYERS, SEVERITIES, Result
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A check: its id and documentation, the function that runs it, and how to schedule it."""
+
+    id: str
+    title: str
+    severity: str
+    rationale: str
+    remediation: str
+    references: tuple[str, ...]
+    func: Callable = field(compare=False, repr=False)
+    options: dict = field(default_factory=dict, compare=False)  # option name -> default
+    needs: tuple[str, ...] = ()  # inventory inputs it reads (kinds); lets live scans say what a 403 cost
+    module: str = ""
+
+    @property
+    def layer(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def run(self, inventory, options: dict) -> Iterable[Result]:
+        opts = dict(self.options)
+        opts.update(options or {})
+        return self.func(inventory, opts)
+
+    def catalogue_entry(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "layer": self.layer,
+            "severity": self.severity,
+            "rationale": self.rationale,
+            "remediation": self.remediation,
+            "references": list(self.references),
+            "options": dict(self.options),
+            "module": self.module,
+        }
+
+
+def check(
+    *,
+    id: str,
+    title: str,
+    severity: str,
+    rationale: str,
+    remediation: str,
+    references: Iterable[str] = (),
+    options: dict | None = None,
+    needs: Iterable[str] = (),
+):
+    """Mark a function `f(inventory, options) -> Iterable[Result]` as a check."""
+    layer = id.split(".", 1)[0]
+    if layer not in LAYERS or "." not in id:
+        raise ValueError(f"check id {id!r} must be '<layer>.<slug>' with a layer in {LAYERS}")
+    if severity not in SEVERITIES:
+        raise ValueError(f"check {id}: severity {severity!r} not in {SEVERITIES}")
+
+    def wrap(func: Callable) -> Callable:
+        func.__posture_check__ = CheckSpec(
+            id=id,
+            title=title,
+            severity=severity,
+            rationale=inspect.cleandoc(rationale),
+            remediation=inspect.cleandoc(remediation),
+            references=tuple(references),
+            func=func,
+            options=dict(options or {}),
+            needs=tuple(needs),
+            module=func.__module__,
+        )
+        return func
+
+    return wrap

@@ -1,0 +1,195 @@
+"""One scan, end to end: sources -> inventory -> checks -> score -> report dict.
+
+`scan` (and `run_scan`, its report only) is what the CLI, snapshots and tests call."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass, field
+
+from scanner.analysis.exposure import exposure_map
+from scanner.core.model import LAYERS, ScanError
+from scanner.engine import config as config_mod
+from scanner.engine.plugins import discover as discover_checks
+from scanner.engine.report_model import build_report
+from scanner.engine.runner import run_checks
+from scanner.checkapi.registry import CheckSpec
+from scanner.inventory.model import Inventory, add_cluster_documents, build_inventory, derive
+from scanner.sources.discover import discover
+from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, parse_files
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class InputError(Exception):
+    """Bad input the user must fix (missing path, bad config): exit code 2."""
+
+
+@dataclass
+class ScanRun:
+    """One scan's result: the report dict, and the inventory and checks it came from."""
+
+    report: dict
+    inventory: Inventory
+    specs: list[CheckSpec] = field(default_factory=list)
+
+
+def _selected(check_id: str, only: list[str] | None) -> bool:
+    layer = check_id.split(".", 1)[0]
+    return not only or any(sel in (layer, check_id) or (sel.endswith("*") and check_id.startswith(sel[:-1]))
+                           for sel in only)
+
+
+def select_checks(specs: list[CheckSpec], only: list[str] | None) -> list[CheckSpec]:
+    return [s for s in specs if _selected(s.id, only)]
+
+
+def flux_graph(inv: Inventory) -> dict:
+    nodes, edges, ids = [], [], {}
+    for res in inv.of_kind("Kustomization", "HelmRelease"):
+        if res.kind == "Kustomization" and not res.api_version.startswith("kustomize.toolkit.fluxcd.io"):
+            continue
+        nid = f"{res.kind}/{res.namespace or '-'}/{res.name}"
+        if nid in ids:
+            continue
+        ids[nid] = res
+        nodes.append({"id": nid, "kind": res.kind, "name": res.name, "namespace": res.namespace, "path": res.path,
+                      "line": res.line, "suspended": bool(res.spec.get("suspend")), "deployed": res.deployed})
+    for nid, res in ids.items():
+        if res.flux_kustomization:
+            parent = f"Kustomization/{res.flux_kustomization}"
+            if parent in ids:
+                edges.append({"from": parent, "to": nid, "type": "creates"})
+        for dep in res.spec.get("dependsOn") or []:
+            if isinstance(dep, dict) and dep.get("name"):
+                target = f"{res.kind}/{dep.get('namespace') or res.namespace or '-'}/{dep['name']}"
+                edges.append({"from": nid, "to": target, "type": "dependsOn"})
+    return {"nodes": nodes, "edges": edges}
+
+
+def run_scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
+             context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
+             inspect_tls: bool = False, progress=None, today: dt.date | None = None) -> dict:
+    return scan(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path, only=only,
+                inspect_tls=inspect_tls, progress=progress, today=today).report
+
+
+def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
+         context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
+         inspect_tls: bool = False, progress=None, today: dt.date | None = None) -> ScanRun:
+    """One scan, end to end."""
+    say = progress or (lambda msg: None)
+    if path is None and not cluster:
+        raise InputError("nothing to scan: give a repository PATH, --cluster, or both")
+    if path is not None and not os.path.isdir(path):
+        raise InputError(f"path {path} does not exist or is not a directory")
+    try:
+        cfg = config_mod.load(config_path, path)
+    except config_mod.ConfigError as exc:
+        raise InputError(f"invalid configuration: {exc}") from None
+
+    started = time.perf_counter()
+    started_at = now_iso()
+    phases: dict[str, float] = {}
+    errors: list[ScanError] = []
+    sources: list[dict] = []
+    files: list[str] = []
+    documents = []
+    commit = web_url = None
+
+    max_bytes = cfg.max_file_bytes or DEFAULT_MAX_FILE_BYTES
+    t = time.perf_counter()
+    if path is not None:
+        say("discovering files")
+        fs = discover(path)
+        files = fs.files
+        errors.extend(fs.errors)
+        commit, web_url = fs.git_commit, fs.web_url
+        sources.append({"type": "git", "path": os.path.abspath(path), "commit": commit, "web_url": web_url,
+                        "context": None, "via_git": fs.via_git})
+    phases["discover"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if path is not None:
+        say(f"parsing {len(fs.yaml_files)} YAML files")
+        documents, parse_errors = parse_files(fs.root, fs.yaml_files, max_bytes)
+        errors.extend(parse_errors)
+    phases["parse"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("building the inventory")
+    inv = build_inventory(os.path.abspath(path) if path else None, documents, files, errors, config=cfg.raw)
+    inv.git_commit, inv.web_url = commit, web_url
+    if cluster:
+        from scanner.sources import cluster as cluster_src  # imported lazily: the kubernetes client is slow to import
+
+        say("reading the cluster")
+        data = cluster_src.fetch_cluster(kubeconfig, context, inspect_tls=inspect_tls, needs=_needs_by_kind())
+        inv.cluster = data
+        inv.errors.extend(data.errors)
+        add_cluster_documents(inv, cluster_src.cluster_documents(data))
+        derive(inv)
+        server = getattr(data, "server", {}) or {}
+        sources.append({"type": "cluster", "path": None, "commit": None, "web_url": None,
+                        "context": server.get("context"), "server": server.get("host"), "version": server.get("version")})
+    phases["inventory"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    specs, load_errors = discover_checks()
+    for msg in load_errors:
+        inv.errors.append(ScanError("(plugins)", None, msg, kind="check"))
+    specs = select_checks(specs, only)
+    say(f"running {len(specs)} checks")
+    today = today or dt.date.today()
+    outcomes = run_checks(specs, inv, cfg, today)
+    for out in outcomes:
+        if out.error:
+            inv.errors.append(ScanError(f"(check {out.spec.id})", None, f"check failed: {out.error}", kind="check"))
+    phases["checks"] = time.perf_counter() - t
+
+    stats = {
+        "files": len(files), "yaml_files": sum(1 for f in files if f.lower().endswith((".yaml", ".yml"))),
+        "documents": len(inv.documents), "resources": len(inv.resources),
+        "deployed_resources": sum(1 for r in inv.resources if r.deployed),
+        "deployed_files": len(inv.deployed_files),
+        "workloads": sum(1 for w in inv.workloads if w.resource.deployed),
+        "workloads_all": len(inv.workloads),
+        "routes": sum(1 for r in inv.routes if r.resource.deployed),
+        "routes_all": len(inv.routes),
+        "flux_kustomizations": sum(1 for r in inv.of_kind("Kustomization") if r.api_version.startswith("kustomize.toolkit")),
+        "helmreleases": len(inv.of_kind("HelmRelease")),
+        "checks": len(outcomes),
+    }
+    scan_meta = {
+        "sources": sources, "started_at": started_at, "finished_at": now_iso(),
+        "duration_s": round(time.perf_counter() - started, 4), "git_commit": commit,
+        "entry_point": inv.entry.as_dict() if inv.entry else {"found": False, "kind": None, "path": None, "line": None,
+                                                              "sync_path": None, "note": "no repository scanned"},
+        "stats": stats, "phases": {k: round(v, 4) for k, v in phases.items()},
+        "config": cfg.path, "layers": list(LAYERS),
+    }
+    t = time.perf_counter()
+    try:
+        exposure = exposure_map(inv, cfg.options_for("perimeter"))
+    except Exception as exc:  # the map is a view; a bug there must not lose the scan
+        inv.errors.append(ScanError("(exposure map)", None, f"exposure map failed: {exc}", kind="check"))
+        exposure = []
+    report = build_report(outcomes=outcomes, weights=cfg.weights, scan_meta=scan_meta,
+                          waivers=[w.as_dict(today) for w in cfg.waivers],
+                          errors=[e.as_dict() for e in inv.errors], exposure=exposure, flux_graph=flux_graph(inv))
+    # The exposure map and report model are built after scan_meta is frozen: add their time now.
+    report.setdefault("scan", {}).setdefault("phases", {})["report"] = round(time.perf_counter() - t, 4)
+    return ScanRun(report=report, inventory=inv, specs=specs)
+
+
+def _needs_by_kind() -> dict[str, tuple[str, ...]]:
+    """kind -> ids of the checks declaring it in `needs`, so a live read error names what it costs."""
+    specs, _ = discover_checks(extra_modules=("checks.live",))
+    index: dict[str, list[str]] = {}
+    for spec in specs:
+        for kind in spec.needs:
+            index.setdefault(kind, []).append(spec.id)
+    return {k: tuple(sorted(v)) for k, v in index.items()}

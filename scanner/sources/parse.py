@@ -1,0 +1,103 @@
+"""Read and parse the repo's YAML files into Documents; bad files become ScanErrors.
+
+Each file is read once, as a regular file with a byte limit (never a FIFO or a device), and parsed
+with the tolerant loader (scanner.sources.yamlload).
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+from scanner.core.model import Document, ScanError
+from scanner.sources.yamlload import load_documents
+
+
+def _error(rel: str, line: int | None, message: str) -> ScanError:
+    return ScanError(rel, line, message)
+
+
+DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024  # rendered stacks reach a few MB; 50 MB files are refused
+
+
+def read_bytes(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes | None, ScanError | None]:
+    """The file's bytes, or the reason it cannot be read. Never blocks on FIFOs or devices."""
+    full = os.path.join(root, rel)
+    try:
+        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        return None, _error(rel, None, f"unreadable: {exc.strerror or exc}")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            return None, _error(rel, None, f"unreadable: {what}; not parsed")
+        if st.st_size > max_bytes:
+            return None, _error(rel, None, f"file is {st.st_size / 1048576:.1f} MiB, over the "
+                                              f"{max_bytes / 1048576:.0f} MiB limit; not parsed")
+        chunks = []
+        total = 0
+        want = st.st_size + 1  # one more byte to see EOF (or growth) in the same call
+        while total <= max_bytes:
+            chunk = os.read(fd, min(want, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            want = 1 << 20
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    except OSError as exc:
+        return None, _error(rel, None, f"unreadable: {exc.strerror or exc}")
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:  # grew while we read it
+        return None, _error(rel, None, f"file is over the {max_bytes / 1048576:.0f} MiB limit; not parsed")
+    return data, None
+
+
+def read_text(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[str | None, ScanError | None]:
+    """The file as text, or the reason it cannot be read as text."""
+    data, err = read_bytes(root, rel, max_bytes)
+    if err:
+        return None, err
+    if b"\0" in data[:8192]:
+        return None, _error(rel, None, "binary file (NUL bytes); not parsed")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, _error(rel, line, f"not valid UTF-8 (byte {exc.start}); not parsed")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, None
+
+
+
+class ParsedDocument(Document):
+    """A Document from the repo, carrying the line tree the loader recorded (see yamlload.LoadedDoc)."""
+
+    __slots__ = ("lines",)
+
+
+def parse_file(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[list[Document], list[ScanError]]:
+    """Every document of one file, and what could not be read or parsed."""
+    text, err = read_text(root, rel, max_bytes)
+    if err:
+        return [], [err]
+    loaded, load_errors = load_documents(text)
+    docs: list[Document] = []
+    for d in loaded:
+        doc = ParsedDocument(rel, d.line, d.index, d.body)
+        doc.lines = d.lines
+        docs.append(doc)
+    return docs, [ScanError(rel, e.line, e.message) for e in load_errors]
+
+
+def parse_files(root: str, rels: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[list[Document], list[ScanError]]:
+    """Every document of every file, in file order then document order; errors likewise."""
+    docs: list[Document] = []
+    errors: list[ScanError] = []
+    for rel in rels:
+        d, e = parse_file(root, rel, max_bytes)
+        docs.extend(d)
+        errors.extend(e)
+    return docs, errors
