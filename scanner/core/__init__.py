@@ -1,0 +1,1 @@
+"""Ground floor: the vocabulary every stage shares (documents, resources, results, scan errors)."""
