@@ -77,7 +77,13 @@ class Resource:
     deployed: bool
     flux_kustomization: str | None = None  # "<ns>/<name>" of the Flux Kustomization that applies it
     variables: dict[str, str] = field(default_factory=dict)  # postBuild substitutions in force
-    body: Any = None  # effective body (patched by parent Flux Kustomizations); defaults to doc.body
+    body: Any = None  # the deployed body (built, patched, substituted); defaults to doc.body
+    cluster: str | None = None  # the Flux root (cluster) that deploys it; None when not deployed
+    # How the object is known: "kustomize" (the real binary built it), "native" (the exact native subset),
+    # "helm" (a chart rendered), "values" (derived from HelmRelease values without the chart), "live"
+    # (read from a cluster's API), "file" (a document not deployed by anything the scan saw).
+    how: str = "file"
+    producer: str | None = None  # "<Kind>/<ns>/<name>" of the HelmRelease that renders it (how "helm"/"values")
     _ref: dict | None = field(default=None, repr=False, compare=False)  # see ref()
 
     def __post_init__(self) -> None:
@@ -243,3 +249,20 @@ class ScanError:
 
     def as_dict(self) -> dict:
         return {"path": self.path, "line": self.line, "message": self.message, "kind": self.kind}
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Something the scan could not see or render (a coverage gap): listed in the report's coverage
+    section, never silently passed. `code` is stable (filter on it, never on the message)."""
+
+    code: str  # e.g. "remote-resource", "opaque-chart", "root-unresolved", "external-source"
+    path: str  # the repo file that names it
+    subject: str  # what is unseen: a URL, a chart, a variable, a source, an object
+    message: str
+    line: int | None = None
+    cluster: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "path": self.path, "line": self.line, "subject": self.subject,
+                "message": self.message, "cluster": self.cluster}
