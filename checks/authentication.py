@@ -7,6 +7,7 @@ from collections import Counter
 
 from scanner.analysis.authmap import analyse, blueprint_oauth_apps, outpost_targets
 from scanner.analysis.exposure import classify
+from scanner.analysis.routeserve import is_dead
 from scanner.inventory.helm import release_name
 from scanner.core.memo import memo
 from scanner.core.model import Location
@@ -192,6 +193,8 @@ def judged_routes(inv):
     for r in inv.routes:
         if not r.resource.deployed or r.kind not in HTTP_KINDS:
             continue
+        if is_dead(inv, r):
+            continue  # nothing serves it: perimeter.dead-routes reports it, it is not exposed
         if not r.backends and r.filters and all(f.get("type") == "RequestRedirect" for f in r.filters):
             continue  # a pure redirect (http -> https) serves nothing
         yield r
