@@ -522,6 +522,39 @@ def service_account_token(inv, options):
                          ppath(w, "automountServiceAccountToken"), severity="low", evidence=ev)
 
 
+@check(
+    id="workloads.admission-rejected",
+    title="Workloads are admitted by the cluster's own admission policies",
+    severity="medium",
+    rationale="""
+        A pod that Pod Security Admission (the namespace's `pod-security.kubernetes.io/enforce` label, or the
+        Talos cluster default and its exemptions) or an enforcing Kyverno validate rule refuses never runs:
+        Flux applies the Deployment, its ReplicaSet creates no pod, and the app is down without a visible
+        error in Git. It is a broken deployment, not an open door: the other workload checks credit the
+        rejection (mitigated), this check reports it.""",
+    remediation="""
+        Make the pod meet the namespace's level (drop the privileged setting, host namespace, capability or
+        hostPath the message names), or, if the app truly needs it, move it to a namespace labelled for it
+        (`pod-security.kubernetes.io/enforce: privileged`) or add a narrow Kyverno PolicyException.""",
+    references=[PSS, "https://kubernetes.io/docs/concepts/security/pod-security-admission/",
+                "https://www.talos.dev/latest/kubernetes-guides/configuration/pod-security/"],
+)
+def admission_rejected(inv, options):
+    for w in deployed_workloads(inv):
+        if w.source not in effective.JUDGED_SOURCES or not w.namespace:
+            continue
+        rej = effective.workload(inv, w).rejection
+        subject = _subject(w)
+        if rej is None:
+            yield passed(inv, subject, f"{w.name} meets the admission policies of namespace {w.namespace}", w.resource,
+                         w.pod_path, evidence=_ev(w))
+            continue
+        yield failed(inv, subject, f"{w.kind} {w.namespace}/{w.name} will be rejected at admission and never runs: "
+                     f"{rej.credit.detail} ({rej.credit.where() or 'cluster default'}); it breaks "
+                     f"{'; '.join(rej.reasons[:4])}", w.resource, w.pod_path,
+                     evidence=_ev(w, rejected_by=rej.credit.as_dict(), reasons=rej.reasons))
+
+
 # ---- images and resources --------------------------------------------------------------------------
 
 def split_image(image: str) -> tuple[str, str | None, str | None]:
