@@ -400,7 +400,8 @@ def _label_patches(inv) -> set:
 
 
 def _psa_rejection(inv, w: Workload, spec: dict) -> Rejection | None:
-    levels = kyv.effective_ns_levels(inv, [w.namespace])
+    levels = memo(inv, "effective.ns_levels",  # one read of the Talos config, not one per workload
+                  lambda: kyv.effective_ns_levels(inv, {x.namespace for x in inv.workloads if x.namespace}))
     lv = levels.get(w.namespace)
     if not lv or lv["enforce"] == "privileged" or lv["source"] == "unknown default":
         return None
@@ -416,7 +417,7 @@ def _psa_rejection(inv, w: Workload, spec: dict) -> Rejection | None:
         loc = (ns[0].path, inv.line_of(ns[0], ("metadata", "labels", kyv.PSA_PREFIX + "enforce"))) if ns else (None, None)
         how = f"namespace {w.namespace} label pod-security.kubernetes.io/enforce: {lv['enforce']}"
     else:
-        psa = kyv.cluster_psa(inv)
+        psa = memo(inv, "effective.cluster_psa", lambda: kyv.cluster_psa(inv))
         anchor = next((c.anchor for c in talos.clusters(inv) if c.anchor), None)
         loc = (psa.path, psa.line) if psa.path else ((anchor.path, anchor.line) if anchor else (None, None))
         how = f"the Talos cluster default PodSecurity enforce: {lv['enforce']} (namespace {w.namespace} sets no label)"
