@@ -7,11 +7,16 @@ from collections import Counter
 
 from scanner.analysis.authmap import analyse, blueprint_oauth_apps, outpost_targets
 from scanner.analysis.exposure import classify
+from scanner.analysis.routeserve import is_dead
 from scanner.inventory.helm import release_name
 from scanner.core.memo import memo
 from scanner.core.model import Location
 from scanner.checkapi.registry import check
-from scanner.checkapi.results import failed, passed, warned
+from scanner.analysis.effective import Credit
+from scanner.checkapi.results import failed, mitigated, passed, warned
+
+# Guards the route does not carry itself: credited to the layer that adds them.
+MITIGATING_VIA = {"gateway": "perimeter", "kyverno-mutate": "policy", "kyverno-generate": "policy"}
 from scanner.inventory.substitute import substitute
 
 HTTP_KINDS = ("HTTPRoute", "GRPCRoute", "Ingress", "IngressRoute")
@@ -192,6 +197,8 @@ def judged_routes(inv):
     for r in inv.routes:
         if not r.resource.deployed or r.kind not in HTTP_KINDS:
             continue
+        if is_dead(inv, r):
+            continue  # nothing serves it: perimeter.dead-routes reports it, it is not exposed
         if not r.backends and r.filters and all(f.get("type") == "RequestRedirect" for f in r.filters):
             continue  # a pure redirect (http -> https) serves nothing
         yield r
@@ -216,6 +223,7 @@ def judged_routes(inv):
                 "https://gateway.envoyproxy.io/docs/tasks/security/ext-auth/",
                 "NSA/CISA Kubernetes Hardening Guide v1.2, 'Authentication and authorization'"],
     options={"accepted_auth_providers": ["authentik"], "public_routes": [], "native_auth_annotations": []},
+    mitigated_by=("perimeter", "policy"),
 )
 def authentik_fronted_routes(inv, options):
     for route in judged_routes(inv):
@@ -231,8 +239,17 @@ def authentik_fronted_routes(inv, options):
               "guards": [g.as_dict() for g in ra.guards]}
         public = _public_entry(options, route, hosts)
         if best is not None and best.accepted and not best.fail_open:
-            yield passed(inv, subject, f"{where} {', '.join(hosts)}: guarded by {best.provider} ({best.mechanism}"
-                         f"{', ' + best.via if best.via != 'direct' else ''}): {best.detail}", route.resource, route.path,
+            msg = (f"{where} {', '.join(hosts)}: guarded by {best.provider} ({best.mechanism}"
+                   f"{', ' + best.via if best.via != 'direct' else ''}): {best.detail}")
+            layer = MITIGATING_VIA.get(best.via)
+            if layer is not None:  # the route itself carries no guard: the Gateway or an admission policy adds it
+                at = best.resource
+                credit = Credit(layer, best.via if best.via != "gateway" else "gateway-auth-policy", best.detail,
+                                at.path if at is not None else None, inv.line_of(at, best.path) if at is not None else None)
+                yield mitigated(inv, subject, msg, route.resource, route.path, severity=sev, by=[credit],
+                                evidence=dict(ev, mechanism=best.mechanism, provider=best.provider))
+                continue
+            yield passed(inv, subject, msg, route.resource, route.path,
                          severity=sev, evidence=dict(ev, mechanism=best.mechanism, provider=best.provider))
             continue
         if public is not None:

@@ -437,7 +437,10 @@ def kubelet_settings(inv, options):
         if _truthy(cfg.get(*base, "skipNodeRegistration")):
             problems.append((base + ("skipNodeRegistration",),
                              "skipNodeRegistration turns kubelet webhook authentication off (AlwaysAllow)"))
-        if cfg.get(*base, "defaultRuntimeSeccompProfileEnabled") is False:
+        if str(extra.get("seccompDefault", "")).lower() == "false":
+            problems.append((base + ("extraConfig", "seccompDefault"),
+                             "extraConfig.seccompDefault=false: pods without a seccomp profile run unconfined"))
+        elif cfg.get(*base, "defaultRuntimeSeccompProfileEnabled") is False and "seccompDefault" not in extra:
             problems.append((base + ("defaultRuntimeSeccompProfileEnabled",),
                              "defaultRuntimeSeccompProfileEnabled=false: pods run unconfined by default"))
         for path, msg in problems:

@@ -7,6 +7,7 @@ from scanner.analysis.authmap import analyse
 from scanner.analysis.exposure import (classify, cluster_addresses, host_network_workloads, in_pool, is_private, lb_pools,
                               opnsense_config, service_exposures, tunnel_rules, INTERNAL_LB_ANNOTATIONS, controllers,
                               _gateway_matches_service)
+from scanner.analysis.routeserve import gateways_with_listeners, is_dead
 from scanner.core.memo import memo
 from scanner.core.model import Location
 from scanner.checkapi.registry import check
@@ -29,8 +30,8 @@ from scanner.inventory.substitute import substitute
 )
 def external_routes_tls(inv, options):
     for route in inv.routes:
-        if not route.resource.deployed or route.kind in ("TCPRoute", "UDPRoute"):
-            continue
+        if not route.resource.deployed or route.kind in ("TCPRoute", "UDPRoute") or is_dead(inv, route):
+            continue  # a route nobody serves is judged by perimeter.dead-routes
         exp = classify(inv, route, options)
         if not exp.external:
             continue
@@ -66,32 +67,7 @@ def external_routes_tls(inv, options):
 
 
 def _gateways_with_listeners(inv, parent):
-    """Gateway docs, or Gateways a chart renders from values (`gateway: {name, listeners}`, e.g. Traefik)."""
-    found = [(gw, gw.spec.get("listeners") or []) for gw in inv.find("Gateway", parent["name"], parent.get("namespace"))]
-    if found:
-        return found
-    name = parent["name"]
-    if not isinstance(name, str):
-        return found  # values name is a string: nothing else equals it
-    by_name = memo(inv, "perimeter.values_gateways", lambda: _values_gateways(inv))
-    return list(by_name.get(name, ()))
-
-
-def _values_gateways(inv) -> dict:
-    """values.gateway.name -> [(HelmRelease, listeners as the Gateway would have them)], inventory order."""
-    out: dict = {}
-    for hr in inv.of_kind("HelmRelease"):
-        gwv = (hr.spec.get("values") or {}).get("gateway") if isinstance(hr.spec.get("values"), dict) else None
-        if isinstance(gwv, dict):
-            lst = gwv.get("listeners")
-            if isinstance(lst, dict):
-                lst = [dict(v, name=k) for k, v in lst.items() if isinstance(v, dict)]
-            redirect = "redirections" in str(hr.spec.get("values")) or "redirectTo" in str(hr.spec.get("values"))
-            listeners = [dict(x, allowedRoutes={"namespaces": x.get("namespacePolicy") or {}},
-                              protocol="HTTP-REDIRECT" if redirect and str(x.get("protocol")).upper() == "HTTP" else x.get("protocol"))
-                         for x in (lst or []) if isinstance(x, dict)]
-            out.setdefault(str(gwv.get("name") or ""), []).append((hr, listeners))
-    return out
+    return gateways_with_listeners(inv, parent)
 
 
 def _admits(listener: dict, gw, route) -> bool:
@@ -116,7 +92,7 @@ def _admits(listener: dict, gw, route) -> bool:
 )
 def wildcard_hosts_auth(inv, options):
     for route in inv.routes:
-        if not route.resource.deployed:
+        if not route.resource.deployed or is_dead(inv, route):
             continue
         wild = [substitute(h, route.resource.variables) for h in route.hosts if "*" in h]
         if not wild:
@@ -409,3 +385,4 @@ def _opnsense_default_deny(inv, cfg):
         return
     yield passed(None, "OPNsense default deny", "the packet filter is enabled and no floating pass-all rule overrides the default deny",
                  resource=ident, location=loc)
+

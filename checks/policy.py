@@ -8,6 +8,7 @@ from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, passed, warned
 
 KYVERNO_API = "https://kyverno.io/docs/policy-types/cluster-policy/validate/"
+PSS_REF = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
 
 
 def _d(v) -> dict:
@@ -297,3 +298,105 @@ def policy_exceptions(inv, options):
             else:
                 yield passed(inv, subject, f"{subject}: " + (f"excludes {', '.join(ns)}" if ns else "no exclusion"),
                              p.resource, path if ex else r.path, evidence=ev)
+
+
+# What a mutate rule may write that weakens every pod it selects.
+_WEAK_VALUES = (
+    ("privileged", lambda v: v is True, "privileged: true"),
+    ("allowPrivilegeEscalation", lambda v: v is True, "allowPrivilegeEscalation: true"),
+    ("runAsNonRoot", lambda v: v is False, "runAsNonRoot: false"),
+    ("runAsUser", lambda v: str(v) == "0", "runAsUser: 0"),
+    ("hostNetwork", lambda v: v is True, "hostNetwork: true"),
+    ("hostPID", lambda v: v is True, "hostPID: true"),
+    ("hostIPC", lambda v: v is True, "hostIPC: true"),
+    ("readOnlyRootFilesystem", lambda v: v is False, "readOnlyRootFilesystem: false"),
+)
+
+
+def _weakening(patch, path=()) -> list[tuple[tuple, str]]:
+    """(key path, what) of insecure values a mutate patch writes."""
+    from scanner.analysis.kyverno_apply import anchor
+    from scanner.analysis.pss import DANGEROUS_CAPABILITIES, cap_name
+
+    out = []
+    if isinstance(patch, dict):
+        for k, v in patch.items():
+            key, _ = anchor(k)
+            p = path + (k,)
+            for name, bad, what in _WEAK_VALUES:
+                if key == name and bad(v):
+                    out.append((p, what))
+            if key == "type" and str(v) == "Unconfined" and any("seccompProfile" in str(x) for x in path):
+                out.append((p, "seccompProfile Unconfined"))
+            if key == "add" and any("capabilities" in str(x) for x in path) and isinstance(v, list):
+                caps = [cap_name(c) for c in v if cap_name(c) in DANGEROUS_CAPABILITIES]
+                if caps:
+                    out.append((p, f"capabilities.add {', '.join(caps)}"))
+            if key == "hostPath":
+                out.append((p, "a hostPath volume"))
+            if isinstance(v, (dict, list)):
+                out.extend(_weakening(v, p))
+    elif isinstance(patch, list):
+        for i, v in enumerate(patch):
+            out.extend(_weakening(v, path + (i,)))
+    return out
+
+
+def _json_patch_ops(ops) -> list:
+    if isinstance(ops, str):
+        from scanner.sources.yamlload import load_documents
+        docs, _ = load_documents(ops)
+        ops = docs[0].body if docs else []
+    return ops if isinstance(ops, list) else []
+
+
+@check(
+    id="policy.weakening-mutations",
+    title="No admission mutation weakens the pods it selects",
+    severity="high",
+    rationale="""
+        A Kyverno mutate rule rewrites every pod it matches before anything validates it: one that sets
+        `privileged: true`, adds a dangerous capability, turns on a host namespace, sets UID 0 or an
+        Unconfined seccomp profile overrides what each manifest says, for every workload it selects, without
+        a line in those manifests. The workload checks judge the mutated pods; this check names the rule.""",
+    remediation="""
+        Remove the insecure value from the mutate rule, or narrow its `match` to the one workload that needs
+        it (and document why); secure defaults belong in mutate rules, privileges in the workload's own
+        manifest where reviewers see them.""",
+    references=["https://kyverno.io/docs/writing-policies/mutate/", PSS_REF],
+)
+def weakening_mutations(inv, options):
+    from scanner.analysis import effective
+
+    rules = effective.kyverno_rules(inv, "mutate")
+    affected: dict = {}
+    for w in inv.workloads:
+        if not w.resource.deployed:
+            continue
+        for a in effective.workload(inv, w).applied:
+            affected.setdefault(id(a.rule), []).append(f"{w.kind} {w.namespace}/{w.name}")
+    for rule in rules:
+        m = rule.body.get("mutate") if isinstance(rule.body.get("mutate"), dict) else {}
+        found = []
+        for key in ("patchStrategicMerge",):
+            if key in m:
+                found += [(("mutate", key) + p, what) for p, what in _weakening(m[key])]
+        for i, fe in enumerate(m.get("foreach") or []):
+            if isinstance(fe, dict) and "patchStrategicMerge" in fe:
+                found += [(("mutate", "foreach", i, "patchStrategicMerge") + p, what)
+                          for p, what in _weakening(fe["patchStrategicMerge"])]
+        for op in _json_patch_ops(m.get("patchesJson6902")):
+            if isinstance(op, dict) and op.get("op") in ("add", "replace"):
+                leaf = str(op.get("path", "")).rstrip("/").rsplit("/", 1)[-1]
+                for p, what in _weakening({leaf: op.get("value")}, tuple(str(op.get("path", "")).split("/")[:-1])):
+                    found.append((("mutate", "patchesJson6902"), what))
+        subject = rule.label
+        hit = affected.get(id(rule), [])
+        ev = {"workloads": hit[:30], "workload_count": len(hit)}
+        if found:
+            p, _ = found[0]
+            yield failed(inv, subject, f"{subject} writes {', '.join(dict.fromkeys(w for _, w in found))} into the pods it "
+                         f"selects ({len(hit)} workload(s) in the repository)", rule.policy, rule.path + p,
+                         evidence=dict(ev, weakens=[w for _, w in found]))
+        else:
+            yield passed(inv, subject, f"{subject} writes no insecure pod setting", rule.policy, rule.path, evidence=ev)

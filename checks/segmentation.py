@@ -4,7 +4,8 @@ from __future__ import annotations
 from scanner.core.model import Location
 from scanner.analysis.netpol import coverage, default_deny
 from scanner.checkapi.registry import check
-from scanner.checkapi.results import failed, passed
+from scanner.analysis.effective import Credit, clusterwide_isolation
+from scanner.checkapi.results import failed, mitigated, passed
 
 POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
 REFS = ["https://kubernetes.io/docs/concepts/services-networking/network-policies/",
@@ -23,6 +24,24 @@ def _ns_location(inv, ns: str, cov) -> Location | None:
     if cov.groups:
         return inv.location(cov.groups[0].resource)
     return None
+
+
+def _covered_by(cov, direction: str | None = None, own_only: bool = False) -> bool:
+    """Every pod group isolated (in `direction`) by the namespace's own policies (own_only) or by any."""
+    for g in cov.groups:
+        pols = [p for p in cov.selecting.get(id(g), []) if p.namespace is not None or not own_only]
+        if direction == "egress":
+            ok = any(p.isolates_egress for p in pols)
+        else:
+            ok = any(p.effective for p in pols)
+        if not ok:
+            return False
+    return True
+
+
+def _credit(p):
+    return Credit("segmentation", "clusterwide-network-policy", f"{p.label} selects the namespace's pods",
+                  p.resource.path, p.resource.line)
 
 
 def _subjects(inv, options):
@@ -47,6 +66,7 @@ def _subjects(inv, options):
         selects the namespace's endpoints.""",
     references=REFS + ["CIS Kubernetes Benchmark 5.3.2"],
     options={"exempt_namespaces": []},
+    mitigated_by=("segmentation",),
 )
 def networkpolicy_per_namespace(inv, options):
     for ns, cov in _subjects(inv, options):
@@ -56,7 +76,15 @@ def networkpolicy_per_namespace(inv, options):
         ev = {"pods": names[:30], "policies": [p.label for p in cov.policies],
               "allow_all_ignored": [p.label for p in cov.ignored]}
         if not uncovered:
-            p = cov.policies[0]
+            own = [p for p in cov.policies if p.namespace is not None]
+            p = (own or cov.policies)[0]
+            if not own and not _covered_by(cov, own_only=True):
+                by = clusterwide_isolation(inv, ns, None) or [_credit(p)]
+                yield mitigated(inv, subject, f"namespace {ns} declares no network policy of its own; its "
+                                f"{len(cov.groups)} workload(s) are selected by the cluster-wide {p.label}",
+                                resource=_ns_ident(ns), location=_ns_location(inv, ns, cov), namespace=ns, evidence=ev,
+                                by=by)
+                continue
             yield passed(inv, subject, f"all {len(cov.groups)} workload(s) in {ns} are selected by a policy, e.g. {p.label}",
                          resource=_ns_ident(ns), location=Location(p.resource.path, p.resource.line), namespace=ns,
                          evidence=ev)
@@ -85,12 +113,18 @@ def networkpolicy_per_namespace(inv, options):
         `endpointSelector: {}` and ingress rules, or a cluster-wide baseline), then allow the needed flows.""",
     references=REFS + ["CIS Kubernetes Benchmark 5.3.2"],
     options={"exempt_namespaces": []},
+    mitigated_by=("segmentation",),
 )
 def default_deny_ingress(inv, options):
     for ns, cov in _subjects(inv, options):
         pols = default_deny(inv, ns, "ingress")
         subject = f"namespace {ns}"
-        if pols:
+        if pols and all(p.namespace is None for p in pols):
+            yield mitigated(inv, subject, f"namespace {ns} has no ingress default deny of its own; the cluster-wide "
+                            f"{pols[0].label} isolates it", resource=_ns_ident(ns), location=_ns_location(inv, ns, cov),
+                            namespace=ns, evidence={"policies": [x.label for x in pols]},
+                            by=clusterwide_isolation(inv, ns, "ingress"))
+        elif pols:
             p = pols[0]
             yield passed(inv, subject, f"{ns} has a namespace-wide ingress default deny: {p.label}", resource=_ns_ident(ns),
                          location=Location(p.resource.path, p.resource.line), namespace=ns,
@@ -114,13 +148,19 @@ def default_deny_ingress(inv, options):
         to kube-dns, or a Cilium policy with egress rules (`toEndpoints`, `toFQDNs`) selecting the pods.""",
     references=REFS,
     options={"exempt_namespaces": []},
+    mitigated_by=("segmentation",),
 )
 def egress_control(inv, options):
     for ns, cov in _subjects(inv, options):
         uncovered = cov.uncovered("egress")
         subject = f"namespace {ns}"
         egress_pols = [p.label for p in cov.policies if p.isolates_egress]
-        if not uncovered:
+        if not uncovered and not _covered_by(cov, "egress", own_only=True):
+            by = clusterwide_isolation(inv, ns, "egress") or [_credit(p) for p in cov.policies if p.isolates_egress][:1]
+            yield mitigated(inv, subject, f"namespace {ns} restricts no egress itself; the cluster-wide "
+                            f"{egress_pols[0]} does", resource=_ns_ident(ns), namespace=ns,
+                            location=_ns_location(inv, ns, cov), evidence={"policies": egress_pols}, by=by)
+        elif not uncovered:
             yield passed(inv, subject, f"egress of all {len(cov.groups)} workload(s) in {ns} is restricted, e.g. by {egress_pols[0]}",
                          resource=_ns_ident(ns), namespace=ns, location=_ns_location(inv, ns, cov),
                          evidence={"policies": egress_pols})

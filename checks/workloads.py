@@ -10,7 +10,8 @@ from __future__ import annotations
 from scanner.inventory import workloads as workload_mod
 from scanner.analysis.pss import BASELINE_CAPABILITIES, DANGEROUS_CAPABILITIES, cap_name
 from scanner.checkapi.registry import check
-from scanner.checkapi.results import failed, passed, warned
+from scanner.analysis import effective
+from scanner.checkapi.results import failed, mitigated, passed, warned
 
 PSS = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
 NSA = "NSA/CISA Kubernetes Hardening Guide v1.2"
@@ -116,6 +117,51 @@ def _judge(inv, w, bad: list, ok_message: str, severity=None, remediation=None, 
 
 
 _SEV_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+LAYERS_FOR_PODS = ("nodes", "policy")  # node defaults, admission mutation and rejection
+
+
+def _first(bad: list) -> str:
+    return sorted(bad, key=lambda b: -_SEV_RANK.get(b[3] or "", 0))[0][1]
+
+
+def _layered(inv, w, bad_of, ok_message: str, fields: tuple, severity=None, remediation=None, ev_of=None, **ev):
+    """One result per workload, judged as the cluster runs it (scanner.analysis.effective): the manifest
+    alone, then after admission mutation, then with the node defaults. A subject the manifest fails but
+    another layer fixes is mitigated, naming that layer; a subject a cluster setting breaks fails."""
+    eff = effective.workload(inv, w)
+    raw = bad_of(w)
+    subject = _subject(w)
+    if eff.rejection is not None and raw:
+        rej = eff.rejection
+        return mitigated(inv, subject, f"{w.kind} {w.namespace}/{w.name}: {_first(raw)}; but its pods never run: "
+                         f"{rej.credit.detail} ({'; '.join(rej.reasons[:3])})", w.resource, _first_path(raw),
+                         by=[rej.credit], evidence=_ev(w, findings=[b[1] for b in raw], **ev))
+    admitted = bad_of(eff.admitted) if eff.applied else raw
+    runtime_w = eff.runtime()
+    final = bad_of(runtime_w) if runtime_w is not eff.admitted else admitted
+    if raw and not final:
+        by = []
+        if not admitted:
+            by = eff.credits(inv, fields) or [a.rule.credit(inv, "policy", "kyverno-mutate", "mutates the pod at admission")
+                                              for a in eff.applied]
+        else:
+            by = list(eff.seccomp.on)
+        return mitigated(inv, subject, f"{w.kind} {w.namespace}/{w.name}: {_first(raw)} in the manifest; enforced by "
+                         + "; ".join(f"{c.detail}" + (f" ({c.where()})" if c.where() else "") for c in by),
+                         w.resource, _first_path(raw), by=by, evidence=_ev(w, findings=[b[1] for b in raw], **ev))
+    if final and not raw:
+        weak = eff.credits(inv, fields) or [a.rule.credit(inv, "policy", "kyverno-mutate", "mutates the pod at admission")
+                                            for a in eff.applied]
+        ev = dict(ev, weakened_by=[c.as_dict() for c in weak])
+        final = [(c, f"{msg} (set at admission by {', '.join(x.detail.split(':')[0] for x in weak)})", path, sev)
+                 for c, msg, path, sev in final]
+    if ev_of is not None:
+        ev.update(ev_of(final))
+    return _judge(inv, w, final, ok_message, severity=severity, remediation=remediation, **ev)
+
+
+def _first_path(bad: list) -> tuple:
+    return sorted(bad, key=lambda b: -_SEV_RANK.get(b[3] or "", 0))[0][2]
 
 
 # ---- PSS-derived container checks ------------------------------------------------------------------------
@@ -134,13 +180,17 @@ _SEV_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
         own namespace with a documented waiver.""",
     references=[PSS + "#baseline", f"{NSA}, 'Non-root containers and rootless container engines'",
                 "CIS Kubernetes Benchmark 5.2.2"],
+    mitigated_by=("policy",),
 )
 def no_privileged(inv, options):
     for w in deployed_workloads(inv):
-        bad = [(c, f"container {c.name} runs privileged", cpath(w, c, "securityContext", "privileged"), None)
-               for c in w.containers if _sc(c).get("privileged") is True]
-        yield _judge(inv, w, bad, f"no privileged container in {w.name}",
-                     containers=[b[0].name for b in bad])
+        yield _layered(inv, w, _bad_privileged, f"no privileged container in {w.name}", ("privileged",),
+                       ev_of=lambda bad: {"containers": [b[0].name for b in bad]})
+
+
+def _bad_privileged(w) -> list:
+    return [(c, f"container {c.name} runs privileged", cpath(w, c, "securityContext", "privileged"), None)
+            for c in w.containers if _sc(c).get("privileged") is True]
 
 
 @check(
@@ -155,26 +205,32 @@ def no_privileged(inv, options):
         Set `securityContext.allowPrivilegeEscalation: false` on every container (app-template:
         `controllers.<c>.containers.<n>.securityContext`, or once in `defaultContainerOptions`).""",
     references=[PSS + "#restricted", "CIS Kubernetes Benchmark 5.2.6", f"{NSA}, 'Pod security'"],
+    mitigated_by=("policy",),
 )
 def no_privilege_escalation(inv, options):
     for w in deployed_workloads(inv):
-        bad = []
-        for c in w.containers:
-            sc = _sc(c)
-            caps = {cap_name(x) for x in _l(_d(sc.get("capabilities")).get("add"))}
-            if sc.get("privileged") is True:
-                bad.append((c, f"container {c.name} is privileged (privilege escalation implied)",
-                            cpath(w, c, "securityContext", "privileged"), "high"))
-            elif sc.get("allowPrivilegeEscalation") is True:
-                bad.append((c, f"container {c.name} sets allowPrivilegeEscalation: true",
-                            cpath(w, c, "securityContext", "allowPrivilegeEscalation"), "high"))
-            elif "SYS_ADMIN" in caps:
-                bad.append((c, f"container {c.name} adds SYS_ADMIN (privilege escalation implied)",
-                            cpath(w, c, "securityContext", "capabilities", "add"), "high"))
-            elif sc.get("allowPrivilegeEscalation") is not False:
-                bad.append((c, f"container {c.name} does not set allowPrivilegeEscalation: false (defaults to true)",
-                            cpath(w, c, "securityContext"), None))
-        yield _judge(inv, w, bad, f"every container of {w.name} sets allowPrivilegeEscalation: false")
+        yield _layered(inv, w, _bad_escalation, f"every container of {w.name} sets allowPrivilegeEscalation: false",
+                       ("allowPrivilegeEscalation", "privileged", "add"))
+
+
+def _bad_escalation(w) -> list:
+    bad = []
+    for c in w.containers:
+        sc = _sc(c)
+        caps = {cap_name(x) for x in _l(_d(sc.get("capabilities")).get("add"))}
+        if sc.get("privileged") is True:
+            bad.append((c, f"container {c.name} is privileged (privilege escalation implied)",
+                        cpath(w, c, "securityContext", "privileged"), "high"))
+        elif sc.get("allowPrivilegeEscalation") is True:
+            bad.append((c, f"container {c.name} sets allowPrivilegeEscalation: true",
+                        cpath(w, c, "securityContext", "allowPrivilegeEscalation"), "high"))
+        elif "SYS_ADMIN" in caps:
+            bad.append((c, f"container {c.name} adds SYS_ADMIN (privilege escalation implied)",
+                        cpath(w, c, "securityContext", "capabilities", "add"), "high"))
+        elif sc.get("allowPrivilegeEscalation") is not False:
+            bad.append((c, f"container {c.name} does not set allowPrivilegeEscalation: false (defaults to true)",
+                        cpath(w, c, "securityContext"), None))
+    return bad
 
 
 @check(
@@ -189,28 +245,36 @@ def no_privilege_escalation(inv, options):
         Set `securityContext.runAsNonRoot: true` and a non-zero `runAsUser`/`runAsGroup` at pod level
         (app-template `defaultPodOptions.securityContext`), and never `runAsUser: 0`.""",
     references=[PSS + "#restricted", "CIS Kubernetes Benchmark 5.2.7", f"{NSA}, 'Non-root containers'"],
+    mitigated_by=("policy",),
 )
 def run_as_non_root(inv, options):
     for w in deployed_workloads(inv):
-        bad = []
         if w.pod.get("hostUsers") is False:
             yield passed(inv, _subject(w), f"{w.name} runs in a user namespace (hostUsers: false)", w.resource,
                          ppath(w, "hostUsers"), evidence=_ev(w))
             continue
-        for c in w.containers:
-            uid, upath = _effective(w, c, "runAsUser")
-            nonroot, npath = _effective(w, c, "runAsNonRoot")
-            if str(uid).strip() == "0":
-                bad.append((c, f"container {c.name} runs as UID 0 (root)", upath, "high"))
-            elif nonroot is True or (isinstance(uid, int) and uid > 0):
-                continue
-            elif nonroot is False:
-                bad.append((c, f"container {c.name} sets runAsNonRoot: false and no non-zero runAsUser", npath, None))
-            else:
-                bad.append((c, f"container {c.name} sets neither runAsNonRoot: true nor a non-zero runAsUser "
-                               "(runs as the image's user, root unless the image says otherwise)",
-                            cpath(w, c, "securityContext") if _sc(c) else ppath(w, "securityContext"), None))
-        yield _judge(inv, w, bad, f"every container of {w.name} runs as non-root")
+        yield _layered(inv, w, _bad_root, f"every container of {w.name} runs as non-root",
+                       ("runAsNonRoot", "runAsUser", "hostUsers"))
+
+
+def _bad_root(w) -> list:
+    bad = []
+    if w.pod.get("hostUsers") is False:
+        return bad
+    for c in w.containers:
+        uid, upath = _effective(w, c, "runAsUser")
+        nonroot, npath = _effective(w, c, "runAsNonRoot")
+        if str(uid).strip() == "0":
+            bad.append((c, f"container {c.name} runs as UID 0 (root)", upath, "high"))
+        elif nonroot is True or (isinstance(uid, int) and uid > 0):
+            continue
+        elif nonroot is False:
+            bad.append((c, f"container {c.name} sets runAsNonRoot: false and no non-zero runAsUser", npath, None))
+        else:
+            bad.append((c, f"container {c.name} sets neither runAsNonRoot: true nor a non-zero runAsUser "
+                           "(runs as the image's user, root unless the image says otherwise)",
+                        cpath(w, c, "securityContext") if _sc(c) else ppath(w, "securityContext"), None))
+    return bad
 
 
 @check(
@@ -224,13 +288,18 @@ def run_as_non_root(inv, options):
         Set `securityContext.readOnlyRootFilesystem: true` and mount an `emptyDir` (app-template
         `persistence.<n>.type: emptyDir`) where the app must write (/tmp, caches).""",
     references=[f"{NSA}, 'Immutable container file systems'", "Kyverno policy require-ro-rootfs"],
+    mitigated_by=("policy",),
 )
 def read_only_root_fs(inv, options):
     for w in deployed_workloads(inv):
-        bad = [(c, f"container {c.name} has a writable root filesystem",
-                cpath(w, c, "securityContext", "readOnlyRootFilesystem"), None)
-               for c in w.containers if _sc(c).get("readOnlyRootFilesystem") is not True]
-        yield _judge(inv, w, bad, f"every container of {w.name} has a read-only root filesystem")
+        yield _layered(inv, w, _bad_rootfs, f"every container of {w.name} has a read-only root filesystem",
+                       ("readOnlyRootFilesystem",))
+
+
+def _bad_rootfs(w) -> list:
+    return [(c, f"container {c.name} has a writable root filesystem",
+             cpath(w, c, "securityContext", "readOnlyRootFilesystem"), None)
+            for c in w.containers if _sc(c).get("readOnlyRootFilesystem") is not True]
 
 
 @check(
@@ -245,33 +314,39 @@ def read_only_root_fs(inv, options):
         Set `securityContext.capabilities: {drop: [ALL]}` and add back only the specific capability the app
         needs (often none, NET_BIND_SERVICE for ports < 1024).""",
     references=[PSS + "#baseline", PSS + "#restricted", "CIS Kubernetes Benchmark 5.2.8, 5.2.9, 5.2.10"],
+    mitigated_by=("policy",),
 )
 def capabilities(inv, options):
     for w in deployed_workloads(inv):
-        bad = []
-        for c in w.containers:
-            sc = _sc(c)
-            caps = _d(sc.get("capabilities"))
-            add = sorted({cap_name(x) for x in _l(caps.get("add"))})
-            drop = {cap_name(x) for x in _l(caps.get("drop"))}
-            dangerous = [a for a in add if a in DANGEROUS_CAPABILITIES]
-            extra = [a for a in add if a not in BASELINE_CAPABILITIES and a not in DANGEROUS_CAPABILITIES]
-            if sc.get("privileged") is True:
-                bad.append((c, f"container {c.name} is privileged (every capability)",
-                            cpath(w, c, "securityContext", "privileged"), "critical"))
-            elif dangerous:
-                bad.append((c, f"container {c.name} adds {', '.join(dangerous)}",
-                            cpath(w, c, "securityContext", "capabilities", "add"), "high"))
-            elif extra:
-                bad.append((c, f"container {c.name} adds {', '.join(extra)} (beyond the PSS baseline set)",
-                            cpath(w, c, "securityContext", "capabilities", "add"), "medium"))
-            elif "ALL" not in drop:
-                bad.append((c, f"container {c.name} does not drop ALL capabilities",
-                            cpath(w, c, "securityContext", "capabilities"), "medium"))
-            elif any(a != "NET_BIND_SERVICE" for a in add):
-                bad.append((c, f"container {c.name} adds back {', '.join(add)} after dropping ALL",
-                            cpath(w, c, "securityContext", "capabilities", "add"), "low"))
-        yield _judge(inv, w, bad, f"every container of {w.name} drops ALL capabilities")
+        yield _layered(inv, w, _bad_caps, f"every container of {w.name} drops ALL capabilities",
+                       ("capabilities", "drop", "add", "privileged"))
+
+
+def _bad_caps(w) -> list:
+    bad = []
+    for c in w.containers:
+        sc = _sc(c)
+        caps = _d(sc.get("capabilities"))
+        add = sorted({cap_name(x) for x in _l(caps.get("add"))})
+        drop = {cap_name(x) for x in _l(caps.get("drop"))}
+        dangerous = [a for a in add if a in DANGEROUS_CAPABILITIES]
+        extra = [a for a in add if a not in BASELINE_CAPABILITIES and a not in DANGEROUS_CAPABILITIES]
+        if sc.get("privileged") is True:
+            bad.append((c, f"container {c.name} is privileged (every capability)",
+                        cpath(w, c, "securityContext", "privileged"), "critical"))
+        elif dangerous:
+            bad.append((c, f"container {c.name} adds {', '.join(dangerous)}",
+                        cpath(w, c, "securityContext", "capabilities", "add"), "high"))
+        elif extra:
+            bad.append((c, f"container {c.name} adds {', '.join(extra)} (beyond the PSS baseline set)",
+                        cpath(w, c, "securityContext", "capabilities", "add"), "medium"))
+        elif "ALL" not in drop:
+            bad.append((c, f"container {c.name} does not drop ALL capabilities",
+                        cpath(w, c, "securityContext", "capabilities"), "medium"))
+        elif any(a != "NET_BIND_SERVICE" for a in add):
+            bad.append((c, f"container {c.name} adds back {', '.join(add)} after dropping ALL",
+                        cpath(w, c, "securityContext", "capabilities", "add"), "low"))
+    return bad
 
 
 @check(
@@ -286,9 +361,23 @@ def capabilities(inv, options):
         Set `securityContext.seccompProfile: {type: RuntimeDefault}` at pod level (app-template
         `defaultPodOptions.securityContext.seccompProfile`).""",
     references=[PSS + "#restricted", "CIS Kubernetes Benchmark 5.7.2"],
+    mitigated_by=("nodes", "policy"),
 )
 def seccomp_profile(inv, options):
-    for w in deployed_workloads(inv):
+    node = effective.seccomp_default(inv)
+    if node.state == "off":
+        why = "Unconfined: the kubelet default is off (" + "; ".join(
+            f"{c.detail} at {c.where()}" for c in node.off[:2]) + ")"
+        unset_sev = "medium"
+    elif node.state == "mixed":
+        why = "Unconfined on the nodes whose kubelet default is off (" + "; ".join(
+            f"{c.detail} at {c.where()}" for c in node.off[:2]) + ")"
+        unset_sev = "medium"
+    else:
+        why = "Unconfined unless the kubelet defaults to RuntimeDefault"
+        unset_sev = "low"
+
+    def bad_of(w) -> list:
         bad = []
         for c in w.containers:
             prof, path = _effective(w, c, "seccompProfile")
@@ -296,10 +385,13 @@ def seccomp_profile(inv, options):
             if ptype.lower() == "unconfined":
                 bad.append((c, f"container {c.name} runs seccomp Unconfined", path, "high"))
             elif ptype.lower() not in ("runtimedefault", "localhost"):
-                bad.append((c, f"container {c.name} sets no seccomp profile (Unconfined unless the kubelet "
-                               "defaults to RuntimeDefault)",
-                            ppath(w, "securityContext"), "low"))
-        yield _judge(inv, w, bad, f"{w.name} runs with a RuntimeDefault/Localhost seccomp profile")
+                bad.append((c, f"container {c.name} sets no seccomp profile ({why})", ppath(w, "securityContext"),
+                            unset_sev))
+        return bad
+
+    for w in deployed_workloads(inv):
+        yield _layered(inv, w, bad_of, f"{w.name} runs with a RuntimeDefault/Localhost seccomp profile",
+                       ("seccompProfile",))
 
 
 @check(
@@ -315,17 +407,21 @@ def seccomp_profile(inv, options):
         announcement for mDNS-less discovery) and keep unavoidable host-network pods in a dedicated
         namespace with a documented waiver.""",
     references=[PSS + "#baseline", "CIS Kubernetes Benchmark 5.2.3, 5.2.4, 5.2.5"],
+    mitigated_by=("policy",),
 )
 def no_host_namespaces(inv, options):
     for w in deployed_workloads(inv):
-        on = [f for f in ("hostNetwork", "hostPID", "hostIPC") if w.pod.get(f) is True]
-        if on:
-            sev = "critical" if "hostPID" in on and any(_sc(c).get("privileged") is True for c in w.containers) else None
-            yield failed(inv, _subject(w), f"{w.kind} {w.namespace}/{w.name} uses {', '.join(on)}", w.resource,
-                         ppath(w, on[0]), severity=sev, evidence=_ev(w, host_namespaces=on))
-        else:
-            yield passed(inv, _subject(w), f"{w.name} uses no host namespace", w.resource, w.pod_path,
-                         evidence=_ev(w))
+        yield _layered(inv, w, _bad_host_ns, f"{w.name} uses no host namespace", ("hostNetwork", "hostPID", "hostIPC"),
+                       ev_of=lambda bad: {"host_namespaces": [f for f in ("hostNetwork", "hostPID", "hostIPC")
+                                                               if bad and f in bad[0][1]]})
+
+
+def _bad_host_ns(w) -> list:
+    on = [f for f in ("hostNetwork", "hostPID", "hostIPC") if w.pod.get(f) is True]
+    if not on:
+        return []
+    sev = "critical" if "hostPID" in on and any(_sc(c).get("privileged") is True for c in w.containers) else None
+    return [(None, f"uses {', '.join(on)}", ppath(w, on[0]), sev)]
 
 
 SENSITIVE_HOST_PATHS = ("/etc", "/var/run/docker.sock", "/run/docker.sock", "/var/run/containerd", "/run/containerd",
@@ -357,23 +453,28 @@ def host_path_severity(path) -> str:
         (device access, node agents) mount the narrowest path read-only, never the runtime socket or /.""",
     references=[PSS + "#baseline", "CIS Kubernetes Benchmark 5.2.12", "Kyverno policies disallow-host-path, "
                 "disallow-container-sock-mounts"],
+    mitigated_by=("policy",),
 )
 def no_host_path(inv, options):
     for w in deployed_workloads(inv):
-        bad = []
-        for i, vol in enumerate(_l(w.pod.get("volumes"))):
-            if not isinstance(vol, dict) or not isinstance(vol.get("hostPath"), dict):
-                continue
-            hp = vol["hostPath"].get("path")
-            name = str(vol.get("name"))
-            path = w.pod_paths.get(f"volume:{name}")
-            if path is not None:
-                path = path + (("hostPath",) if w.source == "app-template" else ())
-            else:
-                path = w.pod_path + ("volumes", i, "hostPath", "path")
-            bad.append((None, f"hostPath volume {name} mounts {hp}", path, host_path_severity(hp)))
-        yield _judge(inv, w, bad, f"{w.name} mounts no hostPath volume",
-                     host_paths=[b[1] for b in bad])
+        yield _layered(inv, w, _bad_host_path, f"{w.name} mounts no hostPath volume", ("volumes", "hostPath"),
+                       ev_of=lambda bad: {"host_paths": [b[1] for b in bad]})
+
+
+def _bad_host_path(w) -> list:
+    bad = []
+    for i, vol in enumerate(_l(w.pod.get("volumes"))):
+        if not isinstance(vol, dict) or not isinstance(vol.get("hostPath"), dict):
+            continue
+        hp = vol["hostPath"].get("path")
+        name = str(vol.get("name"))
+        path = w.pod_paths.get(f"volume:{name}")
+        if path is not None:
+            path = path + (("hostPath",) if w.source == "app-template" else ())
+        else:
+            path = w.pod_path + ("volumes", i, "hostPath", "path")
+        bad.append((None, f"hostPath volume {name} mounts {hp}", path, host_path_severity(hp)))
+    return bad
 
 
 @check(
@@ -421,6 +522,39 @@ def service_account_token(inv, options):
                          ppath(w, "automountServiceAccountToken"), severity="low", evidence=ev)
 
 
+@check(
+    id="workloads.admission-rejected",
+    title="Workloads are admitted by the cluster's own admission policies",
+    severity="medium",
+    rationale="""
+        A pod that Pod Security Admission (the namespace's `pod-security.kubernetes.io/enforce` label, or the
+        Talos cluster default and its exemptions) or an enforcing Kyverno validate rule refuses never runs:
+        Flux applies the Deployment, its ReplicaSet creates no pod, and the app is down without a visible
+        error in Git. It is a broken deployment, not an open door: the other workload checks credit the
+        rejection (mitigated), this check reports it.""",
+    remediation="""
+        Make the pod meet the namespace's level (drop the privileged setting, host namespace, capability or
+        hostPath the message names), or, if the app truly needs it, move it to a namespace labelled for it
+        (`pod-security.kubernetes.io/enforce: privileged`) or add a narrow Kyverno PolicyException.""",
+    references=[PSS, "https://kubernetes.io/docs/concepts/security/pod-security-admission/",
+                "https://www.talos.dev/latest/kubernetes-guides/configuration/pod-security/"],
+)
+def admission_rejected(inv, options):
+    for w in deployed_workloads(inv):
+        if w.source not in effective.JUDGED_SOURCES or not w.namespace:
+            continue
+        rej = effective.workload(inv, w).rejection
+        subject = _subject(w)
+        if rej is None:
+            yield passed(inv, subject, f"{w.name} meets the admission policies of namespace {w.namespace}", w.resource,
+                         w.pod_path, evidence=_ev(w))
+            continue
+        yield failed(inv, subject, f"{w.kind} {w.namespace}/{w.name} will be rejected at admission and never runs: "
+                     f"{rej.credit.detail} ({rej.credit.where() or 'cluster default'}); it breaks "
+                     f"{'; '.join(rej.reasons[:4])}", w.resource, w.pod_path,
+                     evidence=_ev(w, rejected_by=rej.credit.as_dict(), reasons=rej.reasons))
+
+
 # ---- images and resources --------------------------------------------------------------------------
 
 def split_image(image: str) -> tuple[str, str | None, str | None]:
@@ -466,20 +600,25 @@ def _judged_images(w):
         Pin every image to a version tag (preferably with its digest, `tag: 1.2.3@sha256:...`) and let
         Renovate propose upgrades.""",
     references=["Kyverno policy disallow-latest-tag", "CIS Kubernetes Benchmark 5.5.1"],
+    mitigated_by=("policy",),
 )
 def image_tag(inv, options):
     for w in deployed_workloads(inv):
-        bad = []
-        for c, image in _judged_images(w):
-            _, tag, digest = split_image(image)
-            if digest:
-                continue
-            if not tag:
-                bad.append((c, f"container {c.name} image {image} has no tag", _image_path(w, c), None))
-            elif tag.lower() == "latest":
-                bad.append((c, f"container {c.name} image {image} uses latest", _image_path(w, c), None))
-        yield _judge(inv, w, bad, f"every image of {w.name} is pinned to a tag",
-                     images=[str(c.spec.get("image")) for c in w.containers])
+        yield _layered(inv, w, _bad_tag, f"every image of {w.name} is pinned to a tag", ("image",),
+                       images=[str(c.spec.get("image")) for c in w.containers])
+
+
+def _bad_tag(w) -> list:
+    bad = []
+    for c, image in _judged_images(w):
+        _, tag, digest = split_image(image)
+        if digest:
+            continue
+        if not tag:
+            bad.append((c, f"container {c.name} image {image} has no tag", _image_path(w, c), None))
+        elif tag.lower() == "latest":
+            bad.append((c, f"container {c.name} image {image} uses latest", _image_path(w, c), None))
+    return bad
 
 
 @check(
@@ -491,15 +630,17 @@ def image_tag(inv, options):
         exactly the reviewed one and defeats a registry or tag hijack.""",
     remediation="Pin images as `repo:tag@sha256:<digest>` (Renovate keeps digests up to date with `pinDigests`).",
     references=["Kyverno policy require-image-checksum", "https://docs.renovatebot.com/configuration-options/#pindigests"],
+    mitigated_by=("policy",),
 )
 def image_digest(inv, options):
     for w in deployed_workloads(inv):
-        bad = []
-        for c, image in _judged_images(w):
-            if not split_image(image)[2]:
-                bad.append((c, f"container {c.name} image {image} is not pinned by digest", _image_path(w, c), None))
-        yield _judge(inv, w, bad, f"every image of {w.name} is pinned by digest",
-                     images=[str(c.spec.get("image")) for c in w.containers])
+        yield _layered(inv, w, _bad_digest, f"every image of {w.name} is pinned by digest", ("image",),
+                       images=[str(c.spec.get("image")) for c in w.containers])
+
+
+def _bad_digest(w) -> list:
+    return [(c, f"container {c.name} image {image} is not pinned by digest", _image_path(w, c), None)
+            for c, image in _judged_images(w) if not split_image(image)[2]]
 
 
 @check(
@@ -511,17 +652,23 @@ def image_digest(inv, options):
         (and the kubelet) OOM-killed: a denial of service across namespaces.""",
     remediation="Set `resources.limits.memory` (and requests) on every container.",
     references=["Kyverno policy require-requests-limits", f"{NSA}, 'Resource policies'"],
+    mitigated_by=("policy",),
 )
 def resource_limits(inv, options):
     for w in deployed_workloads(inv):
-        bad = []
-        for c in w.containers:
-            if c.init:
-                continue
-            res = _d(c.spec.get("resources"))
-            if not _d(res.get("limits")).get("memory"):
-                bad.append((c, f"container {c.name} has no memory limit", cpath(w, c, "resources", "limits"), None))
-        yield _judge(inv, w, bad, f"every container of {w.name} has a memory limit")
+        yield _layered(inv, w, _bad_limits, f"every container of {w.name} has a memory limit",
+                       ("resources", "limits", "memory"))
+
+
+def _bad_limits(w) -> list:
+    bad = []
+    for c in w.containers:
+        if c.init:
+            continue
+        res = _d(c.spec.get("resources"))
+        if not _d(res.get("limits")).get("memory"):
+            bad.append((c, f"container {c.name} has no memory limit", cpath(w, c, "resources", "limits"), None))
+    return bad
 
 
 # ---- RBAC ------------------------------------------------------------------------------------------------

@@ -2,13 +2,16 @@
 
 Mapping: fail -> <failure>; waived -> <skipped> (an accepted risk is deliberately not enforced);
 warn -> a passing case with the warning in <system-out> (a warning should show, not break the
-build: the gate decides that); a check that crashed -> <error>; a check with nothing to judge ->
+build: the gate decides that); mitigated -> a passing case whose <system-out> names the layer that
+enforces the control; a check that crashed -> <error>; a check with nothing to judge ->
 one case, skipped when not applicable. Scan input errors get a suite of their own.
 """
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+
+from reports.sarif import mitigation_text
 
 FILENAME = "posture-report.junit.xml"
 
@@ -106,6 +109,8 @@ def _check_cases(suite: _Suite, check: dict) -> None:
             suite.mark(tc, "skipped", f"waived: {w.get('reason') or 'no reason'} (expires {w.get('expires') or 'never'})")
         elif status == "warn":
             ET.SubElement(tc, "system-out").text = "WARNING: " + _details(f, check)
+        elif status == "mitigated":  # passes: another layer enforces what the manifest lacks
+            ET.SubElement(tc, "system-out").text = clean(f"MITIGATED: {f.get('message') or ''}\n{mitigation_text(f)}")
 
 
 def build(report: dict) -> ET.Element:

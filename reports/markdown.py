@@ -96,6 +96,29 @@ def _open_findings(report: dict) -> list[tuple[dict, dict]]:
     return items
 
 
+MITIGATED_LISTED = 10
+
+
+def _mitigated(report: dict) -> list[str]:
+    """How many findings pass only because another layer enforces them, and the score without them."""
+    items = [(f, c) for c in report.get("checks") or [] for f in c.get("findings") or [] if f.get("status") == "mitigated"]
+    if not items:
+        return []
+    bare = (report.get("score") or {}).get("without_mitigations") or {}
+    out = [f"### Mitigated by another layer ({len(items)})", "",
+           f"These subjects fail in their manifests but pass because the cluster enforces the control; without "
+           f"those layers the score would be **{_score(bare.get('overall'))}/100 (grade {md(bare.get('grade') or '–', 4)})**.",
+           "", "| Check | Subject | Mitigated by |", "|---|---|---|"]
+    by_layer: dict[tuple, list] = {}
+    for f, c in items:
+        by = f.get("mitigated_by") or [{}]
+        by_layer.setdefault((c.get("id"), by[0].get("layer"), by[0].get("detail")), []).append(f)
+    for (cid, layer, detail), fs in sorted(by_layer.items(), key=lambda kv: -len(kv[1]))[:MITIGATED_LISTED]:
+        subj = md(fs[0].get("subject"), 80) + (f" and {len(fs) - 1} more" if len(fs) > 1 else "")
+        out.append(f"| {code(cid, 60)} | {subj} | {md(layer, 20)}: {md(detail, 160)} |")
+    return out + [""]
+
+
 def render(report: dict, options: dict | None = None) -> str:
     options = options or {}
     web, commit = repo_link_base(report, options)
@@ -130,6 +153,7 @@ def render(report: dict, options: dict | None = None) -> str:
             lines.append("")
     else:
         lines += ["✅ No open findings.", ""]
+    lines += _mitigated(report)
     waivers = report.get("waivers") or []
     expired = [w for w in waivers if w.get("expired")]
     errors = report.get("errors") or []

@@ -3,6 +3,8 @@
 One rule per check; one result per failing or warning finding. The finding's fingerprint goes into
 `partialFingerprints` so an alert keeps its identity (and its dismissal) across runs even when the
 line it points at moves. Waived and passing findings are left out: code scanning lists problems.
+Mitigated findings are listed as passing results (`kind: pass`, `level: none`) naming the layer that
+enforces the control.
 """
 from __future__ import annotations
 
@@ -88,14 +90,26 @@ def _locations(f: dict) -> list[dict]:
     return [out] if out else []
 
 
+def mitigation_text(f: dict) -> str:
+    """`mitigated by <layer> (<detail> at <path>:<line>)`, one clause per enforcing layer."""
+    parts = []
+    for c in f.get("mitigated_by") or []:
+        where = f" at {c['path']}:{c['line']}" if c.get("path") and c.get("line") else (f" in {c['path']}" if c.get("path") else "")
+        parts.append(f"{c.get('layer')}: {c.get('detail')}{where}")
+    return "mitigated by " + "; ".join(parts) if parts else "mitigated by another layer"
+
+
 def _result(f: dict, check: dict, rule_index: int) -> dict:
     sev = f.get("severity") or check.get("severity") or "info"
     msg = _text(f.get("message"), _text(check.get("title"), check["id"]))
     remediation = f.get("remediation") or check.get("remediation")
-    return {
+    mitigated = f.get("status") == "mitigated"
+    if mitigated:  # listed as a passing result: the problem in the manifest, and the layer that covers it
+        msg = f"Mitigated: {msg}\n{mitigation_text(f)}"
+    out = {
         "ruleId": check["id"],
         "ruleIndex": rule_index,
-        "level": LEVEL.get(sev, "note"),
+        "level": "none" if mitigated else LEVEL.get(sev, "note"),
         "message": {"text": msg + (f"\nRemediation: {remediation}" if remediation else "")},
         "locations": _locations(f),
         "partialFingerprints": {FINGERPRINT_KEY: _text(f.get("fingerprint"), "unknown")},
@@ -107,6 +121,10 @@ def _result(f: dict, check: dict, rule_index: int) -> dict:
             "namespace": f.get("namespace"),
         },
     }
+    if mitigated:
+        out["kind"] = "pass"
+        out["properties"]["mitigated_by"] = f.get("mitigated_by") or []
+    return out
 
 
 def _notifications(report: dict, rule_ids: dict[str, int]) -> list[dict]:
@@ -144,7 +162,7 @@ def build(report: dict, options: dict | None = None) -> dict:
         _result(f, c, rule_ids[c["id"]])
         for c in checks
         for f in c.get("findings") or []
-        if f.get("status") in ("fail", "warn")
+        if f.get("status") in ("fail", "warn", "mitigated")
     ]
     driver = {"name": tool.get("name") or "gitops-posture", "rules": rules}
     if tool.get("version"):

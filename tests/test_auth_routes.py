@@ -65,7 +65,13 @@ EXTAUTH = f"""  extAuth:
 def verdicts(tmp_path, docs, config=None, extra_files=None):
     root = tmp_path / "repo"
     root.mkdir(parents=True)
-    (root / "all.yaml").write_text("---\n".join(docs))
+    # the ingress class the fixtures use is served (an unserved one makes a dead route, not an exposed one)
+    # the classes and Gateways the fixtures use are served (an unserved one makes a dead route, not an exposed one)
+    served = [f"apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {{name: {c}}}\nspec: {{controller: x/y}}\n"
+              for c in ("external", "traefik-external")]
+    served += [GW.replace("envoy-external", g) for g in ("envoy-external", "envoy-internal")
+               if f"name: {g}, namespace: network" not in "".join(d for d in docs if "kind: Gateway\n" in d)]
+    (root / "all.yaml").write_text("---\n".join(list(docs) + served))
     if config:
         (root / "posture.yaml").write_text(config)
     for rel, text in (extra_files or {}).items():
@@ -124,7 +130,9 @@ spec:
     v, _, _ = verdicts(tmp_path, docs)
     assert v["direct"]["status"] == "pass"
     assert v["media"]["status"] == "pass"  # app-template route named after the release
-    assert v["ongw"]["status"] == "pass" and v["ongw"]["evidence"]["guards"][0]["via"] == "gateway"
+    # no guard of its own: the Gateway-level policy covers it (mitigated, naming the policy)
+    assert v["ongw"]["status"] == "mitigated" and v["ongw"]["evidence"]["guards"][0]["via"] == "gateway"
+    assert v["ongw"]["mitigated_by"][0]["layer"] == "perimeter" and v["ongw"]["mitigated_by"][0]["path"] == "all.yaml"
     assert v["override"]["status"] == "fail"  # a route-level policy without auth overrides the Gateway's
     assert v["failopen"]["status"] == "fail" and "fail-open" in v["failopen"]["message"]
     assert v["ongw"]["severity"] == "medium"
@@ -151,7 +159,7 @@ def test_kyverno_generate_keyed_on_annotation(tmp_path):
     docs = [AK, GW, KYVERNO_GEN, route("marked", annotations='{example.org/protect: "true"}'), route("unmarked"),
             route("syspod", ns="kube-system", annotations='{example.org/protect: "true"}')]
     v, _, _ = verdicts(tmp_path, docs)
-    assert v["marked"]["status"] == "pass" and v["marked"]["evidence"]["guards"][0]["via"] == "kyverno-generate"
+    assert v["marked"]["status"] == "mitigated" and v["marked"]["evidence"]["guards"][0]["via"] == "kyverno-generate"
     assert v["unmarked"]["status"] == "fail"
     assert 'example.org/protect: "true"' in v["unmarked"]["remediation"]  # the repo's own style
     assert v["syspod"]["status"] == "fail" and "does not process namespace kube-system" in v["syspod"]["message"]
@@ -179,7 +187,8 @@ spec:
               +(nginx.ingress.kubernetes.io/auth-url): http://{OUTPOST}.security.svc.cluster.local:9000/outpost.goauthentik.io/auth/nginx
 """
     v, _, _ = verdicts(tmp_path, [AK, pol, ingress("guarded", '{example.org/auth: "yes"}'), ingress("open")])
-    assert v["guarded"]["status"] == "pass" and v["guarded"]["evidence"]["guards"][0]["via"] == "kyverno-mutate"
+    assert v["guarded"]["status"] == "mitigated" and v["guarded"]["evidence"]["guards"][0]["via"] == "kyverno-mutate"
+    assert v["guarded"]["mitigated_by"][0]["layer"] == "policy"
     assert v["open"]["status"] == "fail"
 
 
@@ -244,7 +253,7 @@ def test_target_httproute_verdicts():
     r = scan(str(CORPUS / "dapperdivers__dapper-cluster"), only=["authentication.authentik-fronted-routes"]).report
     v = {f["subject"]: f for f in r["checks"][0]["findings"]}
     assert v["HTTPRoute default/echo-server"]["status"] == "fail" and v["HTTPRoute default/echo-server"]["severity"] == "high"
-    assert v["HTTPRoute media/sonarr"]["status"] == "pass"
+    assert v["HTTPRoute media/sonarr"]["status"] == "mitigated"  # the Kyverno mutate rule adds the guard
     assert v["HTTPRoute media/sonarr"]["evidence"]["guards"][0]["via"] == "kyverno-generate"
     assert v["HTTPRoute kube-system/hubble-ui"]["status"] == "pass"
     assert v["HTTPRoute kube-system/headlamp"]["status"] == "pass"  # native OIDC via ExternalSecret template

@@ -65,3 +65,27 @@ def test_example_fails(spec, tmp_path):
         if f["status"] == "fail":
             assert f["location"] or f["resource"], "a finding must name its file/line or object"
             assert f["remediation"], "a finding must say how to fix it"
+
+
+# ---- named cases (`<case>.yaml` or `<case>/` with `<case>.expected.yaml` beside it) -------------------------
+
+def _cases():
+    out = []
+    for expected in sorted(EXAMPLES.glob("*/*.expected.yaml")):
+        case = expected.name[: -len(".expected.yaml")]
+        src = expected.parent / f"{case}.yaml"
+        if not src.exists():
+            src = expected.parent / case
+        out.append(pytest.param(expected.parent.name, src, expected, id=f"{expected.parent.name}/{case}"))
+    return out
+
+
+@pytest.mark.parametrize("check_id,src,expected", _cases())
+def test_example_case(check_id, src, expected, tmp_path):
+    import yaml
+
+    assert src.exists(), f"{expected} has no case {src.name} beside it"
+    want = sorted((f["subject"], f["status"]) for f in yaml.safe_load(expected.read_text())["findings"])
+    check = _scan_example(src, tmp_path, check_id)
+    got = sorted((f["subject"], f["status"]) for f in check["findings"])
+    assert got == want, [f"{f['subject']}: {f['status']}: {f['message']}" for f in check["findings"]]

@@ -70,9 +70,12 @@ spec:
 """]
     c = checks_of(tmp_path, docs)
     np = by_ns(c["segmentation.networkpolicy-per-namespace"])
-    assert np["one"]["status"] == "pass" and np["two"]["status"] == "fail"
+    # covered only by the cluster-wide policy: mitigated, naming it (namespace two is not selected)
+    assert np["one"]["status"] == "mitigated" and np["two"]["status"] == "fail"
+    assert np["one"]["mitigated_by"][0]["detail"].startswith("CiliumClusterwideNetworkPolicy baseline")
     dd = by_ns(c["segmentation.default-deny-ingress"])
-    assert dd["one"]["status"] == "pass" and dd["two"]["status"] == "fail"
+    assert dd["one"]["status"] == "mitigated" and dd["two"]["status"] == "fail"
+    assert dd["one"]["mitigated_by"][0]["layer"] == "segmentation"
 
 
 def test_allow_all_counts_as_no_policy(tmp_path):

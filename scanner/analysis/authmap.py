@@ -231,6 +231,29 @@ def _target_hits(spec: dict, kinds: tuple, names: set, labels: dict | None = Non
     return False
 
 
+def _gateway_covers(inv, spec: dict, parent: dict, route: Route) -> bool:
+    """Does a Gateway-level policy cover the route through this parent? A policy on the whole Gateway
+    covers every route attached to it; one on a listener (`sectionName`) covers the routes attached to
+    that listener only: the route names it, or every listener accepting the route is covered."""
+    refs = _l(spec.get("targetRefs")) + ([spec["targetRef"]] if isinstance(spec.get("targetRef"), dict) else [])
+    sections = set()
+    for t in refs:
+        t = _d(t)
+        if t.get("kind") != "Gateway" or str(t.get("name")) != str(parent.get("name")):
+            continue
+        if not t.get("sectionName"):
+            return True
+        sections.add(str(t["sectionName"]))
+    if not sections:
+        return False
+    if parent.get("sectionName"):
+        return str(parent["sectionName"]) in sections
+    from scanner.analysis.routeserve import serving
+
+    names = {name for gw, name in serving(inv, route).listeners if gw.name == parent.get("name")}
+    return bool(names) and names <= sections
+
+
 def _labels_match(match: dict, labels: dict) -> bool:
     return bool(match) and all(str(labels.get(k)) == str(v) for k, v in match.items())
 
@@ -254,7 +277,7 @@ def _from_securitypolicies(inv, route: Route) -> list[AuthInfo]:
                                             sp))
         else:
             for p in route.parent_refs:
-                if sp.namespace == p.get("namespace") and _target_hits(sp.spec, ("Gateway",), {p["name"]}):
+                if sp.namespace == p.get("namespace") and _gateway_covers(inv, sp.spec, p, route):
                     for a in securitypolicy_auth(sp.spec, sp.variables, sp, f"SecurityPolicy {sp.namespace}/{sp.name} on Gateway {p['name']}"):
                         a.via = "gateway"
                         gw_level.append(a)

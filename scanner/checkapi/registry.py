@@ -30,6 +30,7 @@ class CheckSpec:
     options: dict = field(default_factory=dict, compare=False)  # option name -> default
     needs: tuple[str, ...] = ()  # inventory inputs it reads (kinds); lets live scans say what a 403 cost
     module: str = ""
+    mitigated_by: tuple[str, ...] = ()  # layers whose enforcement can make a failing subject `mitigated`
 
     @property
     def layer(self) -> str:
@@ -51,6 +52,7 @@ class CheckSpec:
             "references": list(self.references),
             "options": dict(self.options),
             "module": self.module,
+            "mitigated_by": list(self.mitigated_by),
         }
 
 
@@ -64,13 +66,21 @@ def check(
     references: Iterable[str] = (),
     options: dict | None = None,
     needs: Iterable[str] = (),
+    mitigated_by: Iterable[str] = (),
 ):
-    """Mark a function `f(inventory, options) -> Iterable[Result]` as a check."""
+    """Mark a function `f(inventory, options) -> Iterable[Result]` as a check.
+
+    `mitigated_by` names the layers (of LAYERS) whose enforcement can turn a failing subject into a
+    `mitigated` one (scanner.analysis.effective); the catalogue lists them."""
     layer = id.split(".", 1)[0]
     if layer not in LAYERS or "." not in id:
         raise ValueError(f"check id {id!r} must be '<layer>.<slug>' with a layer in {LAYERS}")
     if severity not in SEVERITIES:
         raise ValueError(f"check {id}: severity {severity!r} not in {SEVERITIES}")
+    mitigated_by = tuple(mitigated_by)
+    unknown = [m for m in mitigated_by if m not in LAYERS]
+    if unknown:
+        raise ValueError(f"check {id}: mitigated_by {unknown} not in {LAYERS}")
 
     def wrap(func: Callable) -> Callable:
         func.__posture_check__ = CheckSpec(
@@ -84,6 +94,7 @@ def check(
             options=dict(options or {}),
             needs=tuple(needs),
             module=func.__module__,
+            mitigated_by=mitigated_by,
         )
         return func
 

@@ -56,6 +56,17 @@ def warned(inv, subject: str, message: str, res: Resource | None = None, path: I
     return _make("warn", inv, subject, message, res, path, **kw)
 
 
+def mitigated(inv, subject: str, message: str, res: Resource | None = None, path: Iterable = (), *,
+              by: list, **kw) -> Result:
+    """A subject whose manifest fails the check but which passes because another layer enforces the control:
+    `by` lists that enforcement ({layer, mechanism, detail, path, line}: scanner.analysis.effective.Credit)."""
+    return _make("mitigated", inv, subject, message, res, path, mitigated_by=[_credit_dict(c) for c in by], **kw)
+
+
+def _credit_dict(c) -> dict:
+    return c.as_dict() if hasattr(c, "as_dict") else dict(c)
+
+
 def verdict(ok: bool, inv, subject: str, ok_message: str, fail_message: str, res: Resource | None = None,
             path: Iterable = (), **kw) -> Result:
     return _make("pass" if ok else "fail", inv, subject, ok_message if ok else fail_message, res, path, **kw)

@@ -45,6 +45,10 @@ def print_summary(report: dict, written: list[str], *, quiet: bool = False, verb
         fails = sum(info["findings"].values())
         click.echo(f"  {layer:<15} " + click.style(_bar(s), fg=_COLOURS.get(info["grade"])) +
                    f" {text} {info['grade'] or '-'}  {fails} open")
+    bare = score.get("without_mitigations") or {}
+    if bare.get("mitigated_findings"):
+        click.echo(f"\n  {bare['mitigated_findings']} findings mitigated by another layer (node defaults, admission, "
+                   f"cluster-wide policy); without them: {bare['overall']:.1f} ({bare['grade']})")
     findings = [dict(f, check=c["id"]) for c in report["checks"] for f in c["findings"] if f["status"] == "fail"]
     findings.sort(key=lambda f: -SEVERITY_RANK.get(f["severity"], 0))
     limit = len(findings) if verbose >= 2 else 10

@@ -227,7 +227,7 @@ class Location:
 class Result:
     """One subject's verdict from one check."""
 
-    status: str  # pass, fail, warn
+    status: str  # pass, fail, warn, mitigated (passes because another layer enforces it)
     subject: str  # what was judged: "namespace media", "Secret media/foo", ...
     message: str
     resource: dict | None = None  # Resource.ref() or a synthetic identity
@@ -236,6 +236,9 @@ class Result:
     remediation: str | None = None  # overrides the check's remediation for this result
     evidence: dict = field(default_factory=dict)  # what proves the verdict (never secret values)
     namespace: str | None = None  # for the namespace x layer matrix
+    # For `mitigated`: the layers that enforce what the manifest lacks, each with its evidence
+    # ({layer, mechanism, detail, path, line}).
+    mitigated_by: list | None = None
 
 
 @dataclass(slots=True)

@@ -42,10 +42,12 @@ def _finding(spec, r, waiver) -> dict:
         "evidence": r.evidence or _EMPTY,  # shared empty dict: treat findings as read-only
         "waiver": ({"reason": waiver.reason, "expires": waiver.expires.isoformat() if waiver.expires else None}
                    if waiver else None),
+        # for a mitigated finding: the layers that enforce the control, each with its evidence
+        "mitigated_by": r.mitigated_by or None,
     }
 
 
-_STATUS_ORDER = {"fail": 0, "warn": 1, "waived": 2, "pass": 3}
+_STATUS_ORDER = {"fail": 0, "warn": 1, "waived": 2, "mitigated": 3, "pass": 4}
 
 
 def build_checks(outcomes: list[CheckOutcome]) -> list[dict]:
@@ -71,12 +73,15 @@ def build_checks(outcomes: list[CheckOutcome]) -> list[dict]:
             status = "warn"
         else:
             status = "pass"
-        score = None if out.error else check_score(counts["pass"], counts["waived"], counts["warn"], total)
+        score = None if out.error else check_score(counts["pass"] + counts["mitigated"], counts["waived"],
+                                                   counts["warn"], total)
+        bare = None if out.error else check_score(counts["pass"], counts["waived"], counts["warn"], total)
         checks.append({
             "id": spec.id, "title": spec.title, "layer": spec.layer, "severity": spec.severity,
-            "status": status, "score": score,
+            "status": status, "score": score, "score_without_mitigations": bare,
+            "mitigated_by": list(spec.mitigated_by),
             "subjects": {"total": total, "passing": counts["pass"], "failing": counts["fail"],
-                         "warning": counts["warn"], "waived": counts["waived"]},
+                         "warning": counts["warn"], "waived": counts["waived"], "mitigated": counts["mitigated"]},
             "rationale": spec.rationale, "remediation": spec.remediation, "references": list(spec.references),
             "error": out.error, "findings": findings,
         })
@@ -97,7 +102,20 @@ def build_score(checks: list[dict], weights: dict[str, float]) -> dict:
                          "checks": len(mine), "failed_checks": sum(1 for c in mine if c["status"] == "fail"),
                          "findings": sev_counts}
     overall = overall_score({k: v["score"] for k, v in layers.items()}, weights)
-    return {"overall": overall, "grade": grade(overall), "formula": FORMULA, "layers": layers}
+    return {"overall": overall, "grade": grade(overall), "formula": FORMULA, "layers": layers,
+            "without_mitigations": _score_without_mitigations(checks, weights)}
+
+
+def _score_without_mitigations(checks: list[dict], weights: dict[str, float]) -> dict:
+    """What each manifest would score on a cluster without the layers that mitigate it: mitigated
+    subjects count as failing."""
+    layers = {}
+    for layer in LAYERS:
+        mine = [c for c in checks if c["layer"] == layer]
+        layers[layer] = layer_score([(c.get("score_without_mitigations"), c["severity"]) for c in mine])
+    overall = overall_score(layers, weights)
+    mitigated = sum(c["subjects"].get("mitigated", 0) for c in checks)
+    return {"overall": overall, "grade": grade(overall), "layers": layers, "mitigated_findings": mitigated}
 
 
 def namespace_matrix(checks: list[dict]) -> dict:
@@ -109,7 +127,7 @@ def namespace_matrix(checks: list[dict]) -> dict:
                 continue
             cell = acc[ns][c["layer"]]
             cell[2] += 1
-            if f["status"] in ("pass", "waived"):
+            if f["status"] in ("pass", "waived", "mitigated"):
                 cell[0] += 1
             elif f["status"] == "warn":
                 cell[0] += 0.5

@@ -1,7 +1,9 @@
 """Scores: per check, per layer, overall; and the A-F grade.
 
-- check score   = 100 x (passing + waived + 0.5 x warning) / subjects; a check with no subjects
-                  does not apply (absence of a control is a failing subject, never "no subjects").
+- check score   = 100 x (passing + mitigated + waived + 0.5 x warning) / subjects; a check with no
+                  subjects does not apply (absence of a control is a failing subject, never "no subjects").
+                  A mitigated subject passes because another layer enforces the control; the report also
+                  gives every score without mitigations (mitigated subjects counted as failing).
 - layer score   = mean of its check scores weighted by check severity (critical 10, high 6,
                   medium 3, low 1, info 0.5).
 - overall score = mean of layer scores weighted by layer weight (1 each unless posture.yaml says).
@@ -11,10 +13,11 @@ from __future__ import annotations
 
 SEVERITY_WEIGHTS = {"critical": 10.0, "high": 6.0, "medium": 3.0, "low": 1.0, "info": 0.5}
 FORMULA = (
-    "check = 100*(passing + waived + 0.5*warning)/subjects; "
+    "check = 100*(passing + mitigated + waived + 0.5*warning)/subjects; "
     "layer = severity-weighted mean of check scores (critical 10, high 6, medium 3, low 1, info 0.5); "
     "overall = layer-weighted mean of layer scores (default weight 1); "
-    "grade A>=90, B>=80, C>=70, D>=60, else F"
+    "grade A>=90, B>=80, C>=70, D>=60, else F; "
+    "without mitigations: the same with mitigated subjects counted as failing"
 )
 
 
