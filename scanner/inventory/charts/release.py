@@ -140,7 +140,7 @@ def _chart_dir(src: ChartSource, ctx: _Context, result: ReleaseObjects, repo_roo
         try:
             d, digest = _prepared_from_repo(repo_root, src.local_dir, repo_files)
         except UnsafeChart as exc:
-            result.errors.append(ctx.error("helm-chart-refused", f"chart {src.local_dir or '.'}: {exc}"))
+            result.errors.append(ctx.error("helm-chart-refused", f"chart refused: {exc}"))
             result.gaps.append(Gap("helm-chart-refused", f"chart {src.local_dir or '.'} not rendered: {exc}"))
             return None
         result.chart["digest"] = digest
