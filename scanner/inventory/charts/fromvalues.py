@@ -17,6 +17,7 @@ from scanner.sources.yamlload import load_documents
 
 INGRESS_KEYS = {"ingress", "ingresses"}
 ROUTE_KEYS = {"httproute", "httproutes", "route", "routes", "grpcroute", "grpcroutes", "gatewayapi"}
+SINGULAR_KEYS = {"ingress", "httproute", "route", "grpcroute"}
 _INGRESS_FIELDS = ("hosts", "host", "hostname", "rules", "tls", "ingressClassName", "className", "paths", "path")
 _ROUTE_FIELDS = ("hostnames", "parentRefs", "rules")
 MAX_DEPTH = 4
@@ -118,8 +119,9 @@ class Deriver:
         self.out: list[tuple[dict, Provenance]] = []
 
     # ---- routes and ingresses -------------------------------------------------------------------
-    def _component_name(self, path: tuple, ident: str | None) -> str:
-        parts = [p for p in path[:-1] if isinstance(p, str)]
+    def _component_name(self, block_path: tuple, ident: str | None) -> str:
+        """`<fullname>[-<component>][-<id>]`: `server.ingress` -> fullname-server; `route.main` -> fullname."""
+        parts = [p for p in block_path[:-1] if isinstance(p, str)]
         name = self.fullname + "".join(f"-{p}" for p in parts[-1:])
         return f"{name}-{ident}" if ident and ident not in ("main", "default") else name
 
@@ -132,11 +134,14 @@ class Deriver:
             return "GRPCRoute" if "grpc" in low else "HTTPRoute"
         if "gateway" in low and isinstance(v.get("listeners"), (list, dict)):
             return "Gateway"
+        # `enabled: true` alone says enough only under the conventional singular keys (the chart's
+        # defaults hold the hosts); a plural key with only a switch is a setting (vcluster sync.ingresses).
+        alone = v.get("enabled") is True and low in SINGULAR_KEYS
         if low in INGRESS_KEYS or low.endswith("ingress"):
-            if v.get("enabled") is True or any(f in v for f in _INGRESS_FIELDS):
+            if alone or any(f in v for f in _INGRESS_FIELDS):
                 return "Ingress"
         if low in ROUTE_KEYS:
-            if v.get("enabled") is True or any(f in v for f in _ROUTE_FIELDS):
+            if alone or any(f in v for f in _ROUTE_FIELDS):
                 return "GRPCRoute" if "grpc" in low else "HTTPRoute"
         return None
 
@@ -154,7 +159,8 @@ class Deriver:
                 "annotations": copy.deepcopy(_d(block.get("annotations")))}
 
     def _ingress(self, block: dict, path: tuple, ident: str | None) -> None:
-        svc = self._component_name(path if ident is None else path[:-1], None)
+        block_path = path if ident is None else path[:-1]
+        svc = self._component_name(block_path, None)
         default_paths = _l(block.get("paths")) or ([block["path"]] if isinstance(block.get("path"), str) else ["/"])
         rules = []
         raw_hosts = _l(block.get("hosts"))
@@ -191,13 +197,14 @@ class Deriver:
         elif tls is True or (isinstance(tls, dict) and tls.get("enabled") is not False and tls):
             spec["tls"] = [{"hosts": hosts, **({"secretName": tls["secretName"]} if isinstance(tls, dict)
                                                and tls.get("secretName") else {})}]
-        name = block.get("name") if isinstance(block.get("name"), str) else self._component_name(path, ident)
+        name = block.get("name") if isinstance(block.get("name"), str) else self._component_name(block_path, ident)
         obj = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": self._meta(block, name),
                "spec": spec}
         self._emit(obj, path, _Templates(self.release, self.namespace))
 
     def _route(self, kind: str, block: dict, path: tuple, ident: str | None) -> None:
-        svc = self._component_name(path if ident is None else path[:-1], None)
+        block_path = path if ident is None else path[:-1]
+        svc = self._component_name(block_path, None)
         hostnames = _l(block.get("hostnames")) or [h for h in _l(block.get("hosts")) if isinstance(h, str)] \
             or _l(block.get("hostnamesOverride"))
         backend = {"name": svc}
@@ -222,7 +229,7 @@ class Deriver:
         spec: dict = {"parentRefs": copy.deepcopy(_l(block.get("parentRefs"))), "rules": rules}
         if hostnames:
             spec["hostnames"] = [str(h) for h in hostnames]
-        name = block.get("name") if isinstance(block.get("name"), str) else self._component_name(path, ident)
+        name = block.get("name") if isinstance(block.get("name"), str) else self._component_name(block_path, ident)
         obj = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": kind, "metadata": self._meta(block, name),
                "spec": spec}
         self._emit(obj, path, _Templates(self.release, self.namespace))
