@@ -45,7 +45,7 @@ def pull_cmd(path: str, charts_dir: str | None, timeout: float, refresh: bool) -
     root = os.path.abspath(path)
     fs = discover(root)
     docs, _ = parse_files(root, fs.yaml_files)
-    targets = pull_targets(docs)
+    targets = pull_targets(docs, set(fs.files))
     cache = ChartCache(charts_dir or default_charts_dir())
     failed = 0
     for ref, releases in targets.refs:

@@ -276,3 +276,30 @@ def test_engine_none_falls_back_to_values(tmp_path):
     assert r.how == "values"
     assert [o["kind"] for o in r.objects] == ["Ingress"]
     assert [g.code for g in r.gaps] == ["helm-engine-missing", "helm-values-only"]
+
+
+def test_kustomize_helmcharts_entries_render_vendored_charts(tmp_path):
+    from scanner.inventory.charts import helm_chart_objects
+
+    root = tmp_path / "repo"
+    write_chart(root / "infra" / "cni" / "charts" / "web-0.1.0", "web", ROUTES, DEFAULTS)
+    (root / "infra" / "values").mkdir(parents=True)
+    (root / "infra" / "values" / "web.yaml").write_text("ingress: {enabled: true, host: file.example.org}\n")
+    entry = {"name": "web", "version": "0.1.0", "repo": "https://charts.example.org", "releaseName": "edge",
+             "namespace": "kube-system", "valuesFile": "../values/web.yaml",
+             "valuesInline": {"ingress": {"className": "inline"}}, "includeCRDs": True}
+    r = helm_chart_objects(entry, kustomization_dir="infra/cni", repo_root=str(root), repo_files=repo_files(root),
+                           settings=SETTINGS)
+    assert r.how == "helm", (r.gaps, r.errors)
+    ing = _by_kind(r)["Ingress"]
+    assert ing["metadata"]["name"] == "edge"
+    assert ing["spec"]["rules"][0]["host"] == "file.example.org" and ing["spec"]["ingressClassName"] == "inline"
+    assert "namespace" not in ing["metadata"]  # the kustomization around it decides
+    assert "Pod" in _by_kind(r)  # helm template keeps test hooks unless skipTests
+    escaping = dict(entry, valuesFile="../../../../etc/hostname")
+    r2 = helm_chart_objects(escaping, kustomization_dir="infra/cni", repo_root=str(root),
+                            repo_files=repo_files(root), settings=SETTINGS)
+    assert [e.message.split(":")[0] for e in r2.errors] == ["helm-values-refused"]
+    missing = helm_chart_objects(dict(entry, version="9.9.9"), kustomization_dir="infra/cni", repo_root=str(root),
+                                 repo_files=repo_files(root), settings=SETTINGS)
+    assert missing.how == "opaque" and [g.code for g in missing.gaps] == ["helm-chart-not-cached", "helm-opaque"]

@@ -103,7 +103,7 @@ def _prepared_from_repo(repo_root: str, chart_rel: str, repo_files: set[str] | N
     return dest, digest
 
 
-def _read_values_file(base_dir: str, rel: str) -> dict | None:
+def read_values_file(base_dir: str, rel: str) -> dict | None:
     """A values file inside `base_dir` (no escaping, no links), parsed; None when absent."""
     norm = posixpath.normpath(rel.lstrip("/"))
     if norm.startswith("..") or norm == ".":
@@ -118,22 +118,26 @@ def _read_values_file(base_dir: str, rel: str) -> dict | None:
     return docs[0].body
 
 
-class _Context:
-    def __init__(self, hr: dict, namespace: str, path: str | None, line: int | None):
+class RenderContext:
+    """The release being rendered, and how its errors are told."""
+
+    def __init__(self, hr: dict, namespace: str, path: str | None, line: int | None, label: str | None = None,
+                 release: str | None = None, release_ns: str | None = None):
         self.hr = hr
         self.spec = _d(hr.get("spec"))
         self.name = str(_d(hr.get("metadata")).get("name") or "")
         self.namespace = namespace
         self.path = path or ""
         self.line = line
-        self.release = release_name(hr)
-        self.release_ns = str(self.spec.get("targetNamespace") or namespace)
+        self.label = label or f"HelmRelease {namespace}/{self.name}"
+        self.release = release if release is not None else release_name(hr)
+        self.release_ns = release_ns if release_ns is not None else str(self.spec.get("targetNamespace") or namespace)
 
     def error(self, code: str, message: str) -> ScanError:
-        return ScanError(self.path, self.line, f"{code}: HelmRelease {self.namespace}/{self.name}: {message}")
+        return ScanError(self.path, self.line, f"{code}: {self.label}: {message}")
 
 
-def _chart_dir(src: ChartSource, ctx: _Context, result: ReleaseObjects, repo_root: str,
+def _chart_dir(src: ChartSource, ctx: RenderContext, result: ReleaseObjects, repo_root: str,
                repo_files: set[str] | None, settings: ChartSettings) -> tuple[str, str] | None:
     """(private chart copy, its key) or None with a gap or error recorded."""
     if src.local_dir is not None:
@@ -171,9 +175,9 @@ def _values_files(src: ChartSource, chart_dir: str, repo_root: str) -> tuple[dic
     for f in src.values_files:
         if src.values_base is not None:
             base = os.path.join(os.path.realpath(repo_root), *[p for p in src.values_base.split("/") if p])
-            body = _read_values_file(base, f)
+            body = read_values_file(base, f)
         else:
-            body = _read_values_file(chart_dir, f)
+            body = read_values_file(chart_dir, f)
         if body is None:
             missing.append(f)
         else:
@@ -206,13 +210,15 @@ def fill_namespaces(objects: list[dict], namespace: str) -> None:
             md["namespace"] = namespace
 
 
-def _render(src: ChartSource, ctx: _Context, result: ReleaseObjects, values: dict, engine: str,
-            repo_root: str, repo_files: set[str] | None, settings: ChartSettings) -> bool:
+def render_source(src: ChartSource, ctx: RenderContext, result: ReleaseObjects, values: dict, engine: str,
+                  repo_root: str, repo_files: set[str] | None, settings: ChartSettings, *, include_crds: bool,
+                  include_tests: bool):
+    """The chart of `src` rendered with `values` (a `render.Rendered`), or None with the reason recorded."""
     prepared = _chart_dir(src, ctx, result, repo_root, repo_files, settings)
     if prepared is None:
-        return False
+        return None
     chart_dir, key = prepared
-    meta = _read_values_file(chart_dir, "Chart.yaml") or {}
+    meta = read_values_file(chart_dir, "Chart.yaml") or {}
     if meta.get("name"):
         result.chart["name"] = str(meta["name"])
     if meta.get("version"):
@@ -228,13 +234,22 @@ def _render(src: ChartSource, ctx: _Context, result: ReleaseObjects, values: dic
     except RenderFailed as exc:
         result.errors.append(ctx.error(exc.code, str(exc)))
         result.gaps.append(Gap(exc.code, f"chart {result.chart.get('name')} not rendered: {exc}"))
-        return False
-    install = _d(ctx.spec.get("install"))
-    include_crds = str(install.get("crds") or "Create") != "Skip" and install.get("skipCRDs") is not True
-    include_tests = _d(ctx.spec.get("test")).get("enable") is True
+        return None
     out = parse_output(manifests, crds, include_crds, include_tests)
     for p in out.problems:
         result.errors.append(ctx.error("helm-render-bad-yaml", p))
+    return out
+
+
+def _render(src: ChartSource, ctx: RenderContext, result: ReleaseObjects, values: dict, engine: str,
+            repo_root: str, repo_files: set[str] | None, settings: ChartSettings) -> bool:
+    install = _d(ctx.spec.get("install"))
+    include_crds = str(install.get("crds") or "Create") != "Skip" and install.get("skipCRDs") is not True
+    include_tests = _d(ctx.spec.get("test")).get("enable") is True
+    out = render_source(src, ctx, result, values, engine, repo_root, repo_files, settings,
+                        include_crds=include_crds, include_tests=include_tests)
+    if out is None:
+        return False
     objects, templates = out.objects, out.templates
     objects, templates = _post_render(ctx, result, objects, templates, settings)
     common = _d(ctx.spec.get("commonMetadata"))
@@ -248,7 +263,7 @@ def _render(src: ChartSource, ctx: _Context, result: ReleaseObjects, values: dic
     return True
 
 
-def _post_render(ctx: _Context, result: ReleaseObjects, objects: list[dict], templates: list[str],
+def _post_render(ctx: RenderContext, result: ReleaseObjects, objects: list[dict], templates: list[str],
                  settings: ChartSettings) -> tuple[list[dict], list[str]]:
     steps = [s for s in ctx.spec.get("postRenderers") or [] if isinstance(s, dict)]
     if not steps:
@@ -283,7 +298,7 @@ def _key(o: dict) -> tuple:
     return (str(o.get("apiVersion")), str(o.get("kind")), str(md.get("namespace") or ""), str(md.get("name") or ""))
 
 
-def _derive(ctx: _Context, result: ReleaseObjects, values: dict, origins: dict, app_template: bool) -> None:
+def _derive(ctx: RenderContext, result: ReleaseObjects, values: dict, origins: dict, app_template: bool) -> None:
     for obj, prov in derive(values, ctx.release, ctx.release_ns, result.chart.get("name"), app_template):
         top = prov.values_path[2] if prov.values_path and len(prov.values_path) > 2 else None
         if origins.get(top) != "spec.values":
@@ -303,7 +318,7 @@ def release_objects(hr: dict, *, namespace: str, lookup: Lookup, repo_root: str,
     objects of the same cluster (sources, values ConfigMaps); `local_sources` says which Flux sources
     are this repository (default: GitRepository flux-system/flux-system); `path`/`line` locate the
     HelmRelease for error messages."""
-    ctx = _Context(hr, namespace, path, line)
+    ctx = RenderContext(hr, namespace, path, line)
     src = locate(ctx.spec, namespace, lookup, local_sources)
     result = ReleaseObjects(objects=[], how=HOW_OPAQUE, chart=copy.deepcopy(src.info),
                             release_name=ctx.release, release_namespace=ctx.release_ns)

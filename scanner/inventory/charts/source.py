@@ -54,7 +54,7 @@ def _source_info(kind: str, name: str, namespace: str, url: str = "") -> dict:
     return {"kind": kind, "name": name, "namespace": namespace, "url": url or None}
 
 
-def _oci_version(version: str) -> str:
+def oci_version(version: str) -> str:
     """An OCI chart tag for an exact version (Helm writes `+` as `_` in tags), else a semver range."""
     v = version or "*"
     if _EXACT.match(v):
@@ -95,7 +95,7 @@ def _from_chart_spec(cs: dict, owner_ns: str, lookup: Lookup, local: LocalSource
             return out
         if url.startswith("oci://") or spec.get("type") == "oci":
             base = url if url.startswith("oci://") else "oci://" + url.split("://", 1)[-1]
-            out.ref = ChartRef("oci", base.rstrip("/") + "/" + chart, chart, _oci_version(version),
+            out.ref = ChartRef("oci", base.rstrip("/") + "/" + chart, chart, oci_version(version),
                                insecure=spec.get("insecure") is True)
         else:
             out.ref = ChartRef("http", url.rstrip("/"), chart, version)

@@ -5,12 +5,15 @@ its namespace when both say one, else by name alone. Pulling a chart the cluster
 costs a download; missing one costs a render, so the match is generous."""
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 
 from scanner.core.model import Document
 from scanner.inventory.charts.cache import ChartRef
+from scanner.inventory.charts.kustomize_charts import chart_source as kustomize_source
 from scanner.inventory.charts.source import locate
 
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SOURCE_KINDS = ("HelmRepository", "OCIRepository", "HelmChart", "GitRepository", "ExternalArtifact")
 
 
@@ -38,7 +41,8 @@ def _lookup(docs: list[Document]):
     return lookup
 
 
-def pull_targets(docs: list[Document]) -> Targets:
+def pull_targets(docs: list[Document], files: set[str]) -> Targets:
+    """`files`: the repository's files (a chart vendored next to a kustomization is not pulled)."""
     lookup = _lookup(docs)
     out = Targets()
     seen: dict[ChartRef, list[str]] = {}
@@ -54,5 +58,15 @@ def pull_targets(docs: list[Document]) -> Targets:
                 out.skipped.append(f"{label}: {src.problem or 'no chart repository'}")
             continue
         seen.setdefault(src.ref, []).append(label)
+    for d in docs:
+        if posixpath.basename(d.path) not in KUSTOMIZATION_FILES or not isinstance(d.body, dict):
+            continue
+        for i, entry in enumerate(d.body.get("helmCharts") or []):
+            if not isinstance(entry, dict):
+                continue
+            home = str(_d(d.body.get("helmGlobals")).get("chartHome") or "charts")
+            src = kustomize_source(entry, posixpath.dirname(d.path), home, files)
+            if src.ref is not None:
+                seen.setdefault(src.ref, []).append(f"{d.path}:{d.line} helmCharts[{i}] {entry.get('name')}")
     out.refs = sorted(seen.items(), key=lambda kv: (kv[0].url, kv[0].chart, kv[0].version))
     return out
