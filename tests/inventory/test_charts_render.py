@@ -127,7 +127,27 @@ def test_local_chart_renders_httproute_and_ingress_from_spec_values_and_valuesfr
     assert ing["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"] == "web"
     prov = dict(zip((o["kind"] for o in r.objects), r.provenance))
     assert prov["Ingress"].template == "web/templates/ingress.yaml"
+    # The route's host came from a ConfigMap, not from a line of the HelmRelease: nothing traced.
+    assert r.value_lines == {}
     assert r.chart["name"] == "web" and r.chart["version"] == "0.1.0" and r.chart["digest"].startswith("sha256:")
+
+
+def test_rendered_objects_trace_to_the_values_line_that_produced_them(tmp_path):
+    root = _repo(tmp_path)
+    body = hr("web", {"chart": "./charts/web", "sourceRef": GIT},
+              values={"image": "ghcr.io/example/api:2.0",
+                      "ingress": {"enabled": True, "host": "web.example.org"},
+                      "route": {"enabled": True, "host": "web.example.org"}})
+    r = _run(root, body)
+    kinds = [o["kind"] for o in r.objects]
+    traced = {kinds[i]: path for i, path in r.value_lines.items()}
+    # the host is in two places of the values: the line would be a guess, so none is given
+    assert traced == {"Deployment": ("spec", "values", "image")}
+    body["spec"]["values"]["route"]["host"] = "api.example.org"
+    r = _run(root, body)
+    traced = {r.objects[i]["kind"]: path for i, path in r.value_lines.items()}
+    assert traced["HTTPRoute"] == ("spec", "values", "route", "host")
+    assert traced["Ingress"] == ("spec", "values", "ingress", "host")
 
 
 def test_target_namespace_and_release_name_follow_helm_controller(tmp_path):
@@ -303,3 +323,31 @@ def test_kustomize_helmcharts_entries_render_vendored_charts(tmp_path):
     missing = helm_chart_objects(dict(entry, version="9.9.9"), kustomization_dir="infra/cni", repo_root=str(root),
                                  repo_files=repo_files(root), settings=SETTINGS)
     assert missing.how == "opaque" and [g.code for g in missing.gaps] == ["helm-chart-not-cached", "helm-opaque"]
+
+
+def test_the_helm_binary_engine_runs_helm_template_and_splits_its_output(tmp_path):
+    """A stand-in `helm` (this machine has no helm binary) prints what `helm template` prints for the
+    arguments it gets: the worker's command line, values file and output parsing are what is tested."""
+    import sys
+
+    fake = tmp_path / "helm"
+    fake.write_text(f"""#!{sys.executable}
+import json, sys
+args = sys.argv[1:]
+assert args[0] == "template" and "--include-crds" in args, args
+name, chart, ns = args[1], args[2], args[args.index("--namespace") + 1]
+values = json.load(open(args[args.index("--values") + 1]))
+print("---\\n# Source: web/crds/crd.yaml\\napiVersion: apiextensions.k8s.io/v1\\nkind: CustomResourceDefinition\\n"
+      "metadata: {{name: widgets.example.org}}\\nspec: {{group: example.org, scope: Namespaced, names: {{kind: Widget}}}}")
+print(f"---\\n# Source: web/templates/route.yaml\\napiVersion: gateway.networking.k8s.io/v1\\nkind: HTTPRoute\\n"
+      f"metadata: {{{{name: {{name}}}}}}\\nspec: {{{{hostnames: [{{values['host']}}]}}}}")
+""")
+    fake.chmod(0o755)
+    root = _repo(tmp_path)
+    r = _run(root, hr("web", {"chart": "./charts/web", "sourceRef": GIT}, values={"host": "bin.example.org"}),
+             settings=ChartSettings(charts_dir=None, engine="helm", helm_binary=str(fake)))
+    assert r.how == "helm", (r.gaps, r.errors)
+    assert [(o["kind"], o["metadata"].get("namespace")) for o in r.objects] == [
+        ("CustomResourceDefinition", None), ("HTTPRoute", "apps")]
+    assert r.objects[1]["spec"]["hostnames"] == ["bin.example.org"]
+    assert [p.template for p in r.provenance] == ["web/crds/crd.yaml", "web/templates/route.yaml"]

@@ -23,6 +23,7 @@ from scanner.inventory.charts.postrender import (PostRenderFailed, apply_kustomi
                                                  kustomize_command)
 from scanner.inventory.charts.render import RenderFailed, choose_engine, parse_output, render
 from scanner.inventory.charts.source import ChartSource, LocalSources, locate
+from scanner.inventory.charts.trace import trace
 from scanner.inventory.charts.values import merge_maps, merged_values
 from scanner.inventory.helm import looks_like_app_template
 from scanner.sources.yamlload import load_documents
@@ -257,8 +258,9 @@ def _render(src: ChartSource, ctx: RenderContext, result: ReleaseObjects, values
     for o in objects:
         apply_metadata(o, {**_d(common.get("labels")), **origin}, _d(common.get("annotations")))
     fill_namespaces(objects, ctx.release_ns)
-    for o, t in zip(objects, templates):
-        result.add(o, Provenance(template=t))
+    traced = trace(objects, _d(ctx.spec.get("values")))
+    for i, (o, t) in enumerate(zip(objects, templates)):
+        result.add(o, Provenance(template=t, values_path=traced.get(i)))
     result.how = HOW_HELM
     return True
 
@@ -306,7 +308,13 @@ def _derive(ctx: RenderContext, result: ReleaseObjects, values: dict, origins: d
             prov.template = f"{prov.template} ({where})"
             prov.values_path = None
         result.add(obj, prov)
+    common = _d(ctx.spec.get("commonMetadata"))
+    for o in result.objects:
+        apply_metadata(o, _d(common.get("labels")), _d(common.get("annotations")))
     fill_namespaces(result.objects, ctx.release_ns)
+    if ctx.spec.get("postRenderers") and result.objects:
+        result.gaps.append(Gap("helm-postrender-skipped", f"{ctx.label}: postRenderers not applied to the objects "
+                                                          "derived from values"))
 
 
 def release_objects(hr: dict, *, namespace: str, lookup: Lookup, repo_root: str, repo_files: set[str] | None,

@@ -68,7 +68,7 @@ def _render_sdk(req: dict) -> dict:
     return {"ok": True, "manifests": manifests, "crds": crds}
 
 
-def _split_helm_output(text: str, chart_name: str) -> tuple[dict, list]:
+def _split_helm_output(text: str) -> tuple[dict, list]:
     """`helm template` output -> {template path: text} and the crds/ documents."""
     manifests: dict[str, str] = {}
     crds: list[dict] = []
@@ -77,7 +77,7 @@ def _split_helm_output(text: str, chart_name: str) -> tuple[dict, list]:
         if not m:
             continue
         src = m.group(1).strip()
-        if re.match(rf"^{re.escape(chart_name)}/crds/", src) or "/crds/" in src and "/templates/" not in src:
+        if "/crds/" in f"/{src}" and "/templates/" not in src:
             crds.append({"filename": src, "data": doc})
         else:
             manifests[src] = manifests.get(src, "") + "\n---\n" + doc
@@ -105,8 +105,7 @@ def _render_helm(req: dict) -> dict:
     if r.returncode != 0:
         err = (r.stderr or "").strip().splitlines()
         return {"ok": False, "code": "helm-render-failed", "error": err[-1] if err else f"exit {r.returncode}"}
-    name = os.path.basename(req["chart_dir"].rstrip("/"))
-    manifests, crds = _split_helm_output(r.stdout, name)
+    manifests, crds = _split_helm_output(r.stdout)
     return {"ok": True, "manifests": manifests, "crds": crds}
 
 
