@@ -21,7 +21,8 @@ SINGULAR_KEYS = {"ingress", "httproute", "route", "grpcroute"}
 _INGRESS_FIELDS = ("hosts", "host", "hostname", "rules", "tls", "ingressClassName", "className", "paths", "path")
 _ROUTE_FIELDS = ("hostnames", "parentRefs", "rules")
 MAX_DEPTH = 4
-_TEMPLATE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
+# No nested braces inside an expression: keeps the match linear on hostile text.
+_TEMPLATE = re.compile(r"\{\{-?([^{}]*?)-?\}\}")
 
 
 def _d(v) -> dict:

@@ -142,6 +142,10 @@ def render(chart_dir: str, chart_key: str, values: dict, name: str, namespace: s
                "name": name, "namespace": namespace,
                "helm_binary": settings.helm_binary or shutil.which("helm"),
                "timeout": settings.timeout, "max_output": settings.max_output_bytes}
+    try:
+        json.dumps(values)
+    except (TypeError, ValueError) as exc:
+        raise RenderFailed("helm-values-invalid", f"values cannot be passed to Helm: {exc}") from None
     with _lock:
         answer = _worker(settings.memory_limit).call(request, settings.timeout + 5 if engine == "helm"
                                                      else settings.timeout)

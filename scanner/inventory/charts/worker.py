@@ -125,8 +125,20 @@ def handle(req: dict) -> dict:
     return answer
 
 
+def _die_with_parent() -> None:
+    """Linux: be killed when the scan dies, even in the middle of a runaway render."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - other systems: the closed stdin ends the loop instead
+        pass
+
+
 def main() -> None:
     limit = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    _die_with_parent()
     _limit_memory(limit)
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # stray writes to stdout (native code) go to stderr
