@@ -351,3 +351,24 @@ print(f"---\\n# Source: web/templates/route.yaml\\napiVersion: gateway.networkin
         ("CustomResourceDefinition", None), ("HTTPRoute", "apps")]
     assert r.objects[1]["spec"]["hostnames"] == ["bin.example.org"]
     assert [p.template for p in r.provenance] == ["web/crds/crd.yaml", "web/templates/route.yaml"]
+
+
+def test_capabilities_of_the_cluster_gate_templates(tmp_path):
+    from scanner.inventory.charts import api_versions_of
+
+    gated = ('{{- if .Capabilities.APIVersions.Has "gateway.networking.k8s.io/v1/HTTPRoute" }}\n'
+             "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: gated}\n"
+             "spec: {hostnames: [gated.example.org]}\n{{- end }}\n"
+             '{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}\n---\n'
+             "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: gated}\n{{- end }}\n")
+    root = _repo(tmp_path, templates={"gated.yaml": gated})
+    body = hr("web", {"chart": "./charts/web", "sourceRef": GIT})
+    assert _run(root, body).objects == []  # Helm's default capabilities know no Gateway API
+    cluster = [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "other"}},
+               {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
+                "spec": {"group": "monitoring.coreos.com", "names": {"kind": "ServiceMonitor"},
+                         "versions": [{"name": "v1", "served": True}]}}]
+    r = release_objects(body, namespace="apps", lookup=lookup_of([]), repo_root=str(root),
+                        repo_files=repo_files(root), settings=SETTINGS, api_versions=api_versions_of(cluster))
+    assert [o["kind"] for o in r.objects] == ["HTTPRoute", "ServiceMonitor"]

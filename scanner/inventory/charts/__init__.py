@@ -6,6 +6,7 @@ from scanner.inventory.charts.kustomize_charts import helm_chart_objects
 from scanner.inventory.charts.model import (HOW_HELM, HOW_OPAQUE, HOW_VALUES, ChartSettings, Gap, Provenance,
                                             ReleaseObjects)
 from scanner.inventory.charts.release import release_name, release_objects
+from scanner.inventory.charts.render import api_versions_of, close_workers
 
-__all__ = ["HOW_HELM", "HOW_OPAQUE", "HOW_VALUES", "ChartSettings", "Gap", "Provenance", "ReleaseObjects",
+__all__ = ["HOW_HELM", "api_versions_of", "close_workers", "HOW_OPAQUE", "HOW_VALUES", "ChartSettings", "Gap", "Provenance", "ReleaseObjects",
            "cr_routes", "helm_chart_objects", "release_name", "release_objects"]

@@ -79,14 +79,15 @@ def chart_source(entry: dict, kdir: str, chart_home: str, repo_files: set[str]) 
 
 def helm_chart_objects(entry: dict, *, kustomization_dir: str, repo_root: str, repo_files: set[str] | None,
                        settings: ChartSettings, chart_home: str = "charts", path: str | None = None,
-                       line: int | None = None) -> ReleaseObjects:
+                       line: int | None = None, api_versions: tuple[str, ...] | list[str] = ()) -> ReleaseObjects:
     """What one `helmCharts:` entry of the kustomization in `kustomization_dir` (repo-relative) inflates to."""
     entry = _d(entry)
     release = str(entry.get("releaseName") or DEFAULT_RELEASE_NAME)
     namespace = str(entry.get("namespace") or "default")
     ctx = RenderContext({"metadata": {"name": release}}, namespace, path, line,
                    label=f"helmCharts {entry.get('name')} in {kustomization_dir or '.'}", release=release,
-                   release_ns=namespace)
+                   release_ns=namespace,
+                   api_versions=tuple(entry.get("apiVersions") or ()) + tuple(api_versions))
     src = chart_source(entry, kustomization_dir, chart_home, repo_files or set())
     result = ReleaseObjects(objects=[], how=HOW_OPAQUE, chart=dict(src.info), release_name=release,
                             release_namespace=namespace)

@@ -123,8 +123,9 @@ class RenderContext:
     """The release being rendered, and how its errors are told."""
 
     def __init__(self, hr: dict, namespace: str, path: str | None, line: int | None, label: str | None = None,
-                 release: str | None = None, release_ns: str | None = None):
+                 release: str | None = None, release_ns: str | None = None, api_versions: tuple = ()):
         self.hr = hr
+        self.api_versions = tuple(api_versions)
         self.spec = _d(hr.get("spec"))
         self.name = str(_d(hr.get("metadata")).get("name") or "")
         self.namespace = namespace
@@ -231,7 +232,8 @@ def render_source(src: ChartSource, ctx: RenderContext, result: ReleaseObjects, 
                                                                   "source-controller would fail the chart"))
         values = merge_maps(vf, values)
     try:
-        manifests, crds = render(chart_dir, key, values, ctx.release, ctx.release_ns, engine, settings)
+        manifests, crds = render(chart_dir, key, values, ctx.release, ctx.release_ns, engine, settings,
+                                 ctx.api_versions)
     except RenderFailed as exc:
         result.errors.append(ctx.error(exc.code, str(exc)))
         result.gaps.append(Gap(exc.code, f"chart {result.chart.get('name')} not rendered: {exc}"))
@@ -319,14 +321,16 @@ def _derive(ctx: RenderContext, result: ReleaseObjects, values: dict, origins: d
 
 def release_objects(hr: dict, *, namespace: str, lookup: Lookup, repo_root: str, repo_files: set[str] | None,
                     settings: ChartSettings, local_sources: LocalSources | None = None,
-                    path: str | None = None, line: int | None = None) -> ReleaseObjects:
+                    path: str | None = None, line: int | None = None,
+                    api_versions: tuple[str, ...] | list[str] = ()) -> ReleaseObjects:
     """The objects the HelmRelease `hr` (its body, Flux-substituted) deploys.
 
     `namespace` is the HelmRelease's own namespace; `lookup(kind, namespace, name)` finds deployed
     objects of the same cluster (sources, values ConfigMaps); `local_sources` says which Flux sources
     are this repository (default: GitRepository flux-system/flux-system); `path`/`line` locate the
-    HelmRelease for error messages."""
-    ctx = RenderContext(hr, namespace, path, line)
+    HelmRelease for error messages; `api_versions` are the cluster's `.Capabilities.APIVersions`
+    beyond Helm's defaults (see `render.api_versions_of`: charts gate routes and monitors on them)."""
+    ctx = RenderContext(hr, namespace, path, line, api_versions=tuple(api_versions))
     src = locate(ctx.spec, namespace, lookup, local_sources)
     result = ReleaseObjects(objects=[], how=HOW_OPAQUE, chart=copy.deepcopy(src.info),
                             release_name=ctx.release, release_namespace=ctx.release_ns)

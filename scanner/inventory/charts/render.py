@@ -136,10 +136,10 @@ atexit.register(close_workers)
 
 
 def render(chart_dir: str, chart_key: str, values: dict, name: str, namespace: str, engine: str,
-           settings: ChartSettings) -> tuple[dict[str, str], list[dict]]:
+           settings: ChartSettings, api_versions: tuple[str, ...] = ()) -> tuple[dict[str, str], list[dict]]:
     """({template path: text}, [crd documents]) or RenderFailed."""
     request = {"engine": engine, "chart_dir": chart_dir, "chart_key": chart_key, "values": values,
-               "name": name, "namespace": namespace,
+               "name": name, "namespace": namespace, "api_versions": sorted(set(api_versions)),
                "helm_binary": settings.helm_binary or shutil.which("helm"),
                "timeout": settings.timeout, "max_output": settings.max_output_bytes}
     try:
@@ -188,3 +188,25 @@ def parse_output(manifests: dict[str, str], crds: list[dict], include_crds: bool
             continue
         take(path, manifests[path])
     return out
+
+
+def api_versions_of(objects) -> list[str]:
+    """`.Capabilities.APIVersions` a cluster deploying `objects` has: the apiVersion (and
+    apiVersion/Kind) of each object, and the versions of each CustomResourceDefinition among them."""
+    out: set[str] = set()
+    for o in objects:
+        if not isinstance(o, dict):
+            continue
+        av, kind = o.get("apiVersion"), o.get("kind")
+        if isinstance(av, str) and av and isinstance(kind, str) and kind:
+            out.update((av, f"{av}/{kind}"))
+        if kind == "CustomResourceDefinition":
+            spec = o.get("spec") if isinstance(o.get("spec"), dict) else {}
+            group = spec.get("group")
+            crd_kind = (spec.get("names") or {}).get("kind") if isinstance(spec.get("names"), dict) else None
+            for v in spec.get("versions") or []:
+                if isinstance(v, dict) and v.get("name") and group and v.get("served", True) is not False:
+                    out.add(f"{group}/{v['name']}")
+                    if crd_kind:
+                        out.add(f"{group}/{v['name']}/{crd_kind}")
+    return sorted(out)

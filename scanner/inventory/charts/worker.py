@@ -6,7 +6,7 @@ when a render outlives its time. Protocol: one JSON request per line on stdin, o
 per line on the original stdout (fd 1 is pointed at stderr so native code cannot corrupt it).
 
     request: {"engine": "sdk"|"helm", "chart_dir", "chart_key", "values", "name", "namespace",
-              "helm_binary", "timeout", "max_output"}
+              "api_versions", "helm_binary", "timeout", "max_output"}
     answer:  {"ok": true, "manifests": {template path: text}, "crds": [{"filename", "data"}]}
              {"ok": false, "code": "helm-render-failed", "error": "..."}
 """
@@ -59,8 +59,18 @@ def _render_sdk(req: dict) -> dict:
 
     try:
         chart = _sdk_chart(req)
-        manifests = chart.render(req.get("values") or {}, name=req["name"], namespace=req["namespace"],
-                                 revision=1, is_install=True, is_upgrade=False)
+        if req.get("api_versions"):
+            # `.Capabilities.APIVersions` of the cluster: an option of the native render call that the
+            # Python wrapper does not expose (engines.md B).
+            from helm_python import _native
+
+            opts = {"name": req["name"], "namespace": req["namespace"], "revision": 1, "is_install": True,
+                    "is_upgrade": False, "api_versions": list(req["api_versions"])}
+            manifests = json.loads(_native.call_string("helm_render", chart._raw(),
+                                                       json.dumps(req.get("values") or {}), json.dumps(opts)))
+        else:
+            manifests = chart.render(req.get("values") or {}, name=req["name"], namespace=req["namespace"],
+                                     revision=1, is_install=True, is_upgrade=False)
         crds = [{"filename": c.get("filename") or c.get("name") or "crd", "data": c.get("data") or ""}
                 for c in chart.crds]
     except helm.HelmError as exc:
@@ -95,6 +105,8 @@ def _render_helm(req: dict) -> dict:
                "NO_PROXY": ""}
         cmd = [binary, "template", req["name"], req["chart_dir"], "--namespace", req["namespace"],
                "--values", values_file, "--include-crds"]
+        for av in req.get("api_versions") or []:
+            cmd += ["--api-versions", str(av)]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=req.get("timeout") or 30,
                                stdin=subprocess.DEVNULL)
