@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from scanner.inventory.charts.model import ChartSettings
 from scanner.sources.yamlload import load_documents
 
+STARTUP_TIMEOUT = 60.0  # seconds for the worker to import Python and the Helm library (a loaded machine)
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
@@ -59,18 +60,13 @@ class _Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
             cwd=self.home, start_new_session=True)
         self.buf = b""
+        self.ready = False
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def call(self, request: dict, timeout: float) -> dict:
-        assert self.proc.stdin and self.proc.stdout
-        try:
-            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            self.kill()
-            raise RenderFailed("helm-render-failed", "the render worker died") from None
+    def _read_line(self, timeout: float, what: str) -> dict:
+        assert self.proc.stdout
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         with selectors.DefaultSelector() as sel:
@@ -79,7 +75,7 @@ class _Worker:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.kill()
-                    raise RenderFailed("helm-render-timeout", f"the render ran past {timeout:g} s and was stopped")
+                    raise RenderFailed("helm-render-timeout", f"{what} ran past {timeout:g} s and was stopped")
                 if not sel.select(left):
                     continue
                 chunk = os.read(fd, 1 << 20)
@@ -91,6 +87,20 @@ class _Worker:
                 self.buf += chunk
         line, _, self.buf = self.buf.partition(b"\n")
         return json.loads(line)
+
+    def call(self, request: dict, timeout: float) -> dict:
+        assert self.proc.stdin
+        if not self.ready:
+            # Start-up (Python, then the Helm library) is not charged to the first render's time.
+            self._read_line(max(STARTUP_TIMEOUT, timeout), "the render worker's start")
+            self.ready = True
+        try:
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.kill()
+            raise RenderFailed("helm-render-failed", "the render worker died") from None
+        return self._read_line(timeout, "the render")
 
     def kill(self) -> None:
         if self.proc.poll() is None:

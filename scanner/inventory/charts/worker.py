@@ -3,7 +3,8 @@
 Helm's engine runs in-process in helm-python-sdk and cannot be interrupted or bounded from Python
 (engines.md B), so it runs here, under an address-space limit, and the scan kills this process
 when a render outlives its time. Protocol: one JSON request per line on stdin, one JSON answer
-per line on the original stdout (fd 1 is pointed at stderr so native code cannot corrupt it).
+per line on the original stdout (fd 1 is pointed at stderr so native code cannot corrupt it),
+after a first `{"ready": true}` once the Helm library is loaded.
 
     request: {"engine": "sdk"|"helm", "chart_dir", "chart_key", "values", "name", "namespace",
               "api_versions", "helm_binary", "timeout", "max_output"}
@@ -160,6 +161,8 @@ def main() -> None:
         helm_python.disable_logging()
     except Exception:  # noqa: BLE001 - the sdk is optional; the helm engine does not need it
         pass
+    out.write(json.dumps({"ready": True}) + "\n")
+    out.flush()
     for line in sys.stdin:
         if not line.strip():
             continue
