@@ -115,3 +115,4 @@ def test_values_from_a_configmap_are_derived_but_not_mapped_to_the_helmrelease_l
     assert [o["kind"] for o in r.objects] == ["Ingress"]
     assert r.objects[0]["spec"]["rules"][0]["host"] == "a.example.org"
     assert r.value_lines == {} and "valuesFrom[0]" in r.provenance[0].template
+    assert r.values == {"ingress": {"enabled": True, "hosts": ["a.example.org"]}}

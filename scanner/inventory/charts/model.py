@@ -69,6 +69,7 @@ class ReleaseObjects:
     release_name: str = ""
     release_namespace: str = ""
     derivation: str | None = None  # "app-template": workloads and routes come from the existing derivation
+    values: dict = field(default_factory=dict)  # the merged values (valuesFrom ConfigMaps + spec.values; never a Secret's)
 
     def add(self, obj: dict, prov: Provenance) -> None:
         if prov.values_path:

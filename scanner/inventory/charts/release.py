@@ -336,6 +336,7 @@ def release_objects(hr: dict, *, namespace: str, lookup: Lookup, repo_root: str,
                             release_name=ctx.release, release_namespace=ctx.release_ns)
     merged = merged_values(ctx.spec, namespace, lookup)
     result.gaps.extend(merged.gaps)
+    result.values = merged.values
     for p in merged.problems:
         result.errors.append(ctx.error("helm-values-invalid", p))
     app_template = looks_like_app_template(merged.values) or (result.chart.get("name") == "app-template")
