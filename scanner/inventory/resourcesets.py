@@ -184,7 +184,8 @@ class _Expansion:
         return out
 
     def render(self, template: str, inputs: dict | None) -> list[dict]:
-        text = render(template, {"inputs": lambda: inputs}, delims=("<<", ">>"))
+        # (with no inputs, `inputs` is Go's nil map: reading a key fails with "map has no entry")
+        text = render(template, {"inputs": lambda: {} if inputs is None else inputs}, delims=("<<", ">>"))
         docs, errors = load_documents(text)
         if errors:
             raise TemplateError(f"failed to read objects: {errors[0].message}")
@@ -220,8 +221,8 @@ class _Expansion:
                 except UnknownValue as exc:
                     self.gaps.append(Gap(self.subject, f"resources[{i}] for input {n}: {exc}"))
                     continue
-                except TemplateError as exc:
-                    self.errors.append(f"failed to build resources[{i}]: {exc}")
+                except TemplateError as exc:  # (the operator's own wording, with and without inputs)
+                    self.errors.append(f"failed to build {f'resources[{i}]' if combined else 'resource'}: {exc}")
                     return None
                 if len(objs) != 1:
                     self.errors.append(f"failed to build resources[{i}]: {len(objs)} objects in one resource")
@@ -237,7 +238,7 @@ class _Expansion:
                     self.gaps.append(Gap(self.subject, f"resourcesTemplate for input {n}: {exc}"))
                     continue
                 except TemplateError as exc:
-                    self.errors.append(f"failed to build resources: {exc}")
+                    self.errors.append(f"failed to build {'resources' if combined else 'resource'}: {exc}")
                     return None
                 for obj in objs:
                     if not disabled(obj):

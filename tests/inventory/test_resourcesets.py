@@ -287,6 +287,13 @@ def test_steps_render_in_order_and_refuse_an_object_in_two_steps():
     assert objs == [] and "already defined in step 'crds'" in errors[0]
 
 
+def test_a_template_reading_inputs_without_any_fails():
+    rs = yaml.safe_load(yaml.safe_dump(NO_INPUTS))
+    rs["spec"]["resources"][0]["metadata"]["name"] = "x-<< inputs.tenant >>"
+    objs, gaps, errors = expand(rs, lambda ns: [])
+    assert objs == [] and errors == ['failed to build resource: map has no entry for key "tenant"']
+
+
 def test_a_disabled_resourceset_applies_nothing_new():
     rs = yaml.safe_load(yaml.safe_dump(NO_INPUTS))
     rs["metadata"]["annotations"] = {"fluxcd.controlplane.io/reconcile": "disabled"}
