@@ -53,6 +53,7 @@ class Substitution:
     strict: bool = False
     enabled: bool = False  # whether Flux runs substitution at all for this Kustomization
     errors: list[str] = field(default_factory=list)  # each fails the whole Kustomization
+    missing: list[str] = field(default_factory=list)  # required sources not found ("ConfigMap/ns/name")
 
     def is_unreadable(self, name: str) -> bool:
         # A Secret whose keys are unknown may hold any name no readable source defines. (A readable
@@ -115,6 +116,7 @@ def settings_for(ks_body: dict, lookup_configmap: ConfigMapLookup, lookup_secret
             if cm is None:
                 if not optional:
                     sub.errors.append(f"substitute from 'ConfigMap/{name}' error: no ConfigMap {ns}/{name} in the repo")
+                    sub.missing.append(f"ConfigMap/{ns}/{name}")
                 continue
             data = cm.get("data") if isinstance(cm, dict) else None
             for k, v in (data.items() if isinstance(data, dict) else ()):
@@ -127,6 +129,7 @@ def settings_for(ks_body: dict, lookup_configmap: ConfigMapLookup, lookup_secret
             if found is None or found is False:
                 if not optional:
                     sub.errors.append(f"substitute from 'Secret/{name}' error: no Secret {ns}/{name} in the repo")
+                    sub.missing.append(f"Secret/{ns}/{name}")
                 continue
             if found is True:
                 sub.opaque_sources.append(f"Secret/{ns}/{name}")

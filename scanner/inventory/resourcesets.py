@@ -21,31 +21,25 @@ from __future__ import annotations
 import copy
 import re
 import zlib
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from scanner.core.model import Gap
 from scanner.inventory.gotemplate import TemplateError, Unknown, UnknownValue, render
 from scanner.inventory.postbuild import to_flux_yaml
 from scanner.sources.yamlload import load_documents
 
-__all__ = ["Gap", "expand"]
+__all__ = ["expand"]
 
 _GROUP = "fluxcd.controlplane.io"
 RECONCILE_KEY = f"{_GROUP}/reconcile"
 OWNER_LABELS = (f"resourceset.{_GROUP}/name", f"resourceset.{_GROUP}/namespace")
 MAX_PERMUTATIONS = 10_000
 
-# lookup(namespace) -> the ResourceSetInputProvider bodies the repo deploys in that namespace.
-ProviderLookup = Callable[[str], Iterable[dict]]
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Objects the ResourceSet applies that cannot be known offline, and why."""
-
-    subject: str  # "ResourceSet <namespace>/<name>"
-    reason: str
-    provider: str | None = None  # "ResourceSetInputProvider <namespace>/<name> (<type>)"
+# lookup(kind, namespace, name) -> the body of the object the repo deploys there, or None.
+Lookup = Callable[[str, str, str], "dict | None"]
+# providers(namespace) -> every ResourceSetInputProvider body deployed there (for label selectors).
+ProviderList = Callable[[str], Iterable[dict]]
+PROVIDER_KIND = "ResourceSetInputProvider"
 
 
 def _md(body: dict) -> dict:
@@ -83,9 +77,9 @@ def _selected(ref: dict, provider: dict) -> bool:
 
 
 class _Expansion:
-    def __init__(self, rset: dict, lookup: ProviderLookup, namespace: str | None):
+    def __init__(self, rset: dict, lookup: Lookup, providers: ProviderList | None, namespace: str | None):
         md = _md(rset)
-        self.rset, self.lookup = rset, lookup
+        self.rset, self.lookup, self.list_providers = rset, lookup, providers
         self.name = str(md.get("name") or "")
         self.namespace = namespace or str(md.get("namespace") or "default")
         self.subject = f"ResourceSet {self.namespace}/{self.name}"
@@ -110,27 +104,36 @@ class _Expansion:
             inline.append({**copy.deepcopy(inp), "provider": self.provider_block(self.rset)})
         groups = [(self.name, inline)]
         providers: dict[str, dict] = {}
-        available = [p for p in self.lookup(self.namespace) or () if isinstance(p, dict)]
+        unknown = False
         for ref in self.spec.get("inputsFrom") or []:
             if not isinstance(ref, dict):
                 continue
-            found = [p for p in available if p.get("kind") == (ref.get("kind") or "ResourceSetInputProvider")
-                     and _selected(ref, p)]
-            if not found and ref.get("name"):
-                self.errors.append(f"failed to get inputs from {self.namespace}/{ref['name']}: "
-                                   "no such ResourceSetInputProvider in the repo")
+            if ref.get("name"):
+                p = self.lookup(str(ref.get("kind") or PROVIDER_KIND), self.namespace, str(ref["name"]))
+                if not isinstance(p, dict):
+                    self.errors.append(f"failed to get inputs from {self.namespace}/{ref['name']}: "
+                                       "no such ResourceSetInputProvider in the repo")
+                    continue
+                found = [p]
+            elif self.list_providers is None:
+                self.gap("resourceset-inputs", f"inputsFrom selector {ref.get('selector')}",
+                         "its input providers are chosen by label selector, and no listing of providers was given")
+                unknown = True
+                continue
+            else:
+                found = [p for p in self.list_providers(self.namespace) or ()
+                         if isinstance(p, dict) and p.get("kind") == PROVIDER_KIND and _selected(ref, p)]
             for p in found:
                 providers.setdefault(str(_md(p).get("name")), p)
-        unknown = False
         for pname in sorted(providers):
             p = providers[pname]
             spec = p.get("spec") if isinstance(p.get("spec"), dict) else {}
             ptype = str(spec.get("type") or "")
             label = f"ResourceSetInputProvider {self.namespace}/{pname} ({ptype or 'no type'})"
             if ptype != "Static":
-                self.gaps.append(Gap(self.subject, f"its inputs come from {label} at run time "
-                                                   f"({spec.get('url') or 'no url'}); they cannot be known offline",
-                                     provider=label))
+                self.gap("resourceset-inputs", label, f"the inputs of {self.subject} come from {label} at run time "
+                                                      f"({spec.get('url') or 'no url'}): the objects made from them "
+                                                      "cannot be known offline")
                 unknown = True
                 continue
             defaults = spec.get("defaultValues") if isinstance(spec.get("defaultValues"), dict) else {}
@@ -141,6 +144,9 @@ class _Expansion:
             return None  # every permutation includes the unknown inputs
         self.partial = unknown
         return groups
+
+    def gap(self, code: str, subject: str, message: str) -> None:
+        self.gaps.append(Gap(code, "", subject, message))  # (path: the ResourceSet's file, known to the caller)
 
     def strategy(self) -> str:
         s = self.spec.get("inputStrategy")
@@ -219,7 +225,8 @@ class _Expansion:
                 try:
                     objs = self.render(text, inp)
                 except UnknownValue as exc:
-                    self.gaps.append(Gap(self.subject, f"resources[{i}] for input {n}: {exc}"))
+                    self.gap("resourceset-unknown-input", f"{self.subject} resources[{i}] input {n}",
+                             f"the object depends on a value unknown offline: {exc}")
                     continue
                 except TemplateError as exc:  # (the operator's own wording, with and without inputs)
                     self.errors.append(f"failed to build {f'resources[{i}]' if combined else 'resource'}: {exc}")
@@ -235,7 +242,8 @@ class _Expansion:
                 try:
                     objs = self.render(yaml_template, inp)
                 except UnknownValue as exc:
-                    self.gaps.append(Gap(self.subject, f"resourcesTemplate for input {n}: {exc}"))
+                    self.gap("resourceset-unknown-input", f"{self.subject} resourcesTemplate input {n}",
+                             f"the objects depend on a value unknown offline: {exc}")
                     continue
                 except TemplateError as exc:
                     self.errors.append(f"failed to build {'resources' if combined else 'resource'}: {exc}")
@@ -259,8 +267,8 @@ class _Expansion:
     def run(self) -> list[dict]:
         annotations = _md(self.rset).get("annotations") or {}
         if str(annotations.get(RECONCILE_KEY, "")).lower() == "disabled":
-            self.gaps.append(Gap(self.subject, "reconciliation is disabled: objects it applied earlier, if any, "
-                                               "are not known"))
+            self.gap("resourceset-disabled", self.subject,
+                     "reconciliation is disabled: the objects it applied earlier, if any, are not known")
             return []
         steps = self.spec.get("steps")
         if steps and (self.spec.get("resources") or self.spec.get("resourcesTemplate")):
@@ -295,12 +303,14 @@ class _Expansion:
         return self.finish(objects)
 
 
-def expand(resourceset: dict, lookup: ProviderLookup, *, namespace: str | None = None,
-           ) -> tuple[list[dict], list[Gap], list[str]]:
-    """(objects, gaps, errors) of one ResourceSet. `lookup(namespace)` lists the repo's
-    ResourceSetInputProviders there; `namespace` overrides the ResourceSet's own (as deployed).
-    An error means the operator fails the whole ResourceSet: no objects then."""
-    exp = _Expansion(resourceset, lookup, namespace)
+def expand(resourceset: dict, lookup: Lookup, *, providers: ProviderList | None = None,
+           namespace: str | None = None) -> tuple[list[dict], list[Gap], list[str]]:
+    """(objects, gaps, errors) of one ResourceSet. `lookup(kind, namespace, name)` finds an input
+    provider by name; `providers(namespace)` lists them for `inputsFrom` label selectors (without it,
+    a selector is a gap); `namespace` overrides the ResourceSet's own (as deployed). Gaps leave `path`
+    empty for the caller to fill with the ResourceSet's file. An error means the operator fails the
+    whole ResourceSet: no objects then."""
+    exp = _Expansion(resourceset, lookup, providers, namespace)
     objects = exp.run()
     if exp.errors:
         return [], exp.gaps, exp.errors

@@ -71,6 +71,7 @@ def test_missing_sources():
     assert not sub.errors and sub.variables["TZ"] == "UTC"
     sub = settings({"substituteFrom": [{"kind": "ConfigMap", "name": "absent"}]})
     assert sub.errors == ["substitute from 'ConfigMap/absent' error: no ConfigMap flux-system/absent in the repo"]
+    assert sub.missing == ["ConfigMap/flux-system/absent"]  # (a build not made yet may still deploy it)
     sub = settings({"substituteFrom": [{"kind": "Secret", "name": "absent"}]})
     assert sub.errors and "Secret/absent" in sub.errors[0]
 

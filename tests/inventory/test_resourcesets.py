@@ -20,6 +20,20 @@ def load(text: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(text) if d]
 
 
+def repo_of(*bodies):
+    """The (kind, namespace, name) lookup and the per-namespace provider listing over `bodies`."""
+    def lookup(kind, ns, name):
+        return next((b for b in bodies if b["kind"] == kind and b["metadata"].get("namespace") == ns
+                     and b["metadata"]["name"] == name), None)
+
+    def providers(ns):
+        return [b for b in bodies if b["kind"] == "ResourceSetInputProvider" and b["metadata"].get("namespace") == ns]
+    return lookup, providers
+
+
+NOTHING = repo_of()[0]
+
+
 def idents(objs):
     return [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objs]
 
@@ -109,7 +123,7 @@ PREVIEW_RS, PR_PROVIDER = PREVIEWS
 
 
 def test_no_inputs_renders_each_resource_once():
-    objs, gaps, errors = expand(NO_INPUTS, lambda ns: [])
+    objs, gaps, errors = expand(NO_INPUTS, NOTHING)
     assert not gaps and not errors
     assert idents(objs) == [("OCIRepository", "flux-system", "flux-operator"), ("HelmRelease", "flux-system", "flux-operator")]
     assert objs[1]["spec"]["valuesFrom"] == [{"kind": "ConfigMap", "name": "flux-operator-values"}]
@@ -121,17 +135,17 @@ def test_no_inputs_renders_each_resource_once():
 
 
 def test_run_time_inputs_are_a_gap_naming_the_provider():
-    objs, gaps, errors = expand(PREVIEW_RS, lambda ns: [PR_PROVIDER] if ns == "preview-system" else [])
+    objs, gaps, errors = expand(PREVIEW_RS, repo_of(PR_PROVIDER)[0])
     assert objs == [] and errors == []
-    assert len(gaps) == 1
-    assert gaps[0].provider == "ResourceSetInputProvider preview-system/github-prs (GitHubPullRequest)"
-    assert "cannot be known offline" in gaps[0].reason and gaps[0].subject == "ResourceSet preview-system/app-preview"
+    assert len(gaps) == 1 and gaps[0].code == "resourceset-inputs" and gaps[0].path == ""
+    assert gaps[0].subject == "ResourceSetInputProvider preview-system/github-prs (GitHubPullRequest)"
+    assert "cannot be known offline" in gaps[0].message and "ResourceSet preview-system/app-preview" in gaps[0].message
 
 
 def test_inline_inputs_render_and_run_time_ones_stay_a_gap():
     rs = yaml.safe_load(yaml.safe_dump(PREVIEW_RS))
     rs["spec"]["inputs"] = [{"id": "7", "branch": "feat: x"}, {"id": 8, "branch": "main"}]
-    objs, gaps, errors = expand(rs, lambda ns: [PR_PROVIDER])
+    objs, gaps, errors = expand(rs, repo_of(PR_PROVIDER)[0])
     assert errors == [] and len(gaps) == 1
     assert idents(objs) == [
         ("Namespace", None, "preview-pr-7"), ("Namespace", None, "preview-pr-8"),
@@ -194,7 +208,7 @@ spec:
 
 
 def test_inline_input_matrix_templates_dedup_exclusion_and_common_metadata():
-    objs, gaps, errors = expand(TENANTS, lambda ns: [])
+    objs, gaps, errors = expand(TENANTS, NOTHING)
     assert not gaps and not errors
     assert idents(objs) == [
         ("HelmRelease", "apps", "podinfo-team1"), ("HelmRelease", "apps", "podinfo-team2"),
@@ -237,41 +251,45 @@ def static_rs(template_name: str, strategy: str | None = None, ref: dict | None 
 
 
 def test_static_provider_default_values_are_inputs():
-    objs, gaps, errors = expand(static_rs("info-<< inputs.env >>"), lambda ns: [STATIC])
+    objs, gaps, errors = expand(static_rs("info-<< inputs.env >>"), repo_of(STATIC)[0])
     assert not gaps and not errors
     assert idents(objs) == [("ConfigMap", "apps", "info-staging")] and objs[0]["data"] == {"region": "eu-west-1"}
     # found by label selector too
-    objs, _, errors = expand(static_rs("x", ref={"kind": "ResourceSetInputProvider",
-                                                 "selector": {"matchLabels": {"role": "info"}}}), lambda ns: [STATIC])
+    by_label = static_rs("x", ref={"kind": "ResourceSetInputProvider", "selector": {"matchLabels": {"role": "info"}}})
+    lookup, providers = repo_of(STATIC)
+    objs, _, errors = expand(by_label, lookup, providers=providers)
     assert not errors and idents(objs) == [("ConfigMap", "apps", "x")]
+    objs, gaps, errors = expand(by_label, lookup)  # no listing: the selector cannot be resolved
+    assert objs == [] and not errors and gaps[0].code == "resourceset-inputs"
 
 
 def test_a_static_providers_id_comes_from_its_cluster_uid_so_its_objects_are_a_gap():
-    objs, gaps, errors = expand(static_rs("info-<< inputs.id >>"), lambda ns: [STATIC])
+    objs, gaps, errors = expand(static_rs("info-<< inputs.id >>"), repo_of(STATIC)[0])
     assert objs == [] and not errors
-    assert len(gaps) == 1 and "derived from its cluster UID" in gaps[0].reason
+    assert len(gaps) == 1 and gaps[0].code == "resourceset-unknown-input"
+    assert "derived from its cluster UID" in gaps[0].message
 
 
 def test_permute_scopes_inputs_by_provider_and_ids_them_as_the_operator_does():
     rs = static_rs("<< inputs.infra.size >>-<< inputs.cluster_info.env >>-<< inputs.id >>", strategy="Permute")
     rs["spec"]["resources"][0]["data"]["region"] = "<< inputs.cluster_info.region >>"
-    objs, gaps, errors = expand(rs, lambda ns: [STATIC])
+    objs, gaps, errors = expand(rs, repo_of(STATIC)[0])
     assert not gaps and not errors
     expected_id = zlib.adler32(b"infra=0/cluster_info=0")
     assert idents(objs) == [("ConfigMap", "apps", f"small-staging-{expected_id}")]
     assert objs[0]["data"] == {"region": "eu-west-1"}
     # flattened, the same scoped names do not exist
     rs["spec"]["inputStrategy"]["name"] = "Flatten"
-    assert expand(rs, lambda ns: [STATIC])[2] == ['failed to build resources[0]: map has no entry for key "cluster_info"']  # data sorts first
+    assert expand(rs, repo_of(STATIC)[0])[2] == ['failed to build resources[0]: map has no entry for key "cluster_info"']  # data sorts first
 
 
 def test_a_missing_provider_or_a_template_error_fails_the_whole_resourceset():
-    objs, gaps, errors = expand(static_rs("x"), lambda ns: [])
+    objs, gaps, errors = expand(static_rs("x"), NOTHING)
     assert objs == [] and errors == ["failed to get inputs from apps/cluster-info: no such ResourceSetInputProvider "
                                      "in the repo"]
     rs = static_rs("x")
     rs["spec"]["resources"][0]["data"]["bad"] = "<< inputs.nope >>"
-    objs, gaps, errors = expand(rs, lambda ns: [STATIC])
+    objs, gaps, errors = expand(rs, repo_of(STATIC)[0])
     assert objs == [] and errors == ['failed to build resources[0]: map has no entry for key "nope"']
 
 
@@ -280,25 +298,25 @@ def test_steps_render_in_order_and_refuse_an_object_in_two_steps():
           "spec": {"steps": [
               {"name": "crds", "resources": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "one"}}]},
               {"name": "apps", "resourcesTemplate": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: two\n"}]}}
-    objs, gaps, errors = expand(rs, lambda ns: [])
+    objs, gaps, errors = expand(rs, NOTHING)
     assert not errors and idents(objs) == [("Namespace", None, "one"), ("Namespace", None, "two")]
     rs["spec"]["steps"][1]["resourcesTemplate"] = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: one\n"
-    objs, gaps, errors = expand(rs, lambda ns: [])
+    objs, gaps, errors = expand(rs, NOTHING)
     assert objs == [] and "already defined in step 'crds'" in errors[0]
 
 
 def test_a_template_reading_inputs_without_any_fails():
     rs = yaml.safe_load(yaml.safe_dump(NO_INPUTS))
     rs["spec"]["resources"][0]["metadata"]["name"] = "x-<< inputs.tenant >>"
-    objs, gaps, errors = expand(rs, lambda ns: [])
+    objs, gaps, errors = expand(rs, NOTHING)
     assert objs == [] and errors == ['failed to build resource: map has no entry for key "tenant"']
 
 
 def test_a_disabled_resourceset_applies_nothing_new():
     rs = yaml.safe_load(yaml.safe_dump(NO_INPUTS))
     rs["metadata"]["annotations"] = {"fluxcd.controlplane.io/reconcile": "disabled"}
-    objs, gaps, errors = expand(rs, lambda ns: [])
-    assert objs == [] and not errors and "disabled" in gaps[0].reason
+    objs, gaps, errors = expand(rs, NOTHING)
+    assert objs == [] and not errors and gaps[0].code == "resourceset-disabled"
 
 
 @pytest.mark.parametrize("path,expected,gap", [
@@ -316,10 +334,12 @@ def test_corpus_resourcesets(path, expected, gap):
     docs, _ = parse_file(str(root), path)
     providers, _ = parse_file(str(root), "kubernetes/apps/base/preview-system/app/resourcesetinputprovider.yaml")
     rs = next(d.body for d in docs if d.kind == "ResourceSet")
-    objs, gaps, errors = expand(rs, lambda ns: [p.body for p in providers], namespace=rs["metadata"].get("namespace")
-                                or "preview-system")
+    ns = rs["metadata"].get("namespace") or "preview-system"  # (the preview one gets its namespace from kustomize)
+    for p in providers:
+        p.body["metadata"].setdefault("namespace", ns)
+    objs, gaps, errors = expand(rs, repo_of(*[p.body for p in providers])[0], namespace=ns)
     assert not errors and idents(objs) == expected
-    assert [g.provider for g in gaps] == ([gap] if gap else [])
+    assert [g.subject for g in gaps] == ([gap] if gap else [])
 
 
 # ---- the Go-template subset --------------------------------------------------------------------
