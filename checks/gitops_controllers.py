@@ -8,7 +8,6 @@ to a branch for review, and image policies that only promote the tags they mean 
 from __future__ import annotations
 
 import posixpath
-import re
 
 from scanner.analysis import fluxinstance, versions
 from scanner.checkapi.registry import check
@@ -16,7 +15,7 @@ from scanner.checkapi.results import failed, passed, warned
 from scanner.core.model import Location, Resource
 from scanner.sources.yamlload import load_documents
 
-from checks.gitops_supply_chain import FLUX_CHECKLIST, host_of, sources, where
+from checks.gitops_supply_chain import FLUX_CHECKLIST, git_url_key, sources, where
 
 IMAGE_GROUP = "image.toolkit.fluxcd.io"
 # Of the NetworkPolicies Flux installs around its controllers (flux2 manifests/policies), `allow-egress`
@@ -154,11 +153,6 @@ class _GitSource:
         return f"GitRepository {self.namespace}/{self.name}"
 
 
-def _norm_url(url: str) -> str:
-    path = re.sub(r"^[a-z]+://[^/]+/|^[\w.-]+@[\w.-]+:", "", str(url or "").strip())
-    return f"{host_of(url)}/{path.strip('/').removesuffix('.git').lower()}"
-
-
 def git_sources(inv) -> dict[tuple[str, str], _GitSource]:
     out: dict[tuple[str, str], _GitSource] = {}
     for r in sources(inv, "GitRepository"):
@@ -272,7 +266,7 @@ def _push_branch(r: Resource) -> str | None:
 )
 def image_automation_push_branch(inv, options):
     gits = git_sources(inv)
-    synced = {(_norm_url(g.url), g.branch) for g in gits.values() if g.read}
+    synced = {(git_url_key(g.url), g.branch) for g in gits.values() if g.read}
     for r in automations(inv):
         subject = f"ImageUpdateAutomation {r.namespace}/{r.name}"
         src = _automation_source(inv, r, gits)
@@ -285,7 +279,7 @@ def image_automation_push_branch(inv, options):
                                        "for review", evidence=ev, **where(inv, r, *git_path))
             continue
         target = push or checkout
-        is_synced = src is None or src.read or (_norm_url(src.url), target) in synced
+        is_synced = src is None or src.read or (git_url_key(src.url), target) in synced
         if is_synced:
             what = f"branch {target}" if target else "the checked-out branch"
             yield failed(inv, subject, f"pushes straight to {what}, the branch Flux syncs (no spec.git.push.branch): "

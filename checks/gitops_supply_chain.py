@@ -205,7 +205,8 @@ def sync_github_app_auth(inv, options):
 
 # ============================================================================ signed commits
 
-def _norm_git_url(url: str) -> str:
+def git_url_key(url: str) -> str:
+    """A Git URL as `host/owner/repo` (scheme, user, `.git` and case dropped), to compare repositories."""
     host = host_of(url)
     path = re.sub(r"^[a-z]+://[^/]+/|^[\w.-]+@[\w.-]+:", "", str(url or "").strip())
     return f"{host}/{path.strip('/').removesuffix('.git').lower()}"
@@ -242,9 +243,9 @@ def _verify_patched(inst) -> bool:
 )
 def git_commit_verification(inv, options):
     signed = options.get("commits_signed") is True
-    own = {_norm_git_url(s.url) for s in fluxinstance.sync_sources(inv) if s.kind == "GitRepository"}
+    own = {git_url_key(s.url) for s in fluxinstance.sync_sources(inv) if s.kind == "GitRepository"}
     if getattr(inv, "web_url", None):
-        own.add(_norm_git_url(inv.web_url))
+        own.add(git_url_key(inv.web_url))
 
     def unverified(subject, what, is_own, ev, at):
         if signed and is_own:
@@ -277,7 +278,7 @@ def git_commit_verification(inv, options):
                 yield passed(inv, _subject(r), f"commit signatures verified (mode {mode}, keys from Secret "
                                                f"{verify['secretRef']['name']})", evidence=ev, **where(inv, r, "verify"))
         else:
-            yield unverified(_subject(r), url, _norm_git_url(url) in own, ev, where(inv, r, "url"))
+            yield unverified(_subject(r), url, git_url_key(url) in own, ev, where(inv, r, "url"))
 
 
 # ============================================================================ immutable OCI references
@@ -464,5 +465,5 @@ def flux_distribution_registry(inv, options):
             elif _trusted(value, declared):
                 yield passed(inv, subject, f"{value}: declared trusted in posture.yaml", evidence=ev, **at)
             else:
-                yield failed(inv, subject, f"{value} is neither the upstream Flux registry nor declared trusted: "
+                yield failed(inv, subject, f"{value} is neither the upstream Flux distribution nor declared trusted: "
                                            "the controllers (cluster-admin) come from it", evidence=ev, **at)

@@ -188,3 +188,21 @@ def test_corpus_oci_sync_on_a_branch_tag():
     assert [(f["location"]["path"], f["location"]["line"]) for f in fails] == \
         [("kubernetes/clusters/cluster-00/flux-system/flux-instance/app/values.yaml", 30)]
     assert [f["status"] for f in by_id["gitops.flux-network-policies"]["findings"]] == ["pass"]
+
+
+def test_a_fluxinstance_rendered_from_a_release_is_read_once(tmp_path):
+    """With the chart cache, the flux-instance chart renders a FluxInstance (`producer` names the
+    release): its spec is the release's values, judged once, at the values' lines."""
+    repo = _write(tmp_path / "r", {"flux.yaml": ROOT_KS + (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: flux-instance, namespace: flux-system}\n"
+        "spec:\n  chartRef: {kind: OCIRepository, name: flux-instance}\n"
+        "  values:\n    instance:\n      cluster: {networkPolicy: false}\n---\n"
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata: {name: flux, namespace: flux-system}\n"
+        "spec:\n  cluster: {networkPolicy: false}\n")})
+    inv = _inventory(repo)
+    (fi,) = inv.of_kind("FluxInstance", deployed_only=False)
+    assert len(fluxinstance.instance_specs(inv)) == 2  # a FluxInstance of its own is judged too
+    fi.producer = "HelmRelease/flux-system/flux-instance"
+    inv.__dict__.pop("_check_memo", None)
+    (spec,) = fluxinstance.instance_specs(inv)
+    assert spec.subject == "HelmRelease flux-system/flux-instance" and spec.base == ("spec", "values", "instance")

@@ -131,12 +131,6 @@ def _namespace_of_release(hr: Resource) -> str:
 
 def _build_instances(inv) -> list[InstanceSpec]:
     out: list[InstanceSpec] = []
-    # A FluxInstance is usually applied by hand (or by a bootstrap tool) rather than by the sync it
-    # defines: one outside archive/example folders counts even when no Flux build deploys it.
-    for r in inv.of_kind("FluxInstance", deployed_only=False):
-        if r.spec and r.api_version.startswith("fluxcd.controlplane.io") and (r.deployed or not inv.is_archived(r.path)):
-            out.append(InstanceSpec(r.spec, r.doc, ("spec",), f"FluxInstance {r.namespace or FLUX_NAMESPACE}/{r.name}",
-                                    r.namespace or FLUX_NAMESPACE, r.ref(), r))
     used_files: set[str] = set()
     for hr in inv.of_kind("HelmRelease"):
         if not hr.api_version.startswith("helm.toolkit.fluxcd.io"):
@@ -155,6 +149,16 @@ def _build_instances(inv) -> list[InstanceSpec]:
         if is_instance_values(values):
             out.append(InstanceSpec(values["instance"], hr.doc, ("spec", "values", "instance"), subject, ns,
                                     hr.ref(), hr))
+    # A FluxInstance is usually applied by hand (or by a bootstrap tool) rather than by the sync it
+    # defines: one outside archive/example folders counts even when no Flux build deploys it. One a
+    # flux-instance release renders (`producer`) is that release's values, read above with their lines.
+    releases = {f"HelmRelease/{s.res.namespace}/{s.res.name}" for s in out if s.res is not None}
+    for r in inv.of_kind("FluxInstance", deployed_only=False):
+        if not r.spec or not r.api_version.startswith("fluxcd.controlplane.io") or getattr(r, "producer", None) in releases:
+            continue
+        if r.deployed or not inv.is_archived(r.path):
+            out.insert(0, InstanceSpec(r.spec, r.doc, ("spec",), f"FluxInstance {r.namespace or FLUX_NAMESPACE}/{r.name}",
+                                       r.namespace or FLUX_NAMESPACE, r.ref(), r))
     # Values files whose release is out of sight (wrapped in a ResourceSet template, say).
     deployed = getattr(inv, "deployed_files", set())
     for d in inv.documents:
