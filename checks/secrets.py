@@ -16,11 +16,12 @@ import re
 import stat
 from collections import Counter, defaultdict
 
-from scanner.analysis import pem
+from scanner.analysis import generators, pem
 from scanner.analysis import secretrefs as refs_mod
 from scanner.analysis import sops as sops_mod
 from scanner.core.model import Location, ScanError
 from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, read_bytes
+from scanner.sources.yamlload import load_documents
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, line_of, passed, warned
 from scanner.inventory.substitute import is_only_substitution
@@ -773,7 +774,7 @@ PLACEHOLDER = re.compile(r"(?i)^(change[-_]?me.*|password|secret|token|admin|roo
                          r"redacted|x+|\*+|\.+|<.*>|your[-_].*|todo|tbd|dummy|test|default|replace[-_]?me.*|"
                          r"not[-_]?used|unused|true|false|yes|no|on|off|\?+)$")
 REF_VALUE = ("${", "{{", "$(", "<path:", "op://", "vault:", "ref+", "ENC[", "%{", "[[", "env:", "secret://",
-             "bitwarden://", "awssm://", "akv://", "os.environ/")
+             "bitwarden://", "awssm://", "akv://", "os.environ/", "process.env.")
 URL_CRED = re.compile(r"\b([a-z][a-z0-9+.\-]{1,20})://([^\s:/@'\"`]+):([^\s@/'\"`]+)@([^\s/'\"`?#]+)", re.I)
 LINE_CRED = re.compile(r"(?im)^\s*[\"']?([A-Za-z0-9_.\-]*?(password|passwd|secret|token|api[_-]?key)[A-Za-z0-9_]*)"
                        r"[\"']?\s*[:=]\s*[\"']?([^\"'\s#,;]{6,})")
@@ -781,6 +782,17 @@ CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Pod", "ReplicaSet"}
 PASS_SUBJECT_KINDS = WORKLOAD_KINDS | {"HelmRelease", "ConfigMap"}
 MAX_TEXT_SCAN_BYTES = 4 * 1024 * 1024
+# `KEY=value` inside strings (literals, env files, shell lines, args): the names the Flux checklist
+# calls out (PASSWORD=, _TOKEN=, _SECRET=, _KEY=, ACCESS_KEY=, CONNECTION_STRING=).
+ENV_KV = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_-]*)=(\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'`&|,]+)")
+ENV_KV_HINTS = ("pass", "pwd", "token", "secret", "key", "credential", "conn", "dsn")  # a name may qualify
+ENV_CRED_NAME = re.compile(r"(^|_)(PASSWORD|PASSWD|PASSPHRASE|PWD|PASS|TOKEN|SECRET|KEY|CREDENTIALS?|"
+                           r"CONNECTION_?STRING|CONN_STR|DSN)$")
+ENV_PASSWORD = re.compile(r"(^|_)(PASSWORD|PASSWD|PASSPHRASE|PWD|PASS)$")
+ENV_CONNECTION = re.compile(r"(^|_)(CONNECTION_?STRING|CONN_STR|DSN)$")
+ENV_NOT_CRED = re.compile(r"(^|_)(PUBLIC_KEY|PUBKEY|SORT_KEY|PRIMARY_KEY|FOREIGN_KEY|PARTITION_KEY|ROUTING_KEY|"
+                          r"CACHE_KEY|LOOKUP_KEY|HOTKEY|KEY_KEY)$|^(KEY|PASS|DSN)$")
+CONN_PASSWORD = re.compile(r"(?i)(?:^|[;\s])(?:password|pwd)\s*=\s*([^;\s]{3,})")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -820,6 +832,42 @@ def looks_like_credential(key: str, value) -> bool:
     if IDENTIFIER.match(v) and entropy(v) < 3.6:
         return False
     return len(v) >= 12 and entropy(v) >= 3.0
+
+
+def env_credential(name: str, value: str) -> bool:
+    """A `NAME=value` pair whose name says credential and whose value is a literal one."""
+    n = name.lstrip("-").replace("-", "_").replace(".", "_").upper()
+    if not ENV_CRED_NAME.search(n) or ENV_NOT_CRED.search(n):
+        return False
+    v = value.strip()
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
+        v = v[1:-1].strip()
+    if not v or v.startswith("$") or any(m in v for m in REF_VALUE) or PLACEHOLDER.match(v):
+        return False
+    if ENV_CONNECTION.search(n):
+        m = URL_CRED.search(v)
+        if m:
+            return _url_password_ok(m.group(3))
+        m = CONN_PASSWORD.search(v)
+        return bool(m) and _url_password_ok(m.group(1))
+    return looks_like_credential("password" if ENV_PASSWORD.search(n) else "api_key", v)
+
+
+def _kv_findings(key: str, path: tuple, value: str, seen: set) -> list[dict]:
+    """Findings for the credential `NAME=value` pairs inside one string (names in `seen` skipped)."""
+    out = []
+    low = value.lower()
+    if not any(w in low for w in ENV_KV_HINTS):
+        return out  # most strings with `=` (flags, URLs with a query) name no credential at all
+    for m in ENV_KV.finditer(value):
+        name, val = m.group(1), m.group(2)
+        k = f"{key} → {name}"
+        if k in seen or not env_credential(name, val):
+            continue
+        seen.add(k)
+        out.append({"key": k, "path": path, "reason": "credential in a KEY=value string",
+                    "fingerprint": pem.fingerprint(val.strip("\"'"))})
+    return out
 
 
 def _line_cred_start(text: str) -> int | None:
@@ -869,6 +917,8 @@ def _walk_values(node, path=(), existing=False):
             if isinstance(v, str) and "=" in v and path and path[-1] == "literals":
                 k, _, val = v.partition("=")
                 yield k, path + (i,), val, existing
+            elif isinstance(v, str) and "=" in v:  # an args/command item: KEY=value pairs inside
+                yield str(path[-1]) if path else "", path + (i,), v, existing
             else:
                 yield from _walk_values(v, path + (i,), existing)
 
@@ -934,6 +984,7 @@ def credential_findings(body) -> list[dict]:
                                 "reason": f"{m.group(1).lower()}:// connection string with an embedded password",
                                 "fingerprint": pem.fingerprint(m.group(3))})
                     break
+        before = len(out)
         start = _line_cred_start(value) if "\n" in value and len(value) < 512 * 1024 else None
         if start is not None:
             for m in LINE_CRED.finditer(value, start):
@@ -941,6 +992,8 @@ def credential_findings(body) -> list[dict]:
                 if looks_like_credential(k, v):
                     out.append({"key": f"{key} → {k}", "path": _link_path(link, tail),
                                 "reason": "credential in an embedded config file", "fingerprint": pem.fingerprint(v)})
+        if "=" in value and len(value) < 512 * 1024:
+            out.extend(_kv_findings(key, _link_path(link, tail), value, {f["key"] for f in out[before:]}))
 
     # A leaf can only give a finding with a credential-like key, a URL or several lines: the others are
     # dropped before `leaf` (which would judge them all negative). Leaves below an existingSecret-like key
@@ -952,13 +1005,13 @@ def credential_findings(body) -> list[dict]:
         named = "value" in node and isinstance(node.get("name"), str)
         if named and not existing:
             val = node["value"]
-            if isinstance(val, str) and (_cred_key(node["name"]) or "\n" in val or "://" in val):
+            if isinstance(val, str) and (_cred_key(node["name"]) or "\n" in val or "://" in val or "=" in val):
                 leaf(node["name"], link, "value", val)
         root = link is None
         for k, v in node.items():
             tv = type(v)
             if tv is str or (tv is not dict and tv is not list and isinstance(v, str)):
-                if classes.get(k) == 0 and "\n" not in v and "://" not in v:
+                if classes.get(k) == 0 and "\n" not in v and "://" not in v and "=" not in v:
                     continue  # most leaves: a known plain key with a one-line value (`leaf` would drop it)
                 if existing or (named and k == "value") or (root and k == "sops"):
                     continue
@@ -966,11 +1019,11 @@ def credential_findings(body) -> list[dict]:
                     kc = classes.get(k)
                     if kc is None:
                         kc = _key_class(k)
-                    if kc == 2 or (kc == 0 and ("\n" in v or "://" in v)):
+                    if kc == 2 or (kc == 0 and ("\n" in v or "://" in v or "=" in v)):
                         leaf(k, link, k, v)
                 elif not (isinstance(k, str) and _existing_key(k)):  # a str subclass or a non-string key
                     ks = str(k)
-                    if _cred_key(ks) or "\n" in v or "://" in v:
+                    if _cred_key(ks) or "\n" in v or "://" in v or "=" in v:
                         leaf(ks, link, k, v)
             elif tv is dict or tv is list or isinstance(v, (dict, list)):
                 if root and k == "sops":
@@ -996,9 +1049,15 @@ def credential_findings(body) -> list[dict]:
             elif literals and isinstance(v, str) and "=" in v:
                 if not existing:
                     k, _, val = v.partition("=")
-                    if _cred_key(k) or "\n" in val or "://" in val:
+                    before = len(out)
+                    if _cred_key(k) or "\n" in val or "://" in val or "=" in val:
                         leaf(k, link, i, val)
-            # other list items (strs outside `literals`, numbers...) are not leaves of `_walk_values`
+                    if len(out) == before and env_credential(k, val):
+                        out.append(_literal_finding(k, _link_path(link, i), val))
+            elif isinstance(v, str) and "=" in v:
+                if not existing:  # an args/command item: judged under the list's key
+                    leaf(str(link[1]) if link is not None else "", link, i, v)
+            # other list items (strs without `=`, numbers...) are not leaves of `_walk_values`
 
     if isinstance(body, dict):
         visit_dict(body, None, False)
@@ -1022,6 +1081,7 @@ def _credential_findings_reference(body) -> list[dict]:
             out.append({"key": key, "path": path, "reason": "credential-named key with a literal value",
                         "fingerprint": pem.fingerprint(value.strip())})
             continue
+        before = len(out)
         if "://" in value and "@" in value:
             for m in URL_CRED.finditer(value):
                 if _url_password_ok(m.group(3)):
@@ -1035,7 +1095,17 @@ def _credential_findings_reference(body) -> list[dict]:
                 if looks_like_credential(k, v):
                     out.append({"key": f"{key} → {k}", "path": path, "reason": "credential in an embedded config file",
                                 "fingerprint": pem.fingerprint(v)})
+        if "=" in value and len(value) < 512 * 1024:
+            out.extend(_kv_findings(key, path, value, {f["key"] for f in out[before:]}))
+        literal = len(path) >= 2 and path[-2] == "literals" and isinstance(path[-1], int)
+        if literal and len(out) == before and env_credential(key, value):
+            out.append(_literal_finding(key, path, value))
     return out
+
+
+def _literal_finding(name: str, path: tuple, value: str) -> dict:
+    return {"key": name, "path": path, "reason": "credential in a KEY=value literal",
+            "fingerprint": pem.fingerprint(value.strip().strip("\"'"))}
 
 
 _KEY_MARKERS = (b"-----BEGIN", b"AGE-SECRET-KEY-1", pem.B64_PEM_PREFIX.encode())
@@ -1080,6 +1150,8 @@ def _file_bytes(root: str, rel: str) -> bytes | None:
 
 def _doc_label(doc) -> str:
     md = doc.body.get("metadata") if isinstance(doc.body, dict) and isinstance(doc.body.get("metadata"), dict) else {}
+    if generators.is_kustomization(doc) and not md.get("name"):
+        return f"kustomization {doc.path}"  # kustomize's own file: its path is its name
     if doc.kind:
         return f"{doc.kind} {md.get('namespace') + '/' if md.get('namespace') else ''}{md.get('name', '?')}"
     return f"document {doc.index} of {doc.path}"
@@ -1096,9 +1168,13 @@ def _is_talos(doc) -> bool:
     title="No plaintext credentials or private keys outside encrypted Secrets",
     severity="high",
     rationale="""
-        Credentials leak outside Secrets too: HelmRelease values, ConfigMaps, container env values, Talos
-        machine configs, kustomize `secretGenerator.literals`, connection strings with passwords, and PEM
-        private keys pasted into any file. They are found by key-name heuristics plus value shape and
+        Credentials leak outside Secrets too, in the places the Flux security checklist names: HelmRelease
+        `spec.values`, Flux `postBuild.substitute`, Flux and kustomize `patches` (JSON 6902 `value`s
+        included), ConfigMap `data`, container env values and args, Talos machine configs, kustomize
+        `configMapGenerator` literals, `envs` lines and `files`, and every `secretGenerator` literal,
+        env line or file that is not SOPS-encrypted (its values become a Secret); `KEY=value` strings
+        (`PASSWORD=`, `_TOKEN=`, `_SECRET=`, `_KEY=`, `CONNECTION_STRING=`) anywhere; connection
+        strings with passwords; and PEM private keys pasted into any file. They are found by key-name heuristics plus value shape and
         entropy, ignoring `${VAR}` substitutions, templates, secret references (`existingSecret`,
         `passwordSecretRef`, `*_FILE` paths) and SOPS-encrypted values. A parsable private key in plaintext
         is critical. Certificates found are checked for expiry, weak keys (RSA < 2048, weak curves) and
@@ -1122,6 +1198,18 @@ def _credential_results(inv, documents, files):
         if isinstance(doc.body, dict) and isinstance(doc.body.get("sops"), dict):
             continue  # SOPS files are judged by secrets.sops-encrypted
         found = credential_findings(doc.body)
+        body = doc.body if isinstance(doc.body, dict) else {}
+        if "secretGenerator" in body or "configMapGenerator" in body:
+            entries = generators.generator_entries(inv, doc)
+            if entries:  # secretGenerator literals are judged whole below, whatever their key
+                found = [f for f in found if f["path"][:1] != ("secretGenerator",)]
+                yield from _generator_results(inv, doc, entries)
+        if any(k in body for k in generators.PATCH_KEYS) or (doc.kind == "Kustomization" and "patches" in (
+                body.get("spec") if isinstance(body.get("spec"), dict) else ())):
+            patched = _patch_findings(inv, doc)
+            if patched:  # the parsed patch names the exact key and line: it replaces the text search's hit
+                fps = {f["fingerprint"] for f in patched}
+                found = [f for f in found if f["fingerprint"] not in fps] + patched
         if not found and not (doc.kind in PASS_SUBJECT_KINDS or _is_talos(doc)):
             continue  # no finding and not a subject that passes: nothing to report
         label = _doc_label(doc)
@@ -1130,7 +1218,7 @@ def _credential_results(inv, documents, files):
         for f in found:
             kp = ".".join(str(p) for p in f["path"])
             yield failed(inv, f"{label}: {kp}", f"{label}: {f['reason']} at {kp} ({f['fingerprint']})",
-                         resource=resource, location=Location(doc.path, inv.line_of(doc, f["path"])),
+                         resource=resource, location=Location(doc.path, f.get("line") or inv.line_of(doc, f["path"])),
                          evidence={"key": f["key"], "key_path": kp, "fingerprint": f["fingerprint"],
                                    "deployed": doc.path in inv.deployed_files, "archived": inv.is_archived(doc.path)})
         if not found and (doc.kind in PASS_SUBJECT_KINDS or _is_talos(doc)):
@@ -1184,3 +1272,115 @@ def _credential_results(inv, documents, files):
                     yield passed(inv, subject, f"certificate {f.facts.get('subject', '?')} valid until "
                                                f"{f.facts.get('not_after')}", resource=resource, location=loc,
                                  evidence=ev)
+
+
+# ---- generator inputs and inline patches (the places the Flux checklist names) --------------------
+
+def _generator_results(inv, doc, entries):
+    """Findings for what kustomize generators read: every plaintext secretGenerator value, and
+    credentials among configMapGenerator env lines and (non-YAML) files. Literals of
+    configMapGenerator are judged with the document itself."""
+    label = _doc_label(doc)
+    resource = _doc_ref(doc) if doc.kind else {"apiVersion": None, "kind": "File", "namespace": None,
+                                               "name": doc.path, "origin": "git"}
+    for e in entries:
+        if e.encrypted or (e.generator == "configMapGenerator" and e.source == "literal"):
+            continue
+        ev = {"generator": e.generator, "name": e.name, "source": e.source, "key": e.key,
+              "kustomization": doc.path, "deployed": doc.path in inv.deployed_files}
+        where = Location(e.path, e.line)
+        kp = ".".join(str(p) for p in e.keypath)  # the generator entry; env and file findings add the key
+        if e.generator == "secretGenerator":
+            if _benign_value(e.value) or sops_mod.is_encrypted_value(e.value) or not e.value.strip():
+                continue
+            what = f"file {e.path}" if e.source == "file" else f"{e.source} {e.key}"
+            yield failed(inv, f"{label}: {kp}" + (f" {e.key}" if e.source == "env" else ""),
+                         f"{label}: secretGenerator {e.name} {what} is a Secret value stored in plaintext in Git "
+                         f"({pem.fingerprint(e.value.strip())})", resource=resource, location=where,
+                         evidence=dict(ev, fingerprint=pem.fingerprint(e.value.strip())))
+        elif e.source == "env":
+            if not e.value.strip().startswith("$") and (looks_like_credential(e.key, e.value)
+                                                        or env_credential(e.key, e.value)):
+                fp = pem.fingerprint(e.value.strip())
+                yield failed(inv, f"{label}: {kp} {e.key}",
+                             f"{label}: configMapGenerator {e.name} reads credential {e.key} from {e.path}:{e.line} "
+                             f"into a ConfigMap ({fp})", resource=resource, location=where,
+                             evidence=dict(ev, fingerprint=fp))
+        elif not e.parsed:  # a YAML file is a document of the scan, judged on its own
+            for key, line, fp in _text_credentials(e.value):
+                yield failed(inv, f"{label}: {kp} {key}",
+                             f"{label}: configMapGenerator {e.name} puts credential {key} of {e.path}:{line} into a "
+                             f"ConfigMap ({fp})", resource=resource, location=Location(e.path, line),
+                             evidence=dict(ev, key=key, fingerprint=fp))
+
+
+def _text_credentials(text: str) -> list[tuple[str, int, str]]:
+    """(key, line, fingerprint) of credentials in a config file's text (ini, conf, json, properties)."""
+    out, seen = [], set()
+    start = _line_cred_start(text)
+    if start is not None:
+        for m in LINE_CRED.finditer(text, start):
+            if looks_like_credential(m.group(1), m.group(3)):
+                out.append((m.group(1), text.count("\n", 0, m.start(3)) + 1, pem.fingerprint(m.group(3))))
+                seen.add(m.group(1))
+    for m in ENV_KV.finditer(text):
+        if m.group(1) not in seen and env_credential(m.group(1), m.group(2)):
+            seen.add(m.group(1))
+            out.append((m.group(1), text.count("\n", 0, m.start(2)) + 1, pem.fingerprint(m.group(2).strip("\"'"))))
+    for m in URL_CRED.finditer(text) if "://" in text else ():
+        if _url_password_ok(m.group(3)):
+            out.append((f"{m.group(1).lower()}:// URL", text.count("\n", 0, m.start(3)) + 1, pem.fingerprint(m.group(3))))
+    return out
+
+
+def _rel_line(loaded, path: tuple) -> int:
+    """Line of `path` inside a document parsed from a patch text (1-based in that text)."""
+    line, body, tree = loaded.line, loaded.body, loaded.lines
+    for key in path:
+        if tree is None:
+            break
+        lines, kids = tree
+        if isinstance(body, dict) and key in body and len(lines) == len(body):
+            i = list(body).index(key)
+            body = body[key]
+        elif isinstance(body, list) and isinstance(key, int) and 0 <= key < len(body) == len(lines):
+            i = key
+            body = body[key]
+        else:
+            break
+        line, tree = lines[i], (kids[i] if kids else None)
+    return line
+
+
+def _patch_findings(inv, doc) -> list[dict]:
+    """Credentials in inline patches: strategic-merge bodies, and JSON 6902 operations whose `value`
+    lands on a credential-named path (`/spec/values/auth/password`); each value reported once."""
+    out = []
+    for kp, text in generators.patch_texts(doc):
+        if len(text) > 256 * 1024:
+            continue
+        loaded, _ = load_documents(text)
+        base = inv.line_of(doc, kp) or doc.line
+        shift = base if "\n" in text else None  # a block scalar starts on the line after its key
+
+        def at(ld, path, shift=shift, base=base):
+            return shift + _rel_line(ld, path) if shift is not None else base
+
+        for ld in loaded:
+            if isinstance(ld.body, list):  # JSON 6902 operations
+                for i, op in enumerate(ld.body):
+                    if not isinstance(op, dict) or not isinstance(op.get("path"), str) or "value" not in op:
+                        continue
+                    seg = op["path"].rstrip("/").rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+                    inner = credential_findings({seg: op["value"]})
+                    out.extend(dict(f, path=kp + (i, "value") + f["path"][1:], line=at(ld, (i, "value")))
+                               for f in inner)
+            elif isinstance(ld.body, dict):
+                out.extend(dict(f, path=kp + f["path"], line=at(ld, f["path"]))
+                           for f in credential_findings(ld.body))
+    fresh, seen = [], set()
+    for f in out:
+        if f["fingerprint"] not in seen:
+            seen.add(f["fingerprint"])
+            fresh.append(f)
+    return fresh

@@ -1,4 +1,5 @@
-"""Markdown summary for a pull-request comment: score, gate, per-layer table, top findings.
+"""Markdown summary for a pull-request comment: score, gate, per-layer table, top findings, and the
+scan read as the Flux security checklist (folded; `checklist: false` in the options leaves it out).
 
 GitHub refuses comments over 65,536 characters, so the output is built against a budget and
 always ends well under 65,000 characters, whatever the scan size, with a note saying what was
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from reports import checklist
 from reports.html import grade_of, repo_link_base, source_href
 
 FILENAME = "posture-report.md"
@@ -20,6 +22,8 @@ LAYERS = ("perimeter", "segmentation", "nodes", "workloads", "secrets", "authent
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEV_ICON = {"critical": "🟥", "high": "🔴", "medium": "🟠", "low": "🔵", "info": "⚪"}
 GRADE_ICON = {"A": "🟢", "B": "🟢", "C": "🟡", "D": "🟠", "F": "🔴"}
+VERDICT_ICON = {"fail": "❌ fail", "warn": "⚠️ warn", "error": "💥 error", "pass": "✅ pass",
+                "not_applicable": "➖ n/a", "not_run": "⏭️ not run"}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _WS = re.compile(r"\s+")
 
@@ -119,13 +123,44 @@ def _mitigated(report: dict) -> list[str]:
     return out + [""]
 
 
+def _checklist_section(report: dict, web, commit) -> list[str]:
+    """The scan as the Flux security checklist, folded: item, verdict, checks, first open finding."""
+    rows = checklist.checklist_view(report)
+    tally = {v: sum(1 for r in rows if r["verdict"] == v) for v in checklist.VERDICT_ORDER}
+    summary = " · ".join(f"{n} {VERDICT_ICON[v].split(' ', 1)[1]}" for v, n in tally.items() if n)
+    src = checklist.source()
+    out = ["<details><summary>Flux security checklist (" + summary + ")</summary>", "",
+           f"Each item of the [Flux GitOps security audit checklist]({src['url']}), in its order.", "",
+           "| # | Item | Verdict | Checks | Open findings |", "|--:|---|---|---|---|"]
+    for n, r in enumerate(rows, 1):
+        first = r["findings"][0] if r["findings"] else None
+        if first:
+            where = f"{first['path']}:{first['line']}" if first.get("line") else (first.get("path") or "")
+            href = source_href(web, commit, first.get("path"), first.get("line"))
+            cell = md(where, 90)
+            if href and where:
+                cell = f"[{cell}]({href.replace(')', '%29').replace(' ', '%20')})"
+            more = len(r["findings"]) + r["more_findings"] - 1
+            detail = f"{cell}: {md(first['message'], 120)}" + (f" (+{more} more)" if more > 0 else "")
+        else:
+            detail = md(r["reason"], 140) if r["reason"] else ""
+        checks = ", ".join(code(c["id"], 50) for c in r["checks"])
+        out.append(f"| {n} | {md(r['section'], 40)}: {md(r['title'], 80)} | {VERDICT_ICON.get(r['verdict'], '')} | "
+                   f"{checks} | {detail} |")
+    return out + ["", "</details>", ""]
+
+
 def render(report: dict, options: dict | None = None) -> str:
     options = options or {}
     web, commit = repo_link_base(report, options)
     lines = _header(report) + _layer_table(report)
+    # The checklist view (unless `checklist: false`) is placed after the findings but budgeted first,
+    # so a huge scan shortens its findings table rather than losing the checklist.
+    tail_section = (_checklist_section(report, web, commit)
+                    if options.get("checklist", True) and checklist.covered(report) else [])
     items = _open_findings(report)
     top = int(options.get("max_findings") or TOP_FINDINGS)
-    size = sum(len(x) + 1 for x in lines)
+    size = sum(len(x) + 1 for x in lines) + sum(len(x) + 1 for x in tail_section)
     shown = 0
     body = []
     if items:
@@ -154,6 +189,7 @@ def render(report: dict, options: dict | None = None) -> str:
     else:
         lines += ["✅ No open findings.", ""]
     lines += _mitigated(report)
+    lines += tail_section
     waivers = report.get("waivers") or []
     expired = [w for w in waivers if w.get("expired")]
     errors = report.get("errors") or []

@@ -28,11 +28,13 @@ def test_credential_walk_equals_reference():
     rnd = random.Random(7)
     keys = ["password", "PASSWORD", "dbPassword", "existingSecret", "existing-secret", "name", "value", "literals",
             "sops", "token", "apiKey", "url", "config", "env", "x", 3, "secretKey", "key", "passwordLength", True,
-            _Str("existingFoo"), _Str("password"), None]
+            _Str("existingFoo"), _Str("password"), None, "args"]
     vals = ["hunter2hunter2", "Zx9!kLm2pQr8#vB", "${SECRET}", "postgres://u:pw12345@host/db",
             "a\npassword: sup3rS3cretValue9\n", "ENC[AES256_GCM,data:abc", "short", "my-name", "changeme",
             "K8sAbcdEfgh123XyZ!!", "key=Zx9!kLm2pQr8#vB", "password=Zx9!kLm2pQr8#vB", None, 5, True,
-            _Str("Zx9!kLm2pQr8#vB")]
+            _Str("Zx9!kLm2pQr8#vB"), "DB_PASSWORD=Zx9!kLm2pQr8#vB", "run STRIPE_KEY=sk9fKd02LmQ7xYzAbcQ --x",
+            "CONNECTION_STRING=Server=db;Password=Zx9kLm2pQr", "--db-password=Zx9!kLm2pQr8#vB", "A=1 B=${X}",
+            "STRIPE_KEY=sk9fKd02LmQ7xYzAbcQ\nAPI_TOKEN=${TOKEN}\n", "x=STRIPE_KEY=sk9fKd02LmQ7xYzAbcQ"]
 
     def gen(depth):
         r = rnd.random()

@@ -3,6 +3,7 @@
 Generated from the registered checks so it cannot drift from the code (a test compares them)."""
 from __future__ import annotations
 
+from checks import flux_checklist
 from scanner.core.model import LAYERS
 
 
@@ -45,4 +46,26 @@ def markdown(specs) -> str:
             if s.references:
                 out += ["", "*References:* " + " · ".join(
                     f"<{r}>" if r.startswith("http") else r for r in s.references)]
+    out += checklist_table(specs)
     return "\n".join(out) + "\n"
+
+
+def checklist_table(specs) -> list[str]:
+    """The Flux security checklist, item by item, with the checks that cover each item."""
+    cl = flux_checklist.load()
+    known = {s.id for s in specs}
+
+    def link(cid: str) -> str:
+        return f"[`{cid}`](#{cid.replace('.', '')})" if cid in known else f"`{cid}` (not registered)"
+
+    out = ["", "## Flux security checklist coverage", "",
+           f"Every item of the Flux project's security audit checklist ([{cl.title}]({cl.url}), commit "
+           f"`{cl.commit[:12]}`) and the checks that judge it (`checks/flux_checklist.yaml`). A scan report can be read "
+           "in this order (Markdown report, `reports.checklist.checklist_view`). Multi-tenancy items are judged only "
+           "in a multi-tenant repository; elsewhere they report \"not applicable: single tenant\" with the evidence.",
+           "", "| # | section | item | what is checked | checks |", "|--:|---|---|---|---|"]
+    for n, item in enumerate(cl.items, 1):
+        out.append(f"| {n} | {item.section} | {item.title} | {item.ask} | {', '.join(link(c) for c in item.checks)} |")
+    if cl.additional:
+        out += ["", "Beyond the checklist: " + "; ".join(f"{link(c)}: {why}" for c, why in cl.additional) + "."]
+    return out
