@@ -30,6 +30,7 @@ from typing import Iterator
 import yaml
 
 from scanner.analysis.sops_cache import FilestatusCache, read_for_key
+from scanner.sources.yamlload import load_documents
 
 ENC_VALUE = re.compile(r"^ENC\[[A-Z0-9_]+,data:[^,\]]*,iv:[^,\]]*,tag:[^,\]]*,type:[a-z]+\]$", re.S)
 ENC_LOOSE = re.compile(r"^ENC\[[A-Z0-9_]+,data:", re.S)
@@ -420,9 +421,14 @@ def _rule_recipients(rule: dict) -> list[str]:
 
 def parse_sops_config(path: str, text: str) -> SopsConfig:
     cfg = SopsConfig(path=path, rules=[])
+    loaded, load_errors = load_documents(text)  # bounded: aliases, depth, duplicate keys
+    if load_errors:
+        cfg.errors.extend(e.message for e in load_errors)
+        if not loaded:
+            return cfg
     try:
-        data = yaml.safe_load(text)
-        nodes = yaml.compose(text)
+        data = loaded[0].body if loaded else None
+        nodes = yaml.compose(text, Loader=yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader)
     except yaml.YAMLError as exc:
         cfg.errors.append(f"invalid YAML: {str(exc).splitlines()[0]}")
         return cfg

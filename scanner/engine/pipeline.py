@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from scanner.analysis.exposure import exposure_map
 from scanner.core.model import LAYERS, ScanError
+from scanner.core.redact import clean_tree
 from scanner.engine import config as config_mod
 from scanner.engine.plugins import discover as discover_checks
 from scanner.engine.report_model import build_report
@@ -180,6 +181,9 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     report = build_report(outcomes=outcomes, weights=cfg.weights, scan_meta=scan_meta,
                           waivers=[w.as_dict(today) for w in cfg.waivers],
                           errors=[e.as_dict() for e in inv.errors], exposure=exposure, flux_graph=flux_graph(inv))
+    # Every string of the report came from the untrusted repo: no credential in a URL, no undecodable
+    # file name reaches a writer (JSON, HTML, SARIF, ...), a snapshot or the terminal.
+    clean_tree(report)
     # The exposure map and report model are built after scan_meta is frozen: add their time now.
     report.setdefault("scan", {}).setdefault("phases", {})["report"] = round(time.perf_counter() - t, 4)
     return ScanRun(report=report, inventory=inv, specs=specs)
