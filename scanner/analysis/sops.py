@@ -290,10 +290,20 @@ def sops_file_from_docs(path: str, docs: list) -> SopsFile | None:
     return sf
 
 
+def _sops_meta_dict(body) -> bool:
+    """A top-level `sops` mapping that is SOPS metadata (a MAC, a version or a recipient), not a key
+    that merely names sops (a Homebrew lock file lists a package called sops)."""
+    meta = body.get("sops") if isinstance(body, dict) else None
+    return isinstance(meta, dict) and any(k in meta for k in ("mac", "version", "lastmodified", *KEY_TYPES))
+
+
 def sops_file_from_text(path: str, text: str) -> SopsFile | None:
-    """SOPS state of a JSON / dotenv / INI file from its text."""
+    """SOPS state of a JSON / dotenv / INI / binary-mode file from its text. Binary-mode files (any
+    name, e.g. `kubeconfig.sops`) are stored by sops as JSON `{"data": "ENC[...]", "sops": {...}}`."""
     lower = path.lower()
-    if lower.endswith(".json"):
+    if not text.strip():
+        return SopsFile(path=path, fmt=_input_type(path) if _input_type(path) != "binary" else "binary", meta=None)
+    if lower.endswith(".json") or text.lstrip().startswith("{"):
         try:
             body = json.loads(text)
         except ValueError:
@@ -331,13 +341,25 @@ def collect_sops_files(inv) -> dict[str, SopsFile]:
             out[path] = sf
     for rel in inv.files:
         low = rel.lower()
-        if rel in out or low.endswith((".yaml", ".yml")):
+        if rel in out:
+            continue
+        if low.endswith((".yaml", ".yml")):
+            # A SOPS-named YAML file with no document at all (0 bytes, or only comments) holds no
+            # sops block: it claims an encryption it does not have.
+            if low.endswith(SOPS_SUFFIXES) and rel not in by_path and is_sops_named(rel) and \
+                    posixpath.basename(low) not in (".sops.yaml", ".sops.yml") and inv.text(rel) is not None:
+                out[rel] = SopsFile(path=rel, fmt="yaml", meta=None)
             continue
         if not (is_sops_named(rel) or low.endswith((".json", ".env"))):
             continue
         if low.endswith(".json") and not is_sops_named(rel):
             text = inv.text(rel)
             if not text or '"sops"' not in text:
+                continue
+            try:
+                if not _sops_meta_dict(json.loads(text)):
+                    continue  # "sops" is a name in it (a lock file, a renovate config), not its metadata
+            except (ValueError, RecursionError):
                 continue
         elif low.endswith(".env") and not is_sops_named(rel):
             text = inv.text(rel)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from scanner.analysis.exposure import exposure_map
+from scanner.analysis.fingerprints import fingerprint_key as keyed_fingerprints
 from scanner.core.model import LAYERS, ScanError
 from scanner.core.redact import clean_tree
 from scanner.engine import config as config_mod
@@ -73,15 +74,18 @@ def flux_graph(inv: Inventory) -> dict:
 
 def run_scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
              context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
-             inspect_tls: bool = False, progress=None, today: dt.date | None = None) -> dict:
+             inspect_tls: bool = False, progress=None, today: dt.date | None = None,
+             fingerprint_key: bytes | None = None) -> dict:
     return scan(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path, only=only,
-                inspect_tls=inspect_tls, progress=progress, today=today).report
+                inspect_tls=inspect_tls, progress=progress, today=today, fingerprint_key=fingerprint_key).report
 
 
 def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
          context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
-         inspect_tls: bool = False, progress=None, today: dt.date | None = None) -> ScanRun:
-    """One scan, end to end."""
+         inspect_tls: bool = False, progress=None, today: dt.date | None = None,
+         fingerprint_key: bytes | None = None) -> ScanRun:
+    """One scan, end to end. `fingerprint_key`: the HMAC key of secret-value fingerprints (none
+    without it; see scanner.analysis.fingerprints)."""
     say = progress or (lambda msg: None)
     if path is None and not cluster:
         raise InputError("nothing to scan: give a repository PATH, --cluster, or both")
@@ -145,7 +149,8 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     specs = select_checks(specs, only)
     say(f"running {len(specs)} checks")
     today = today or dt.date.today()
-    outcomes = run_checks(specs, inv, cfg, today)
+    with keyed_fingerprints(fingerprint_key):
+        outcomes = run_checks(specs, inv, cfg, today)
     for out in outcomes:
         if out.error:
             inv.errors.append(ScanError(f"(check {out.spec.id})", None, f"check failed: {out.error}", kind="check"))
