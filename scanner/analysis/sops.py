@@ -21,7 +21,6 @@ import os
 import posixpath
 import re
 import shutil
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Iterator
 
 import yaml
 
+from scanner.analysis.boundedproc import run_bounded
 from scanner.analysis.sops_cache import FilestatusCache, read_for_key
 from scanner.sources.yamlload import load_documents
 
@@ -586,6 +586,10 @@ def _classify_stderr(err: bytes) -> str:
     return "sops reported an error"
 
 
+# `filestatus` prints one line of JSON; a `decrypt` is sent to /dev/null. Anything more is a broken binary.
+MAX_SOPS_OUTPUT = 256 * 1024
+
+
 class SopsRunner:
     """Runs the binary with a timeout; after one hang or crash of the binary it stops calling it."""
 
@@ -602,17 +606,21 @@ class SopsRunner:
         if self.broken:
             raise SopsUnavailable(self.broken)
         try:
-            proc = subprocess.run([self.binary, *args], cwd=self.root, env=_env(with_key), stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE if want_stdout else subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, timeout=self.timeout, check=False)
-        except subprocess.TimeoutExpired:
-            with self._lock:
-                self.broken = f"sops did not answer within {self.timeout:g}s; further sops calls skipped"
-            raise SopsUnavailable(self.broken) from None
+            proc = run_bounded([self.binary, *args], cwd=self.root, env=_env(with_key), timeout=self.timeout,
+                               max_bytes=MAX_SOPS_OUTPUT, want_stdout=want_stdout)
         except OSError as exc:
             with self._lock:
                 self.broken = f"sops could not be run ({exc.strerror or type(exc).__name__}); further sops calls skipped"
             raise SopsUnavailable(self.broken) from None
+        if proc.problem == "timeout":
+            with self._lock:
+                self.broken = f"sops did not answer within {self.timeout:g}s; further sops calls skipped"
+            raise SopsUnavailable(self.broken)
+        if proc.problem == "flood":
+            with self._lock:
+                self.broken = (f"sops printed more than {MAX_SOPS_OUTPUT // 1024} KiB and was stopped; "
+                               "further sops calls skipped")
+            raise SopsUnavailable(self.broken)
         if proc.returncode < 0:
             with self._lock:
                 self.broken = f"sops was killed by signal {-proc.returncode}; further sops calls skipped"

@@ -175,7 +175,9 @@ def _sops_check_exists() -> bool:
 @pytest.mark.parametrize("script, needle", [
     ("sleep 600\n", "did not answer"),
     ("kill -SEGV $$\n", "killed by signal"),
-], ids=["hangs", "crashes"])
+    ("yes flood-flood-flood\n", "printed more than"),
+    ("yes flood-flood-flood >&2\n", "printed more than"),
+], ids=["hangs", "crashes", "floods-stdout", "floods-stderr"])
 def test_sops_binary_that_hangs_or_crashes(tmp_path, script, needle):
     repo, _ = _sops_repo(tmp_path, script)
     started = time.monotonic()

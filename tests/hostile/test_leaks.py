@@ -3,7 +3,6 @@ only look like SOPS files, and SOPS files in every mode."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
