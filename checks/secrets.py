@@ -1228,7 +1228,7 @@ def _shape_results(inv, files, reported: set):
                 inv.errors.append(ScanError(rel, None, f"{exc}; not scanned for credentials"))
             continue
         if data is None and leaks is not None:
-            _notice(inv, f"{rel} is over the size limit: scanned for credentials in chunks, not parsed", rel)
+            _notice(inv, f"{rel} is too large to read whole: scanned for credentials in 1 MiB chunks", rel)
         resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "git"}
         ordinal: Counter = Counter()
         for leak in leaks:
