@@ -68,3 +68,25 @@ def test_fifo_signature_and_snapshot_do_not_hang_verify(arc, tmp_path):
     os.symlink("/dev/zero", snap)
     code, out = _posture("verify", "--key", str(pub), str(snap))
     assert code in (1, 2) and "Traceback" not in out, out  # refused (not a snapshot), not read forever
+
+
+def test_snapshot_fingerprints_are_keyed_by_the_archive(tmp_path):
+    import json
+    import stat
+
+    repo = repo_with(tmp_path)
+    (repo / "hr.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+                                  "data: {adminPassword: PLANTED-keyed-Zq81xTTa}\n")
+    arc = tmp_path / "arc"
+    fps = []
+    for _ in range(2):
+        code, out = _posture("snapshot", str(repo), "--archive", str(arc))
+        assert code == 0, out
+    for snap in sorted((arc / "snapshots").glob("*.json")):
+        text = snap.read_text()
+        assert "PLANTED-keyed" not in text
+        report = json.loads(text)
+        fps.append(sorted(f["evidence"]["fingerprint"] for c in report["checks"] for f in c["findings"]
+                          if f["status"] == "fail" and "fingerprint" in (f.get("evidence") or {})))
+    assert fps[0] and fps[0] == fps[1] and all(fp.startswith("hmac:") for fp in fps[0])
+    assert stat.S_IMODE((arc / "fingerprint.key").stat().st_mode) == 0o600
