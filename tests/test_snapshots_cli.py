@@ -54,14 +54,17 @@ def test_snapshot_stores_signs_and_passes_scan_options(tmp_path, fake_scan):
                                    "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     assert "stored" in res.output and "score 61.0 (D)" in res.output and "signed" in res.output
+    key_file = tmp_path / "arc" / "fingerprint.key"
     assert fake_scan[0] == (str(repo), {"cluster": False, "kubeconfig": None, "context": None,
-                                        "config_path": str(cfg)})
+                                        "config_path": str(cfg),
+                                        "fingerprint_key": bytes.fromhex(key_file.read_text().strip())})
     snap = tmp_path / "arc" / "snapshots" / "20250301T020000Z-homelab.json"
     assert verify_file(snap, load_public_key(pub)).status == "valid"
 
     res = runner.invoke(snapshot, ["--cluster", "--context", "prod", "--archive", str(tmp_path / "arc")])
     assert res.exit_code == 0, res.output
-    assert fake_scan[1] == (None, {"cluster": True, "kubeconfig": None, "context": "prod", "config_path": None})
+    assert fake_scan[1] == (None, {"cluster": True, "kubeconfig": None, "context": "prod", "config_path": None,
+                                   "fingerprint_key": bytes.fromhex(key_file.read_text().strip())})
 
 
 def test_snapshot_exit_codes(tmp_path, fake_scan, monkeypatch):

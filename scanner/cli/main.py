@@ -100,6 +100,7 @@ def main() -> None:
 def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
          baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, no_cache, quiet, verbose):
     """Scan a GitOps repository at PATH (and/or a live cluster) and write reports."""
+    _sigterm_as_interrupt()
     try:
         if no_cache:
             os.environ["POSTURE_NO_CACHE"] = "1"
@@ -109,12 +110,30 @@ def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clus
             raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
         _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context,
               inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # Anywhere in the scan (reading the repo, checks, rendering): reports are written atomically and
-        # only after every format rendered, so an interrupted run leaves no partial report behind.
+        # only after every format rendered, so an interrupted run leaves no partial report behind;
+        # an interrupt during the final renames is held until the whole set is in place.
         _Progress(True).done()
-        click.echo("posture: interrupted; no partial report was written", err=True)
+        written = getattr(exc, "written", None)
+        if written:
+            click.echo(f"posture: interrupted after the reports were written ({', '.join(written)})", err=True)
+        else:
+            click.echo("posture: interrupted; no report was written", err=True)
         sys.exit(130)
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (a CI job cancelled, `timeout`) takes the Ctrl-C path: temp files removed, exit 130."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError):  # not the main thread (embedded use)
+        pass
 
 
 def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,

@@ -69,11 +69,18 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
     except SnapshotError as exc:
         _fail(str(exc))
     from reports.registry import write_reports
+    from scanner.analysis.fingerprints import FingerprintKeyError, archive_key
     from scanner.engine.pipeline import InputError, run_scan
 
     try:
+        # Secret-value fingerprints are keyed with the archive's own key (fingerprint.key, 0600,
+        # made on first use): stable from snapshot to snapshot, useless to a reader without the key.
+        fp_key = archive_key(archive_dir)
+    except (FingerprintKeyError, OSError) as exc:
+        _fail(f"fingerprint key of {archive_dir}: {exc}")
+    try:
         report = run_scan(path or (None if cluster else "."), cluster=cluster, kubeconfig=kubeconfig,
-                          context=context, config_path=config_path)
+                          context=context, config_path=config_path, fingerprint_key=fp_key)
     except InputError as exc:
         _fail(str(exc))
     except Exception as exc:  # as `posture scan`: an unreachable cluster or bad kubeconfig is exit 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from scanner.core.model import LAYERS, SEVERITY_RANK
+from scanner.core.redact import terminal_safe as _safe
 
 _COLOURS = {"A": "green", "B": "green", "C": "yellow", "D": "yellow", "F": "red", None: "white"}
 _SEV_COLOURS = {"critical": "red", "high": "red", "medium": "yellow", "low": "cyan", "info": "white"}
@@ -34,7 +35,7 @@ def print_summary(report: dict, written: list[str], *, quiet: bool = False, verb
                f"in {report['scan'].get('duration_s', 0):.2f}s")
     ep = report["scan"].get("entry_point") or {}
     if ep.get("note"):
-        click.echo(f"  {ep['note']}")
+        click.echo(f"  {_safe(ep['note'])}")
     click.echo("")
     for layer in LAYERS:
         info = score["layers"].get(layer)
@@ -58,17 +59,17 @@ def print_summary(report: dict, written: list[str], *, quiet: bool = False, verb
             loc = f.get("location") or {}
             where = (f"{loc['path']}:{loc['line']}" if loc.get("line") else loc["path"]) if loc.get("path") else ""
             click.echo("  " + click.style(f"{f['severity']:<8}", fg=_SEV_COLOURS.get(f["severity"])) +
-                       f" {f['check']}: {f['message']}" + (f"  [{where}]" if where else ""))
+                       _safe(f" {f['check']}: {f['message']}" + (f"  [{where}]" if where else "")))
         if len(findings) > limit:
             click.echo(f"  … and {len(findings) - limit} more (see the report, or -vv)")
     notices = [e for e in report["errors"] if e.get("kind") == "notice"]
     errors = [e for e in report["errors"] if e.get("kind") != "notice"]
     for n in notices:  # degraded modes the user should know about (no sops binary, no age key)
-        click.echo(click.style("\nNotice: ", bold=True) + n["message"])
+        click.echo(click.style("\nNotice: ", bold=True) + _safe(n["message"]))
     if errors:
         click.echo(click.style(f"\nScan errors ({len(errors)}):", bold=True))
         for e in errors[: (len(errors) if verbose >= 1 else 5)]:
-            click.echo(f"  {e['path']}{':' + str(e['line']) if e.get('line') else ''}: {e['message']}")
+            click.echo("  " + _safe(f"{e['path']}{':' + str(e['line']) if e.get('line') else ''}: {e['message']}"))
         if len(errors) > 5 and verbose < 1:
             click.echo(f"  … and {len(errors) - 5} more (-v)")
     if gate["evaluated"]:
@@ -76,7 +77,7 @@ def print_summary(report: dict, written: list[str], *, quiet: bool = False, verb
         if gate["passed"]:
             click.echo(click.style("Gate PASS", fg="green", bold=True))
         else:
-            click.echo(click.style("Gate FAIL", fg="red", bold=True) + ": " + "; ".join(gate["reasons"]))
+            click.echo(click.style("Gate FAIL", fg="red", bold=True) + ": " + _safe("; ".join(gate["reasons"])))
     for w in written:
-        click.echo(f"wrote {w}")
+        click.echo(f"wrote {_safe(w)}")
     click.echo(line)

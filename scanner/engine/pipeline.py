@@ -9,7 +9,9 @@ import time
 from dataclasses import dataclass, field
 
 from scanner.analysis.exposure import exposure_map
+from scanner.analysis.fingerprints import fingerprint_key as keyed_fingerprints
 from scanner.core.model import LAYERS, ScanError
+from scanner.core.redact import clean_tree
 from scanner.engine import config as config_mod
 from scanner.engine.plugins import discover as discover_checks
 from scanner.engine.report_model import build_report
@@ -72,15 +74,18 @@ def flux_graph(inv: Inventory) -> dict:
 
 def run_scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
              context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
-             inspect_tls: bool = False, progress=None, today: dt.date | None = None) -> dict:
+             inspect_tls: bool = False, progress=None, today: dt.date | None = None,
+             fingerprint_key: bytes | None = None) -> dict:
     return scan(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path, only=only,
-                inspect_tls=inspect_tls, progress=progress, today=today).report
+                inspect_tls=inspect_tls, progress=progress, today=today, fingerprint_key=fingerprint_key).report
 
 
 def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
          context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
-         inspect_tls: bool = False, progress=None, today: dt.date | None = None) -> ScanRun:
-    """One scan, end to end."""
+         inspect_tls: bool = False, progress=None, today: dt.date | None = None,
+         fingerprint_key: bytes | None = None) -> ScanRun:
+    """One scan, end to end. `fingerprint_key`: the HMAC key of secret-value fingerprints (none
+    without it; see scanner.analysis.fingerprints)."""
     say = progress or (lambda msg: None)
     if path is None and not cluster:
         raise InputError("nothing to scan: give a repository PATH, --cluster, or both")
@@ -144,7 +149,8 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     specs = select_checks(specs, only)
     say(f"running {len(specs)} checks")
     today = today or dt.date.today()
-    outcomes = run_checks(specs, inv, cfg, today)
+    with keyed_fingerprints(fingerprint_key):
+        outcomes = run_checks(specs, inv, cfg, today)
     for out in outcomes:
         if out.error:
             inv.errors.append(ScanError(f"(check {out.spec.id})", None, f"check failed: {out.error}", kind="check"))
@@ -180,6 +186,9 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     report = build_report(outcomes=outcomes, weights=cfg.weights, scan_meta=scan_meta,
                           waivers=[w.as_dict(today) for w in cfg.waivers],
                           errors=[e.as_dict() for e in inv.errors], exposure=exposure, flux_graph=flux_graph(inv))
+    # Every string of the report came from the untrusted repo: no credential in a URL, no undecodable
+    # file name reaches a writer (JSON, HTML, SARIF, ...), a snapshot or the terminal.
+    clean_tree(report)
     # The exposure map and report model are built after scan_meta is frozen: add their time now.
     report.setdefault("scan", {}).setdefault("phases", {})["report"] = round(time.perf_counter() - t, 4)
     return ScanRun(report=report, inventory=inv, specs=specs)
