@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from reports.html import grade_of, repo_link_base, source_href
+from reports import forge as forge_mod
+from reports.html import grade_of
 
 FILENAME = "posture-report.md"
 
@@ -121,7 +122,7 @@ def _mitigated(report: dict) -> list[str]:
 
 def render(report: dict, options: dict | None = None) -> str:
     options = options or {}
-    web, commit = repo_link_base(report, options)
+    forge = forge_mod.from_report(report, options.get("web_url"))
     lines = _header(report) + _layer_table(report)
     items = _open_findings(report)
     top = int(options.get("max_findings") or TOP_FINDINGS)
@@ -135,7 +136,7 @@ def render(report: dict, options: dict | None = None) -> str:
             sev = f.get("severity") or c.get("severity") or "info"
             loc = f.get("location") or {}
             where = md(f"{loc.get('path')}:{loc['line']}" if loc.get("line") else loc.get("path") or "", 90)
-            href = source_href(web, commit, loc.get("path"), loc.get("line"))
+            href = forge.file_url(loc.get("path"), loc.get("line")) if forge else None
             if href and where:
                 where = f"[{where}]({href.replace(')', '%29').replace(' ', '%20')})"
             warn = " (warn)" if f.get("status") == "warn" else ""
