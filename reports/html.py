@@ -26,6 +26,7 @@ from reports import svg
 from reports.fixfirst import fix_first
 from reports.html_graphs import e as _e
 from reports.sarif import mitigation_text
+from reports.waivers import waiver_resource
 
 FILENAME = "posture-report.html"
 
@@ -88,14 +89,6 @@ def _cluster(f: dict) -> str | None:
 
 def _refs(refs: list | None) -> list[dict]:
     return [{"text": str(r), "href": safe_url(r)} for r in refs or []]
-
-
-def waiver_resource(f: dict) -> str:
-    """What a waiver's `resource` glob should say to match exactly this finding."""
-    r = f.get("resource") or {}
-    if r.get("kind") or r.get("name"):
-        return f"{r.get('kind')}/{r.get('namespace') or '-'}/{r.get('name')}"
-    return f.get("subject") or ((f.get("location") or {}).get("path") or "*")
 
 
 def _yaml_str(s: str) -> str:
