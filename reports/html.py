@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -67,7 +68,7 @@ def safe_url(url: object) -> str | None:
 
 
 def _loc_text(loc: dict | None) -> str:
-    if not loc or not loc.get("path"):
+    if not loc or not loc.get("path") or loc.get("path") == ".":
         return ""
     return f"{loc['path']}:{loc['line']}" if loc.get("line") else str(loc["path"])
 
@@ -506,6 +507,14 @@ def _source_label(s: dict) -> str:
     return path or (web.rsplit("/", 1)[-1] if web else "") or "repository"
 
 
+_TICKS = re.compile(r"`([^`\n]{1,200})`")
+
+
+def ticks(text: object) -> Markup:
+    """Check prose with `code` spans: escaped first, then the backtick pairs become <code>."""
+    return Markup(_TICKS.sub(r"<code>\1</code>", _e(text if text is not None else "")))
+
+
 class _ReportEnvironment(jinja2.Environment):
     """The report's data is plain dicts: `x.y` in a template looks the key up first (jinja's own
     order, an attribute then the key, raises and catches an AttributeError per lookup on a dict)."""
@@ -532,6 +541,7 @@ def _env() -> jinja2.Environment:
         auto_reload=True,
     )
     env.globals.update(grade_of=grade_of, SEVERITIES=SEVERITIES, FINDING_STATUSES=FINDING_STATUSES)
+    env.filters["ticks"] = ticks
     return env
 
 

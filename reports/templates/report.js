@@ -158,10 +158,6 @@
         for (var j = 0; j < all.length; j++) all[j].checked = !!want[all[j].value];
       }
     });
-    if (gFilter) { // an object's findings: show them whatever their status
-      var t = form.querySelectorAll('input[name=t]');
-      if (h.indexOf('t=') < 0) for (var j = 0; j < t.length; j++) t[j].checked = true;
-    }
     return true;
   }
 
