@@ -283,6 +283,7 @@ def _bands(report: dict, order: list[str], clusters: list[dict]) -> list[dict]:
             "failed_checks": info.get("failed_checks", 0),
             "findings": {s: (info.get("findings") or {}).get(s, 0) for s in SEVERITIES},
             "clusters": [{"score": c["layers"].get(name), "grade": grade_of(c["layers"].get(name))} for c in clusters],
+            "bare": ((report.get("score") or {}).get("without_mitigations") or {}).get("layers", {}).get(name),
             "weakest": False,
         })
     scored = [b for b in bands if b["score"] is not None]
@@ -574,6 +575,7 @@ def _context(report: dict, options: dict) -> dict:
                  for s in scan.get("sources") or [] if isinstance(s, dict)],
         score=score,
         overall_grade=score.get("grade") or grade_of(score.get("overall")),
+        bare=score.get("without_mitigations") if (score.get("without_mitigations") or {}).get("mitigated_findings") else None,
         gate=report.get("gate") or {},
         tool=report.get("tool") or {},
         forge=forge,

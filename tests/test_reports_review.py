@@ -151,8 +151,18 @@ def test_cluster_scores_filter_and_mitigated_findings():
     assert ">main</th>" in depth and ">lab</th>" in depth and "overall" in depth
     assert '<select name="c">' in out and 'value="lab"' in out
     assert 'data-c="main"' in out
-    assert "Mitigated by nodes: Talos applies RuntimeDefault (talos/patch.yaml:12)" in out
+    assert "mitigated by nodes: Talos applies RuntimeDefault at talos/patch.yaml:12" in out
+    credit = {"layer": "policy", "mechanism": "kyverno-mutate", "detail": "ClusterPolicy add-seccomp " + SCRIPT,
+              "path": "kubernetes/kyverno/p.yaml", "line": 7}
+    mit.pop("mitigation")
+    mit["mitigated_by"] = [credit]
+    out = html.render(report, {})
+    assert "mitigated by policy: ClusterPolicy add-seccomp &lt;script&gt;" in out and SCRIPT not in out
     assert 'data-t="mitigated"' in out and 'value="mitigated"' in out
+    report["score"]["without_mitigations"] = {"overall": 41.5, "grade": "F", "mitigated_findings": 1,
+                                              "layers": {"workloads": 33.0, "segmentation": 10.0}}
+    depth = html.render(report, {}).split('id="depth"')[1].split('id="coverage"')[0]
+    assert "Without mitigations" in depth and "would be 41.5 (F)" in depth and ">33</td>" in depth
     # mitigated counts as passing: it is not something to fix first
     assert all(f["status"] != "mitigated" for i in fix_first(report) for f in i.findings)
 
