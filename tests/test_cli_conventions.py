@@ -156,3 +156,21 @@ def test_waive_writes_an_entry_that_the_next_scan_applies(tmp_path):
                     "--config", str(cfg))
         assert p.returncode == 2 and p.stderr.startswith("posture: error:"), p.stderr
     assert cfg.read_text() == text
+
+
+def test_diff_text_prints_each_subject_once():
+    from scanner.snapshots.render import text
+
+    item = lambda check, msg, sev="high": {"check": check, "subject": "Deployment media/app", "resource": None,  # noqa: E731
+                                          "message": f"Deployment media/app: {msg}", "severity": sev,
+                                          "location": "apps/app.yaml:3", "status": "fail"}
+    d = {"old": {"label": "a"}, "new": {"label": "b"},
+         "score": {"overall": {"old": 50.0, "new": 40.0, "delta": -10.0}, "grade": {"old": "F", "new": "F"}, "layers": {}},
+         "new_findings": [item("workloads.caps", "drops nothing"), item("workloads.privileged", "runs privileged"),
+                          dict(item("secrets.x", "plaintext"), subject="Secret media/s", message="plaintext value")],
+         "resolved_findings": [], "severity_changed": [], "checks_added": [], "checks_removed": []}
+    out = text(d)
+    assert out.count("Deployment media/app") == 1  # the subject heads its group, messages do not repeat it
+    assert "    [high] workloads.caps: drops nothing  (apps/app.yaml:3)" in out
+    assert "    [high] workloads.privileged: runs privileged" in out
+    assert "  Secret media/s\n    [high] secrets.x: plaintext value" in out
