@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from reports import checklist
-from reports.html import grade_of, repo_link_base, source_href
+from reports import forge as forge_mod
+from reports.html import grade_of
 
 FILENAME = "posture-report.md"
 
@@ -123,7 +124,7 @@ def _mitigated(report: dict) -> list[str]:
     return out + [""]
 
 
-def _checklist_section(report: dict, web, commit) -> list[str]:
+def _checklist_section(report: dict, forge) -> list[str]:
     """The scan as the Flux security checklist, folded: item, verdict, checks, first open finding."""
     rows = checklist.checklist_view(report)
     tally = {v: sum(1 for r in rows if r["verdict"] == v) for v in checklist.VERDICT_ORDER}
@@ -136,7 +137,7 @@ def _checklist_section(report: dict, web, commit) -> list[str]:
         first = r["findings"][0] if r["findings"] else None
         if first:
             where = f"{first['path']}:{first['line']}" if first.get("line") else (first.get("path") or "")
-            href = source_href(web, commit, first.get("path"), first.get("line"))
+            href = forge.file_url(first.get("path"), first.get("line")) if forge else None
             cell = md(where, 90)
             if href and where:
                 cell = f"[{cell}]({href.replace(')', '%29').replace(' ', '%20')})"
@@ -152,11 +153,11 @@ def _checklist_section(report: dict, web, commit) -> list[str]:
 
 def render(report: dict, options: dict | None = None) -> str:
     options = options or {}
-    web, commit = repo_link_base(report, options)
+    forge = forge_mod.from_report(report, options.get("web_url"))
     lines = _header(report) + _layer_table(report)
     # The checklist view (unless `checklist: false`) is placed after the findings but budgeted first,
     # so a huge scan shortens its findings table rather than losing the checklist.
-    tail_section = (_checklist_section(report, web, commit)
+    tail_section = (_checklist_section(report, forge)
                     if options.get("checklist", True) and checklist.covered(report) else [])
     items = _open_findings(report)
     top = int(options.get("max_findings") or TOP_FINDINGS)
@@ -170,7 +171,7 @@ def render(report: dict, options: dict | None = None) -> str:
             sev = f.get("severity") or c.get("severity") or "info"
             loc = f.get("location") or {}
             where = md(f"{loc.get('path')}:{loc['line']}" if loc.get("line") else loc.get("path") or "", 90)
-            href = source_href(web, commit, loc.get("path"), loc.get("line"))
+            href = forge.file_url(loc.get("path"), loc.get("line")) if forge else None
             if href and where:
                 where = f"[{where}]({href.replace(')', '%29').replace(' ', '%20')})"
             warn = " (warn)" if f.get("status") == "warn" else ""

@@ -99,6 +99,17 @@ def stage(path: str, render, report: dict, options: dict, created: list | None =
     return tmp, path
 
 
+def write_stream(report: dict, fmt: str, fh, options: dict | None = None) -> None:
+    """Render one format into an open text stream (`posture scan -o -`: stdout)."""
+    _, render = load(fmt)
+    module = importlib.import_module(render.__module__)
+    writer = getattr(module, "write", None)
+    if callable(writer):
+        writer(report, options or {}, fh)
+    else:
+        fh.write(render(report, options or {}))
+
+
 def commit_staged(staged: list[tuple[str, str]]) -> list[str]:
     """Move staged files into place (each rename atomic); the final paths, in order."""
     written = []

@@ -1,5 +1,10 @@
-"""The `posture` command line. Exit codes: 0 gates hold, 1 a gate failed, 2 usage or input error,
-130 interrupted."""
+"""The `posture` command line.
+
+Exit codes (documented in the README and `posture --help`), distinct so that CI can tell them apart:
+0 the scan ran and every gate held; 1 the scan ran and a gate failed; 2 usage or configuration error
+(bad flag, unknown format, invalid posture.yaml, a path that does not exist); 3 the scan could not run
+(cluster unreachable, reports not writable, an internal error); 130 interrupted.
+"""
 from __future__ import annotations
 
 import os
@@ -28,21 +33,8 @@ def _formats(value: str) -> list[str]:
     return names
 
 
-class _Progress:
-    """A one-line progress indicator on stderr, only when stderr is a terminal."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
-
-    def __call__(self, msg: str) -> None:
-        if self.enabled:
-            sys.stderr.write(f"\r\033[K posture: {msg}…")
-            sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+EXIT_PASS, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+STDOUT = "-"  # `--output-dir -`: the one report format goes to stdout, and nothing else does
 
 
 class _LazyGroup(click.Group):
@@ -67,7 +59,9 @@ class _LazyGroup(click.Group):
         return super().list_commands(ctx)
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Exit codes: 0 pass, 1 a gate failed, 2 usage or configuration error, "
+                    "3 the scan could not run, 130 interrupted.")
 @click.version_option(__version__, prog_name="posture")
 def main() -> None:
     """Security posture scanner for GitOps Kubernetes clusters (Flux, Talos, SOPS)."""
@@ -77,7 +71,8 @@ def main() -> None:
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=str))
 @click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True,
               help="Comma-separated: json, html, sarif, junit, markdown, prometheus.")
-@click.option("--output-dir", "-o", default="out", show_default=True, help="Where reports are written.")
+@click.option("--output-dir", "-o", default="out", show_default=True,
+              help="Where reports are written; `-` writes the one --format given to stdout (and nothing else there).")
 @click.option("--fail-under", type=click.FloatRange(0, 101), help="Fail (exit 1) when the overall score is below this.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Fail when a finding of this severity or worse fails.")
 @click.option("--only", multiple=True, help="Run only these layers or check ids (repeatable, or comma-separated).")
@@ -95,11 +90,23 @@ def main() -> None:
               help="OPNsense config.xml backup: check the perimeter firewall too.")
 @click.option("--no-cache", is_flag=True,
               help="Do not reuse recorded `sops filestatus` answers (they are keyed by the file's exact bytes).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the verdict line.")
-@click.option("-v", "--verbose", count=True, help="More detail (-vv: every finding and scan error).")
+@click.option("--color", "--colour", "color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour in the summary and progress; auto honours NO_COLOR and a non-terminal.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors (on stderr); the exit code tells the verdict.")
+@click.option("-v", "--verbose", count=True, help="Also list every failing finding and every scan error.")
 def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
-         baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, no_cache, quiet, verbose):
-    """Scan a GitOps repository at PATH (and/or a live cluster) and write reports."""
+         baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, no_cache, color, quiet, verbose):
+    """Scan a GitOps repository at PATH (and/or a live cluster) and write reports.
+
+    Prints a short summary (score per layer, coverage, the fixes worth most, where the reports went);
+    -v adds every failing finding, -q prints only errors."""
+    from scanner.cli.terminal import Output, Progress, colour_wanted
+
+    to_stdout = output_dir == STDOUT
+    summary_stream = sys.stderr if to_stdout else sys.stdout
+    out = Output(colour=colour_wanted(color, summary_stream), verbosity=-1 if quiet else verbose,
+                 out=summary_stream)
+    progress = Progress(not quiet, colour_wanted(color, sys.stderr))
     _sigterm_as_interrupt()
     try:
         if no_cache:
@@ -108,19 +115,24 @@ def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clus
             os.environ["POSTURE_OPNSENSE_CONFIG"] = os.path.abspath(opnsense_config)
         if (fail_on_new is not None or max_score_drop is not None) and not baseline:
             raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
-        _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context,
-              inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose)
+        fmts = _formats(formats)
+        if to_stdout and len(fmts) != 1:
+            raise click.UsageError("-o - writes one report to stdout: give exactly one --format")
+        _scan(path, fmts, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context,
+              inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, out, progress)
     except KeyboardInterrupt as exc:
         # Anywhere in the scan (reading the repo, checks, rendering): reports are written atomically and
         # only after every format rendered, so an interrupted run leaves no partial report behind;
         # an interrupt during the final renames is held until the whole set is in place.
-        _Progress(True).done()
+        progress.done()
         written = getattr(exc, "written", None)
         if written:
             click.echo(f"posture: interrupted after the reports were written ({', '.join(written)})", err=True)
         else:
             click.echo("posture: interrupted; no report was written", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        progress.done()
 
 
 def _sigterm_as_interrupt() -> None:
@@ -136,33 +148,33 @@ def _sigterm_as_interrupt() -> None:
         pass
 
 
-def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
-          baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose):
-    from reports.registry import write_reports
+def _fail(message: str, code: int) -> None:
+    click.echo(f"posture: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _scan(path, fmts, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
+          baseline, fail_on_new, max_score_drop, history, age_key, out, progress):
+    from reports.registry import write_reports, write_stream
     from scanner.engine.pipeline import InputError, scan as run_scan_full
     from scanner.engine.gates import evaluate_gates
     from scanner.cli.terminal import print_summary
 
-    fmts = _formats(formats)
-
     only_list = [o.strip() for item in only for o in item.split(",") if o.strip()]
     if age_key:
         os.environ["SOPS_AGE_KEY_FILE"] = os.path.abspath(age_key)
-    progress = _Progress(not quiet)
     try:
         run = run_scan_full(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path,
                             only=only_list or None, inspect_tls=inspect_tls, progress=progress)
     except InputError as exc:
         progress.done()
-        click.echo(f"posture: error: {exc}", err=True)
-        sys.exit(2)
+        _fail(f"{exc}", EXIT_USAGE)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the live source raises for unreachable clusters and bad kubeconfigs
         progress.done()
         if cluster and type(exc).__module__.split(".")[0] in ("kubernetes", "urllib3", "scanner"):
-            click.echo(f"posture: error: cannot read the cluster: {exc}", err=True)
-            sys.exit(2)
+            _fail(f"cannot read the cluster: {exc}", EXIT_CANNOT_RUN)
         raise
     progress.done()
     report = run.report
@@ -174,8 +186,7 @@ def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clu
         try:
             baseline_report = load_report(baseline)
         except SnapshotError as exc:
-            click.echo(f"posture: error: cannot read baseline {baseline}: {exc}", err=True)
-            sys.exit(2)
+            _fail(f"cannot read baseline {baseline}: {exc}", EXIT_USAGE)
     evaluate_gates(report, fail_under=fail_under, fail_on=fail_on, baseline=baseline_report,
                    fail_on_new=fail_on_new, max_score_drop=max_score_drop)
     options = {}
@@ -183,13 +194,17 @@ def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clu
         from scanner.engine.history import load_history
 
         options["history"] = load_history(history)
-    try:
-        written = write_reports(report, fmts, output_dir, options)
-    except OSError as exc:
-        click.echo(f"posture: error: cannot write reports to {output_dir}: {exc}", err=True)
-        sys.exit(2)
-    print_summary(report, written, quiet=quiet, verbose=verbose)
-    sys.exit(0 if report["gate"]["passed"] else 1)
+    if output_dir == STDOUT:
+        write_stream(report, fmts[0], sys.stdout, options)
+        sys.stdout.flush()
+        written = []
+    else:
+        try:
+            written = write_reports(report, fmts, output_dir, options)
+        except OSError as exc:
+            _fail(f"cannot write reports to {output_dir}: {exc}", EXIT_CANNOT_RUN)
+    print_summary(report, written, out)
+    sys.exit(EXIT_PASS if report["gate"]["passed"] else EXIT_GATE_FAILED)
 
 
 @main.group()
@@ -231,6 +246,17 @@ def checks_list(layer, as_json, as_markdown):
 @click.argument("check_id")
 def checks_show(check_id):
     """Show one check: why it matters, how to fix, references."""
+    _show_check(check_id)
+
+
+@main.command("explain")
+@click.argument("check_id")
+def explain(check_id):
+    """Why a check matters, how to fix what it finds, references (same as `checks show`)."""
+    _show_check(check_id)
+
+
+def _show_check(check_id: str) -> None:
     from scanner.engine.plugins import discover as discover_checks
 
     specs, _ = discover_checks()
@@ -252,8 +278,29 @@ def checks_show(check_id):
                 for r in s.references:
                     click.echo(f"  - {r}")
             return
-    click.echo(f"posture: error: no check {check_id!r}; see `posture checks list`", err=True)
-    sys.exit(2)
+    _fail(f"no check {check_id!r}; see `posture checks list`", EXIT_USAGE)
+
+
+@main.command("waive")
+@click.argument("finding_id")
+@click.option("--reason", required=True, help="Why the risk is accepted (shown in every report).")
+@click.option("--expires", required=True, metavar="YYYY-MM-DD", help="When the waiver lapses (then the finding counts again).")
+@click.option("--owner", help="Who answers for the accepted risk.")
+@click.option("--report", "report_path", default=os.path.join("out", "posture-report.json"), show_default=True,
+              type=click.Path(dir_okay=False), help="The JSON report the finding id comes from.")
+@click.option("--config", "config_path", default="posture.yaml", show_default=True, type=click.Path(dir_okay=False),
+              help="posture.yaml to add the waiver to (created when missing).")
+def waive(finding_id, reason, expires, owner, report_path, config_path):
+    """Add a waiver for FINDING-ID (a finding's fingerprint, as the reports show it) to posture.yaml.
+
+    The entry names the check and the finding's resource; comments and layout of the file are kept."""
+    from scanner.cli.waive import WaiveError, add_waiver
+
+    try:
+        entry = add_waiver(config_path, report_path, finding_id, reason=reason, expires=expires, owner=owner)
+    except WaiveError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    click.echo(f"posture: waived {entry['check']} on {entry['resource']} until {entry['expires']} in {config_path}")
 
 
 def _attach_optional_commands() -> None:
@@ -283,5 +330,11 @@ def run() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("posture: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug or an environment we did not foresee: never exit 1 (= gate failed)
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        click.echo(f"posture: error: the scan could not run: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
     sys.exit(rv if isinstance(rv, int) else 0)

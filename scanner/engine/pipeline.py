@@ -113,8 +113,11 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
         files = fs.files
         errors.extend(fs.errors)
         commit, web_url = fs.git_commit, fs.web_url
-        sources.append({"type": "git", "path": os.path.abspath(path), "commit": commit, "web_url": web_url,
-                        "context": None, "via_git": fs.via_git})
+        # No absolute local path in a report (it names the user's machine): the folder's own name, and
+        # where it sits inside its git work tree so forge links can point at the right file.
+        sources.append({"type": "git", "path": os.path.basename(os.path.abspath(path)) or ".", "commit": commit,
+                        "web_url": web_url, "context": None, "via_git": fs.via_git,
+                        "subdir": _subdir_in_work_tree(path) if fs.via_git else None})
     phases["discover"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -175,7 +178,7 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
         "entry_point": inv.entry.as_dict() if inv.entry else {"found": False, "kind": None, "path": None, "line": None,
                                                               "sync_path": None, "note": "no repository scanned"},
         "stats": stats, "phases": {k: round(v, 4) for k, v in phases.items()},
-        "config": cfg.path, "layers": list(LAYERS),
+        "config": _config_label(cfg.path, path), "layers": list(LAYERS),
     }
     t = time.perf_counter()
     try:
@@ -192,6 +195,29 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     # The exposure map and report model are built after scan_meta is frozen: add their time now.
     report.setdefault("scan", {}).setdefault("phases", {})["report"] = round(time.perf_counter() - t, 4)
     return ScanRun(report=report, inventory=inv, specs=specs)
+
+
+def _subdir_in_work_tree(path: str) -> str | None:
+    """The scanned folder relative to its git work tree ("" at the top), or None outside one."""
+    from scanner.sources.discover import work_tree_above
+
+    real = os.path.realpath(path)
+    top = work_tree_above(real)
+    if top is None:
+        return None
+    rel = os.path.relpath(real, top)
+    return "" if rel == "." else rel.replace(os.sep, "/")
+
+
+def _config_label(config_path: str | None, repo: str | None) -> str | None:
+    """posture.yaml as a report names it: relative to the scanned folder, else its file name only."""
+    if not config_path:
+        return None
+    if repo:
+        rel = os.path.relpath(os.path.abspath(config_path), os.path.abspath(repo))
+        if not rel.startswith(".."):
+            return rel.replace(os.sep, "/")
+    return os.path.basename(config_path)
 
 
 def _needs_by_kind() -> dict[str, tuple[str, ...]]:

@@ -10,6 +10,7 @@ import re
 import stat
 
 import subprocess
+import urllib.parse
 
 import pathspec
 from dataclasses import dataclass, field
@@ -139,7 +140,13 @@ def _web_url(remote: str | None) -> str | None:
         remote = "https://" + remote[len("ssh://git@"):]
     if not remote.startswith("https://"):
         return None
-    return remote[:-4] if remote.endswith(".git") else remote
+    # A token in the remote (https://user:token@host/...) must never reach a report.
+    parts = urllib.parse.urlsplit(remote)
+    if not parts.hostname:
+        return None
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    path = parts.path[:-4] if parts.path.endswith(".git") else parts.path
+    return urllib.parse.urlunsplit(("https", netloc, path.rstrip("/"), "", ""))
 
 
 def work_tree_above(path: str) -> str | None:
