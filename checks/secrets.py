@@ -1223,9 +1223,9 @@ def _credential_results(inv, documents, files):
         if any(k in body for k in generators.PATCH_KEYS) or (doc.kind == "Kustomization" and "patches" in (
                 body.get("spec") if isinstance(body.get("spec"), dict) else ())):
             patched = _patch_findings(inv, doc)
-            if patched:  # the parsed patch names the exact key and line: it replaces the text search's hit
-                fps = {f["fingerprint"] for f in patched}
-                found = [f for f in found if f["fingerprint"] not in fps] + patched
+            if patched:  # the parsed patch names the exact key and line: it replaces the text search's hits
+                texts = [tuple(kp) for kp, _ in generators.patch_texts(doc)]
+                found = [f for f in found if not any(tuple(f["path"][:len(kp)]) == kp for kp in texts)] + patched
         if not found and not (doc.kind in PASS_SUBJECT_KINDS or _is_talos(doc)):
             continue  # no finding and not a subject that passes: nothing to report
         label = _doc_label(doc)
