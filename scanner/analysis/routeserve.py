@@ -129,9 +129,6 @@ def _ingress(inv, route: Route) -> Serving:
     hit = _controller_of_class(inv, cls)
     if hit is not None:
         return hit
-    if not inv.of_kind("IngressClass") and not controllers(inv):
-        return Serving(None, f"no IngressClass {cls!r}, but the repository declares no IngressClass or ingress "
-                             "controller at all: they are installed outside it")
     unseen = unseen_producers(inv, route.resource.cluster)
     if unseen:
         return Serving(None, f"no IngressClass {cls!r} among the objects seen; {unseen} may create it")
