@@ -1,7 +1,6 @@
 """The build engine: many Flux Kustomization builds, planned, cached, native or by kustomize."""
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
@@ -9,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from scanner.inventory.builder import native
+from scanner.inventory.builder.batching import partition
 from scanner.inventory.builder.cache import BuildCache, request_key
 from scanner.inventory.builder.model import (HOW_FAILED, HOW_KUSTOMIZE, HOW_NATIVE, MODES, BuildOutcome,
                                              BuildRequest, BuildSettings, Gap, error)
@@ -127,15 +127,14 @@ class BuildEngine:
 
     def _run_binary(self, plans: list[Plan]):
         """(index into `plans`, Built) for every plan: batches across a thread pool."""
+        if not plans:
+            return
         assert self.runner is not None
         workers = self.settings.workers or os.cpu_count() or 1
         alone = [i for i, p in enumerate(plans) if "vars" in p.features]
-        together = [i for i in range(len(plans)) if i not in set(alone)]
-        n_chunks = max(1, min(len(together), workers)) if together else 0
-        if together:
-            n_chunks = max(n_chunks, math.ceil(len(together) / MAX_BATCH))
-        chunks = [together[c::n_chunks] for c in range(n_chunks)] + [[i] for i in alone]
-        chunks = [c for c in chunks if c]
+        together = [i for i in range(len(plans)) if "vars" not in plans[i].features]
+        parts = partition([plans[i] for i in together], self.repo, workers, MAX_BATCH)
+        chunks = [[together[j] for j in part] for part in parts] + [[i] for i in alone]
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chunks)))) as pool:
             futures = [(c, pool.submit(self.runner.build, [plans[i] for i in c])) for c in chunks]
             for c, fut in futures:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import posixpath
 import re
 
+import yaml
+
 from scanner.inventory.builder.model import BuiltObject
 from scanner.inventory.builder.output import drop_empty_annotations
 from scanner.inventory.builder.plan import Plan
@@ -57,6 +59,7 @@ _RESERVED_ANNOTATION_PREFIXES = ("config.kubernetes.io/", "internal.config.kuber
                                  "kustomize.config.k8s.io/", "config.k8s.io/")
 
 
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ANCHOR = re.compile(rb"(^|[\s\[{,:-])[&*][^\s,\]}]", re.M)
 
 
@@ -160,6 +163,8 @@ def _documents(repo: RepoView, p: str) -> list[tuple[dict, str]]:
     docs, errors = load_documents(data)
     if errors:
         raise NotNative(f"'{p}' is not valid YAML")
+    if not _scalars_safe(data):
+        raise NotNative(f"'{p}' has values kustomize's YAML reader reads otherwise (numbers, dates, folded text)")
     out = []
     for doc in docs:
         body = doc.body
@@ -188,6 +193,58 @@ def _documents(repo: RepoView, p: str) -> list[tuple[dict, str]]:
                 raise NotNative(f"'{p}' has kustomize-reserved {key}")
         out.append((body, p))
     return out
+
+
+_T = "tag:yaml.org,2002:"
+# Plain scalars Go's YAML 1.2 reader takes for numbers, booleans, nulls or times while PyYAML
+# (YAML 1.1) reads a string, or the reverse: kustomize round-trips objects through JSON, so such
+# a value comes out changed (`1e3` -> 1000, `yes` -> "yes", `0.0` -> 0, dates -> RFC 3339).
+_GO_NON_STRING = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*")
+_PLAIN_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+def _scalars_safe(data: bytes) -> bool:
+    """Every scalar reads the same in PyYAML and after kustomize's Go/JSON round trip."""
+    try:
+        nodes = yaml.compose_all(data, Loader=_COMPOSER)
+        stack = [n for n in nodes if n is not None]
+    except yaml.YAMLError:
+        return False
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.append(k)
+                stack.append(v)
+            continue
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+            continue
+        style, tag, value = node.style, node.tag, node.value
+        if node.start_mark.line != node.end_mark.line and style != "|":
+            return False  # folded and multi-line flow scalars fold differently in the two readers
+        if style in ('"', "'", "|"):
+            continue
+        if style == ">":
+            return False
+        if tag == _T + "str":
+            if _GO_NON_STRING.fullmatch(value):
+                return False
+        elif tag == _T + "int":
+            if not _PLAIN_INT.fullmatch(value) or abs(int(value)) >= 2 ** 53:
+                return False
+        elif tag == _T + "bool":
+            if value not in ("true", "false"):
+                return False
+        elif tag == _T + "null":
+            if value not in ("null", "~", ""):
+                return False
+        else:
+            return False  # floats, timestamps, binary, custom tags
+    return True
 
 
 def _has_anchor(data: bytes) -> bool:

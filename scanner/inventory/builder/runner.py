@@ -98,21 +98,53 @@ class Runner:
 
     # -- many ----------------------------------------------------------------------------------
     def build(self, plans: list[Plan]) -> list[Built]:
-        """Results for `plans`, in order: one process for all when it succeeds cleanly, else
-        halves (an id clash or one failing request), then single builds."""
+        """Results for `plans`, in order: one process for all when it succeeds cleanly. A request an
+        id clash names waits for a later batch (with the other such requests); any other failure
+        splits the batch in halves, down to single builds."""
         if not plans:
             return []
-        results, message, transient = self._run(plans)
-        if results is None:
-            if len(plans) == 1:
-                plan = plans[0]
-                return [Built(errors=[error(_kfile(plan), FAILED, message)], ok=False, transient=transient)]
-            mid = len(plans) // 2
-            return self.build(plans[:mid]) + self.build(plans[mid:])
-        if len(plans) > 1:
-            for i in _cross_renamed(plans, results):
-                results[i] = self.build([plans[i]])[0]
-        return results
+        if len(plans) == 1:
+            results, message, transient = self._run(plans)
+            if results is None:
+                return [Built(errors=[error(_kfile(plans[0]), FAILED, message)], ok=False, transient=transient)]
+            return results
+        pending = list(range(len(plans)))
+        deferred: list[int] = []
+        out: dict[int, Built] = {}
+        while pending:
+            results, message, _transient = self._run([plans[i] for i in pending])
+            if results is not None:
+                for i, built in zip(pending, results):
+                    out[i] = built
+                for j in _cross_renamed([plans[i] for i in pending], results):
+                    out[pending[j]] = self.build([plans[pending[j]]])[0]
+                break
+            culprit = _clashing_request(message, len(pending))
+            if culprit is None:
+                mid = len(pending) // 2
+                for part in (pending[:mid], pending[mid:]):
+                    for i, built in zip(part, self.build([plans[i] for i in part])):
+                        out[i] = built
+                break
+            deferred.append(pending.pop(culprit))
+            if len(pending) == 1:
+                deferred.append(pending.pop())
+        for i, built in zip(deferred, self.build([plans[i] for i in deferred])):
+            out[i] = built
+        return [out[i] for i in range(len(plans))]
+
+
+_CLASH = re.compile(r"accumulating resources from '\.\./r(\d+)[/']")
+
+
+def _clashing_request(message: str, n: int) -> int | None:
+    """The request an id-clash failure names (the one added second), if the message says."""
+    if "already registered id" not in message:
+        return None
+    m = _CLASH.search(message)
+    if m is None or int(m.group(1)) >= n:
+        return None
+    return int(m.group(1))
 
 
 def _write(base: str, rel: str, data: bytes) -> None:
