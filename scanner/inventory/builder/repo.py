@@ -52,7 +52,7 @@ def artifact_files(files: set[str], read_text, extra_patterns: tuple[str, ...] =
                 if line.strip() and not line.startswith("#"):
                     lines.append(_scoped(line.rstrip(), domain))
     lines.extend(p for p in extra_patterns if p.strip() and not p.startswith("#"))
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
     return {f for f in files if not spec.match_file(f)}
 
 
