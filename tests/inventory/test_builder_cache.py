@@ -68,11 +68,22 @@ def test_a_corrupt_entry_is_ignored(tmp_path):
     assert [canonical(o) for o in again] == [canonical(o) for o in cold]
 
 
-def test_secrets_with_data_are_never_written_to_the_cache(tmp_path):
+def test_secrets_with_plain_values_are_never_written_to_the_cache(tmp_path):
     root, files = make_repo(tmp_path / "repo", {
-        "app/kustomization.yaml": "secretGenerator:\n  - name: creds\n    literals: [password=hunter2-value]\n"})
+        "plain/kustomization.yaml": "secretGenerator:\n  - name: creds\n    literals: [password=hunter2-value]\n",
+        "sops/kustomization.yaml": "resources: [secret.sops.yaml]\n",
+        "sops/secret.sops.yaml": """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: creds}
+            stringData: {password: "ENC[AES256_GCM,data:abc=,iv:def=,tag:ghi=,type:str]"}
+            sops: {mac: "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]", version: 3.9.0}
+            """,
+    })
     cache = tmp_path / "cache"
-    (out,) = engine(root, files, cache_dir=str(cache)).build_many([BuildRequest("s", "app")])
-    assert out.objects[0].body["kind"] == "Secret"
-    assert not any("aHVudGVyMi12YWx1ZQ" in p.read_text() for p in cache.rglob("*.json"))
-    assert list(cache.rglob("*.json")) == []
+    plain, sops = engine(root, files, cache_dir=str(cache)).build_many(
+        [BuildRequest("p", "plain"), BuildRequest("s", "sops")])
+    assert plain.objects[0].body["kind"] == "Secret" and sops.objects[0].body["kind"] == "Secret"
+    entries = list(cache.rglob("*.json"))
+    assert len(entries) == 1 and "ENC[AES256_GCM" in entries[0].read_text()  # ciphertext may be kept
+    assert not any("aHVudGVyMi12YWx1ZQ" in p.read_text() or "hunter2" in p.read_text() for p in entries)

@@ -5,7 +5,8 @@ native builder), the build path, the Flux overlay, and every file the plan reads
 (plus the paths it looked up and did not find, since a file appearing changes the build). A warm
 rescan after editing one app therefore rebuilds that app alone. Entries are JSON files written
 atomically (temp file + rename) under a file lock; an entry that cannot be read is ignored. An
-outcome holding a Secret with data is not stored: a value must never be written outside the repo.
+outcome holding a Secret with a plain value is not stored (SOPS ciphertext is): a secret value must
+never be written outside the repo.
 """
 from __future__ import annotations
 
@@ -40,10 +41,17 @@ def request_key(plan: Plan, repo: RepoView, builder_id: str) -> str:
 
 
 def _holds_secret_data(outcome: BuildOutcome) -> bool:
+    """A Secret with a value that is not SOPS ciphertext (`ENC[...]`)."""
     for obj in outcome.objects:
         body = obj.body
-        if body.get("kind") == "Secret" and (body.get("data") or body.get("stringData")):
-            return True
+        if body.get("kind") != "Secret":
+            continue
+        for key in ("data", "stringData"):
+            values = body.get(key)
+            if isinstance(values, dict) and any(not (isinstance(v, str) and v.startswith("ENC[")) for v in values.values()):
+                return True
+            if values and not isinstance(values, dict):
+                return True
     return False
 
 
