@@ -22,6 +22,7 @@ import posixpath
 import re
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 
 from scanner.core.model import ScanError
@@ -49,6 +50,7 @@ class Runner:
         self.tool = tool
         self.settings = settings
         self.processes = 0  # kustomize processes started (for tests and benchmarks)
+        self._count_lock = threading.Lock()
 
     # -- one process ---------------------------------------------------------------------------
     def _run(self, plans: list[Plan]) -> tuple[list[Built] | None, str, bool]:
@@ -66,7 +68,8 @@ class Runner:
                 tops.append(f"../r{i}/{plan.root}" if plan.root else f"../r{i}")
             _write(tmp, "top/kustomization.yaml",
                    json.dumps({"resources": tops, "buildMetadata": ["originAnnotations"]}).encode())
-            self.processes += 1
+            with self._count_lock:
+                self.processes += 1
             res = run_bounded(self.tool.argv(os.path.join(tmp, "top")), locked_env(home), tmp,
                               self.settings.timeout, self.settings.max_output_bytes)
             if res.timed_out:
