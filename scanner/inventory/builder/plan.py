@@ -15,6 +15,7 @@ and stops at a cycle or past MAX_DEPTH levels.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 import re
@@ -157,15 +158,17 @@ class Planner:
             body, _listed = fluxgen.generated_kustomization(repo, root)
             existing = False
             name = "kustomization.yaml"
+        overlay = request.overlay
+        if overlay.ignore_missing_components:
+            # Flux drops the spec's components that do not exist (not the kustomization's own).
+            overlay = dataclasses.replace(overlay, components=tuple(
+                c for c in overlay.components if not isinstance(c, str) or fluxgen.is_local_relative(c) is False
+                or repo.is_dir(_join(root, c)) or repo.is_file(_join(root, c))))
         try:
-            merged = fluxgen.merge_overlay(body, request.overlay, existing)
+            merged = fluxgen.merge_overlay(body, overlay, existing)
         except fluxgen.OverlayError as exc:
             plan.refuse(kfiles[0] if kfiles else (root or "."), FAILED, "build-failed", root or ".", str(exc))
             return plan
-        if request.overlay.ignore_missing_components and merged.get("components"):
-            merged["components"] = [c for c in merged["components"]
-                                    if repo.is_dir(posixpath.normpath(posixpath.join(root, c)))
-                                    or repo.is_file(posixpath.normpath(posixpath.join(root, c)))]
         self._walk(plan, root, merged, name)
         return plan
 
@@ -526,6 +529,11 @@ class Planner:
                             if cand not in plan.writes:
                                 plan.writes[cand] = self.repo.read(cand) or b""
         return True
+
+
+def _join(base: str, ref: str) -> str:
+    p = posixpath.normpath(posixpath.join(base, ref)) if base else posixpath.normpath(ref)
+    return "" if p == "." else p
 
 
 def _escapes_from(base: str, ref: str) -> bool:
