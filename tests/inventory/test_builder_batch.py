@@ -101,3 +101,63 @@ def test_a_reference_renamed_by_another_request_of_the_batch_is_rebuilt_alone(tm
     monkeypatch.setattr(runner_module, "_cross_renamed", lambda plans, results: [])
     _a, b = engine(root, files, workers=1).build_many(requests)
     assert ref(b).startswith("settings-")
+
+
+def test_placeholders_shared_by_many_apps_do_not_split_the_batch(tmp_path, monkeypatch):
+    # Each app includes a component whose cluster-scoped PersistentVolume is named with a Flux
+    # placeholder: before substitution every app emits the same id, which kustomize refuses in one
+    # build. The placeholders are made request-unique in the scratch copy and restored after.
+    component = {
+        "components/volsync/kustomization.yaml": """
+            apiVersion: kustomize.config.k8s.io/v1alpha1
+            kind: Component
+            resources: [pv.yaml, src.yaml]
+            """,
+        "components/volsync/pv.yaml": """
+            apiVersion: v1
+            kind: PersistentVolume
+            metadata: {name: "volsync-${APP}-pv", labels: {app: "${APP}"}}
+            spec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteOnce], nfs: {server: "${NAS}", path: /x}}
+            """,
+        "components/volsync/src.yaml": """
+            apiVersion: volsync.backube/v1alpha1
+            kind: ReplicationSource
+            metadata: {name: "${APP}"}
+            spec: {sourcePVC: "${APP}"}
+            """,
+    }
+    apps = {}
+    for name in ("one", "two", "three"):
+        apps.update(_app(name))
+    # An app whose generator reads placeholder text keeps it as written (the hash covers it).
+    apps["apps/gen/kustomization.yaml"] = ("components: [../../components/volsync]\n"
+                                           "configMapGenerator:\n  - name: cfg\n    literals:\n      - HOST=${APP}.example.com\n")
+    for name in ("one", "two", "three"):
+        apps[f"apps/{name}/kustomization.yaml"] = (
+            "resources: [deploy.yaml]\ncomponents: [../../components/volsync]\n")
+    root, files = make_repo(tmp_path, {**component, **apps})
+    requests = [BuildRequest(n, f"apps/{n}", FluxOverlay(target_namespace=n)) for n in ("one", "two", "three", "gen")]
+    eng = engine(root, files, workers=1)
+    outs = eng.build_many(requests)
+    assert [o.how for o in outs] == [HOW_KUSTOMIZE] * 4
+    # One process: the three apps' placeholders are made unique; the generator app keeps its own
+    # as written (its hash covers them), which leaves one PersistentVolume id written as is.
+    assert eng.runner.processes == 1
+    assert [p.tokenise for p in (eng.planner.plan(r) for r in requests)] == [False] * 4  # fresh plans
+    from scanner.inventory.builder.batching import placeholders_may_be_tokenised
+    assert [placeholders_may_be_tokenised(eng.planner.plan(r), eng.repo) for r in requests] == [True] * 3 + [False]
+    for o in outs[:3]:
+        assert ("PersistentVolume", None, "volsync-${APP}-pv") in by_id(o)
+        pv = by_id(o)[("PersistentVolume", None, "volsync-${APP}-pv")].body
+        assert pv["metadata"]["labels"] == {"app": "${APP}"} and pv["spec"]["nfs"]["server"] == "${NAS}"
+    gen = next(o for o in outs[3].objects if o.generated_by)
+    assert gen.body["data"] == {"HOST": "${APP}.example.com"}
+    assert [canonical(o) for o in outs] == [canonical(o) for o in _singles(root, files, requests)]
+    assert not any("_P" in c for o in outs for c in canonical(o))  # no token left anywhere
+
+    # Without the tokens the shared PersistentVolume id splits the batch.
+    from scanner.inventory.builder import engine as engine_module
+    monkeypatch.setattr(engine_module, "placeholders_may_be_tokenised", lambda plan, repo: False)
+    plain = engine(root, files, workers=1)
+    assert [canonical(o) for o in plain.build_many(requests)] == [canonical(o) for o in outs]
+    assert plain.runner.processes == 4

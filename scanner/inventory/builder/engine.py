@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from scanner.inventory.builder import native
-from scanner.inventory.builder.batching import partition
+from scanner.inventory.builder.batching import partition, placeholders_may_be_tokenised
 from scanner.inventory.builder.cache import BuildCache, request_key
 from scanner.inventory.builder.model import (HOW_FAILED, HOW_KUSTOMIZE, HOW_NATIVE, MODES, BuildOutcome,
                                              BuildRequest, BuildSettings, Gap, error)
@@ -133,7 +133,10 @@ class BuildEngine:
         workers = self.settings.workers or os.cpu_count() or 1
         alone = [i for i, p in enumerate(plans) if "vars" in p.features]
         together = [i for i in range(len(plans)) if "vars" not in plans[i].features]
-        parts = partition([plans[i] for i in together], self.repo, workers, MAX_BATCH)
+        for i in together:
+            plans[i].tokenise = placeholders_may_be_tokenised(plans[i], self.repo)
+        tokens = [f"#{i}" if plans[i].tokenise else "" for i in together]
+        parts = partition([plans[i] for i in together], self.repo, workers, MAX_BATCH, tokens)
         chunks = [[together[j] for j in part] for part in parts] + [[i] for i in alone]
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chunks)))) as pool:
             futures = [(c, pool.submit(self.runner.build, [plans[i] for i in c])) for c in chunks]

@@ -59,6 +59,7 @@ class Plan:
     kustomizations: dict[str, dict] = field(default_factory=dict)  # dir -> kustomization as written
     kfile_names: dict[str, str] = field(default_factory=dict)  # dir -> kustomization file name
     resource_files: set[str] = field(default_factory=set)  # files listed as resources
+    tokenise: bool = False  # placeholders made request-unique in a batch (see batching)
 
     @property
     def degraded(self) -> bool:

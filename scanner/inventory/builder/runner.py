@@ -20,6 +20,7 @@ import json
 import os
 import posixpath
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -43,6 +44,7 @@ class Built:
     errors: list[ScanError] = field(default_factory=list)
     ok: bool = True
     transient: bool = False  # timed out or stopped: not to be cached
+    needs_plain: bool = False  # a hashed object held a placeholder token: rebuild without tokens
 
 
 class Runner:
@@ -60,10 +62,13 @@ class Runner:
             home = os.path.join(tmp, "home")
             os.mkdir(home)
             tops = []
+            nonce = secrets.token_hex(6)
+            tokens = [f"_P{nonce}{i}_" if plan.tokenise and len(plans) > 1 else "" for i, plan in enumerate(plans)]
             for i, plan in enumerate(plans):
                 base = os.path.join(tmp, f"r{i}")
+                mark = ("${" + tokens[i]).encode()
                 for rel, data in plan.writes.items():
-                    _write(base, rel, data)
+                    _write(base, rel, data.replace(b"${", mark) if tokens[i] else data)
                 os.makedirs(os.path.join(base, *plan.root.split("/")) if plan.root else base, exist_ok=True)
                 tops.append(f"../r{i}/{plan.root}" if plan.root else f"../r{i}")
             _write(tmp, "top/kustomization.yaml",
@@ -93,6 +98,9 @@ class Runner:
                     body=e.body,
                     source_path=rest if e.origin_path else None,
                     generated_by=rest if not e.origin_path else None))
+            for token, built in zip(tokens, results):
+                if token:
+                    _untokenise(built, token)
             for plan, built in zip(plans, results):
                 _check_conventions(plan, built)
             return results, "", False
@@ -101,9 +109,10 @@ class Runner:
 
     # -- many ----------------------------------------------------------------------------------
     def build(self, plans: list[Plan]) -> list[Built]:
-        """Results for `plans`, in order: one process for all when it succeeds cleanly. A request an
-        id clash names waits for a later batch (with the other such requests); any other failure
-        splits the batch in halves, down to single builds."""
+        """Results for `plans`, in order: one process for all when it succeeds cleanly. When the
+        failure names one request (an id clash names the one added second), that request waits for
+        a later batch with the other such requests; any other failure splits the batch in halves,
+        down to single builds."""
         if not plans:
             return []
         if len(plans) == 1:
@@ -121,8 +130,11 @@ class Runner:
                     out[i] = built
                 for j in _cross_renamed([plans[i] for i in pending], results):
                     out[pending[j]] = self.build([plans[pending[j]]])[0]
+                for i in pending:
+                    if out[i].needs_plain:
+                        out[i] = self.build([plans[i]])[0]  # alone: no tokens
                 break
-            culprit = _clashing_request(message, len(pending))
+            culprit = _failing_request(message, len(pending))
             if culprit is None:
                 mid = len(pending) // 2
                 for part in (pending[:mid], pending[mid:]):
@@ -137,17 +149,37 @@ class Runner:
         return [out[i] for i in range(len(plans))]
 
 
-_CLASH = re.compile(r"accumulating resources from '\.\./r(\d+)[/']")
+_REQUEST_DIR = re.compile(r"(?:^|[\s'\"(/.])r(\d+)/")
 
 
-def _clashing_request(message: str, n: int) -> int | None:
-    """The request an id-clash failure names (the one added second), if the message says."""
-    if "already registered id" not in message:
+def _failing_request(message: str, n: int) -> int | None:
+    """The one request a batch failure names (an id clash names the request added second), or
+    None when the message names none or several."""
+    named = {int(m.group(1)) for m in _REQUEST_DIR.finditer(message)}
+    if len(named) != 1:
         return None
-    m = _CLASH.search(message)
-    if m is None or int(m.group(1)) >= n:
-        return None
-    return int(m.group(1))
+    (i,) = named
+    return i if i < n else None
+
+
+def _untokenise(built: Built, token: str) -> None:
+    """Placeholders back as written; a hashed object that held a token asks for a plain build."""
+    mark = "${" + token
+    for obj in built.objects:
+        name = obj.body.get("metadata", {}).get("name", "")
+        if isinstance(name, str) and _HASHED.search(name) and mark in json.dumps(obj.body):
+            built.needs_plain = True
+        obj.body = _replace_all(obj.body, mark, "${")
+
+
+def _replace_all(o, old: str, new: str):
+    if isinstance(o, dict):
+        return {(_replace_all(k, old, new) if isinstance(k, str) else k): _replace_all(v, old, new) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_replace_all(v, old, new) for v in o]
+    if isinstance(o, str) and old in o:
+        return o.replace(old, new)
+    return o
 
 
 def _write(base: str, rel: str, data: bytes) -> None:
