@@ -116,7 +116,7 @@ def predicted_ids(plan: Plan, repo: RepoView, doc_cache: dict, token: str = "") 
 def partition(plans: list[Plan], repo: RepoView, groups: int, max_batch: int,
               tokens: list[str] | None = None) -> list[list[int]]:
     """Indices of `plans` in batches: no two requests of a batch predicted to emit one id, at most
-    `max_batch` per batch, and at least `groups` batches when there are that many requests."""
+    `max_batch` per batch, and none much larger than an even share over `groups` workers."""
     doc_cache: dict = {}
     batches: list[list[int]] = []
     taken: list[set] = []
@@ -130,10 +130,12 @@ def partition(plans: list[Plan], repo: RepoView, groups: int, max_batch: int,
         else:
             batches.append([i])
             taken.append(set(ids))
-    # Spread the largest batches over idle workers.
-    while len(batches) < groups:
+    # Even out the work over the workers: halve the largest batch while it holds more than its
+    # share (a part of a batch without predicted clashes has none either).
+    share = -(-len(plans) // max(1, groups))
+    while batches:
         big = max(batches, key=len)
-        if len(big) < 2:
+        if len(big) <= max(share, 1) or len(big) < 2:
             break
         batches.remove(big)
         half = len(big) // 2
