@@ -316,7 +316,7 @@ def _coverage(report: dict, forge) -> dict | None:
             continue
         loc = g.get("location") if isinstance(g.get("location"), dict) else {"path": g.get("path") or g.get("file"),
                                                                             "line": g.get("line")}
-        gaps.append({"kind": str(g.get("kind") or "other"), "loc": _loc_text(loc),
+        gaps.append({"kind": str(g.get("code") or g.get("kind") or "other"), "loc": _loc_text(loc),
                      "href": forge.file_url(loc.get("path"), loc.get("line")) if forge and loc.get("path") else None,
                      "message": g.get("message") or g.get("detail") or g.get("reason") or g.get("name") or "",
                      "cluster": g.get("cluster")})

@@ -17,3 +17,17 @@ def _private_sops_cache(tmp_path_factory):
         os.environ.pop("POSTURE_CACHE_DIR", None)
     else:
         os.environ["POSTURE_CACHE_DIR"] = previous
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_cache(tmp_path_factory):
+    """Caches under the user's cache directory (kustomize builds, charts) live in a temp dir for the test
+    run, also for `posture` subprocesses (platformdirs reads XDG_CACHE_HOME): shared by the tests of the
+    session (builds are keyed by content), never a developer's own."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous

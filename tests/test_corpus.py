@@ -33,8 +33,11 @@ def test_corpus_repo_scans_clean(reports, name):
     assert {c["layer"] for c in report["checks"]} >= LAYERS
     assert not [c["id"] for c in report["checks"] if c["status"] == "error"], "no check may crash"
     assert report["scan"]["entry_point"]["found"], "every corpus repo has a Flux entry point"
-    # Scan errors are only for files that really are not YAML documents (templates, broken files).
+    # Scan errors are only for files that really are not YAML documents (templates, broken files), and
+    # for builds Flux itself would fail (the YAML-only corpus copies lack generator source files).
     for err in report["errors"]:
+        if err["kind"] == "input" and err["message"].startswith(("kustomize-build-failed:", "helm-")):
+            continue
         if err["kind"] == "input" and err["path"].endswith((".yaml", ".yml")):
             assert "template" in err["message"] or "invalid YAML" in err["message"] or "not found" in err["message"] \
                 or "does not exist" in err["message"] or "cycle" in err["message"], err

@@ -10,7 +10,7 @@ from checks.gitops_supply_chain import cloud_of, host_of
 from scanner.analysis import fluxinstance, tenancy
 from scanner.analysis.versions import constraint_kind, is_semver_tag
 from scanner.engine.pipeline import scan
-from scanner.inventory.model import build_inventory
+from scanner.inventory.build import build_inventory
 from scanner.sources.discover import discover
 from scanner.sources.parse import parse_files
 

@@ -89,11 +89,13 @@ def test_no_entry_point_is_said_and_every_flux_kustomization_is_a_root(tmp_path)
         spec: {path: ./apps/app, targetNamespace: web, sourceRef: {kind: GitRepository, name: flux-system}}
         """)
     write(tmp_path, "apps/app/deploy.yaml", DEPLOYMENT)
-    report = scan(str(tmp_path)).report
-    assert report["scan"]["entry_point"]["found"] is False
-    assert "every Flux Kustomization is taken as a root" in report["scan"]["entry_point"]["note"]
-    inv = scan(str(tmp_path)).inventory
-    assert inv.find("Deployment", "web", "web")[0].deployed
+    run = scan(str(tmp_path))
+    assert run.report["scan"]["entry_point"]["found"] is False
+    assert "no Flux entry point" in run.report["scan"]["entry_point"]["note"]
+    # the repository root is read as one generated build, so the Flux Kustomization in it is followed
+    [root] = run.inventory.roots
+    assert root.implicit and root.path == ""
+    assert run.inventory.find("Deployment", "web", "web")[0].deployed
 
 
 APP_TEMPLATE_V3 = """
@@ -277,4 +279,5 @@ def test_multi_cluster_repo_has_a_root_per_cluster(tmp_path):
     inv = _inv(tmp_path)
     assert inv.find("ConfigMap", "staging-cm") and inv.find("ConfigMap", "production-cm")
     assert not inv.find("ConfigMap", "old-cm"), "an archived sync is not a root"
-    assert "also" in inv.entry.note
+    assert [r.name for r in inv.roots] == ["production", "staging"]
+    assert {r.cluster for r in inv.resources if r.deployed and r.kind == "ConfigMap"} == {"production", "staging"}

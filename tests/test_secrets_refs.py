@@ -145,7 +145,10 @@ def test_other_producers(repo):
         "apiVersion: example.com/v1\nkind: MyOperatorSecret\nmetadata: {name: m}\nspec: {output: {name: existing-secret}}\n",
     ]))
     k = repo / "kubernetes/apps/demo/app/kustomization.yaml"
-    k.write_text(k.read_text() + "secretGenerator:\n  - name: valuesfrom-secret\n    literals: ['a=${A}']\n")
+    # (without disableNameSuffixHash kustomize names it valuesfrom-secret-<hash>, which the HelmRelease's
+    # valuesFrom would not find: Flux would fail)
+    k.write_text(k.read_text() + "secretGenerator:\n  - name: valuesfrom-secret\n    literals: ['a=${A}']\n"
+                 "    options: {disableNameSuffixHash: true}\n")
     (repo / "posture.yaml").write_text("checks:\n  secrets.externalsecret-coverage:\n    producers:\n"
                                        "      - {kind: MyOperatorSecret, name_path: spec.output.name}\n")
     res = _results(repo)

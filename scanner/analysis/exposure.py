@@ -154,7 +154,8 @@ def tunnel_rules(inv) -> list[TunnelRule]:
         return cache["tunnel"]
     out: list[TunnelRule] = []
     seen = set()
-    plain = inv.entry is not None and str(inv.entry.note or "").startswith("no Flux entry point and no Flux Kustomization")
+    # A repository without a Flux root (read as one plain build): its config files count as applied.
+    plain = bool(inv.roots) and all(r.implicit for r in inv.roots)
     for doc in inv.documents:
         if doc.origin != "git" or not isinstance(doc.body, dict):
             continue

@@ -214,18 +214,28 @@ def _gateway_route(inv, route: Route) -> Serving:
     return Serving(False, "; ".join(dict.fromkeys(reasons)))
 
 
+_NETWORK_HINTS = ("ingressclass", "gateway", "ingress-controller", "ingresscontroller")
+
+
 def unseen_producers(inv, cluster: str | None) -> str:
-    """What in this cluster could create an IngressClass or Gateway the scan did not see: a HelmRelease
-    whose chart was not rendered (other than app-template, which makes neither), a build that failed or
-    a source outside the scan. "" when the cluster was seen whole."""
+    """What in this cluster could create an IngressClass or Gateway the scan did not see: a Flux
+    Kustomization that did not build or whose source is outside the scan, or an unrendered chart that
+    looks like a network controller (its chart name or values speak of ingress classes or gateways).
+    "" when nothing could."""
     releases = getattr(inv, "releases", {}) or {}
-    opaque = sorted(f"HelmRelease {ns}/{name}" for (c, ns, name), info in releases.items()
-                    if c == cluster and info.how != "helm" and info.derivation != "app-template")
+    opaque = []
+    for (c, ns, name), info in sorted(releases.items()):
+        if c != cluster or info.how == "helm" or info.derivation == "app-template":
+            continue
+        hr = next(iter(inv.find("HelmRelease", name, ns)), None)
+        text = (info.chart + " " + str(hr.spec.get("values") if hr is not None else "")).lower()
+        if any(h in text for h in _NETWORK_HINTS):
+            opaque.append(f"HelmRelease {ns}/{name}")
     unbuilt = sorted(k.key for k in getattr(inv, "kustomizations", []) or []
                      if k.cluster == cluster and (k.how in ("failed", "external", "not-found") or k.degraded))
     parts = []
     if opaque:
-        parts.append(f"{len(opaque)} unrendered chart(s) ({opaque[0]}{', ...' if len(opaque) > 1 else ''})")
+        parts.append(f"{len(opaque)} unrendered controller chart(s) ({opaque[0]}{', ...' if len(opaque) > 1 else ''})")
     if unbuilt:
         parts.append(f"{len(unbuilt)} unbuilt Flux Kustomization(s) ({unbuilt[0]}{', ...' if len(unbuilt) > 1 else ''})")
     return " and ".join(parts)

@@ -30,7 +30,7 @@ def _root_of(paths: list[str]) -> str:
 def run_leaks(paths: list[str]):
     from scanner.engine.config import Config
     from scanner.engine.runner import run_checks
-    from scanner.inventory.model import build_inventory
+    from scanner.inventory.build import build_inventory
     from scanner.core.model import ScanError
     from scanner.sources.parse import parse_file
     from scanner.engine.plugins import discover
@@ -44,7 +44,7 @@ def run_leaks(paths: list[str]):
             d, e = parse_file(root, rel)
             docs.extend(d)
             errors.extend(e)
-    inv = build_inventory(root, docs, rels, errors)
+    inv = build_inventory(root, docs, rels, errors, read_flux=False)
     specs, load_errors = discover()
     specs = [s for s in specs if s.id in LEAK_CHECKS]
     for msg in load_errors:

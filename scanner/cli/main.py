@@ -90,12 +90,21 @@ def main() -> None:
               help="OPNsense config.xml backup: check the perimeter firewall too.")
 @click.option("--no-cache", is_flag=True,
               help="Do not reuse recorded `sops filestatus` answers (they are keyed by the file's exact bytes).")
+@click.option("--root", "roots", multiple=True, metavar="PATH",
+              help="A Flux sync path to start from (repeatable); replaces discovery of FluxInstance/gotk-sync roots.")
+@click.option("--repo-cluster", "repo_clusters", multiple=True, metavar="NAME",
+              help="Only this cluster of the repository (a Flux root, by name; see `posture inventory`); repeatable.")
+@click.option("--kustomize", "kustomize_mode", type=click.Choice(("auto", "binary", "native")), default="auto",
+              show_default=True, help="How kustomizations are built: the real kustomize, the exact native subset, or both.")
+@click.option("--kustomize-bin", type=click.Path(dir_okay=False), help="A kustomize or kubectl binary to use instead of the bundled one.")
+@click.option("--charts-dir", type=click.Path(file_okay=False), help="The chart cache (`posture charts pull` fills it).")
 @click.option("--color", "--colour", "color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour in the summary and progress; auto honours NO_COLOR and a non-terminal.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors (on stderr); the exit code tells the verdict.")
 @click.option("-v", "--verbose", count=True, help="Also list every failing finding and every scan error.")
 def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
-         baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, no_cache, color, quiet, verbose):
+         baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, no_cache, roots, repo_clusters,
+         kustomize_mode, kustomize_bin, charts_dir, color, quiet, verbose):
     """Scan a GitOps repository at PATH (and/or a live cluster) and write reports.
 
     Prints a short summary (score per layer, coverage, the fixes worth most, where the reports went);
@@ -118,8 +127,15 @@ def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clus
         fmts = _formats(formats)
         if to_stdout and len(fmts) != 1:
             raise click.UsageError("-o - writes one report to stdout: give exactly one --format")
+        from scanner.cli.charts import default_charts_dir
+        from scanner.engine.repository import default_build_cache
+        from scanner.inventory.build import InventorySettings
+
+        settings = InventorySettings(roots=tuple(roots), clusters=tuple(repo_clusters), kustomize_mode=kustomize_mode,
+                                     kustomize_bin=kustomize_bin, cache_dir=default_build_cache(),
+                                     charts_dir=charts_dir or default_charts_dir())
         _scan(path, fmts, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context,
-              inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, out, progress)
+              inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, out, progress, settings)
     except KeyboardInterrupt as exc:
         # Anywhere in the scan (reading the repo, checks, rendering): reports are written atomically and
         # only after every format rendered, so an interrupted run leaves no partial report behind;
@@ -154,7 +170,7 @@ def _fail(message: str, code: int) -> None:
 
 
 def _scan(path, fmts, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
-          baseline, fail_on_new, max_score_drop, history, age_key, out, progress):
+          baseline, fail_on_new, max_score_drop, history, age_key, out, progress, settings=None):
     from reports.registry import write_reports, write_stream
     from scanner.engine.pipeline import InputError, scan as run_scan_full
     from scanner.engine.gates import evaluate_gates
@@ -165,6 +181,7 @@ def _scan(path, fmts, output_dir, fail_under, fail_on, only, config_path, cluste
         os.environ["SOPS_AGE_KEY_FILE"] = os.path.abspath(age_key)
     try:
         run = run_scan_full(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path,
+                            inventory_settings=settings,
                             only=only_list or None, inspect_tls=inspect_tls, progress=progress)
     except InputError as exc:
         progress.done()
@@ -204,6 +221,8 @@ def _scan(path, fmts, output_dir, fail_under, fail_on, only, config_path, cluste
         except OSError as exc:
             _fail(f"cannot write reports to {output_dir}: {exc}", EXIT_CANNOT_RUN)
     print_summary(report, written, out)
+    if run.could_not_run:
+        _fail(f"scan could not run: {run.could_not_run}", EXIT_CANNOT_RUN)
     sys.exit(EXIT_PASS if report["gate"]["passed"] else EXIT_GATE_FAILED)
 
 
@@ -305,7 +324,7 @@ def waive(finding_id, reason, expires, owner, report_path, config_path):
 
 def _attach_optional_commands() -> None:
     """Commands that live in their own modules (snapshots, leaks) register here when present."""
-    for module_name in ("scanner.cli.snapshots", "scanner.cli.leaks"):
+    for module_name in ("scanner.cli.snapshots", "scanner.cli.leaks", "scanner.cli.inventory", "scanner.cli.charts"):
         try:
             module = __import__(module_name, fromlist=["COMMANDS"])
         except ImportError:

@@ -130,9 +130,11 @@ def _coverage_lines(report: dict) -> list[str]:
     if gaps:
         kinds: dict[str, int] = {}
         for g in gaps:
-            kinds[str(g.get("kind") or "other")] = kinds.get(str(g.get("kind") or "other"), 0) + 1
+            kind = str(g.get("code") or g.get("kind") or "other")
+            kinds[kind] = kinds.get(kind, 0) + 1
         parts.append(f"{len(gaps)} gaps (" + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in
-                                                     sorted(kinds.items(), key=lambda kv: -kv[1])) + ")")
+                                                     sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:6])
+                     + (", ..." if len(kinds) > 6 else "") + "); see `posture inventory --unseen`")
     return ["Coverage: " + "; ".join(parts)] if parts else []
 
 

@@ -3,6 +3,7 @@
 `scan` (and `run_scan`, its report only) is what the CLI, snapshots and tests call."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import time
@@ -17,7 +18,9 @@ from scanner.engine.plugins import discover as discover_checks
 from scanner.engine.report_model import build_report
 from scanner.engine.runner import run_checks
 from scanner.checkapi.registry import CheckSpec
-from scanner.inventory.model import Inventory, add_cluster_documents, build_inventory, derive
+from scanner.engine.repository import could_not_run, default_build_cache
+from scanner.inventory.build import InventorySettings, add_cluster_documents, build_inventory, derive
+from scanner.inventory.model import Inventory
 from scanner.sources.discover import discover
 from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, parse_files
 
@@ -37,6 +40,7 @@ class ScanRun:
     report: dict
     inventory: Inventory
     specs: list[CheckSpec] = field(default_factory=list)
+    could_not_run: str | None = None  # why this scan must not pass as one (exit 3): nothing deployed, a root unresolved
 
 
 def _selected(check_id: str, only: list[str] | None) -> bool:
@@ -75,17 +79,19 @@ def flux_graph(inv: Inventory) -> dict:
 def run_scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
              context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
              inspect_tls: bool = False, progress=None, today: dt.date | None = None,
-             fingerprint_key: bytes | None = None) -> dict:
+             fingerprint_key: bytes | None = None, inventory_settings: InventorySettings | None = None) -> dict:
     return scan(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path, only=only,
+                inventory_settings=inventory_settings,
                 inspect_tls=inspect_tls, progress=progress, today=today, fingerprint_key=fingerprint_key).report
 
 
 def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
          context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
          inspect_tls: bool = False, progress=None, today: dt.date | None = None,
-         fingerprint_key: bytes | None = None) -> ScanRun:
+         fingerprint_key: bytes | None = None, inventory_settings: InventorySettings | None = None) -> ScanRun:
     """One scan, end to end. `fingerprint_key`: the HMAC key of secret-value fingerprints (none
-    without it; see scanner.analysis.fingerprints)."""
+    without it; see scanner.analysis.fingerprints). `inventory_settings`: how the repository is read
+    (roots, kustomize mode, caches)."""
     say = progress or (lambda msg: None)
     if path is None and not cluster:
         raise InputError("nothing to scan: give a repository PATH, --cluster, or both")
@@ -128,8 +134,12 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     phases["parse"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    say("building the inventory")
-    inv = build_inventory(os.path.abspath(path) if path else None, documents, files, errors, config=cfg.raw)
+    say("building what Flux deploys")
+    settings = inventory_settings or InventorySettings(cache_dir=default_build_cache())
+    if settings.repo_url is None and web_url:
+        settings = dataclasses.replace(settings, repo_url=web_url)
+    inv = build_inventory(os.path.abspath(path) if path else None, documents, files, errors, config=cfg.raw,
+                          settings=settings)
     inv.git_commit, inv.web_url = commit, web_url
     if cluster:
         from scanner.sources import cluster as cluster_src  # imported lazily: the kubernetes client is slow to import
@@ -188,13 +198,20 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
         exposure = []
     report = build_report(outcomes=outcomes, weights=cfg.weights, scan_meta=scan_meta,
                           waivers=[w.as_dict(today) for w in cfg.waivers],
-                          errors=[e.as_dict() for e in inv.errors], exposure=exposure, flux_graph=flux_graph(inv))
+                          errors=[e.as_dict() for e in inv.errors], exposure=exposure, flux_graph=flux_graph(inv),
+                          extra={"coverage": inv.coverage} if inv.coverage else None)
+    if inv.tools.get("kustomize"):  # which kustomize built the repository (its name, never a local path)
+        tool = dict(inv.tools["kustomize"])
+        if tool.get("path"):
+            tool["path"] = os.path.basename(str(tool["path"]))
+        report["tool"]["kustomize"] = tool
     # Every string of the report came from the untrusted repo: no credential in a URL, no undecodable
     # file name reaches a writer (JSON, HTML, SARIF, ...), a snapshot or the terminal.
     clean_tree(report)
     # The exposure map and report model are built after scan_meta is frozen: add their time now.
     report.setdefault("scan", {}).setdefault("phases", {})["report"] = round(time.perf_counter() - t, 4)
-    return ScanRun(report=report, inventory=inv, specs=specs)
+    return ScanRun(report=report, inventory=inv, specs=specs,
+                   could_not_run=could_not_run(inv, bool(settings.roots)) if path is not None else None)
 
 
 def _subdir_in_work_tree(path: str) -> str | None:

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from scanner.core.model import Document, Resource, ScanError
 from scanner.inventory import routes as route_mod
 from scanner.inventory import workloads as workload_mod
-from scanner.inventory.coverage import opaque_release_gaps, summarise
+from scanner.inventory.coverage import summarise
+from scanner.inventory.fluxstrict import strict_substitution
 from scanner.inventory.helmvalues import values_resource
 from scanner.inventory.kinds import Kinds
 from scanner.inventory.model import EntryPoint, Inventory
+from scanner.inventory.releases import release_key, render_releases
 from scanner.inventory.roots import find_roots
 from scanner.inventory.walk import DocumentMatcher, WalkContext, walk_cluster
 
@@ -28,8 +30,9 @@ class InventorySettings:
     kustomize_mode: str = "auto"  # auto | binary | native
     kustomize_bin: str | None = None
     cache_dir: str | None = None  # content-keyed build cache; None = no cache
-    charts_dir: str | None = None
-    chart_engine: str = "auto"
+    charts_dir: str | None = None  # the chart cache (`posture charts pull` fills it)
+    chart_engine: str = "auto"  # auto | sdk | helm | none
+    helm_binary: str | None = None
     workers: int = 0
 
 
@@ -76,7 +79,8 @@ def build_inventory(root: str | None, documents: list[Document], files: list[str
     inv.gaps.extend(found.gaps)
     roots = [r for r in found.roots if not settings.clusters or r.name in settings.clusters]
     inv.roots = roots
-    strict, evidence = postbuild.strict_substitution(documents)
+    strict, why = strict_substitution(documents)
+    evidence = f"{why.reason}" + (f" ({why.path}:{why.line})" if why.path else "")
     try:
         from scanner.inventory.resourcesets import expand as expand_resourceset
     except ImportError:  # pragma: no cover - shipped with the scanner
@@ -85,6 +89,10 @@ def build_inventory(root: str | None, documents: list[Document], files: list[str
                       build_settings=settings, strict=strict, strict_evidence=evidence,
                       engine_factory=engine_factory or _engine_factory(settings), postbuild=postbuild,
                       expand_resourceset=expand_resourceset, matcher=DocumentMatcher(docs_by_path))
+    from scanner.inventory.charts import ChartSettings
+
+    chart_settings = ChartSettings(charts_dir=settings.charts_dir, engine=settings.chart_engine,
+                                   helm_binary=settings.helm_binary, kustomize_binary=settings.kustomize_bin)
     clusters = []
     for r in roots:
         ci = walk_cluster(r, ctx)
@@ -92,9 +100,11 @@ def build_inventory(root: str | None, documents: list[Document], files: list[str
         inv.errors.extend(ci.errors)
         inv.gaps.extend(ci.gaps)
         inv.deployed_files |= ci.files_used
+        inv.kustomizations.extend(ci.statuses[k] for k in sorted(ci.statuses))
         for res in ci.resources:
             inv.add(res)
             inv.deployed_files.add(res.path)
+        inv.gaps.extend(render_releases(inv, ci, chart_settings, ctx.kinds, inv.line_of))
     inv.tools.update(ctx.tools)
     inv.entry = _entry_point(found, roots)
     deployed_docs = {id(r.doc) for r in inv.resources}
@@ -105,7 +115,6 @@ def build_inventory(root: str | None, documents: list[Document], files: list[str
             inv.add(Resource(doc=d, namespace=ns if isinstance(ns, str) else None, name=str(md.get("name", "")),
                              deployed=False))
     derive(inv)
-    inv.gaps.extend(opaque_release_gaps(inv))
     inv.coverage = summarise(inv, clusters, strict=strict, strict_evidence=evidence)
     return inv
 
@@ -143,7 +152,8 @@ def derive(inv: Inventory) -> None:
             if w:
                 inv.workloads.append(w)
         elif kind == "HelmRelease" and res.group == "helm.toolkit.fluxcd.io":
-            if getattr(res, "rendered", False):
+            release = inv.releases.get(release_key(res))
+            if release is not None and release.how == "helm":
                 continue  # its chart was rendered: the rendered objects are judged instead
             info = inv.chart(res)
             # Values kept in a generated ConfigMap's values.yaml: derive from a stand-in that maps
@@ -155,7 +165,8 @@ def derive(inv: Inventory) -> None:
                 inv.workloads.extend(workload_mod.from_app_template(source, info.version))
             elif workload_mod.known_chart(info.name):
                 inv.workloads.extend(workload_mod.from_chart_values(source, info.name, info.version))
-            inv.routes.extend(route_mod.from_values(source, app_template))
+            if app_template or release is None:  # (other charts' value routes are objects of the release already)
+                inv.routes.extend(route_mod.from_values(source, app_template))
         elif kind in ("Ingress", "IngressRoute") + route_mod.ROUTE_KINDS:
             r = route_mod.from_manifest(res)
             if r:

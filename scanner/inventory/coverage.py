@@ -11,34 +11,18 @@ from __future__ import annotations
 
 from collections import Counter
 
-from scanner.core.model import Gap
 
 HOW_WEIGHT = {"helm": 1.0, "app-template": 1.0, "values": 0.5, "opaque": 0.0}
 
 
 def helmrelease_how(inv, res) -> str:
-    """How a deployed HelmRelease's objects are known."""
-    if getattr(res, "rendered", False):
-        return "helm"
-    if inv.is_app_template(res):
+    """How a deployed HelmRelease's objects are known: helm, app-template, values or opaque."""
+    info = inv.releases.get((res.cluster, res.namespace, res.name))
+    if info is None:
+        return "app-template" if inv.is_app_template(res) else "opaque"
+    if info.derivation == "app-template":
         return "app-template"
-    if any(w.resource is res for w in inv.workloads) or any(r.resource is res for r in inv.routes):
-        return "values"
-    return "opaque"
-
-
-def opaque_release_gaps(inv) -> list[Gap]:
-    out = []
-    for hr in inv.of_kind("HelmRelease"):
-        if hr.group != "helm.toolkit.fluxcd.io" or helmrelease_how(inv, hr) != "opaque":
-            continue
-        info = inv.chart(hr)
-        chart = f"{info.name or '?'}{'@' + info.version if info.version else ''}"
-        out.append(Gap("opaque-chart", hr.path, f"HelmRelease {hr.namespace}/{hr.name} ({chart})",
-                       f"chart {chart} of HelmRelease {hr.namespace}/{hr.name} was not rendered (not in the chart "
-                       "cache: `posture charts pull`) and its values name no known objects: what it deploys is unseen",
-                       line=hr.line, cluster=hr.cluster))
-    return out
+    return info.how
 
 
 def summarise(inv, clusters, *, strict: bool, strict_evidence: str) -> dict:
@@ -56,7 +40,7 @@ def summarise(inv, clusters, *, strict: bool, strict_evidence: str) -> dict:
         seen = builds_ok - 0.5 * min(degraded, builds_ok) + sum(HOW_WEIGHT[k] * v for k, v in how.items())
         objects = sum(1 for r in inv.resources if r.deployed and r.cluster == name)
         by_cluster.append({
-            "cluster": name,
+            "name": name,
             "root": ci.root.as_dict(),
             "objects": objects,
             "builds": {"native": ci.builds.get("native", 0), "kustomize": ci.builds.get("kustomize", 0),
@@ -71,8 +55,18 @@ def summarise(inv, clusters, *, strict: bool, strict_evidence: str) -> dict:
     yaml_files = [f for f in inv.files if f.lower().endswith((".yaml", ".yml"))]
     total_units = sum(1 for _ in by_cluster)
     percent = (round(sum(c["percent"] for c in by_cluster) / total_units, 1) if total_units else 0.0)
+    stats = {
+        "objects deployed": sum(1 for r in inv.resources if r.deployed),
+        "kustomize builds": sum(c["builds"]["kustomize"] for c in by_cluster),
+        "native builds": sum(c["builds"]["native"] for c in by_cluster),
+        "failed builds": sum(c["builds"]["failed"] for c in by_cluster),
+        "charts rendered": sum(c["helmreleases"]["rendered"] for c in by_cluster),
+        "releases derived from values": sum(c["helmreleases"]["derived"] for c in by_cluster),
+        "opaque releases": sum(c["helmreleases"]["opaque"] for c in by_cluster),
+    }
     return {
         "percent": percent,
+        "stats": stats,
         "files": {"read": len(inv.files), "yaml": len(yaml_files), "deployed": len(deployed & set(inv.files)),
                   "not_deployed": len([f for f in yaml_files if f not in deployed and f not in inv.deployed_files])},
         "strict_substitution": {"enabled": strict, "evidence": strict_evidence},

@@ -10,16 +10,26 @@ from typing import Iterable
 
 import yaml
 
-from scanner.inventory import routes as route_mod
-from scanner.inventory import workloads as workload_mod
-from scanner.inventory.flux import EntryPoint, FluxResult, walk
+from scanner.core.model import CLUSTER_SCOPED_KINDS, Document, Gap, Location, Resource, Route, ScanError, Workload
 from scanner.inventory.helm import ChartInfo, chart_of, looks_like_app_template
-from scanner.inventory.helmvalues import values_resource
-from scanner.inventory.kustomize import RepoFiles
-from scanner.core.model import CLUSTER_SCOPED_KINDS, Document, Location, Resource, Route, ScanError, Workload
+from scanner.inventory.roots import NOT_DEPLOYED_DIRS, Root
 from scanner.sources.yamlload import compose_nodes
 
-NOT_DEPLOYED_DIRS = ("archive", ".archive", "examples", "docs")
+
+@dataclass
+class EntryPoint:
+    """Where Flux starts (the first cluster root), as the report's scan section shows it."""
+
+    found: bool
+    kind: str | None = None
+    path: str | None = None  # file declaring it
+    line: int | None = None
+    sync_path: str | None = None
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return {"found": self.found, "kind": self.kind, "path": self.path, "line": self.line,
+                "sync_path": self.sync_path, "note": self.note}
 
 
 @dataclass
@@ -35,6 +45,12 @@ class Inventory:
     files: list[str] = field(default_factory=list)
     deployed_files: set[str] = field(default_factory=set)
     entry: EntryPoint | None = None
+    roots: list[Root] = field(default_factory=list)  # one per cluster (Flux root)
+    gaps: list[Gap] = field(default_factory=list)  # what the scan could not see (the coverage section)
+    coverage: dict = field(default_factory=dict)  # counts per cluster (see scanner.inventory.coverage)
+    tools: dict = field(default_factory=dict)  # which kustomize / helm built the inventory
+    kustomizations: list = field(default_factory=list)  # KustomizationStatus of every Flux Kustomization walked
+    releases: dict = field(default_factory=dict)  # (cluster, namespace, name) -> ReleaseInfo of each HelmRelease
     sources: set[str] = field(default_factory=set)
     cluster: object = None  # ClusterData for live scans
     config: dict = field(default_factory=dict)
@@ -138,7 +154,7 @@ class Inventory:
         nodes = self._nodes(doc.path)
         if nodes is None:
             return doc.line
-        if doc.index >= len(nodes) or nodes[doc.index] is None:
+        if doc.index < 0 or doc.index >= len(nodes) or nodes[doc.index] is None:  # (< 0: a made object)
             return doc.line
         node = nodes[doc.index]
         line = node.start_mark.line + 1
@@ -183,81 +199,6 @@ class Inventory:
         self._by_kind[res.kind].append(res)
         self._by_kind_name[(res.kind, res.name)].append(res)
         self._by_kind_name_ns[(res.kind, res.name, res.namespace)].append(res)
-
-
-def build_inventory(root: str | None, documents: list[Document], files: list[str],
-                    errors: list[ScanError], config: dict | None = None) -> Inventory:
-    inv = Inventory(root=root, documents=documents, files=files, errors=errors, config=config or {})
-    if root is not None:
-        inv.sources.add("git")
-        by_path: dict[str, list[Document]] = defaultdict(list)
-        for d in documents:
-            by_path[d.path].append(d)
-        repo = RepoFiles(docs_by_path=by_path, files=set(files))
-        flux: FluxResult = walk(repo, documents)
-        inv.entry = flux.entry
-        inv.errors.extend(flux.errors)
-        inv.deployed_files = flux.used_files | {r.path for r in flux.resources}
-        covered = set()
-        for res in flux.resources:
-            inv.add(res)
-            covered.add(id(res.doc))
-        # A repo without any Flux object is a plain manifest repo: everything outside archive
-        # folders is what gets applied.
-        plain_repo = not flux.entry.found and not flux.resources
-        if plain_repo:
-            inv.entry.note = ("no Flux entry point and no Flux Kustomization: every manifest outside "
-                              "archive/example folders is taken as deployed")
-        for d in documents:
-            if d.is_manifest and id(d) not in covered:
-                md = d.body.get("metadata") if isinstance(d.body.get("metadata"), dict) else {}
-                ns = md.get("namespace") if d.kind not in CLUSTER_SCOPED_KINDS else None
-                deployed = plain_repo and not inv.is_archived(d.path)
-                inv.add(Resource(doc=d, namespace=ns if isinstance(ns, str) else None,
-                                 name=str(md.get("name", "")), deployed=deployed))
-                if deployed:
-                    inv.deployed_files.add(d.path)
-    derive(inv)
-    return inv
-
-
-def add_cluster_documents(inv: Inventory, documents: list[Document]) -> None:
-    """Live objects are deployed by definition; their namespace and name are what the API says."""
-    inv.sources.add("cluster")
-    for d in documents:
-        md = d.body.get("metadata") if isinstance(d.body.get("metadata"), dict) else {}
-        inv.documents.append(d)
-        inv.add(Resource(doc=d, namespace=md.get("namespace"), name=str(md.get("name", "")), deployed=True))
-
-
-def derive(inv: Inventory) -> None:
-    """Workloads and routes from every resource (deployed and not; checks filter on `deployed`)."""
-    inv.workloads.clear()
-    inv.routes.clear()
-    for res in inv.resources:
-        kind = res.kind
-        if kind in workload_mod.POD_TEMPLATE_PATHS or kind == "Pod":
-            if res.origin == "cluster" and kind == "Pod":
-                continue  # live pods are judged against their owners (see checks.live)
-            w = workload_mod.from_manifest(res)
-            if w:
-                inv.workloads.append(w)
-        elif kind == "HelmRelease" and res.group == "helm.toolkit.fluxcd.io":
-            info = inv.chart(res)
-            # Values kept in a generated ConfigMap's values.yaml: derive from a stand-in that maps
-            # spec.values onto that file (identity stays the HelmRelease's).
-            source = values_resource(inv, res) if res.origin == "git" and res.spec.get("valuesFrom") else None
-            source = source or res
-            app_template = info.name == "app-template" or inv.is_app_template(source)
-            if app_template:
-                inv.workloads.extend(workload_mod.from_app_template(source, info.version))
-            elif workload_mod.known_chart(info.name):
-                inv.workloads.extend(workload_mod.from_chart_values(source, info.name, info.version))
-            inv.routes.extend(route_mod.from_values(source, app_template))
-        elif kind in ("Ingress", "IngressRoute") + route_mod.ROUTE_KINDS:
-            r = route_mod.from_manifest(res)
-            if r:
-                inv.routes.append(r)
 
 
 def _line_in_tree(body, tree, line: int, path: tuple) -> int | None:

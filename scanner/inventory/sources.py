@@ -70,21 +70,42 @@ class SourceResolver:
         return self._trees[key]
 
     def resolve(self, ref: dict, default_ns: str, where: str, line: int | None = None) -> SourceTree | Gap:
+        return self.resolve_checked(ref, default_ns, where, line)[0]
+
+    def resolve_checked(self, ref: dict, default_ns: str, where: str,
+                        line: int | None = None) -> tuple[SourceTree | Gap, str | None]:
+        """(tree or gap, problem). A reference to the cluster's own sync source (by its name) in a
+        namespace where no such source exists — typically a Kustomization a parent kustomization's
+        `namespace:` moved out of flux-system, whose sourceRef names no namespace — is a broken
+        reference: Flux fails to reconcile it. It is still built from this repository, so what it
+        would deploy is judged, and the problem is returned for the gitops checks to report."""
         kind = str(ref.get("kind") or "")
         name = str(ref.get("name") or "")
         ns = str(ref.get("namespace") or default_ns or "")
         subject = f"{kind}/{ns}/{name}"
         if kind in ("GitRepository", "OCIRepository"):
             if self._is_own(kind, ns, name):
-                return self.repo_tree()
+                return self.repo_tree(), None
+            if (kind == self.root.source_kind and name == "flux-system" and ns != "flux-system"
+                    and self.lookup(kind, ns, name) is None):
+                return self.repo_tree(), (
+                    f"sourceRef {subject} does not exist (the sync source is {kind}/flux-system/{name}): Flux cannot "
+                    f"reconcile this Kustomization; set sourceRef.namespace: flux-system")
             return Gap("external-source", where, subject,
                        f"built from {subject}, which is not this repository: its content is not in this scan",
-                       line=line, cluster=self.root.name)
+                       line=line, cluster=self.root.name), None
         if kind == "ExternalArtifact":
-            return self._artifact(ns, name, where, line)
+            return self._artifact(ns, name, where, line), None
         return Gap("external-source", where, subject or "(no sourceRef)",
                    f"built from {subject or 'an unnamed source'}, which the scan cannot read offline", line=line,
-                   cluster=self.root.name)
+                   cluster=self.root.name), None
+
+    def local_dir(self, kind: str, ns: str, name: str) -> str | None:
+        """The repo directory a source that is this repository starts at ("" = the repo root), else None
+        (a HelmRelease's chart from such a source is read from the repository)."""
+        if kind in ("GitRepository", "OCIRepository") and self._is_own(kind, ns, name):
+            return self.root.prefix
+        return None
 
     def _is_own(self, kind: str, ns: str, name: str) -> bool:
         if kind == self.root.source_kind and name == "flux-system" and ns == "flux-system":
@@ -108,7 +129,7 @@ class SourceResolver:
             for art in spec.get("artifacts") or []:
                 if isinstance(art, dict) and art.get("name") == name:
                     return self._generated(gen, art, ns, where, line)
-        return Gap("external-source", where, subject,
+        return Gap("artifact-unknown", where, subject,
                    f"built from {subject}, made by no ArtifactGenerator of this repository", line=line,
                    cluster=self.root.name)
 

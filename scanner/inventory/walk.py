@@ -63,9 +63,34 @@ class ClusterInventory:
     files_used: set[str] = field(default_factory=set)
     builds: Counter = field(default_factory=Counter)  # how -> number of Flux Kustomization builds
     unresolved: dict[str, set[str]] = field(default_factory=dict)  # Flux Kustomization -> variables left unresolved
+    statuses: dict[str, "KustomizationStatus"] = field(default_factory=dict)  # Flux Kustomization -> how it went
+    source_problems: dict[str, str] = field(default_factory=dict)  # Flux Kustomization -> a broken sourceRef
+    # Flux Kustomizations whose ExternalArtifact's ArtifactGenerator has not been seen yet (it may be
+    # deployed by a Kustomization built later): (resource, parent node), retried after every level.
+    pending: list = field(default_factory=list)
     strict: bool = False
     strict_evidence: str = ""
     unknown_kinds: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (apiVersion, kind) -> files
+    lookup: Callable | None = None  # (kind, namespace, name) -> a deployed object's body, after the walk
+    local_source: Callable | None = None  # (kind, namespace, name) -> repo dir of a source that is this repo, or None
+
+
+@dataclass
+class KustomizationStatus:
+    """How one Flux Kustomization's build and post-build went (the gitops build checks read this)."""
+
+    key: str
+    cluster: str
+    path: str  # file declaring it
+    line: int | None
+    how: str  # native | kustomize | failed | external (its source is not in the scan) | not-found
+    degraded: bool = False  # built only with missing generator files replaced by empty ones
+    build_errors: list[str] = field(default_factory=list)
+    postbuild_errors: list[str] = field(default_factory=list)  # each fails the whole Kustomization in Flux
+    undefined: set[str] = field(default_factory=set)  # no value, no default: "" (or a failure when strict)
+    unreadable: set[str] = field(default_factory=set)  # values held in Secrets: left as written
+    strict: bool = False
+    source_problem: str | None = None  # its sourceRef names no existing source (built anyway, from this repo)
 
 
 class _Index:
@@ -83,6 +108,12 @@ class _Index:
         self.by_kind_ns[(res.kind, res.namespace or "")].append(res)
         return None
 
+    def replace(self, old: Resource, new: Resource) -> None:
+        key = (old.kind, old.namespace or "", old.name)
+        self.by_key[key] = new
+        items = self.by_kind_ns[(old.kind, old.namespace or "")]
+        items[items.index(old)] = new
+
     def lookup(self, kind: str, namespace: str, name: str) -> dict | None:
         res = self.by_key.get((kind, namespace or "", name))
         return res.body if res is not None else None
@@ -98,14 +129,18 @@ def overlay_of(spec: dict):
         v = spec.get(key)
         return tuple(v) if isinstance(v, list) else ()
 
-    def s(key):
+    def s(key, empty_is_value: bool = False):
         v = spec.get(key)
-        return v if isinstance(v, str) and v else None
+        if isinstance(v, str) and (v or empty_is_value):
+            return v
+        return None
 
-    return FluxOverlay(target_namespace=s("targetNamespace"), name_prefix=s("namePrefix"), name_suffix=s("nameSuffix"),
-                       patches=tup("patches"), patches_strategic_merge=tup("patchesStrategicMerge"),
-                       patches_json6902=tup("patchesJson6902"), images=tup("images"),
-                       components=tuple(c for c in tup("components") if isinstance(c, str)))
+    # (targetNamespace: "" is a value for Flux: it removes the kustomization's own namespace)
+    return FluxOverlay(target_namespace=s("targetNamespace", True), name_prefix=s("namePrefix"),
+                       name_suffix=s("nameSuffix"), patches=tup("patches"),
+                       patches_strategic_merge=tup("patchesStrategicMerge"), patches_json6902=tup("patchesJson6902"),
+                       images=tup("images"), components=tuple(c for c in tup("components") if isinstance(c, str)),
+                       ignore_missing_components=spec.get("ignoreMissingComponents") is True)
 
 
 class DocumentMatcher:
@@ -244,7 +279,8 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
             next_level: list[Node] = []
             progress = False
             for node, outcome in waiting:
-                sub = ctx.postbuild.settings_for(node.body, _configmap_lookup(index), _secret_lookup(index), ctx.strict)
+                sub = ctx.postbuild.settings_for(node.body, _configmap_lookup(index, outcome),
+                                                 _secret_lookup(index, outcome), ctx.strict)
                 missing = [m for m in getattr(sub, "missing", ()) or ()]
                 if missing and level:  # the ConfigMap may be deployed by a build not made yet: wait for it
                     deferred.append((node, outcome))
@@ -263,10 +299,19 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
                                             "Flux Kustomizations nested beyond the scanner's bound", cluster=root.name))
                         continue
                     next_level.append(child)
+            if out.pending:  # ExternalArtifacts whose generator a later build may deploy: try again now
+                retry, out.pending = out.pending, []
+                last = not next_level and not deferred
+                for res, parent in retry:
+                    child = _child(res, parent, resolver, out, final=last)
+                    if child is not None and child.key not in seen:
+                        seen.add(child.key)
+                        next_level.append(child)
             if not next_level and deferred and not progress:
                 level = []  # nothing else will be deployed: finish the waiting ones with what is known
                 for node, outcome in deferred:
-                    sub = ctx.postbuild.settings_for(node.body, _configmap_lookup(index), _secret_lookup(index), ctx.strict)
+                    sub = ctx.postbuild.settings_for(node.body, _configmap_lookup(index, outcome),
+                                                     _secret_lookup(index, outcome), ctx.strict)
                     for child in _finish(node, outcome, sub, ctx, root, index, resolver, matcher, out):
                         if child.key not in seen and child.depth <= MAX_DEPTH:
                             seen.add(child.key)
@@ -275,6 +320,8 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
             level = next_level
     finally:
         artifacts.close()
+    out.lookup = index.lookup
+    out.local_source = resolver.local_dir
     for (api_version, kind), paths in sorted(out.unknown_kinds.items()):
         out.gaps.append(Gap("unknown-kind", sorted(paths)[0], f"{api_version} {kind}",
                             f"{len(paths)} {kind} object(s) ({api_version}): a kind the scanner does not recognise (no "
@@ -286,15 +333,37 @@ def _strip_prefix(path: str, prefix: str) -> str:
     return path[len(prefix) + 1:] if prefix and path.startswith(prefix + "/") else ("" if path == prefix else path)
 
 
-def _configmap_lookup(index: _Index):
+def _own(outcome, kind: str, namespace: str, name: str) -> dict | None:
+    """An object the Kustomization builds itself. Flux reads substitution sources from the cluster: in a
+    running cluster one the same Kustomization applies is there from its earlier reconciles."""
+    for built in outcome.objects:
+        md = _d(built.body.get("metadata"))
+        if built.body.get("kind") == kind and md.get("name") == name and (md.get("namespace") or "") == (namespace or ""):
+            return built.body
+    return None
+
+
+def _configmap_lookup(index: _Index, outcome):
     def lookup(namespace: str, name: str) -> dict | None:
-        return index.lookup("ConfigMap", namespace, name)
+        found = index.lookup("ConfigMap", namespace, name)
+        return found if found is not None else _own(outcome, "ConfigMap", namespace, name)
     return lookup
 
 
-def _secret_lookup(index: _Index):
+def _secret_lookup(index: _Index, outcome):
+    """Does the Secret exist in the cluster? A Secret object, or one an ExternalSecret of the same
+    namespace makes (its target name, else its own name); its values are never read either way."""
     def exists(namespace: str, name: str) -> bool:
-        return index.lookup("Secret", namespace, name) is not None
+        if index.lookup("Secret", namespace, name) is not None or _own(outcome, "Secret", namespace, name) is not None:
+            return True
+        made = index.objects_of("ExternalSecret", namespace) + [
+            b.body for b in outcome.objects if b.body.get("kind") == "ExternalSecret"
+            and (_d(b.body.get("metadata")).get("namespace") or "") == (namespace or "")]
+        for es in made:
+            target = _d(_d(es.get("spec")).get("target")).get("name") or _d(es.get("metadata")).get("name")
+            if target == name:
+                return True
+        return False
     return exists
 
 
@@ -308,7 +377,8 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
         spec = _d(node.body.get("spec"))
         if node.tree.prefix is not None:
             path = strip_path(node.path)
-            groups["repo"].append((node, BuildRequest(key=node.key, path=path, overlay=overlay_of(spec))))
+            groups["repo"].append((node, BuildRequest(key=node.key, path=path, overlay=overlay_of(spec),
+                                                      manifests_only=node.key == ROOT_KEY and root.implicit)))
         else:
             base = artifacts.place(node.tree)
             path = posixpath.join(base, strip_path(node.path))
@@ -335,6 +405,8 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
         for node, req in items:
             if req.path not in dirs:
                 where = node.declared_in
+                out.statuses[node.key] = KustomizationStatus(node.key, root.name, where, node.line, "not-found",
+                                                             build_errors=[f"path {node.path!r} not found"])
                 out.errors.append(ScanError(where, node.line, f"flux-path-not-found: Flux Kustomization {node.key} "
                                             f"path {node.path!r} does not exist in its source", kind="input"))
                 out.gaps.append(Gap("build-failed", where, node.key, f"path {node.path!r} not found in its source",
@@ -344,6 +416,10 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
         outcomes = engine.build_many([req for _, req in todo]) if todo else []
         for (node, _), outcome in zip(todo, outcomes):
             _remap(outcome, to_repo)
+            out.statuses[node.key] = KustomizationStatus(
+                node.key, root.name, node.declared_in, node.line, outcome.how, bool(getattr(outcome, "degraded", False)),
+                [e.message for e in outcome.errors], strict=ctx.strict,
+                source_problem=out.source_problems.get(node.key))
             out.builds[outcome.how] += 1
             out.files_used |= set(outcome.files_used)
             out.errors.extend(outcome.errors)
@@ -383,6 +459,9 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
     """Post-build one node's objects into deployed Resources; the Flux Kustomizations among them are
     returned as the next nodes."""
     spec = _d(node.body.get("spec"))
+    status = out.statuses.get(node.key)
+    if status is not None:
+        status.postbuild_errors.extend(str(e) for e in getattr(sub, "errors", ()) or ())
     for err in getattr(sub, "errors", ()) or ():
         out.errors.append(err if isinstance(err, ScanError) else
                           ScanError(node.declared_in, node.line, f"flux-postbuild-failed: {node.key}: {err}", kind="input"))
@@ -394,6 +473,11 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
         result = ctx.postbuild.substitute_object(built.body, sub)
         body = result.body
         unresolved |= set(result.unresolved or ())
+        if status is not None:
+            status.undefined |= set(getattr(result, "undefined", ()) or ())
+            status.unreadable |= set(getattr(result, "unreadable", ()) or ())
+            if result.error:
+                status.postbuild_errors.append(str(result.error))
         if result.error:
             out.errors.append(ScanError(node.declared_in, node.line,
                                         f"flux-postbuild-failed: {node.key}: {result.error} (Flux fails the whole "
@@ -424,6 +508,18 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
         if not ctx.kinds.is_known(api_version, kind):
             out.unknown_kinds.setdefault((api_version, kind), []).append(doc.path)
         clash = index.add(res)
+        if clash is not None and root.implicit and clash.flux_kustomization == ROOT_KEY and node.key != ROOT_KEY:
+            # Without a Flux root the whole repository is listed as one build, so a file a Flux
+            # Kustomization reconciles is listed twice: its Kustomization's version (patched,
+            # namespaced, substituted) is the one that counts.
+            index.replace(clash, res)
+            out.resources[out.resources.index(clash)] = res
+            clash = None
+            if is_flux_ks(kind, api_version):
+                child = _child(res, node, resolver, out)
+                if child is not None:
+                    children.append(child)
+            continue
         if clash is not None:
             if clash.flux_kustomization != res.flux_kustomization:
                 out.errors.append(ScanError(doc.path, doc.line,
@@ -439,6 +535,12 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
             _expand(res, node, ctx, root, index, matcher, out, children, resolver)
     if unresolved:
         out.unresolved.setdefault(node.key, set()).update(unresolved)
+    unreadable = set(status.unreadable) if status is not None else set()
+    if unreadable:
+        out.gaps.append(Gap("variable-unreadable", node.declared_in, ", ".join(sorted(unreadable)),
+                            f"{node.key} substitutes {', '.join('${' + v + '}' for v in sorted(unreadable))} from a "
+                            "Secret the scan does not read: values that use them are shown as written",
+                            line=node.line, cluster=root.name))
     return children
 
 
@@ -459,13 +561,24 @@ def _with_flux_metadata(body: dict, meta: dict, ks_name: str, ks_ns: str) -> dic
     return dict(body, metadata=md)
 
 
-def _child(res: Resource, parent: Node, resolver: SourceResolver, out: ClusterInventory) -> Node | None:
+def _child(res: Resource, parent: Node, resolver: SourceResolver, out: ClusterInventory,
+           final: bool = False) -> Node | None:
     spec = _d(res.body.get("spec"))
     ns = res.namespace or "flux-system"
     ref = _d(spec.get("sourceRef"))
-    tree = resolver.resolve(ref, ns, res.path, res.line)
+    tree, problem = resolver.resolve_checked(ref, ns, res.path, res.line)
+    if isinstance(tree, Gap) and tree.code == "artifact-unknown" and not final:
+        out.pending.append((res, parent))
+        return None
+    if isinstance(tree, Gap) and tree.code == "artifact-unknown":
+        tree = Gap("external-source", tree.path, tree.subject, tree.message, tree.line, tree.cluster)
+    if problem:  # (reported by gitops.kustomizations-build, with the file and line)
+        out.source_problems[f"{ns}/{res.name}"] = problem
     if isinstance(tree, Gap):
         out.gaps.append(tree)
+        key = f"{ns}/{res.name}"
+        out.statuses.setdefault(key, KustomizationStatus(key, out.root.name, res.path, res.line, "external",
+                                                         build_errors=[tree.message]))
         return None
     path = spec.get("path") if isinstance(spec.get("path"), str) else ""
     return Node(f"{ns}/{res.name}", ns, res.body, tree, path, parent.depth + 1, res.path, res.line, res)
@@ -474,9 +587,12 @@ def _child(res: Resource, parent: Node, resolver: SourceResolver, out: ClusterIn
 def _expand(res: Resource, node: Node, ctx: WalkContext, root: Root, index: _Index, matcher: DocumentMatcher,
             out: ClusterInventory, children: list[Node], resolver: SourceResolver) -> None:
     """A flux-operator ResourceSet: its templates rendered with its inputs are deployed objects too."""
-    objects, gaps, errors = ctx.expand_resourceset(res.body, index.lookup)
+    objects, gaps, errors = ctx.expand_resourceset(
+        res.body, index.lookup, providers=lambda ns: index.objects_of("ResourceSetInputProvider", ns),
+        namespace=res.namespace)
     out.gaps.extend(Gap(g.code, g.path or res.path, g.subject, g.message, res.line, root.name) for g in gaps)
-    out.errors.extend(errors)
+    out.errors.extend(e if isinstance(e, ScanError) else ScanError(res.path, res.line, f"resourceset-failed: {e}",
+                                                                   kind="input") for e in errors)
     rs_ns = res.namespace
     for body in objects:
         if not isinstance(body, dict):

@@ -5,7 +5,7 @@ import os
 
 from scanner.analysis import idp
 from scanner.analysis.authmap import provider_of
-from scanner.inventory.model import build_inventory
+from scanner.inventory.build import build_inventory
 from scanner.sources.discover import discover
 from scanner.sources.parse import parse_files
 from tests.support.repos import write

@@ -7,7 +7,7 @@ import os
 from checks.secrets import externalsecret_coverage
 from scanner.analysis import secretrefs
 from scanner.core.model import Document, Resource
-from scanner.inventory.model import build_inventory
+from scanner.inventory.build import build_inventory
 from scanner.sources.discover import discover
 from scanner.sources.parse import parse_files
 from tests.support.sops import add_app_file, make_repo
@@ -101,27 +101,22 @@ def _built(inv, doc_path: str, body: dict, how: str, producer: str | None = None
 
 def test_generated_and_rendered_secrets_are_producers(tmp_path):
     r = make_repo(tmp_path / "repo")
-    add_app_file(r, "deploy.yaml", deploy("app-env-5f2k9h7b8c", "chart-made", "app-env"))
+    add_app_file(r, "deploy.yaml", deploy("app-env", "chart-made"))
     kz = r / APP / "kustomization.yaml"
     kz.write_text(kz.read_text() + "secretGenerator:\n  - name: app-env\n    envs: [app.env]\n")
     (r / APP / "app.env").write_text("A=1\n")
     inv = inventory(r)
-    before = verdicts(inv)
-    # today's inventory reads the generator from the kustomization file
-    assert before["Secret demo/app-env"].evidence["producer"]["kind"] == "kustomize secretGenerator"
-    _built(inv, f"{APP}/kustomization.yaml", {"apiVersion": "v1", "kind": "Secret",
-                                               "metadata": {"name": "app-env-5f2k9h7b8c", "namespace": "demo"}}, "kustomize")
+    # kustomize made the Secret with its content hash and rewrote the Deployment's reference to it
+    [made] = [res for res in inv.resources if res.deployed and res.kind == "Secret"]
+    assert made.name.startswith("app-env-") and made.path == f"{APP}/kustomization.yaml"
     _built(inv, "kubernetes/apps/demo/app/helmrelease.yaml", {"apiVersion": "v1", "kind": "Secret",
                                                                "metadata": {"name": "chart-made", "namespace": "demo"}},
            "helm", producer="HelmRelease/demo/chart")
     got = verdicts(inv)
-    gen = got["Secret demo/app-env-5f2k9h7b8c"]
+    gen = got[f"Secret demo/{made.name}"]
     assert (gen.status, gen.evidence["producer"]["kind"]) == ("pass", "kustomize secretGenerator")
     assert gen.evidence["producer"]["path"] == f"{APP}/kustomization.yaml"
     chart = got["Secret demo/chart-made"]
     assert (chart.status, chart.evidence["producer"]["kind"]) == ("pass", "Secret rendered from HelmRelease/demo/chart")
-    # once the build's output is held, the unhashed entry name is no producer: a reference to it would
-    # not find the Secret kustomize made (its name carries the content hash)
-    assert got["Secret demo/app-env"].status == "fail"
-    assert [p.name for p in secretrefs.secret_producers(inv) if p.kind == "kustomize secretGenerator"] == \
-        ["app-env-5f2k9h7b8c"]
+    assert "Secret demo/app-env" not in got  # no reference to the unhashed name is left
+    assert [p.name for p in secretrefs.secret_producers(inv) if p.kind == "kustomize secretGenerator"] == [made.name]

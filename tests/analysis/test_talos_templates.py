@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from scanner.analysis import talos, talos_templates
-from scanner.inventory.model import build_inventory
+from scanner.inventory.build import build_inventory
 from scanner.sources.discover import discover
 from scanner.sources.parse import parse_files
 from tests.support.repos import write as write_file

@@ -271,6 +271,8 @@ def _set_namespace(body: dict, ns: str) -> None:
     if kind == "CustomResourceDefinition" and isinstance(body.get("spec"), dict) \
             and body["spec"].get("conversion") is not None:
         raise NotNative("kustomize's namespace transformer edits CRD conversion webhooks")
+    if kind == "Namespace" and body.get("apiVersion") == "v1":
+        body["metadata"]["name"] = ns  # kustomize renames every Namespace object to the `namespace:` value
     if _scope(body) == "namespaced":
         body["metadata"]["namespace"] = ns
 

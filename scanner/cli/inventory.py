@@ -1,0 +1,53 @@
+"""`posture inventory PATH`: list (or render) what Flux deploys from a repository, and what the scan
+could not see. Exit 0; 2 on usage errors; 3 when nothing is deployed or a root cannot be resolved
+(the message names the flag that fixes it)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+FORMATS = ("table", "json", "yaml")
+
+
+@click.command("inventory")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=str))
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="table (default on a terminal), json (default otherwise; schema: reports/schema/inventory.schema.json) or yaml.")
+@click.option("--rendered", is_flag=True,
+              help="Print the deployed objects themselves as one YAML stream (Secret values replaced, SOPS metadata dropped).")
+@click.option("--root", "roots", multiple=True, metavar="PATH",
+              help="A Flux sync path to start from (repeatable); replaces discovery of FluxInstance/gotk-sync roots.")
+@click.option("--repo-cluster", "clusters", multiple=True, metavar="NAME",
+              help="Only this cluster of the repository (a Flux root, by the name the listing shows); repeatable.")
+@click.option("--namespace", "-n", "namespaces", multiple=True, help="Only objects in this namespace (repeatable).")
+@click.option("--kind", "kinds", multiple=True, help="Only objects of this kind (repeatable).")
+@click.option("--ks", "ks", multiple=True, metavar="NAME",
+              help="Only objects deployed by this Flux Kustomization or HelmRelease (name or ns/name; repeatable).")
+@click.option("--unseen", is_flag=True, help="Only what the scan could not see (the coverage gaps).")
+@click.option("--kustomize", "kustomize_mode", type=click.Choice(("auto", "binary", "native")), default="auto",
+              show_default=True, help="How kustomizations are built: the real kustomize, the exact native subset, or both.")
+@click.option("--kustomize-bin", type=click.Path(dir_okay=False), help="A kustomize or kubectl binary to use instead of the bundled one.")
+def inventory(path, fmt, rendered, roots, clusters, namespaces, kinds, ks, unseen, kustomize_mode, kustomize_bin):
+    """List what Flux deploys from the repository at PATH, per cluster, and what could not be seen."""
+    from reports import inventory as inv_report
+    from scanner.engine.repository import could_not_run, default_build_cache, read_repository
+    from scanner.inventory.build import InventorySettings
+
+    settings = InventorySettings(roots=tuple(roots), clusters=tuple(clusters), kustomize_mode=kustomize_mode,
+                                 kustomize_bin=kustomize_bin, cache_dir=default_build_cache())
+    inv = read_repository(path, settings).inventory
+    reason = could_not_run(inv, explicit_roots=bool(roots))
+    doc = inv_report.document(inv, namespaces=namespaces, kinds=kinds, ks=ks, unseen_only=unseen)
+    if rendered:
+        out = inv_report.render_manifests(inv, doc)
+    else:
+        fmt = fmt or ("table" if sys.stdout.isatty() else "json")
+        out = {"table": inv_report.render_table, "json": inv_report.render_json, "yaml": inv_report.render_yaml}[fmt](doc)
+    click.echo(out, nl=False)
+    if reason:
+        click.echo(f"posture: scan could not run: {reason}", err=True)
+        sys.exit(3)
+
+
+COMMANDS = [inventory]
