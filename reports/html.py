@@ -1,5 +1,8 @@
 """Self-contained HTML report: builds a view model from the JSON report dict and renders jinja2.
 
+The entry points (`render`, `write`) take the typed Report and RenderOptions of the formatter
+contract (reports.interface) and hand the templates the report's JSON form.
+
 Everything the page needs is inline (CSS, JS, SVG) so it opens air-gapped from disk. Manifest
 values only ever reach the page through jinja's autoescape; the one script is static and is
 pinned by a CSP hash, so even a markup injection that slipped past escaping could not run code.
@@ -11,13 +14,14 @@ import hashlib
 import re
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup
 
 from reports import svg
-from reports.sarif import mitigation_text
+from reports.interface import RenderOptions
+from reports.links import safe_url, source_href
+from scanner.engine.report_model import Report
 
 try:  # markupsafe's C escaper (what jinja's autoescape calls), without the Markup wrapper per value
     from markupsafe._speedups import _escape_inner as _escape_str
@@ -37,9 +41,8 @@ LAYERS = ("perimeter", "segmentation", "nodes", "workloads", "secrets", "authent
           "gitops", "backups", "monitoring")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEV_RANK = {s: len(SEVERITIES) - i for i, s in enumerate(SEVERITIES)}  # critical=5 ... info=1
-STATUS_RANK = {"fail": 0, "error": 0, "warn": 1, "waived": 2, "mitigated": 3, "pass": 3, "not_applicable": 4}
-FINDING_STATUSES = ("fail", "warn", "waived", "mitigated", "pass")
-_SAFE_URL = re.compile(r"^https?://[^\s\"'<>\x00-\x1f]+$", re.IGNORECASE)
+STATUS_RANK = {"fail": 0, "error": 0, "warn": 1, "waived": 2, "pass": 3, "not_applicable": 4}
+FINDING_STATUSES = ("fail", "warn", "waived", "pass")
 EVIDENCE_CHARS = 240  # evidence is a hint next to the message, not a dump; keeps 5k rows light
 
 
@@ -52,11 +55,6 @@ def grade_of(score: float | None) -> str | None:
     return "F"
 
 
-def safe_url(url: object) -> str | None:
-    """Only plain http(s) URLs become links: a `javascript:` web_url or reference stays text."""
-    return url if isinstance(url, str) and _SAFE_URL.match(url) else None
-
-
 def repo_link_base(report: dict, options: dict) -> tuple[str | None, str | None]:
     """(web_url, commit) for file links: the option overrides the first git source's URL."""
     scan = report.get("scan") or {}
@@ -66,15 +64,6 @@ def repo_link_base(report: dict, options: dict) -> tuple[str | None, str | None]
     if web:
         web = web.rstrip("/")
     return web, (commit if isinstance(commit, str) and re.fullmatch(r"[0-9A-Za-z._/-]+", commit) else None)
-
-
-def source_href(web: str | None, commit: str | None, path: str | None, line: int | None) -> str | None:
-    """`{web}/blob/{commit}/{path}#L{line}` for repo files; live-cluster paths get no link."""
-    if not (web and commit and path) or "://" in path or path.startswith("/"):
-        return None
-    path = path[2:] if path.startswith("./") else path
-    href = f"{web}/blob/{commit}/{quote(path, safe='/')}"
-    return f"{href}#L{line}" if isinstance(line, int) and line >= 1 else href
 
 
 def _loc_text(loc: dict | None) -> str:
@@ -129,8 +118,6 @@ def _finding_tr(f: dict, check: dict, web: str | None, commit: str | None) -> tu
         '</span></td><td data-v="', str(status_rank), '"><span class="st ', estatus, '">', estatus,
         "</span></td><td>", _e(subject), "</td><td>", _e(f.get("message") or ""),
     ]
-    if status == "mitigated":
-        parts += ('<small class="d mitigated">', _e(mitigation_text(f)), "</small>")
     if evidence:
         parts += ('<small class="d">', _e(evidence), "</small>")
     if remediation:
@@ -319,7 +306,7 @@ def _sections(report: dict, order: list[str], web: str | None, commit: str | Non
             "refs": _refs(check.get("references")),
             "rows": n_rows,
             "rows_html": _Rows([check], False, web, commit),
-            "subjects": {k: subj.get(k, 0) for k in ("total", "passing", "failing", "warning", "waived", "mitigated")},
+            "subjects": {k: subj.get(k, 0) for k in ("total", "passing", "failing", "warning", "waived")},
         })
     for entries in by_layer.values():
         entries.sort(key=lambda e: (e["status_rank"], -e["sev_rank"], e["c"].get("id") or ""))
@@ -550,11 +537,17 @@ def _context(report: dict, options: dict) -> dict:
     return ctx
 
 
-def render(report: dict, options: dict | None = None) -> str:
-    return _env().get_template("report.html.j2").render(_context(report, options or {}))
+def _inputs(report: Report, options: RenderOptions | None) -> tuple[dict, dict]:
+    """The templates' view of the contract's arguments: the report's JSON form, options as a dict."""
+    options = options or RenderOptions()
+    return report.to_json_dict(), {"history": list(options.history), "web_url": options.web_url}
 
 
-def write(report: dict, options: dict | None, fh) -> None:
+def render(report: Report, options: RenderOptions | None = None) -> str:
+    return _env().get_template("report.html.j2").render(_context(*_inputs(report, options)))
+
+
+def write(report: Report, options: RenderOptions | None, fh) -> None:
     """Render into the text file `fh` piece by piece (a large page is never held whole in memory)."""
-    for piece in _env().get_template("report.html.j2").generate(_context(report, options or {})):
+    for piece in _env().get_template("report.html.j2").generate(_context(*_inputs(report, options))):
         fh.write(piece)

@@ -1,14 +1,17 @@
-"""Formatter plugins, found through the `gitops_posture.formatters` entry-point group."""
+"""Formatter plugins, found through the `gitops_posture.formatters` entry-point group.
+
+Each entry point names an object that implements `reports.interface.Formatter` (usually a module)."""
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import signal
 import tempfile
 import threading
 
+from reports.interface import Formatter, RenderOptions, StreamingFormatter
 from scanner.engine.plugins import entry_points
+from scanner.engine.report_model import Report
 
 GROUP = "gitops_posture.formatters"
 # Names users type that map onto a formatter (e.g. `--format md`).
@@ -22,15 +25,18 @@ def formatters() -> dict:
     return found
 
 
-def load(name: str):
-    """(module-like object with FILENAME, render function) for a format name."""
+def load(name: str) -> Formatter:
+    """The formatter for a format name (aliases accepted); KeyError when none is registered,
+    TypeError when the entry point does not implement the Formatter protocol."""
     name = ALIASES.get(name, name)
     eps = formatters()
     if name not in eps:
         raise KeyError(name)
     target = eps[name].load()
-    module = importlib.import_module(target.__module__)
-    return getattr(module, "FILENAME", f"posture-report.{name}"), target
+    if not isinstance(target, Formatter):
+        raise TypeError(f"formatter {name!r} ({eps[name].value}) does not implement reports.interface.Formatter "
+                        "(FILENAME and render(report, options))")
+    return target
 
 
 def atomic_write(path: str, text: str) -> None:
@@ -64,20 +70,18 @@ def temp_beside(path: str) -> str:
     return tmp
 
 
-def stage(path: str, render, report: dict, options: dict) -> tuple[str, str]:
+def stage(path: str, formatter: Formatter, report: Report, options: RenderOptions) -> tuple[str, str]:
     """Render one format into a temp file beside `path`; (temp path, path) for `commit_staged`.
 
-    A formatter module with `write(report, options, fh)` streams into the file (the large formats
-    never hold their whole text in memory); otherwise `render`'s text is written."""
-    module = importlib.import_module(render.__module__)
-    writer = getattr(module, "write", None)
+    A StreamingFormatter writes into the file (the large formats never hold their whole text in
+    memory); otherwise `render`'s text is written."""
     fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if callable(writer):
-                writer(report, options, fh)
+            if isinstance(formatter, StreamingFormatter):
+                formatter.write(report, options, fh)
             else:
-                fh.write(render(report, options))
+                fh.write(formatter.render(report, options))
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
@@ -107,16 +111,17 @@ def discard_staged(staged: list[tuple[str, str]]) -> None:
             pass
 
 
-def write_reports(report: dict, formats: list[str], output_dir: str, options: dict | None = None) -> list[str]:
+def write_reports(report: Report, formats: list[str], output_dir: str,
+                  options: RenderOptions | None = None) -> list[str]:
     """Render every format into a temp file beside its target, then move them all into place: an
     error in one format leaves no partial set behind. Ctrl-C during the renames is held back until
     the set is complete, then re-raised (the CLI exits 130)."""
-    options = options or {}
+    options = options or RenderOptions()
     staged: list[tuple[str, str]] = []
     try:
         for fmt in formats:
-            filename, render = load(fmt)
-            staged.append(stage(os.path.join(output_dir, filename), render, report, options))
+            formatter = load(fmt)
+            staged.append(stage(os.path.join(output_dir, formatter.FILENAME), formatter, report, options))
         with _sigint_deferred():
             return commit_staged(staged)
     except BaseException:

@@ -34,7 +34,7 @@ def _scan_example(src: Path, tmp_path: Path, check_id: str) -> dict:
     else:
         repo.mkdir()
         shutil.copy(src, repo / src.name)
-    report = scan(str(repo), only=[check_id]).report
+    report = scan(str(repo), only=[check_id]).report.to_json_dict()
     return next(c for c in report["checks"] if c["id"] == check_id)
 
 

@@ -16,7 +16,7 @@ def test_deploy_base_is_hardened(tmp_path):
         "  - check: workloads.rbac-secrets-access\n"
         "    resource: 'ClusterRole/-/posture-scanner-read'\n"
         "    reason: lists Secret metadata only (PartialObjectMetadata); never gets a Secret's data\n")
-    report = scan(str(DEPLOY), only=["workloads", "segmentation"], config_path=str(cfg)).report
+    report = scan(str(DEPLOY), only=["workloads", "segmentation"], config_path=str(cfg)).report.to_json_dict()
     failing = {c["id"] for c in report["checks"] if c["status"] == "fail"}
     # The image is pinned by digest at release time, not in the base.
     assert failing <= {"workloads.image-digest"}, failing

@@ -89,7 +89,7 @@ def test_no_entry_point_is_said_and_every_flux_kustomization_is_a_root(tmp_path)
         spec: {path: ./apps/app, targetNamespace: web, sourceRef: {kind: GitRepository, name: flux-system}}
         """)
     write(tmp_path, "apps/app/deploy.yaml", DEPLOYMENT)
-    report = scan(str(tmp_path)).report
+    report = scan(str(tmp_path)).report.to_json_dict()
     assert report["scan"]["entry_point"]["found"] is False
     assert "every Flux Kustomization is taken as a root" in report["scan"]["entry_point"]["note"]
     inv = scan(str(tmp_path)).inventory

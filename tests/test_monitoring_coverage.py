@@ -20,7 +20,7 @@ def write(root: Path, files: dict) -> Path:
 
 
 def run(root, *ids):
-    return {c["id"]: c for c in scan(str(root), only=list(ids) or None).report["checks"]}
+    return {c["id"]: c for c in scan(str(root), only=list(ids) or None).report.to_json_dict()["checks"]}
 
 
 def test_app_template_metrics_port_needs_a_monitor(tmp_path):

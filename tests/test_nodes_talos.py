@@ -21,7 +21,7 @@ def write(root: Path, files: dict) -> Path:
 
 
 def run(root: Path, *ids):
-    report = scan(str(root), only=list(ids) or None).report
+    report = scan(str(root), only=list(ids) or None).report.to_json_dict()
     return {c["id"]: c for c in report["checks"]}
 
 

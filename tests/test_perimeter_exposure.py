@@ -24,7 +24,7 @@ def repo(tmp_path, files: dict) -> str:
 
 def run(path, only):
     r = scan(path, only=only)
-    return r, {c["id"]: c for c in r.report["checks"]}
+    return r, {c["id"]: c for c in r.report.to_json_dict()["checks"]}
 
 
 GATEWAY = """apiVersion: gateway.networking.k8s.io/v1
@@ -143,8 +143,8 @@ spec:
 """,
     }
     r, checks = run(repo(tmp_path, files), ["perimeter.loadbalancer-restricted", "perimeter.host-network"])
-    rows = r.report["exposure"]
-    print(rows, r.report["errors"])
+    rows = r.report.to_json_dict()["exposure"]
+    print(rows, r.report.to_json_dict()["errors"])
     kinds = {x["kind"] for x in rows}
     assert "Service/LoadBalancer" in kinds and "HostNetwork" in kinds and "HostPort" in kinds
     lb = checks["perimeter.loadbalancer-restricted"]["findings"][0]
@@ -252,7 +252,7 @@ def test_no_opnsense_config_is_not_applicable(tmp_path, monkeypatch):
 @pytest.mark.skipif(not (CORPUS / "dapperdivers__dapper-cluster").is_dir(), reason="corpus not present")
 def test_target_exposure_classification():
     r = scan(str(CORPUS / "dapperdivers__dapper-cluster"), only=["perimeter.external-routes-tls"])
-    rows = {(x["namespace"], x["name"]): x for x in r.report["exposure"] if x["kind"] == "HTTPRoute"}
+    rows = {(x["namespace"], x["name"]): x for x in r.report.to_json_dict()["exposure"] if x["kind"] == "HTTPRoute"}
     assert rows[("default", "echo-server")]["exposure"] == "external"
     assert rows[("media", "plex")]["exposure"] == "external"  # media gateway published by public external-dns
     assert rows[("media", "sonarr")]["exposure"] == "internal"

@@ -138,7 +138,7 @@ def test_random_repo_trees_never_raise(files):
     root = _materialise(files)
     try:
         run = api.scan(root)
-        report = run.report
+        report = run.report.to_json_dict()
         assert report["scan"]["stats"]["files"] >= 0
         assert isinstance(report["errors"], list)
     finally:

@@ -86,7 +86,7 @@ spec:
             - {{name: GITHUB_TOKEN, value: {PLANTED[1]}}}
             - {{name: LOG_LEVEL, value: debug}}
 """)
-    report = scan(str(r), only=[CID]).report
+    report = scan(str(r), only=[CID]).report.to_json_dict()
     fails = [f for f in _check(report)["findings"] if f["status"] == "fail"]
     keys = sorted(f["evidence"]["key_path"] for f in fails)
     assert keys == ["spec.template.spec.containers.0.env.0.value", "spec.values.auth.adminPassword",
@@ -118,7 +118,7 @@ data:
   ok.crt: |
 {_indent(_cert_pem(good), 4)}
 """)
-    report = scan(str(r), only=[CID]).report
+    report = scan(str(r), only=[CID]).report.to_json_dict()
     findings = _check(report)["findings"]
     crit = [f for f in findings if f["status"] == "fail" and f["severity"] == "critical"]
     assert len(crit) == 1 and "RSA PRIVATE KEY" in crit[0]["message"] and crit[0]["location"]["line"] == 6
@@ -137,7 +137,7 @@ def test_base64_private_key_in_talos_config_and_age_identity(tmp_path):
     (r / "talos/controlplane.yaml").write_text(f"machine:\n  token: {PLANTED[3]}\n  ca:\n    key: {b64}\ncluster:\n  secret: x\n")
     age = AgeKey.create(tmp_path / "k")
     (r / "age.agekey").write_text(age.secret + "\n")
-    report = scan(str(r), only=[CID]).report
+    report = scan(str(r), only=[CID]).report.to_json_dict()
     fails = [f for f in _check(report)["findings"] if f["status"] == "fail"]
     where = {(f["location"]["path"], f["severity"]) for f in fails}
     assert ("talos/controlplane.yaml", "critical") in where  # the base64 PEM key
@@ -218,7 +218,7 @@ def test_no_secret_in_exception_text(tmp_path, monkeypatch):
     monkeypatch.setattr(cs, "looks_like_credential", boom)
     r = make_repo(tmp_path / "r")
     add_app_file(r, "hr.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata: {{PASSWORD: {PLANTED[0]}}}\n")
-    report = scan(str(r), only=[CID]).report
+    report = scan(str(r), only=[CID]).report.to_json_dict()
     assert _check.__name__  # noqa
     c = next(c for c in report["checks"] if c["id"] == CID)
     assert c["error"] and PLANTED[0] not in str(report)

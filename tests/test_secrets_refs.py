@@ -10,7 +10,7 @@ CID = "secrets.externalsecret-coverage"
 
 
 def _results(repo, cid=CID):
-    report = scan(str(repo), only=[cid]).report
+    report = scan(str(repo), only=[cid]).report.to_json_dict()
     c = next(c for c in report["checks"] if c["id"] == cid)
     assert c["error"] is None, c["error"]
     return {f["subject"]: f for f in c["findings"]}

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import reports.registry
 import scanner.engine.pipeline
+from conftest_reports import as_model
 from scanner.cli.snapshots import COMMANDS, history, snapshot
 from scanner.snapshots import archive as arc
 from scanner.snapshots.signing import keygen, load_public_key, verify_file
@@ -25,7 +26,7 @@ def fake_scan(monkeypatch):
 
     def run_scan(path, **kw):
         calls.append((path, kw))
-        return next(reports)
+        return as_model(next(reports))
 
     monkeypatch.setattr(scanner.engine.pipeline, "run_scan", run_scan)
     return calls

@@ -119,6 +119,7 @@ def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clus
 
 def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
           baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose):
+    from reports.interface import RenderOptions
     from reports.registry import write_reports
     from scanner.engine.pipeline import InputError, scan as run_scan_full
     from scanner.engine.gates import evaluate_gates
@@ -157,20 +158,20 @@ def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clu
         except SnapshotError as exc:
             click.echo(f"posture: error: cannot read baseline {baseline}: {exc}", err=True)
             sys.exit(2)
-    evaluate_gates(report, fail_under=fail_under, fail_on=fail_on, baseline=baseline_report,
-                   fail_on_new=fail_on_new, max_score_drop=max_score_drop)
-    options = {}
+    report = report.with_gate(evaluate_gates(report, fail_under=fail_under, fail_on=fail_on, baseline=baseline_report,
+                                             fail_on_new=fail_on_new, max_score_drop=max_score_drop))
+    options = RenderOptions()
     if history:
         from scanner.engine.history import load_history
 
-        options["history"] = load_history(history)
+        options = RenderOptions(history=tuple(load_history(history)))
     try:
         written = write_reports(report, fmts, output_dir, options)
     except OSError as exc:
         click.echo(f"posture: error: cannot write reports to {output_dir}: {exc}", err=True)
         sys.exit(2)
     print_summary(report, written, quiet=quiet, verbose=verbose)
-    sys.exit(0 if report["gate"]["passed"] else 1)
+    sys.exit(0 if report.gate.passed else 1)
 
 
 @main.group()

@@ -81,7 +81,7 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
             _fail(f"cannot read the cluster: {exc}")
         raise
     try:
-        entry = arc.store(archive_dir, report, sign_key=key)
+        entry = arc.store(archive_dir, report.to_json_dict(), sign_key=key)
         for written in write_reports(report, wanted, output_dir, None) if wanted else []:
             click.echo(f"wrote {written}")
         removed = arc.prune(archive_dir, Policy(keep_daily, keep_weekly, keep_monthly))
@@ -95,7 +95,7 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
         from reports.prometheus import render as render_metrics
 
         try:
-            url = push(pushgateway, render_metrics(report, {}), arc.source_slug(report))
+            url = push(pushgateway, render_metrics(report), report.source_slug)
         except SnapshotError as exc:
             click.echo(f"warning: snapshot stored, but {exc}", err=True)
         else:

@@ -42,6 +42,10 @@ class Waiver:
     def expired(self, today: dt.date) -> bool:
         return self.expires is not None and self.expires < today
 
+    def finding_view(self) -> dict:
+        """What a waived finding shows of its waiver."""
+        return {"reason": self.reason, "expires": self.expires.isoformat() if self.expires else None}
+
     def as_dict(self, today: dt.date) -> dict:
         return {"check": self.check, "resource": self.resource, "reason": self.reason,
                 "expires": self.expires.isoformat() if self.expires else None,

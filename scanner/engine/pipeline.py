@@ -12,7 +12,8 @@ from scanner.analysis.exposure import exposure_map
 from scanner.core.model import LAYERS, ScanError
 from scanner.engine import config as config_mod
 from scanner.engine.plugins import discover as discover_checks
-from scanner.engine.report_model import build_report
+from scanner.engine.report_build import build_report
+from scanner.engine.report_model import Report
 from scanner.engine.runner import run_checks
 from scanner.checkapi.registry import CheckSpec
 from scanner.inventory.model import Inventory, add_cluster_documents, build_inventory, derive
@@ -30,9 +31,9 @@ class InputError(Exception):
 
 @dataclass
 class ScanRun:
-    """One scan's result: the report dict, and the inventory and checks it came from."""
+    """One scan's result: the report, and the inventory and checks it came from."""
 
-    report: dict
+    report: Report
     inventory: Inventory
     specs: list[CheckSpec] = field(default_factory=list)
 
@@ -72,7 +73,7 @@ def flux_graph(inv: Inventory) -> dict:
 
 def run_scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
              context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
-             inspect_tls: bool = False, progress=None, today: dt.date | None = None) -> dict:
+             inspect_tls: bool = False, progress=None, today: dt.date | None = None) -> Report:
     return scan(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path, only=only,
                 inspect_tls=inspect_tls, progress=progress, today=today).report
 
@@ -140,14 +141,15 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     t = time.perf_counter()
     specs, load_errors = discover_checks()
     for msg in load_errors:
-        inv.errors.append(ScanError("(plugins)", None, msg, kind="check"))
+        inv.errors.append(ScanError("(plugins)", None, msg, kind="check", code="plugin-load-failed"))
     specs = select_checks(specs, only)
     say(f"running {len(specs)} checks")
     today = today or dt.date.today()
     outcomes = run_checks(specs, inv, cfg, today)
     for out in outcomes:
         if out.error:
-            inv.errors.append(ScanError(f"(check {out.spec.id})", None, f"check failed: {out.error}", kind="check"))
+            inv.errors.append(ScanError(f"(check {out.spec.id})", None, f"check failed: {out.error}", kind="check",
+                                        code="check-crashed"))
     phases["checks"] = time.perf_counter() - t
 
     stats = {
@@ -175,13 +177,15 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     try:
         exposure = exposure_map(inv, cfg.options_for("perimeter"))
     except Exception as exc:  # the map is a view; a bug there must not lose the scan
-        inv.errors.append(ScanError("(exposure map)", None, f"exposure map failed: {exc}", kind="check"))
+        inv.errors.append(ScanError("(exposure map)", None, f"exposure map failed: {exc}", kind="check",
+                                    code="exposure-map-failed"))
         exposure = []
     report = build_report(outcomes=outcomes, weights=cfg.weights, scan_meta=scan_meta,
                           waivers=[w.as_dict(today) for w in cfg.waivers],
-                          errors=[e.as_dict() for e in inv.errors], exposure=exposure, flux_graph=flux_graph(inv))
+                          errors=[e.as_dict() for e in sorted(inv.errors, key=ScanError.sort_key)], exposure=exposure, flux_graph=flux_graph(inv))
     # The exposure map and report model are built after scan_meta is frozen: add their time now.
-    report.setdefault("scan", {}).setdefault("phases", {})["report"] = round(time.perf_counter() - t, 4)
+    phases = dict(report.scan.phases, report=round(time.perf_counter() - t, 4))
+    report = report.model_copy(update={"scan": report.scan.model_copy(update={"phases": phases})})
     return ScanRun(report=report, inventory=inv, specs=specs)
 
 
