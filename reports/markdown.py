@@ -8,6 +8,7 @@ left out. Manifest text is neutralised: no HTML, no table breaks, no @mentions t
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from reports import checklist
 from reports.interface import RenderOptions
@@ -161,7 +162,9 @@ def render(report: Report, options: RenderOptions | None = None) -> str:
     if report.waivers:
         tail.append(f"Waivers: {len(report.waivers)} ({len(expired)} expired)")
     if report.errors:
-        tail.append(f"scan errors: {len(report.errors)}")
+        codes = Counter(e.code for e in report.errors)
+        tail.append(f"scan errors: {len(report.errors)} ("
+                    + ", ".join(f"{code(c, 40)}" + (f" ×{n}" if n > 1 else "") for c, n in sorted(codes.items())) + ")")
     if tail:
         lines.append("<sub>" + " · ".join(tail) + "</sub>")
     text = "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import reports.registry
 import scanner.engine.pipeline
 from conftest_reports import as_model
+from scanner.core.errors import ConfigError
 from scanner.cli.snapshots import COMMANDS, history, snapshot
 from scanner.snapshots import archive as arc
 from scanner.snapshots.signing import keygen, load_public_key, verify_file
@@ -77,7 +78,7 @@ def test_snapshot_exit_codes(tmp_path, fake_scan, monkeypatch):
     assert res.exit_code == 2
     # scan input errors are exit 2, like `posture scan`
     def broken(path, **kw):
-        raise scanner.engine.pipeline.InputError("invalid configuration: weights.x must be a number")
+        raise ConfigError("invalid configuration: weights.x must be a number")
 
     monkeypatch.setattr(scanner.engine.pipeline, "run_scan", broken)
     res = runner.invoke(snapshot, [str(tmp_path), "--archive", str(tmp_path / "arc")])

@@ -65,16 +65,16 @@ def _verdicts(report):
 def test_unchanged_files_are_not_asked_again_and_a_changed_one_is(tmp_path, counting_sops, cache):
     wrapper, log = counting_sops
     repo, rels = _repo(tmp_path, wrapper)
-    first = scan(str(repo), only=[MAC]).report
+    first = scan(str(repo), only=[MAC]).report.to_json_dict()
     assert sorted(c.split()[1] for c in _calls(log)) == sorted(rels)
     log.unlink()
-    second = scan(str(repo), only=[MAC]).report
+    second = scan(str(repo), only=[MAC]).report.to_json_dict()
     assert _calls(log) == [], "every answer came from the cache"
     assert _verdicts(first) == _verdicts(second) and len(_verdicts(first)) == 2
     # One byte changed (the file is no longer what sops answered for): asked again, and the answer is new.
     p = repo / rels[0]
     p.write_text(p.read_text().replace("version:", "vresion:", 1))
-    third = scan(str(repo), only=[MAC]).report
+    third = scan(str(repo), only=[MAC]).report.to_json_dict()
     assert [c.split()[1] for c in _calls(log)] == [rels[0]]
     assert dict((path, status) for path, status, _ in _verdicts(third))[rels[0]] == "fail"
 
@@ -84,8 +84,8 @@ def test_not_encrypted_answers_are_never_stored(tmp_path, counting_sops, cache):
     repo, rels = _repo(tmp_path, wrapper, n=2)
     p = repo / rels[1]  # a SOPS block without `version`: filestatus says "not encrypted"
     p.write_text(re.sub(r"\n\s*version: .*", "\n", p.read_text()))
-    first = scan(str(repo), only=[MAC]).report
-    second = scan(str(repo), only=[MAC]).report
+    first = scan(str(repo), only=[MAC]).report.to_json_dict()
+    second = scan(str(repo), only=[MAC]).report.to_json_dict()
     assert sorted(c.split()[1] for c in _calls(log)) == sorted([rels[0], rels[1], rels[1]])
     assert _verdicts(first) == _verdicts(second)
     assert [s for _, s, _ in _verdicts(second)] == ["pass", "fail"]
@@ -117,7 +117,7 @@ def test_no_cache_flag_and_an_unusable_cache_dir(tmp_path, counting_sops, cache,
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache directory should be")
     monkeypatch.setenv("POSTURE_CACHE_DIR", str(blocker))
-    report = scan(str(repo), only=[MAC]).report
+    report = scan(str(repo), only=[MAC]).report.to_json_dict()
     assert len(_calls(log)) == 3
     assert [s for _, s, _ in _verdicts(report)] == ["pass"]
-    assert not [e for e in report["errors"] if "cache" in e["message"]]
+    assert not [e for e in report["errors"] if e["kind"] != "notice"]  # an unusable cache is no error at all

@@ -1,5 +1,5 @@
-"""The `posture` command line. Exit codes: 0 gates hold, 1 a gate failed, 2 usage or input error,
-130 interrupted."""
+"""The `posture` command line. Exit codes (scanner.core.errors): 0 gates hold, 1 a gate failed,
+2 usage or configuration error, 3 the scan could not run, 130 interrupted."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,8 @@ import sys
 import click
 
 from scanner import __version__
+from scanner.cli.errors import PostureCommand
+from scanner.core.errors import EXIT_GATE_FAILED, EXIT_INTERRUPTED, EXIT_PASS, ReportError, UsageError
 from scanner.core.model import SEVERITIES
 
 # The engine (scanner.api), the check registry, gates and terminal output are imported inside the
@@ -45,7 +47,16 @@ class _Progress:
             sys.stderr.flush()
 
 
-class _LazyGroup(click.Group):
+class _Group(click.Group):
+    """Its commands are PostureCommands: a PostureError ends them with the mapped exit code."""
+
+    command_class = PostureCommand
+
+
+_Group.group_class = _Group
+
+
+class _LazyGroup(_Group):
     """Adds the optional command modules (see _attach_optional_commands) on first need."""
 
     _optional_loaded = False
@@ -100,28 +111,25 @@ def main() -> None:
 def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
          baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, no_cache, quiet, verbose):
     """Scan a GitOps repository at PATH (and/or a live cluster) and write reports."""
+    if no_cache:
+        os.environ["POSTURE_NO_CACHE"] = "1"
+    if opnsense_config:
+        os.environ["POSTURE_OPNSENSE_CONFIG"] = os.path.abspath(opnsense_config)
+    if (fail_on_new is not None or max_score_drop is not None) and not baseline:
+        raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
+    progress = _Progress(not quiet)
     try:
-        if no_cache:
-            os.environ["POSTURE_NO_CACHE"] = "1"
-        if opnsense_config:
-            os.environ["POSTURE_OPNSENSE_CONFIG"] = os.path.abspath(opnsense_config)
-        if (fail_on_new is not None or max_score_drop is not None) and not baseline:
-            raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
         _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context,
-              inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose)
-    except KeyboardInterrupt:
-        # Anywhere in the scan (reading the repo, checks, rendering): reports are written atomically and
-        # only after every format rendered, so an interrupted run leaves no partial report behind.
-        _Progress(True).done()
-        click.echo("posture: interrupted; no partial report was written", err=True)
-        sys.exit(130)
+              inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose, progress)
+    finally:
+        progress.done()
 
 
 def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
-          baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose):
+          baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose, progress):
     from reports.interface import RenderOptions
     from reports.registry import write_reports
-    from scanner.engine.pipeline import InputError, scan as run_scan_full
+    from scanner.engine.pipeline import scan as run_scan_full
     from scanner.engine.gates import evaluate_gates
     from scanner.cli.terminal import print_summary
 
@@ -130,34 +138,15 @@ def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clu
     only_list = [o.strip() for item in only for o in item.split(",") if o.strip()]
     if age_key:
         os.environ["SOPS_AGE_KEY_FILE"] = os.path.abspath(age_key)
-    progress = _Progress(not quiet)
-    try:
-        run = run_scan_full(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path,
-                            only=only_list or None, inspect_tls=inspect_tls, progress=progress)
-    except InputError as exc:
-        progress.done()
-        click.echo(f"posture: error: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # the live source raises for unreachable clusters and bad kubeconfigs
-        progress.done()
-        if cluster and type(exc).__module__.split(".")[0] in ("kubernetes", "urllib3", "scanner"):
-            click.echo(f"posture: error: cannot read the cluster: {exc}", err=True)
-            sys.exit(2)
-        raise
+    run = run_scan_full(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path,
+                        only=only_list or None, inspect_tls=inspect_tls, progress=progress)
     progress.done()
     report = run.report
     baseline_report = None
     if baseline:
         from scanner.snapshots.archive import load_report
-        from scanner.snapshots import SnapshotError
 
-        try:
-            baseline_report = load_report(baseline)
-        except SnapshotError as exc:
-            click.echo(f"posture: error: cannot read baseline {baseline}: {exc}", err=True)
-            sys.exit(2)
+        baseline_report = load_report(baseline)  # SnapshotError: a usage error
     report = report.with_gate(evaluate_gates(report, fail_under=fail_under, fail_on=fail_on, baseline=baseline_report,
                                              fail_on_new=fail_on_new, max_score_drop=max_score_drop))
     options = RenderOptions()
@@ -168,10 +157,9 @@ def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, clu
     try:
         written = write_reports(report, fmts, output_dir, options)
     except OSError as exc:
-        click.echo(f"posture: error: cannot write reports to {output_dir}: {exc}", err=True)
-        sys.exit(2)
+        raise ReportError(f"cannot write reports to {output_dir}: {exc}") from None
     print_summary(report, written, quiet=quiet, verbose=verbose)
-    sys.exit(0 if report.gate.passed else 1)
+    sys.exit(EXIT_PASS if report.gate.passed else EXIT_GATE_FAILED)
 
 
 @main.group()
@@ -234,8 +222,7 @@ def checks_show(check_id):
                 for r in s.references:
                     click.echo(f"  - {r}")
             return
-    click.echo(f"posture: error: no check {check_id!r}; see `posture checks list`", err=True)
-    sys.exit(2)
+    raise UsageError(f"no check {check_id!r}; see `posture checks list`")
 
 
 def _attach_optional_commands() -> None:
@@ -257,7 +244,7 @@ def run() -> None:
         rv = main.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("posture: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -265,5 +252,5 @@ def run() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("posture: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from scanner.cli.errors import PostureCommand
 from scanner.core.model import SEVERITIES
 from scanner.snapshots import SnapshotError
 from scanner.snapshots import archive as arc
@@ -29,7 +30,7 @@ def _fail(message: str, code: int = 2):
     raise click.exceptions.Exit(code)
 
 
-@click.command("snapshot")
+@click.command("snapshot", cls=PostureCommand)
 @click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--cluster", is_flag=True, help="Scan the live cluster (with PATH: both, with drift).")
 @click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False), help="Kubeconfig file.")
@@ -69,17 +70,11 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
     except SnapshotError as exc:
         _fail(str(exc))
     from reports.registry import write_reports
-    from scanner.engine.pipeline import InputError, run_scan
+    from scanner.engine.pipeline import run_scan
 
-    try:
-        report = run_scan(path or (None if cluster else "."), cluster=cluster, kubeconfig=kubeconfig,
-                          context=context, config_path=config_path)
-    except InputError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # as `posture scan`: an unreachable cluster or bad kubeconfig is exit 2
-        if cluster and type(exc).__module__.split(".")[0] in ("kubernetes", "urllib3", "scanner"):
-            _fail(f"cannot read the cluster: {exc}")
-        raise
+    # A PostureError (bad config: 2, unreachable cluster: 3) ends the command (scanner.cli.errors).
+    report = run_scan(path or (None if cluster else "."), cluster=cluster, kubeconfig=kubeconfig,
+                      context=context, config_path=config_path)
     try:
         entry = arc.store(archive_dir, report.to_json_dict(), sign_key=key)
         for written in write_reports(report, wanted, output_dir, None) if wanted else []:
@@ -122,7 +117,7 @@ def _num(v) -> str:
     return "-" if v is None else f"{v:.1f}" if isinstance(v, (int, float)) else str(v)
 
 
-@click.command("history")
+@click.command("history", cls=PostureCommand)
 @click.option("--archive", "archive_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def history(archive_dir, fmt):
@@ -154,7 +149,7 @@ def history(archive_dir, fmt):
                    f"{counts.get('critical', 0):>4} {counts.get('high', 0):>4} {'yes' if e['signed'] else 'no'}")
 
 
-@click.command("verify")
+@click.command("verify", cls=PostureCommand)
 @click.argument("snapshot_ref", metavar="SNAPSHOT")
 @click.option("--key", "pub", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Public key (PREFIX.pub from `posture keygen`).")
@@ -171,7 +166,7 @@ def verify(snapshot_ref, pub):
     raise click.exceptions.Exit(verdict.exit_code)
 
 
-@click.command("keygen")
+@click.command("keygen", cls=PostureCommand)
 @click.argument("prefix")
 def keygen(prefix):
     """Write an Ed25519 key pair: PREFIX.key (private, mode 0600) and PREFIX.pub. Never overwrites."""
@@ -187,7 +182,7 @@ def _label(ref: str, path: Path) -> str:
     return path.name if ref.startswith(arc.ARCHIVE_PREFIX) else ref
 
 
-@click.command("diff", help="What changed from OLD to NEW: score deltas, new, resolved and re-rated "
+@click.command("diff", cls=PostureCommand, help="What changed from OLD to NEW: score deltas, new, resolved and re-rated "
                "findings. Exits 0 when both load (to gate, use `posture scan --baseline`). "
                "OLD and NEW: " + REF_HELP + ".")
 @click.argument("old", metavar="OLD")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from scanner.core.errors import ConfigError
 from scanner.core.model import LAYERS
 
 CONFIG_NAMES = ("posture.yaml", "posture.yml", ".posture.yaml")
@@ -25,8 +26,6 @@ LAYER_WIDE_KEYS = ("accepted_auth_providers", "external_classes", "external_gate
                    "host_network_allowed", "native_auth_annotations", "producers")
 
 
-class ConfigError(Exception):
-    pass
 
 
 @dataclass

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from scanner.analysis.exposure import exposure_map
+from scanner.core.errors import UsageError
 from scanner.core.model import LAYERS, ScanError
 from scanner.engine import config as config_mod
 from scanner.engine.plugins import discover as discover_checks
@@ -23,10 +24,6 @@ from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, parse_files
 
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-class InputError(Exception):
-    """Bad input the user must fix (missing path, bad config): exit code 2."""
 
 
 @dataclass
@@ -84,13 +81,10 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     """One scan, end to end."""
     say = progress or (lambda msg: None)
     if path is None and not cluster:
-        raise InputError("nothing to scan: give a repository PATH, --cluster, or both")
+        raise UsageError("nothing to scan: give a repository PATH, --cluster, or both")
     if path is not None and not os.path.isdir(path):
-        raise InputError(f"path {path} does not exist or is not a directory")
-    try:
-        cfg = config_mod.load(config_path, path)
-    except config_mod.ConfigError as exc:
-        raise InputError(f"invalid configuration: {exc}") from None
+        raise UsageError(f"path {path} does not exist or is not a directory")
+    cfg = config_mod.load(config_path, path)
 
     started = time.perf_counter()
     started_at = now_iso()

@@ -40,8 +40,8 @@ class FileSet:
         return [f for f in self.files if f.lower().endswith(YAML_SUFFIXES)]
 
 
-def _error(path: str, message: str) -> ScanError:
-    return ScanError(path, None, message)
+def _error(path: str, message: str, code: str) -> ScanError:
+    return ScanError(path, None, message, code=code)
 
 
 def _git(root: str, *args: str) -> str | None:
@@ -166,7 +166,8 @@ def _walk_files(root: str, errors: list[ScanError], links: set[str] | None = Non
             with os.scandir(dirpath) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            errors.append(_error(rel_dir or ".", f"unreadable directory: {exc.strerror or exc}; not scanned"))
+            errors.append(_error(rel_dir or ".", f"unreadable directory: {exc.strerror or exc}; not scanned",
+                                 "dir-unreadable"))
             continue
         for e in entries:
             if e.name == ".gitignore":
@@ -175,7 +176,8 @@ def _walk_files(root: str, errors: list[ScanError], links: set[str] | None = Non
                         specs.append((rel_dir, _gitignore_matcher(fh.read().splitlines())))
                 except (OSError, ValueError) as exc:
                     errors.append(_error(f"{rel_dir}/.gitignore".lstrip("/"),
-                                         f"unreadable: {getattr(exc, 'strerror', None) or exc}"))
+                                         f"unreadable: {getattr(exc, 'strerror', None) or exc}",
+                                         "gitignore-unreadable"))
                 break
         subdirs = []
         for e in entries:
@@ -190,7 +192,8 @@ def _walk_files(root: str, errors: list[ScanError], links: set[str] | None = Non
                 if e.is_symlink():
                     # Directory links are not followed (loops, escapes); say so unless they point inside.
                     if not _inside(os.path.realpath(e.path), root):
-                        errors.append(_error(rel, "symbolic link to a directory outside the repository; not followed"))
+                        errors.append(_error(rel, "symbolic link to a directory outside the repository; not followed",
+                                             "link-outside-repo"))
                     continue
                 subdirs.append((e.path, rel))
             elif not ignored(rel, False):
@@ -234,10 +237,10 @@ def discover(root: str) -> FileSet:
         if is_link:
             target = os.path.realpath(full)
             if not os.path.exists(target):
-                fs.errors.append(_error(rel, "broken or looping symbolic link; not read"))
+                fs.errors.append(_error(rel, "broken or looping symbolic link; not read", "link-broken"))
                 continue
             if not _inside(target, root):
-                fs.errors.append(_error(rel, "symbolic link pointing outside the repository; not read"))
+                fs.errors.append(_error(rel, "symbolic link pointing outside the repository; not read", "link-outside-repo"))
                 continue
             if os.path.isdir(target):
                 continue  # the directory's files are listed on their own

@@ -12,8 +12,8 @@ from scanner.core.model import Document, ScanError
 from scanner.sources.yamlload import load_documents
 
 
-def _error(rel: str, line: int | None, message: str) -> ScanError:
-    return ScanError(rel, line, message)
+def _error(rel: str, line: int | None, message: str, code: str = "file-unreadable") -> ScanError:
+    return ScanError(rel, line, message, code=code)
 
 
 DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024  # rendered stacks reach a few MB; 50 MB files are refused
@@ -33,7 +33,7 @@ def read_bytes(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
             return None, _error(rel, None, f"unreadable: {what}; not parsed")
         if st.st_size > max_bytes:
             return None, _error(rel, None, f"file is {st.st_size / 1048576:.1f} MiB, over the "
-                                              f"{max_bytes / 1048576:.0f} MiB limit; not parsed")
+                                           f"{max_bytes / 1048576:.0f} MiB limit; not parsed", "file-too-large")
         chunks = []
         total = 0
         want = st.st_size + 1  # one more byte to see EOF (or growth) in the same call
@@ -50,7 +50,8 @@ def read_bytes(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
     finally:
         os.close(fd)
     if len(data) > max_bytes:  # grew while we read it
-        return None, _error(rel, None, f"file is over the {max_bytes / 1048576:.0f} MiB limit; not parsed")
+        return None, _error(rel, None, f"file is over the {max_bytes / 1048576:.0f} MiB limit; not parsed",
+                            "file-too-large")
     return data, None
 
 
@@ -60,12 +61,12 @@ def read_text(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> t
     if err:
         return None, err
     if b"\0" in data[:8192]:
-        return None, _error(rel, None, "binary file (NUL bytes); not parsed")
+        return None, _error(rel, None, "binary file (NUL bytes); not parsed", "file-binary")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return None, _error(rel, line, f"not valid UTF-8 (byte {exc.start}); not parsed")
+        return None, _error(rel, line, f"not valid UTF-8 (byte {exc.start}); not parsed", "file-not-utf8")
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, None
@@ -89,7 +90,7 @@ def parse_file(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
         doc = ParsedDocument(rel, d.line, d.index, d.body)
         doc.lines = d.lines
         docs.append(doc)
-    return docs, [ScanError(rel, e.line, e.message) for e in load_errors]
+    return docs, [ScanError(rel, e.line, e.message, code=e.code) for e in load_errors]
 
 
 def parse_files(root: str, rels: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[list[Document], list[ScanError]]:

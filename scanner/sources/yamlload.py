@@ -126,6 +126,7 @@ class LoadError:
 
     line: int | None
     message: str
+    code: str = "yaml-invalid"  # a scanner.core.errors.ERROR_CODES code
 
 
 _HELM_TEMPLATE = re.compile(r"\{\{-?\s|\{\{\s*[.$]")
@@ -321,7 +322,7 @@ def _load_with(loader_cls, text, may_alias: bool) -> tuple[list[LoadedDoc], list
             line = node.start_mark.line + 1
             body, lines, err = _construct(loader, node, may_alias)
             if err:
-                errors.append(LoadError(line, err))
+                errors.append(LoadError(line, err, "yaml-too-deep"))
             else:
                 docs.append(LoadedDoc(line, index, body, lines))
             index += 1
@@ -348,18 +349,18 @@ def load_documents(text: str | bytes) -> tuple[list[LoadedDoc], list[LoadError]]
                 line, msg = _describe(exc2)
                 return [], [LoadError(line, f"invalid YAML: {msg}")]
             except RecursionError:
-                return [], [LoadError(None, "document nested too deeply")]
+                return [], [LoadError(None, "document nested too deeply", "yaml-too-deep")]
             except (ValueError, TypeError, OverflowError) as exc2:
-                return [], [LoadError(None, f"invalid YAML value: {exc2}")]
+                return [], [LoadError(None, f"invalid YAML value: {exc2}", "yaml-invalid-value")]
         else:
             line, msg = _describe(exc)
             helm = _HELM_TEMPLATE_B.search(text) if isinstance(text, bytes) else _HELM_TEMPLATE.search(text)
             msg = f"Helm/Go template, not plain YAML ({msg})" if helm else f"invalid YAML: {msg}"
-            return [], [LoadError(line, msg)]
+            return [], [LoadError(line, msg, "yaml-helm-template" if helm else "yaml-invalid")]
     except RecursionError:
-        return [], [LoadError(None, "document nested too deeply")]
+        return [], [LoadError(None, "document nested too deeply", "yaml-too-deep")]
     except (ValueError, TypeError, OverflowError) as exc:  # constructor errors on odd scalars
-        return [], [LoadError(None, f"invalid YAML value: {exc}")]
+        return [], [LoadError(None, f"invalid YAML value: {exc}", "yaml-invalid-value")]
 
     kept: list[LoadedDoc] = []
     for d in docs:
@@ -367,7 +368,7 @@ def load_documents(text: str | bytes) -> tuple[list[LoadedDoc], list[LoadError]]
             continue  # empty document (a leading or trailing ---)
         if may_alias and _expanded_size_exceeds(d.body, MAX_EXPANDED_NODES):
             errors.append(LoadError(d.line, "alias bomb: aliases expand past "
-                                    f"{MAX_EXPANDED_NODES:,} nodes; document not loaded"))
+                                    f"{MAX_EXPANDED_NODES:,} nodes; document not loaded", "yaml-alias-bomb"))
             continue
         kept.append(d)
     errors.sort(key=lambda e: e.line or 0)
