@@ -22,6 +22,7 @@ from scanner.analysis import sops as sops_mod
 from scanner.core.model import Location, ScanError
 from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, read_bytes
 from scanner.sources.yamlload import load_documents
+from scanner.checkapi.context import scan_options
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, line_of, passed, warned
 from scanner.inventory.substitute import is_only_substitution
@@ -491,8 +492,10 @@ def sops_mac_verified(inv, options):
                 "from the native parser only; filestatus and MAC verification skipped")
         return
     timeout = float(options.get("timeout") or 20)
-    runner = sops_mod.SopsRunner(binary, inv.root, timeout=timeout, workers=int(options.get("workers") or 4))
-    key_source = sops_mod.age_key_available()
+    scan = scan_options(inv)
+    runner = sops_mod.SopsRunner(binary, inv.root, timeout=timeout, workers=int(options.get("workers") or 4),
+                                 age_key_file=scan.age_key_file, cache_dir=scan.cache_dir)
+    key_source = sops_mod.age_key_available(scan.age_key_file)
     statuses = runner.map(runner.filestatus, files)
     if runner.broken:
         inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check", code="sops-unavailable"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import checks
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 CORPUS = Path("/work/shared/corpus")
 EXAMPLES = Path(checks.__file__).parent / "examples"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import checks
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from scanner.engine.plugins import discover
 
 EXAMPLES = Path(checks.__file__).parent / "examples"

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import jsonschema
 
-from tests.support.repos import flux_repo
+from tests.support.repos import PRIVILEGED_DEPLOYMENT, flux_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "reports/schema/report.schema.json").read_text())
-PRIV = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ups}
-spec:
-  template:
-    spec:
-      containers: [{name: app, image: "ghcr.io/example/ups:1.0.0", securityContext: {privileged: true}}]
-"""
+PRIV = PRIVILEGED_DEPLOYMENT
 
 
 def posture(*args, cwd=None):

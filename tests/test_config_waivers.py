@@ -6,18 +6,10 @@ import datetime as dt
 import pytest
 
 from scanner.engine import config as config_mod
-from scanner.engine.pipeline import scan
-from tests.support.repos import flux_repo
+from tests.support.scanning import scan
+from tests.support.repos import PRIVILEGED_DEPLOYMENT, flux_repo
 
-PRIV = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ups}
-spec:
-  template:
-    spec:
-      containers: [{name: app, image: "ghcr.io/example/ups:1.0.0", securityContext: {privileged: true}}]
-"""
+PRIV = PRIVILEGED_DEPLOYMENT
 
 
 @pytest.mark.parametrize("data,field", [

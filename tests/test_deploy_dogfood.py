@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "base"
 

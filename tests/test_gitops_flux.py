@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from checks.gitops import find_cycles
 
 CORPUS = Path("/work/shared/corpus")

@@ -1,7 +1,7 @@
 """Inventory: Flux entry point, deployed marking, effective namespaces, patches, derivation."""
 from __future__ import annotations
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.repos import flux_repo, write
 
 DEPLOYMENT = """

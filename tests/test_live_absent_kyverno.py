@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fakekube.server import FakeKube  # noqa: E402
 
-from scanner.engine.pipeline import scan  # noqa: E402
+from tests.support.scanning import scan  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -27,6 +27,7 @@ from scanner.snapshots import SnapshotError
 from scanner.snapshots.push import group_url, push
 from conftest_reports import as_model, render
 from test_snapshots_support import homelab_report
+from tests.support.scanning import run_scan
 
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "deploy" / "monitoring"
@@ -113,7 +114,7 @@ def test_real_engine_report_renders_and_parses():
     example = ROOT / "examples" / "homelab"
     if not example.is_dir():
         pytest.skip("examples/homelab not present")
-    report = scanner.engine.pipeline.run_scan(str(example))
+    report = run_scan(str(example))
     fam = families(render(prometheus, report))
     assert samples(fam["posture_score"])[(("layer", "overall"),)] == report.score.overall
     statuses = samples(fam["posture_check_status"])
@@ -182,7 +183,7 @@ def test_snapshot_pushes_and_survives_a_dead_gateway(gateway, tmp_path, monkeypa
     from scanner.cli.snapshots import snapshot
 
     url, handler = gateway
-    monkeypatch.setattr(scanner.engine.pipeline, "run_scan", lambda path, **kw: as_model(homelab_report()))
+    monkeypatch.setattr(scanner.engine.pipeline, "run_scan", lambda options, config=None, **kw: as_model(homelab_report()))
     runner = CliRunner()
     res = runner.invoke(snapshot, [str(tmp_path), "--archive", str(tmp_path / "arc"), "--pushgateway", url])
     assert res.exit_code == 0, res.output

@@ -13,7 +13,7 @@ import pytest
 from reports.interface import Formatter, RenderOptions, StreamingFormatter
 from reports.registry import formatters, load, write_reports
 from scanner.engine import report_schema
-from scanner.engine.pipeline import run_scan
+from tests.support.scanning import run_scan
 from scanner.engine.report_model import Report
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.support.scanning import run_scan
 
 TIMEOUT_S = 120
 MEMORY_LIMIT = 2 * 1024 ** 3  # address space; a runaway alias expansion would blow through it
@@ -184,7 +185,7 @@ def test_unreadable_file_permission_denied_in_process(tmp_path, monkeypatch):
         return real_open(path, flags, *args, **kw)
 
     monkeypatch.setattr(os, "open", fake_open)  # (os.open: what scanner.rawparse reads files with)
-    report = api.run_scan(str(repo)).to_json_dict()
+    report = run_scan(str(repo)).to_json_dict()
     errs = [e for e in report["errors"] if e["path"] == "locked.yaml"]
     assert errs and "Permission denied" in errs[0]["message"]
 
@@ -325,7 +326,7 @@ def test_sigint_during_report_writes_leaves_no_partial_set(tmp_path, monkeypatch
     from reports import registry as rr
 
     from scanner.engine import pipeline as api
-    report = api.run_scan(str(repo_with(tmp_path)))
+    report = run_scan(str(repo_with(tmp_path)))
     real_place = rr.place
     calls = []
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from scanner.analysis import pem
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.sops import AgeKey, add_app_file, encrypt, make_repo, rule, sops_binary, write_sops_config
 
 CID = "secrets.no-plaintext-credentials"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.sops import add_app_file, make_repo
 
 CID = "secrets.externalsecret-coverage"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scanner.analysis import sops as sops_mod
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.sops import (APP_DIR, AgeKey, add_app_file, encrypt, make_repo, rule, sops_binary,
                                 write_sops_config)
 
@@ -182,8 +182,8 @@ def test_mac_verified_and_tampered_with_key(repo, key, monkeypatch):
     encrypt(repo, good, key)
     encrypt(repo, bad, key)
     _tamper(repo, bad)
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.key_file))
-    run = scan(str(repo), only=["secrets.sops-mac-verified"])
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", "/nonexistent")  # the environment is not read: the key is an option
+    run = scan(str(repo), only=["secrets.sops-mac-verified"], age_key_file=str(key.key_file))
     by_path = {f["location"]["path"]: f for f in _findings(run.report.to_json_dict(), "secrets.sops-mac-verified")}
     assert by_path[good]["status"] == "pass"
     assert by_path[bad]["status"] == "fail" and "MAC" in by_path[bad]["message"]

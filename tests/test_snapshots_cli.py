@@ -25,8 +25,8 @@ def fake_scan(monkeypatch):
     calls = []
     reports = iter([homelab_report(started_at=f"2025-03-0{d}T02:00:00Z", overall=60.0 + d) for d in range(1, 10)])
 
-    def run_scan(path, **kw):
-        calls.append((path, kw))
+    def run_scan(options, config=None, **kw):
+        calls.append((options, config))
         return as_model(next(reports))
 
     monkeypatch.setattr(scanner.engine.pipeline, "run_scan", run_scan)
@@ -56,14 +56,16 @@ def test_snapshot_stores_signs_and_passes_scan_options(tmp_path, fake_scan):
                                    "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     assert "stored" in res.output and "score 61.0 (D)" in res.output and "signed" in res.output
-    assert fake_scan[0] == (str(repo), {"cluster": False, "kubeconfig": None, "context": None,
-                                        "config_path": str(cfg)})
+    options, config = fake_scan[0]
+    assert (options.path, options.cluster, options.kubeconfig, options.context) == (str(repo), False, None, None)
+    assert options.config_path == config.path == str(cfg)
     snap = tmp_path / "arc" / "snapshots" / "20250301T020000Z-homelab.json"
     assert verify_file(snap, load_public_key(pub)).status == "valid"
 
     res = runner.invoke(snapshot, ["--cluster", "--context", "prod", "--archive", str(tmp_path / "arc")])
     assert res.exit_code == 0, res.output
-    assert fake_scan[1] == (None, {"cluster": True, "kubeconfig": None, "context": "prod", "config_path": None})
+    options, config = fake_scan[1]
+    assert (options.path, options.cluster, options.context, options.config_path) == (None, True, "prod", None)
 
 
 def test_snapshot_exit_codes(tmp_path, fake_scan, monkeypatch):
@@ -77,7 +79,7 @@ def test_snapshot_exit_codes(tmp_path, fake_scan, monkeypatch):
     res = runner.invoke(snapshot, [str(tmp_path), "--archive", str(tmp_path / "arc"), "--format", "prometheus"])
     assert res.exit_code == 2
     # scan input errors are exit 2, like `posture scan`
-    def broken(path, **kw):
+    def broken(*args, **kw):
         raise ConfigError("invalid configuration: weights.x must be a number")
 
     monkeypatch.setattr(scanner.engine.pipeline, "run_scan", broken)

@@ -139,7 +139,7 @@ def test_snapshot_command_prunes(tmp_path, monkeypatch):
     archive = tmp_path / "arc"
     _fill(archive, [datetime(2025, 3, d, 2, tzinfo=UTC) for d in range(1, 10)])
     monkeypatch.setattr(scanner.engine.pipeline, "run_scan",
-                        lambda path, **kw: as_model(homelab_report(started_at="2025-03-20T02:00:00Z")), raising=False)
+                        lambda options, config=None, **kw: as_model(homelab_report(started_at="2025-03-20T02:00:00Z")), raising=False)
     repo = tmp_path / "repo"
     repo.mkdir()
     result = CliRunner().invoke(snapshot, [str(repo), "--archive", str(archive), "--keep-daily", "3"])

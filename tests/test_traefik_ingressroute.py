@@ -2,7 +2,7 @@
 forwardAuth through their middlewares (also across namespaces)."""
 from __future__ import annotations
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.repos import flux_repo
 
 MIDDLEWARE = """

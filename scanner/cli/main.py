@@ -2,13 +2,13 @@
 2 usage or configuration error, 3 the scan could not run, 130 interrupted."""
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
 from scanner import __version__
 from scanner.cli.errors import PostureCommand
+from scanner.cli.params import FiniteFloat
 from scanner.core.errors import EXIT_GATE_FAILED, EXIT_INTERRUPTED, EXIT_PASS, ReportError, UsageError
 from scanner.core.model import SEVERITIES
 
@@ -89,9 +89,15 @@ def main() -> None:
 @click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True,
               help="Comma-separated: json, html, sarif, junit, markdown, prometheus.")
 @click.option("--output-dir", "-o", default="out", show_default=True, help="Where reports are written.")
-@click.option("--fail-under", type=click.FloatRange(0, 101), help="Fail (exit 1) when the overall score is below this.")
+@click.option("--fail-under", type=FiniteFloat(0, 101), help="Fail (exit 1) when the overall score is below this.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Fail when a finding of this severity or worse fails.")
 @click.option("--only", multiple=True, help="Run only these layers or check ids (repeatable, or comma-separated).")
+@click.option("--skip", multiple=True, help="Leave out these layers or check ids (repeatable, or comma-separated).")
+@click.option("--exclude", multiple=True, metavar="GLOB",
+              help="Leave matching files out of the scan (gitignore syntax, repeatable; adds to posture.yaml `exclude:`).")
+@click.option("--root", "roots", multiple=True, metavar="DIR", help="Scan this sub-tree as a Flux root (repeatable).")
+@click.option("--cluster-root", metavar="NAME",
+              help="In a repo with several clusters, follow only the Flux root of this cluster.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="posture.yaml (default: PATH/posture.yaml).")
 @click.option("--cluster", is_flag=True, help="Also scan the live cluster (read-only) through the Kubernetes API.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig file (default: $KUBECONFIG, in-cluster).")
@@ -99,66 +105,51 @@ def main() -> None:
 @click.option("--inspect-tls", is_flag=True, help="Live: read kubernetes.io/tls Secrets to check certificates (needs get on those Secrets).")
 @click.option("--baseline", help="Earlier JSON report or archive entry (archive:DIR@latest, @-1, @2026-01-31) to compare with.")
 @click.option("--fail-on-new", type=click.Choice(SEVERITIES), help="With --baseline: fail only on new findings this severe.")
-@click.option("--max-score-drop", type=click.FloatRange(min=0), help="With --baseline: fail when the score drops by more than this.")
+@click.option("--max-score-drop", type=FiniteFloat(0, 100), help="With --baseline: fail when the score drops by more than this.")
 @click.option("--history", type=click.Path(file_okay=False), help="Snapshot archive for the HTML trend chart.")
-@click.option("--age-key", type=click.Path(dir_okay=False), help="age key file so SOPS MACs can be verified.")
+@click.option("--age-key", type=click.Path(dir_okay=False), envvar="SOPS_AGE_KEY_FILE", show_envvar=True,
+              help="age key file so SOPS MACs can be verified.")
 @click.option("--opnsense-config", type=click.Path(dir_okay=False, exists=True),
               help="OPNsense config.xml backup: check the perimeter firewall too.")
 @click.option("--no-cache", is_flag=True,
               help="Do not reuse recorded `sops filestatus` answers (they are keyed by the file's exact bytes).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the verdict line.")
 @click.option("-v", "--verbose", count=True, help="More detail (-vv: every finding and scan error).")
-def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
-         baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, no_cache, quiet, verbose):
+def scan(**flags):
     """Scan a GitOps repository at PATH (and/or a live cluster) and write reports."""
-    if no_cache:
-        os.environ["POSTURE_NO_CACHE"] = "1"
-    if opnsense_config:
-        os.environ["POSTURE_OPNSENSE_CONFIG"] = os.path.abspath(opnsense_config)
-    if (fail_on_new is not None or max_score_drop is not None) and not baseline:
-        raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
-    progress = _Progress(not quiet)
-    try:
-        _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context,
-              inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose, progress)
-    finally:
-        progress.done()
-
-
-def _scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
-          baseline, fail_on_new, max_score_drop, history, age_key, quiet, verbose, progress):
     from reports.interface import RenderOptions
     from reports.registry import write_reports
-    from scanner.engine.pipeline import scan as run_scan_full
-    from scanner.engine.gates import evaluate_gates
+    from scanner.cli.options import scan_setup
     from scanner.cli.terminal import print_summary
+    from scanner.engine.gates import evaluate_gates
+    from scanner.engine.pipeline import scan as run_scan
 
-    fmts = _formats(formats)
-
-    only_list = [o.strip() for item in only for o in item.split(",") if o.strip()]
-    if age_key:
-        os.environ["SOPS_AGE_KEY_FILE"] = os.path.abspath(age_key)
-    run = run_scan_full(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path,
-                        only=only_list or None, inspect_tls=inspect_tls, progress=progress)
-    progress.done()
-    report = run.report
+    fmts = _formats(flags["formats"])
+    options, config, gates = scan_setup(flags)
+    if (gates.fail_on_new is not None or gates.max_score_drop is not None) and not gates.baseline:
+        raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
     baseline_report = None
-    if baseline:
+    if gates.baseline:
         from scanner.snapshots.archive import load_report
 
-        baseline_report = load_report(baseline)  # SnapshotError: a usage error
-    report = report.with_gate(evaluate_gates(report, fail_under=fail_under, fail_on=fail_on, baseline=baseline_report,
-                                             fail_on_new=fail_on_new, max_score_drop=max_score_drop))
-    options = RenderOptions()
-    if history:
+        baseline_report = load_report(gates.baseline)  # SnapshotError: a usage error, before the scan
+    history = ()
+    if flags["history"]:
         from scanner.engine.history import load_history
 
-        options = RenderOptions(history=tuple(load_history(history)))
+        history = tuple(load_history(flags["history"]))
+    progress = _Progress(not flags["quiet"])
     try:
-        written = write_reports(report, fmts, output_dir, options)
+        report = run_scan(options, config, progress=progress).report
+    finally:
+        progress.done()
+    report = report.with_gate(evaluate_gates(report, gates, baseline_report))
+    output_dir = flags["output_dir"]
+    try:
+        written = write_reports(report, fmts, output_dir, RenderOptions(history=history))
     except OSError as exc:
         raise ReportError(f"cannot write reports to {output_dir}: {exc}") from None
-    print_summary(report, written, quiet=quiet, verbose=verbose)
+    print_summary(report, written, quiet=flags["quiet"], verbose=flags["verbose"])
     sys.exit(EXIT_PASS if report.gate.passed else EXIT_GATE_FAILED)
 
 

@@ -70,11 +70,13 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
     except SnapshotError as exc:
         _fail(str(exc))
     from reports.registry import write_reports
-    from scanner.engine.pipeline import run_scan
+    from scanner.cli.options import scan_setup
+    from scanner.engine import pipeline
 
     # A PostureError (bad config: 2, unreachable cluster: 3) ends the command (scanner.cli.errors).
-    report = run_scan(path or (None if cluster else "."), cluster=cluster, kubeconfig=kubeconfig,
-                      context=context, config_path=config_path)
+    options, config, _ = scan_setup({"path": path or (None if cluster else "."), "cluster": cluster,
+                                     "kubeconfig": kubeconfig, "context": context, "config_path": config_path})
+    report = pipeline.run_scan(options, config)
     try:
         entry = arc.store(archive_dir, report.to_json_dict(), sign_key=key)
         for written in write_reports(report, wanted, output_dir, None) if wanted else []:

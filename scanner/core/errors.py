@@ -110,6 +110,8 @@ ERROR_CODES: dict[str, str] = {
     "kustomize-cycle": "a kustomization includes itself",
     "kustomize-ref-missing": "a kustomization names a resource or component that does not exist",
     "flux-path-missing": "a Flux Kustomization's path does not exist in the repository",
+    "flux-path-not-found": "a Flux Kustomization's path does not exist in its source",
+    "flux-graph-too-deep": "Flux Kustomizations nested beyond the scanner's bound; not built",
     "flux-patch-invalid": "a Flux Kustomization patch is not valid YAML",
     # analysis and checks
     "plugin-load-failed": "a check plugin could not be loaded (or repeats an id)",

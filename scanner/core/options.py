@@ -56,6 +56,13 @@ class ScanOptions:
     today: dt.date | None = None  # waiver expiry and age checks; None = the local date when the scan runs
     workers: int = 4  # subprocess work (sops, kustomize) in a thread pool of this size
 
+    def __post_init__(self) -> None:
+        # Lists given by library callers become tuples: the object stays hashable and immutable.
+        for name in ("roots", "exclude", "only", "skip"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value or ()))
+
     def with_(self, **changes) -> "ScanOptions":
         """A copy with some fields changed (the object itself is frozen)."""
         return replace(self, **changes)

@@ -4,6 +4,7 @@ Invalid configuration is a `ConfigError` naming the field; the CLI turns it into
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ CONFIG_NAMES = ("posture.yaml", "posture.yml", ".posture.yaml")
 TOP_LEVEL = {"weights", "disabled", "checks", "waivers", "max_file_bytes", "severity_weights", "accepted_auth_providers",
              "external_classes", "external_gateways", "internal_classes", "internal_gateways", "exempt_namespaces",
              "public_routes", "stale_days", "opnsense_config", "host_network_allowed", "native_auth_annotations",
-             "producers"}
+             "producers", "exclude"}
 
 
 # Top-level settings every check sees in its options (a per-check `checks.<id>` entry overrides them).
@@ -61,7 +62,12 @@ class Config:
     check_options: dict[str, dict] = field(default_factory=dict)
     waivers: list[Waiver] = field(default_factory=list)
     max_file_bytes: int | None = None
+    exclude: list[str] = field(default_factory=list)  # globs (gitignore syntax) left out of discovery
     raw: dict = field(default_factory=dict)  # layer-wide settings read by checks (accepted providers, ...)
+
+    def with_raw(self, **settings) -> "Config":
+        """A copy whose layer-wide settings are overridden (a CLI flag wins over posture.yaml)."""
+        return dataclasses.replace(self, raw={**self.raw, **settings})
 
     def options_for(self, check_id: str) -> dict:
         opts = {}
@@ -134,9 +140,10 @@ def parse(data, path: str | None = None) -> Config:
             raise ConfigError(f"{where}: max_file_bytes must be a positive integer")
         cfg.max_file_bytes = mfb
     for key in ("accepted_auth_providers", "external_classes", "external_gateways", "internal_classes",
-                "internal_gateways", "exempt_namespaces", "host_network_allowed", "native_auth_annotations"):
+                "internal_gateways", "exempt_namespaces", "host_network_allowed", "native_auth_annotations", "exclude"):
         if key in data and not (isinstance(data[key], list) and all(isinstance(x, str) for x in data[key])):
             raise ConfigError(f"{where}: {key} must be a list of strings")
+    cfg.exclude = list(data.get("exclude") or [])
     if "opnsense_config" in data and not isinstance(data["opnsense_config"], str):
         raise ConfigError(f"{where}: opnsense_config must be a path to an OPNsense config.xml")
     if "stale_days" in data and (not isinstance(data["stale_days"], int) or data["stale_days"] <= 0):

@@ -1,8 +1,21 @@
 """CI gates: score floor, severity threshold, and (with a baseline) new findings and score drop."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from scanner.core.model import SEVERITY_RANK
 from scanner.engine.report_model import CheckResult, Finding, Gate, Report
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """When a run fails (exit 1). `baseline` is a report file or archive reference."""
+
+    fail_under: float | None = None  # overall score floor, 0-100
+    fail_on: str | None = None  # a severity: fail on any failing finding this severe or worse
+    baseline: str | None = None
+    fail_on_new: str | None = None  # with a baseline: fail on new findings this severe or worse
+    max_score_drop: float | None = None  # with a baseline: fail when the score drops by more (points)
 
 
 def failing_at_or_above(report: Report, severity: str) -> list[tuple[CheckResult, Finding]]:
@@ -10,9 +23,11 @@ def failing_at_or_above(report: Report, severity: str) -> list[tuple[CheckResult
     return [(c, f) for c, f in report.findings("fail") if SEVERITY_RANK.get(f.severity, 0) >= floor]
 
 
-def evaluate_gates(report: Report, *, fail_under=None, fail_on=None, baseline: dict | None = None,
-                   fail_on_new=None, max_score_drop=None) -> Gate:
-    """The gate verdict for `report` (the caller stores it: `report.with_gate(gate)`)."""
+def evaluate_gates(report: Report, gates: GateOptions, baseline: dict | None = None) -> Gate:
+    """The gate verdict for `report` (the caller stores it: `report.with_gate(gate)`); `baseline` is
+    the report `gates.baseline` names, already read."""
+    fail_under, fail_on, fail_on_new, max_score_drop = gates.fail_under, gates.fail_on, gates.fail_on_new, \
+        gates.max_score_drop
     reasons: list[str] = []
     overall = report.score.overall
     if fail_under is not None and overall < fail_under:

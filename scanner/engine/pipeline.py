@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from scanner.analysis.exposure import exposure_map
 from scanner.core.errors import UsageError
 from scanner.core.model import LAYERS, ScanError
+from scanner.core.options import ScanOptions
 from scanner.engine import config as config_mod
+from scanner.engine.config import Config
 from scanner.engine.plugins import discover as discover_checks
 from scanner.engine.report_build import build_report
 from scanner.engine.report_model import Report
@@ -19,7 +21,7 @@ from scanner.engine.runner import run_checks
 from scanner.checkapi.registry import CheckSpec
 from scanner.inventory.model import Inventory, add_cluster_documents, build_inventory, derive
 from scanner.sources.discover import discover
-from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, parse_files
+from scanner.sources.parse import parse_files
 
 
 def now_iso() -> str:
@@ -35,14 +37,16 @@ class ScanRun:
     specs: list[CheckSpec] = field(default_factory=list)
 
 
-def _selected(check_id: str, only: list[str] | None) -> bool:
-    layer = check_id.split(".", 1)[0]
-    return not only or any(sel in (layer, check_id) or (sel.endswith("*") and check_id.startswith(sel[:-1]))
-                           for sel in only)
+def matches(check_id: str, selector: str) -> bool:
+    """A selector names a layer, a check id, or an id prefix ending in `*`."""
+    return selector in (check_id.split(".", 1)[0], check_id) or (
+        selector.endswith("*") and check_id.startswith(selector[:-1]))
 
 
-def select_checks(specs: list[CheckSpec], only: list[str] | None) -> list[CheckSpec]:
-    return [s for s in specs if _selected(s.id, only)]
+def select_checks(specs: list[CheckSpec], only=(), skip=()) -> list[CheckSpec]:
+    """The checks `only` names (all when empty), less those `skip` names."""
+    return [s for s in specs if (not only or any(matches(s.id, sel) for sel in only))
+            and not any(matches(s.id, sel) for sel in skip)]
 
 
 def flux_graph(inv: Inventory) -> dict:
@@ -68,23 +72,24 @@ def flux_graph(inv: Inventory) -> dict:
     return {"nodes": nodes, "edges": edges}
 
 
-def run_scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
-             context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
-             inspect_tls: bool = False, progress=None, today: dt.date | None = None) -> Report:
-    return scan(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path, only=only,
-                inspect_tls=inspect_tls, progress=progress, today=today).report
+def run_scan(options: ScanOptions, config: Config | None = None, *, progress=None) -> Report:
+    """`scan`, the report only."""
+    return scan(options, config, progress=progress).report
 
 
-def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
-         context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
-         inspect_tls: bool = False, progress=None, today: dt.date | None = None) -> ScanRun:
-    """One scan, end to end."""
+def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -> ScanRun:
+    """One scan, end to end. `config` is posture.yaml as read by the caller (the CLI reads it to build
+    `options`); None reads it here from `options.config_path` or the repository's posture.yaml.
+    `progress(message)` is told what the scan is doing."""
     say = progress or (lambda msg: None)
+    path, cluster = options.path, options.cluster
     if path is None and not cluster:
         raise UsageError("nothing to scan: give a repository PATH, --cluster, or both")
     if path is not None and not os.path.isdir(path):
         raise UsageError(f"path {path} does not exist or is not a directory")
-    cfg = config_mod.load(config_path, path)
+    cfg = config if config is not None else config_mod.load(options.config_path, path)
+    if options.opnsense_config:  # the flag wins over posture.yaml's setting
+        cfg = cfg.with_raw(opnsense_config=os.path.abspath(options.opnsense_config))
 
     started = time.perf_counter()
     started_at = now_iso()
@@ -95,11 +100,10 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     documents = []
     commit = web_url = None
 
-    max_bytes = cfg.max_file_bytes or DEFAULT_MAX_FILE_BYTES
     t = time.perf_counter()
     if path is not None:
         say("discovering files")
-        fs = discover(path)
+        fs = discover(path, exclude=options.exclude)
         files = fs.files
         errors.extend(fs.errors)
         commit, web_url = fs.git_commit, fs.web_url
@@ -110,7 +114,7 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     t = time.perf_counter()
     if path is not None:
         say(f"parsing {len(fs.yaml_files)} YAML files")
-        documents, parse_errors = parse_files(fs.root, fs.yaml_files, max_bytes)
+        documents, parse_errors = parse_files(fs.root, fs.yaml_files, options.max_file_bytes)
         errors.extend(parse_errors)
     phases["parse"] = time.perf_counter() - t
 
@@ -118,11 +122,13 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     say("building the inventory")
     inv = build_inventory(os.path.abspath(path) if path else None, documents, files, errors, config=cfg.raw)
     inv.git_commit, inv.web_url = commit, web_url
+    inv.options = options  # what checks need of the scan's options (scanner.checkapi.context)
     if cluster:
         from scanner.sources import cluster as cluster_src  # imported lazily: the kubernetes client is slow to import
 
         say("reading the cluster")
-        data = cluster_src.fetch_cluster(kubeconfig, context, inspect_tls=inspect_tls, needs=_needs_by_kind())
+        data = cluster_src.fetch_cluster(options.kubeconfig, options.context, inspect_tls=options.inspect_tls,
+                                         needs=_needs_by_kind())
         inv.cluster = data
         inv.errors.extend(data.errors)
         add_cluster_documents(inv, cluster_src.cluster_documents(data))
@@ -136,9 +142,9 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     specs, load_errors = discover_checks()
     for msg in load_errors:
         inv.errors.append(ScanError("(plugins)", None, msg, kind="check", code="plugin-load-failed"))
-    specs = select_checks(specs, only)
+    specs = select_checks(specs, options.only, options.skip)
     say(f"running {len(specs)} checks")
-    today = today or dt.date.today()
+    today = options.today or dt.date.today()
     outcomes = run_checks(specs, inv, cfg, today)
     for out in outcomes:
         if out.error:

@@ -32,6 +32,7 @@ class FileSet:
     files: list[str] = field(default_factory=list)  # repo-relative POSIX paths of every file found
     errors: list[ScanError] = field(default_factory=list)
     via_git: bool = False
+    excluded: int = 0  # files left out by --exclude / posture.yaml `exclude:`
     git_commit: str | None = None
     web_url: str | None = None
 
@@ -209,9 +210,17 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
 
 
-def discover(root: str) -> FileSet:
+def exclusion(globs) -> "pathspec.PathSpec | None":
+    """`--exclude` / posture.yaml `exclude:` globs, with .gitignore semantics (`dir/`, `**`, `!keep`)."""
+    globs = [g for g in globs or () if g and g.strip()]
+    return pathspec.GitIgnoreSpec.from_lines(globs) if globs else None
+
+
+def discover(root: str, exclude=()) -> FileSet:
+    """The repository's files, less those the `exclude` globs match (counted in `excluded`)."""
     root = os.path.abspath(root)
     fs = FileSet(root=root)
+    skip = exclusion(exclude)
     got = _git_files(root)
     links: set[str] | None = None
     if got is not None:
@@ -244,5 +253,8 @@ def discover(root: str) -> FileSet:
                 continue
             if os.path.isdir(target):
                 continue  # the directory's files are listed on their own
+        if skip is not None and skip.match_file(rel):
+            fs.excluded += 1
+            continue
         fs.files.append(rel)
     return fs

@@ -16,7 +16,7 @@ def _error(rel: str, line: int | None, message: str, code: str = "file-unreadabl
     return ScanError(rel, line, message, code=code)
 
 
-DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024  # rendered stacks reach a few MB; 50 MB files are refused
+from scanner.core.options import DEFAULT_MAX_FILE_BYTES  # noqa: E402  (re-exported: callers read it here)
 
 
 def read_bytes(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes | None, ScanError | None]:
