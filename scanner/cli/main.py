@@ -192,6 +192,7 @@ def checks_list(layer, as_json, as_markdown):
 @click.argument("check_id")
 def checks_show(check_id):
     """Show one check: why it matters, how to fix, references."""
+    from scanner.checkapi.options import describe
     from scanner.engine.plugins import discover as discover_checks
 
     specs, _ = discover_checks()
@@ -203,10 +204,11 @@ def checks_show(check_id):
             click.echo(f"{s.rationale}\n")
             click.echo(click.style("How to fix", underline=True))
             click.echo(f"{s.remediation}\n")
-            if s.options:
+            options = describe(s.options)
+            if options:
                 click.echo(click.style("Options (posture.yaml checks.<id>)", underline=True))
-                for k, v in s.options.items():
-                    click.echo(f"  {k}: {v!r}")
+                for o in options:
+                    click.echo(f"  {o['name']} ({o['type']}, default {o['default']!r}): {o['description']}")
                 click.echo("")
             if s.references:
                 click.echo(click.style("References", underline=True))

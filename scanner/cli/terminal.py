@@ -21,7 +21,9 @@ def print_summary(report: Report, written: list[str], *, quiet: bool = False, ve
     score, gate, scan = report.score, report.gate, report.scan
     problems = report.problems()
     verdict = "PASS" if gate.passed else "FAIL"
-    line = (f"posture: overall {score.overall:.1f} ({score.grade}), "
+    bare = score.overall_without_waivers
+    unwaived = f" [{bare:.1f} ({score.grade_without_waivers}) without waivers]" if bare is not None and bare != score.overall else ""
+    line = (f"posture: overall {score.overall:.1f} ({score.grade}){unwaived}, "
             f"{sum(1 for c in report.checks if c.status == 'fail')} failing checks, "
             f"{len(problems)} scan errors"
             + (f"; gate {verdict}" if gate.evaluated else ""))

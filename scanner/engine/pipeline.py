@@ -90,6 +90,12 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
     cfg = config if config is not None else config_mod.load(options.config_path, path)
     if options.opnsense_config:  # the flag wins over posture.yaml's setting
         cfg = cfg.with_raw(opnsense_config=os.path.abspath(options.opnsense_config))
+    # Every id the user named must exist, before the (long) scan starts.
+    all_specs, load_errors = discover_checks()
+    config_mod.check_selectors(options.only, all_specs, "--only")
+    config_mod.check_selectors(options.skip, all_specs, "--skip")
+    config_mod.check_ids(cfg, all_specs)
+    config_mod.validate_check_options(cfg, all_specs)
 
     started = time.perf_counter()
     started_at = now_iso()
@@ -139,10 +145,9 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
     phases["inventory"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    specs, load_errors = discover_checks()
     for msg in load_errors:
         inv.errors.append(ScanError("(plugins)", None, msg, kind="check", code="plugin-load-failed"))
-    specs = select_checks(specs, options.only, options.skip)
+    specs = select_checks(all_specs, options.only, options.skip)
     say(f"running {len(specs)} checks")
     today = options.today or dt.date.today()
     outcomes = run_checks(specs, inv, cfg, today)
@@ -180,7 +185,8 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
         inv.errors.append(ScanError("(exposure map)", None, f"exposure map failed: {exc}", kind="check",
                                     code="exposure-map-failed"))
         exposure = []
-    report = build_report(outcomes=outcomes, weights=cfg.weights, scan_meta=scan_meta,
+    report = build_report(outcomes=outcomes, weights=cfg.weights, severity_weights=cfg.severity_weights,
+                          scan_meta=scan_meta,
                           waivers=[w.as_dict(today) for w in cfg.waivers],
                           errors=[e.as_dict() for e in sorted(inv.errors, key=ScanError.sort_key)], exposure=exposure, flux_graph=flux_graph(inv))
     # The exposure map and report model are built after scan_meta is frozen: add their time now.

@@ -10,7 +10,8 @@ from scanner import __version__
 from scanner.core.model import LAYERS, SEVERITIES, SEVERITY_RANK
 from scanner.engine.report_model import SCHEMA_VERSION, Report
 from scanner.engine.runner import CheckOutcome, fingerprint
-from scanner.engine.scoring import FORMULA, check_score, grade, layer_score, overall_score
+from scanner.engine.scoring import (FORMULA, check_score, check_score_without_waivers, grade, layer_score,
+                                    overall_score)
 
 _EMPTY: dict = {}
 _STATUS_ORDER = {"fail": 0, "warn": 1, "waived": 2, "pass": 3}
@@ -32,7 +33,7 @@ def _finding(spec, r, waiver, locations: dict) -> dict:
         "location": loc,
         "remediation": r.remediation or spec.remediation,
         "evidence": r.evidence or _EMPTY,
-        "waiver": waiver.finding_view() if waiver else None,
+        "waiver": waiver.finding_view(r.status) if waiver else None,
     }
 
 
@@ -65,9 +66,11 @@ def build_checks(outcomes: list[CheckOutcome]) -> list[dict]:
         else:
             status = "pass"
         score = None if out.error else check_score(counts["pass"], counts["waived"], counts["warn"], total)
+        waived_warnings = sum(1 for f in findings if f["waiver"] and f["waiver"]["status"] == "warn")
+        bare = None if out.error else check_score_without_waivers(counts["pass"], counts["warn"], waived_warnings, total)
         checks.append({
             "id": spec.id, "title": spec.title, "layer": spec.layer, "severity": spec.severity,
-            "status": status, "score": score,
+            "status": status, "score": score, "score_without_waivers": bare,
             "subjects": {"total": total, "passing": counts["pass"], "failing": counts["fail"],
                          "warning": counts["warn"], "waived": counts["waived"]},
             "rationale": spec.rationale, "remediation": spec.remediation, "references": list(spec.references),
@@ -76,21 +79,25 @@ def build_checks(outcomes: list[CheckOutcome]) -> list[dict]:
     return checks
 
 
-def build_score(checks: list[dict], weights: dict[str, float]) -> dict:
+def build_score(checks: list[dict], weights: dict[str, float], severity_weights: dict[str, float] | None = None) -> dict:
     layers = {}
     for layer in LAYERS:
         mine = [c for c in checks if c["layer"] == layer]
-        score = layer_score([(c["score"], c["severity"]) for c in mine])
+        score = layer_score([(c["score"], c["severity"]) for c in mine], severity_weights)
+        bare = layer_score([(c["score_without_waivers"], c["severity"]) for c in mine], severity_weights)
         sev_counts = {s: 0 for s in SEVERITIES}
         for c in mine:
             for f in c["findings"]:
                 if f["status"] in ("fail", "warn"):
                     sev_counts[f["severity"]] += 1
-        layers[layer] = {"score": score, "grade": grade(score), "weight": weights.get(layer, 1.0),
+        layers[layer] = {"score": score, "grade": grade(score), "score_without_waivers": bare,
+                         "weight": weights.get(layer, 1.0),
                          "checks": len(mine), "failed_checks": sum(1 for c in mine if c["status"] == "fail"),
                          "findings": sev_counts}
     overall = overall_score({k: v["score"] for k, v in layers.items()}, weights)
-    return {"overall": overall, "grade": grade(overall), "formula": FORMULA, "layers": layers}
+    bare = overall_score({k: v["score_without_waivers"] for k, v in layers.items()}, weights)
+    return {"overall": overall, "grade": grade(overall), "overall_without_waivers": bare,
+            "grade_without_waivers": grade(bare), "formula": FORMULA, "layers": layers}
 
 
 def namespace_matrix(checks: list[dict]) -> dict:
@@ -114,13 +121,13 @@ def namespace_matrix(checks: list[dict]) -> dict:
 
 
 def build_report(*, outcomes, weights, scan_meta: dict, waivers: list[dict], errors: list[dict],
-                 exposure: list[dict], flux_graph: dict) -> Report:
+                 exposure: list[dict], flux_graph: dict, severity_weights: dict[str, float] | None = None) -> Report:
     checks = build_checks(outcomes)
     return Report.model_validate({
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "gitops-posture", "version": __version__},
         "scan": scan_meta,
-        "score": build_score(checks, weights),
+        "score": build_score(checks, weights, severity_weights),
         "checks": checks,
         "waivers": waivers,
         "errors": errors,

@@ -81,6 +81,7 @@ class ScanMeta(_Model):
 class LayerScore(_Model):
     score: Optional[Percent]
     grade: Optional[Grade]
+    score_without_waivers: Optional[Percent] = None
     weight: float = Field(default=1.0, ge=0)
     checks: int = Field(default=0, ge=0)
     failed_checks: int = Field(default=0, ge=0)
@@ -90,6 +91,8 @@ class LayerScore(_Model):
 class ScoreSummary(_Model):
     overall: Percent
     grade: Grade
+    overall_without_waivers: Optional[Percent] = None  # the same scan as if no waiver applied
+    grade_without_waivers: Optional[Grade] = None
     formula: str = ""
     layers: dict[Layer, LayerScore] = Field(default_factory=dict)
 
@@ -124,6 +127,7 @@ class FindingWaiver(_Model):
     reason: str
     expires: Optional[str] = None
     owner: Optional[str] = None
+    status: Optional[Literal["fail", "warn"]] = None  # what the finding would be without the waiver
 
 
 class Finding(_Model):
@@ -163,6 +167,7 @@ class CheckResult(_Model):
     severity: Severity
     status: CheckStatus
     score: Optional[Percent]
+    score_without_waivers: Optional[Percent] = None
     subjects: Subjects = Field(default_factory=Subjects)
     rationale: str = ""
     remediation: str = ""
