@@ -21,7 +21,7 @@ from markupsafe import Markup
 from reports import svg
 from reports.interface import RenderOptions
 from reports.links import safe_url, source_href
-from scanner.engine.report_model import Report
+from scanner.engine.report_model import Credit, Report, mitigation_text
 
 try:  # markupsafe's C escaper (what jinja's autoescape calls), without the Markup wrapper per value
     from markupsafe._speedups import _escape_inner as _escape_str
@@ -41,8 +41,8 @@ LAYERS = ("perimeter", "segmentation", "nodes", "workloads", "secrets", "authent
           "gitops", "backups", "monitoring")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEV_RANK = {s: len(SEVERITIES) - i for i, s in enumerate(SEVERITIES)}  # critical=5 ... info=1
-STATUS_RANK = {"fail": 0, "error": 0, "warn": 1, "waived": 2, "pass": 3, "not_applicable": 4}
-FINDING_STATUSES = ("fail", "warn", "waived", "pass")
+STATUS_RANK = {"fail": 0, "error": 0, "warn": 1, "waived": 2, "mitigated": 3, "pass": 3, "not_applicable": 4}
+FINDING_STATUSES = ("fail", "warn", "waived", "mitigated", "pass")
 EVIDENCE_CHARS = 240  # evidence is a hint next to the message, not a dump; keeps 5k rows light
 
 
@@ -118,6 +118,9 @@ def _finding_tr(f: dict, check: dict, web: str | None, commit: str | None) -> tu
         '</span></td><td data-v="', str(status_rank), '"><span class="st ', estatus, '">', estatus,
         "</span></td><td>", _e(subject), "</td><td>", _e(f.get("message") or ""),
     ]
+    if status == "mitigated":
+        credits = [Credit.model_validate(c) for c in f.get("mitigated_by") or ()]
+        parts += ('<small class="d mitigated">', _e(mitigation_text(credits)), "</small>")
     if evidence:
         parts += ('<small class="d">', _e(evidence), "</small>")
     if remediation:
@@ -306,7 +309,7 @@ def _sections(report: dict, order: list[str], web: str | None, commit: str | Non
             "refs": _refs(check.get("references")),
             "rows": n_rows,
             "rows_html": _Rows([check], False, web, commit),
-            "subjects": {k: subj.get(k, 0) for k in ("total", "passing", "failing", "warning", "waived")},
+            "subjects": {k: subj.get(k, 0) for k in ("total", "passing", "failing", "warning", "waived", "mitigated")},
         })
     for entries in by_layer.values():
         entries.sort(key=lambda e: (e["status_rank"], -e["sev_rank"], e["c"].get("id") or ""))

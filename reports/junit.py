@@ -2,7 +2,8 @@
 
 Mapping: fail -> <failure>; waived -> <skipped> (an accepted risk is deliberately not enforced);
 warn -> a passing case with the warning in <system-out> (a warning should show, not break the
-build: the gate decides that); a check that crashed -> <error>; a check with nothing to judge ->
+build: the gate decides that); mitigated -> a passing case whose <system-out> names the layer that
+enforces the control; a check that crashed -> <error>; a check with nothing to judge ->
 one case, skipped when not applicable. Scan input errors get a suite of their own, one case per
 error, named by its code.
 
@@ -98,6 +99,8 @@ def _check_cases(check: CheckResult) -> list[TestCase]:
                                f"(expires {(w.expires if w else None) or 'never'})")
         elif f.status == "warn":
             tc.system_out = "WARNING: " + _details(f, check)
+        elif f.status == "mitigated":  # passes: another layer enforces what the manifest lacks
+            tc.system_out = clean(f"MITIGATED: {f.message}\n{f.mitigation_text}")
         cases.append(tc)
     return cases
 

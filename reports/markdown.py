@@ -92,6 +92,29 @@ def _open_findings(report: Report) -> list[tuple[CheckResult, Finding]]:
     return items
 
 
+MITIGATED_LISTED = 10
+
+
+def _mitigated(report: Report) -> list[str]:
+    """How many findings pass only because another layer enforces them, and the score without them."""
+    items = list(report.findings("mitigated"))
+    bare = report.score.without_mitigations
+    if not items or bare is None:
+        return []
+    out = [f"### Mitigated by another layer ({len(items)})", "",
+           f"These subjects fail in their manifests but pass because the cluster enforces the control; without "
+           f"those layers the score would be **{_score(bare.overall)}/100 (grade {md(bare.grade, 4)})**.",
+           "", "| Check | Subject | Mitigated by |", "|---|---|---|"]
+    groups: dict[tuple, list] = {}
+    for c, f in items:
+        first = (f.mitigated_by or [None])[0]
+        groups.setdefault((c.id, first.layer if first else None, first.detail if first else None), []).append(f)
+    for (cid, layer, detail), fs in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:MITIGATED_LISTED]:
+        subj = md(fs[0].subject, 80) + (f" and {len(fs) - 1} more" if len(fs) > 1 else "")
+        out.append(f"| {code(cid, 60)} | {subj} | {md(layer, 20)}: {md(detail, 160)} |")
+    return out + [""]
+
+
 def _checklist_section(report: Report, web, commit) -> list[str]:
     """The scan as the Flux security checklist, folded: item, verdict, checks, first open finding."""
     rows = checklist.checklist_view(report)
@@ -156,6 +179,9 @@ def render(report: Report, options: RenderOptions | None = None) -> str:
             lines.append("")
     else:
         lines += ["✅ No open findings.", ""]
+    lines += _mitigated(report)
+
+
     lines += tail_section
     expired = [w for w in report.waivers if w.expired]
     tail = []

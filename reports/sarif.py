@@ -3,6 +3,8 @@
 One rule per check; one result per failing or warning finding. The finding's fingerprint goes into
 `partialFingerprints` so an alert keeps its identity (and its dismissal) across runs even when the
 line it points at moves. Waived and passing findings are left out: code scanning lists problems.
+Mitigated findings are listed as passing results (`kind: pass`, `level: none`) naming the layer that
+enforces the control.
 """
 from __future__ import annotations
 
@@ -94,10 +96,13 @@ def _result(f: Finding, check: CheckResult, rule_index: int) -> dict:
     sev = f.severity
     msg = _text(f.message, _text(check.title, check.id))
     remediation = f.remediation or check.remediation
-    return {
+    mitigated = f.status == "mitigated"
+    if mitigated:  # listed as a passing result: the problem in the manifest, and the layer that covers it
+        msg = f"Mitigated: {msg}\n{f.mitigation_text}"
+    out = {
         "ruleId": check.id,
         "ruleIndex": rule_index,
-        "level": LEVEL[sev],
+        "level": "none" if mitigated else LEVEL[sev],
         "message": {"text": msg + (f"\nRemediation: {remediation}" if remediation else "")},
         "locations": _locations(f),
         "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
@@ -109,6 +114,10 @@ def _result(f: Finding, check: CheckResult, rule_index: int) -> dict:
             "namespace": f.namespace,
         },
     }
+    if mitigated:
+        out["kind"] = "pass"
+        out["properties"]["mitigated_by"] = [c.model_dump(mode="json") for c in f.mitigated_by or []]
+    return out
 
 
 def _notification(e: ErrorEntry) -> dict:
@@ -138,7 +147,7 @@ def build(report: Report, options: RenderOptions | None = None) -> dict:
         if c.id not in rule_ids:
             rule_ids[c.id] = len(rules)
             rules.append(_rule(c))
-    results = [_result(f, c, rule_ids[c.id]) for c, f in report.findings("fail", "warn")]
+    results = [_result(f, c, rule_ids[c.id]) for c, f in report.findings("fail", "warn", "mitigated")]
     version = report.tool.version
     driver = {"name": report.tool.name, "rules": rules, "version": version, "semanticVersion": version}
     invocation = {"executionSuccessful": not any(c.status == "error" for c in report.checks),

@@ -45,6 +45,10 @@ def print_summary(report: Report, written: list[str], *, quiet: bool = False, ve
         text = "  n/a" if info.score is None else f"{info.score:5.1f}"
         click.echo(f"  {layer:<15} " + click.style(_bar(info.score), fg=_COLOURS.get(info.grade)) +
                    f" {text} {info.grade or '-'}  {sum(info.findings.values())} open")
+    unmitigated = score.without_mitigations
+    if unmitigated and unmitigated.mitigated_findings:
+        click.echo(f"\n  {unmitigated.mitigated_findings} findings mitigated by another layer (node defaults, admission, "
+                   f"cluster-wide policy); without them: {unmitigated.overall:.1f} ({unmitigated.grade})")
     findings = sorted(report.findings("fail"), key=lambda cf: -SEVERITY_RANK.get(cf[1].severity, 0))
     limit = len(findings) if verbose >= 2 else 10
     if findings:

@@ -14,7 +14,7 @@ from scanner.engine.scoring import (FORMULA, check_score, check_score_without_wa
                                     overall_score)
 
 _EMPTY: dict = {}
-_STATUS_ORDER = {"fail": 0, "warn": 1, "waived": 2, "pass": 3}
+_STATUS_ORDER = {"fail": 0, "warn": 1, "waived": 2, "mitigated": 3, "pass": 4}
 
 
 def _finding(spec, r, waiver, locations: dict) -> dict:
@@ -34,6 +34,7 @@ def _finding(spec, r, waiver, locations: dict) -> dict:
         "remediation": r.remediation or spec.remediation,
         "evidence": r.evidence or _EMPTY,
         "waiver": waiver.finding_view(r.status) if waiver else None,
+        "mitigated_by": r.mitigated_by or None,  # a mitigated finding: the layers that enforce the control
     }
 
 
@@ -65,14 +66,19 @@ def build_checks(outcomes: list[CheckOutcome]) -> list[dict]:
             status = "warn"
         else:
             status = "pass"
-        score = None if out.error else check_score(counts["pass"], counts["waived"], counts["warn"], total)
+        # A mitigated subject passes (another layer enforces the control); without mitigations it fails.
+        score = None if out.error else check_score(counts["pass"] + counts["mitigated"], counts["waived"],
+                                                   counts["warn"], total)
+        unmitigated = None if out.error else check_score(counts["pass"], counts["waived"], counts["warn"], total)
         waived_warnings = sum(1 for f in findings if f["waiver"] and f["waiver"]["status"] == "warn")
-        bare = None if out.error else check_score_without_waivers(counts["pass"], counts["warn"], waived_warnings, total)
+        bare = None if out.error else check_score_without_waivers(counts["pass"] + counts["mitigated"], counts["warn"],
+                                                                  waived_warnings, total)
         checks.append({
             "id": spec.id, "title": spec.title, "layer": spec.layer, "severity": spec.severity,
             "status": status, "score": score, "score_without_waivers": bare,
+            "score_without_mitigations": unmitigated, "mitigated_by": list(spec.mitigated_by),
             "subjects": {"total": total, "passing": counts["pass"], "failing": counts["fail"],
-                         "warning": counts["warn"], "waived": counts["waived"]},
+                         "warning": counts["warn"], "waived": counts["waived"], "mitigated": counts["mitigated"]},
             "rationale": spec.rationale, "remediation": spec.remediation, "references": list(spec.references),
             "error": out.error, "findings": findings,
         })
@@ -97,7 +103,20 @@ def build_score(checks: list[dict], weights: dict[str, float], severity_weights:
     overall = overall_score({k: v["score"] for k, v in layers.items()}, weights)
     bare = overall_score({k: v["score_without_waivers"] for k, v in layers.items()}, weights)
     return {"overall": overall, "grade": grade(overall), "overall_without_waivers": bare,
-            "grade_without_waivers": grade(bare), "formula": FORMULA, "layers": layers}
+            "grade_without_waivers": grade(bare), "formula": FORMULA, "layers": layers,
+            "without_mitigations": _score_without_mitigations(checks, weights, severity_weights)}
+
+
+def _score_without_mitigations(checks: list[dict], weights: dict[str, float], severity_weights) -> dict:
+    """What each manifest would score on a cluster without the layers that mitigate it: mitigated
+    subjects count as failing."""
+    layers = {}
+    for layer in LAYERS:
+        mine = [c for c in checks if c["layer"] == layer]
+        layers[layer] = layer_score([(c["score_without_mitigations"], c["severity"]) for c in mine], severity_weights)
+    overall = overall_score(layers, weights)
+    mitigated = sum(c["subjects"]["mitigated"] for c in checks)
+    return {"overall": overall, "grade": grade(overall), "layers": layers, "mitigated_findings": mitigated}
 
 
 def namespace_matrix(checks: list[dict]) -> dict:
@@ -109,7 +128,7 @@ def namespace_matrix(checks: list[dict]) -> dict:
                 continue
             cell = acc[ns][c["layer"]]
             cell[2] += 1
-            if f["status"] in ("pass", "waived"):
+            if f["status"] in ("pass", "waived", "mitigated"):
                 cell[0] += 1
             elif f["status"] == "warn":
                 cell[0] += 0.5

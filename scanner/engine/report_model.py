@@ -22,7 +22,7 @@ SCHEMA_VERSION = "1.0"
 Layer = Literal[LAYERS]  # type: ignore[valid-type]  (the tuple in core.model is the one list of layers)
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 Grade = Literal["A", "B", "C", "D", "F"]
-FindingStatus = Literal["pass", "fail", "warn", "waived"]
+FindingStatus = Literal["pass", "fail", "warn", "waived", "mitigated"]
 CheckStatus = Literal["pass", "fail", "warn", "not_applicable", "error"]
 ErrorKind = Literal["input", "config", "check", "source", "notice"]
 Origin = Literal["git", "cluster", "opnsense"]
@@ -88,6 +88,15 @@ class LayerScore(_Model):
     findings: dict[Severity, int] = Field(default_factory=dict)  # open (fail + warn) findings per severity
 
 
+class WithoutMitigations(_Model):
+    """The score with mitigated subjects counted as failing: what the manifests alone would score."""
+
+    overall: Percent
+    grade: Grade
+    layers: dict[Layer, Optional[Percent]] = Field(default_factory=dict)
+    mitigated_findings: int = Field(default=0, ge=0)
+
+
 class ScoreSummary(_Model):
     overall: Percent
     grade: Grade
@@ -95,6 +104,7 @@ class ScoreSummary(_Model):
     grade_without_waivers: Optional[Grade] = None
     formula: str = ""
     layers: dict[Layer, LayerScore] = Field(default_factory=dict)
+    without_mitigations: Optional[WithoutMitigations] = None
 
 
 class Gate(_Model):
@@ -130,6 +140,27 @@ class FindingWaiver(_Model):
     status: Optional[Literal["fail", "warn"]] = None  # what the finding would be without the waiver
 
 
+class Credit(_Model):
+    """Another layer that enforces what a manifest lacks (a mitigated finding), and where it is declared."""
+
+    layer: Layer
+    mechanism: str
+    detail: str
+    path: Optional[str] = None
+    line: Optional[int] = None
+
+    @property
+    def text(self) -> str:
+        where = f" at {self.path}:{self.line}" if self.path and self.line else (f" in {self.path}" if self.path else "")
+        return f"{self.layer}: {self.detail}{where}"
+
+
+def mitigation_text(credits) -> str:
+    """`mitigated by <layer>: <detail> at <path>:<line>`, one clause per enforcing layer."""
+    parts = [c.text for c in credits or ()]
+    return "mitigated by " + "; ".join(parts) if parts else "mitigated by another layer"
+
+
 class Finding(_Model):
     fingerprint: str = Field(min_length=8)
     status: FindingStatus
@@ -142,6 +173,11 @@ class Finding(_Model):
     remediation: str = ""
     evidence: dict[str, Any] = Field(default_factory=dict)  # what proves the verdict (never secret values)
     waiver: Optional[FindingWaiver] = None
+    mitigated_by: Optional[list[Credit]] = None  # for a mitigated finding: the layers that enforce the control
+
+    @property
+    def mitigation_text(self) -> str:
+        return mitigation_text(self.mitigated_by)
 
     @property
     def where(self) -> str:
@@ -158,6 +194,7 @@ class Subjects(_Model):
     failing: int = Field(default=0, ge=0)
     warning: int = Field(default=0, ge=0)
     waived: int = Field(default=0, ge=0)
+    mitigated: int = Field(default=0, ge=0)
 
 
 class CheckResult(_Model):
@@ -168,6 +205,8 @@ class CheckResult(_Model):
     status: CheckStatus
     score: Optional[Percent]
     score_without_waivers: Optional[Percent] = None
+    score_without_mitigations: Optional[Percent] = None  # mitigated subjects counted as failing
+    mitigated_by: list[Layer] = Field(default_factory=list)  # layers that can mitigate this check
     subjects: Subjects = Field(default_factory=Subjects)
     rationale: str = ""
     remediation: str = ""
