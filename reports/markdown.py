@@ -180,8 +180,6 @@ def render(report: Report, options: RenderOptions | None = None) -> str:
     else:
         lines += ["✅ No open findings.", ""]
     lines += _mitigated(report)
-
-
     lines += tail_section
     expired = [w for w in report.waivers if w.expired]
     tail = []

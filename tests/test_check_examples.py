@@ -43,10 +43,11 @@ def test_case_gives_exactly_the_expected_findings(spec, case, src, tmp_path):
     if not expectation_path(spec.id, case).exists():
         pytest.fail(f"{spec.id}/{case}: no {SUFFIX}")
     check = scan_case(spec.id, src, tmp_path)
+    assert check.error is None, check.error
     want, got = expected(spec.id, case), actual(check)
     assert got == want, {"missing": sorted((want - got).elements()), "unexpected": sorted((got - want).elements()),
                          "messages": [f"{f.subject}: {f.status}: {f.message}" for f in check.findings]}
     for f in check.findings:
-        if f.status == "fail":
-            assert f.location or f.resource, f"{spec.id}/{case}: a finding must name its file/line or object"
+        if f.status in ("fail", "warn"):
+            assert f.location or f.resource, f"{spec.id}/{case}: {f.subject}: a finding names its file or object"
             assert f.remediation, f"{spec.id}/{case}: a finding must say how to fix it"
