@@ -153,3 +153,17 @@ def test_severity_weights_are_applied(tmp_path):
     (tmp_path / "posture.yaml").write_text("severity_weights: {critical: 0, high: 0, medium: 0, low: 0, info: 1}\n")
     weighted = scan(tmp_path, only=["workloads"]).report.score.layers["workloads"].score
     assert weighted != base
+
+
+def test_a_baseline_with_nan_cannot_pass_a_score_drop_gate(tmp_path):
+    import json
+
+    repo = flux_repo(tmp_path / "repo", {"media": {"ups.yaml": PRIVILEGED_DEPLOYMENT}})
+    out = tmp_path / "o"
+    assert posture("scan", str(repo), "-o", str(out), "-q").returncode == 0
+    base = json.loads((out / "posture-report.json").read_text())
+    base["score"]["overall"] = float("nan")
+    (tmp_path / "base.json").write_text(json.dumps(base))  # json writes NaN, and reads it back
+    p = posture("scan", str(repo), "-o", str(tmp_path / "o2"), "--baseline", str(tmp_path / "base.json"),
+                "--max-score-drop", "0")
+    assert p.returncode == 2 and "NaN" in p.stderr

@@ -1,8 +1,10 @@
 """CI gates: score floor, severity threshold, and (with a baseline) new findings and score drop."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from scanner.core.errors import UsageError
 from scanner.core.model import SEVERITY_RANK
 from scanner.engine.report_model import CheckResult, Finding, Gate, Report
 
@@ -36,6 +38,8 @@ def evaluate_gates(report: Report, gates: GateOptions, baseline: dict | None = N
         bad = failing_at_or_above(report, fail_on)
         if bad:
             reasons.append(f"{len(bad)} failing finding(s) of severity {fail_on} or worse (--fail-on {fail_on})")
+    if baseline is not None:
+        _refuse_non_finite(baseline)
     if baseline is not None and (fail_on_new is not None or max_score_drop is not None):
         from scanner.engine.diff import baseline_gate  # compares JSON reports (the baseline is one)
 
@@ -43,3 +47,17 @@ def evaluate_gates(report: Report, gates: GateOptions, baseline: dict | None = N
     evaluated = any(v is not None for v in (fail_under, fail_on, fail_on_new, max_score_drop))
     return Gate(evaluated=evaluated, passed=not reasons, reasons=reasons, fail_under=fail_under, fail_on=fail_on,
                 fail_on_new=fail_on_new, max_score_drop=max_score_drop, baseline=bool(baseline))
+
+
+def _refuse_non_finite(baseline: dict) -> None:
+    """A baseline report is input: NaN or infinity in it (JSON readers accept them) would make every
+    score comparison false, so a score drop could never fail the gate."""
+    stack = [baseline]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise UsageError("--baseline: the report holds NaN or infinity; not a report this scanner wrote")
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
