@@ -451,43 +451,35 @@ class CertificateOptions(CheckOptions):
     severity="high",
     rationale="""
         An expired certificate takes a service down or trains users to click through warnings; a
-        short RSA key or a SHA-1 signature can be broken or forged. Only the certificate part of
-        kubernetes.io/tls Secrets is inspected, and only with `--inspect-tls`.""",
+        short RSA key or a SHA-1 signature can be broken or forged. Expiry and key come from each
+        cert-manager Certificate's status (`notAfter`, Ready) and spec (`privateKey`), so no Secret is
+        read: a TLS Secret carries the private key, and reading one means holding it. With
+        `--inspect-tls` (which needs `get` on those Secrets) the certificates in kubernetes.io/tls
+        Secrets are parsed as well.""",
     remediation="""
         Renew the certificate (check the cert-manager Certificate and its issuer: `cmctl status
         certificate`), and issue RSA >= 2048-bit or ECDSA P-256+ keys signed with SHA-256 or better.""",
     references=["https://cert-manager.io/docs/troubleshooting/",
+                "https://cert-manager.io/docs/reference/api-docs/#cert-manager.io/v1.CertificateStatus",
                 "https://csrc.nist.gov/pubs/sp/800/131/a/r2/final"],
     options=CertificateOptions,
-    needs=("Secret",),
+    needs=("Certificate",),
 )
 def tls_certificates(inv, options):
     if not live(inv):
         return
-    certs = getattr(inv.cluster, "tls_certificates", None) or []
-    if not certs:
-        return  # not inspected (no --inspect-tls) or no TLS Secrets: nothing to judge
     today = scan_options(inv).today or dt.date.today()
+    yield from _certificate_status(inv, options, today)
+    certs = getattr(inv.cluster, "tls_certificates", None) or []
     secrets = _index(inv, "Secret")
-    for c in certs:
+    for c in certs:  # --inspect-tls: the certificates inside TLS Secrets
         ns, name = c.get("namespace"), c.get("name")
         res = secrets.get(("Secret", ns, name))
         subject = f"TLS Secret {ns}/{name}"
-        fails, warns = [], []
-        days = None
-        if c.get("not_after"):
-            days = (dt.date.fromisoformat(c["not_after"][:10]) - today).days
-            if days < 0:
-                fails.append(f"expired {-days} day(s) ago ({c['not_after']})")
-            elif days < options["fail_days"]:
-                fails.append(f"expires in {days} day(s) ({c['not_after']})")
-            elif days < options["warn_days"]:
-                warns.append(f"expires in {days} day(s) ({c['not_after']})")
+        fails, warns = _expiry(c.get("not_after"), today, options)
+        days = _days(c.get("not_after"), today)
         key_type, bits = str(c.get("key_type") or ""), c.get("key_size")
-        if isinstance(bits, int):
-            if ((key_type == "RSA" and bits < options["min_rsa_bits"])
-                    or (key_type.startswith("EC") and bits < options["min_ec_bits"])):
-                fails.append(f"weak key: {key_type} {bits} bits")
+        fails += _weak_key(key_type, bits, options)
         if str(c.get("signature_hash") or "").lower() in WEAK_HASHES:
             fails.append(f"signed with {c['signature_hash']}")
         evidence = {k: c.get(k) for k in ("not_after", "key_type", "key_size", "signature_hash", "issuer", "subject",
@@ -499,6 +491,62 @@ def tls_certificates(inv, options):
         yield Result(status=status, subject=subject, message=msg, resource=res.ref() if res else {
             "apiVersion": "v1", "kind": "Secret", "namespace": ns, "name": name, "origin": "cluster"},
             location=Location(path=f"cluster://Secret/{ns}/{name}", line=None), evidence=evidence, namespace=ns)
+
+
+def _days(not_after, today: dt.date) -> int | None:
+    try:
+        return (dt.date.fromisoformat(str(not_after)[:10]) - today).days if not_after else None
+    except ValueError:
+        return None
+
+
+def _expiry(not_after, today: dt.date, options) -> tuple[list[str], list[str]]:
+    days = _days(not_after, today)
+    if days is None:
+        return [], []
+    if days < 0:
+        return [f"expired {-days} day(s) ago ({not_after})"], []
+    if days < options["fail_days"]:
+        return [f"expires in {days} day(s) ({not_after})"], []
+    if days < options["warn_days"]:
+        return [], [f"expires in {days} day(s) ({not_after})"]
+    return [], []
+
+
+def _weak_key(key_type: str, bits, options) -> list[str]:
+    if isinstance(bits, int) and not isinstance(bits, bool):
+        if ((key_type.upper() == "RSA" and bits < options["min_rsa_bits"])
+                or (key_type.upper().startswith("EC") and bits < options["min_ec_bits"])):
+            return [f"weak key: {key_type} {bits} bits"]
+    return []
+
+
+def _certificate_status(inv, options, today: dt.date):
+    """cert-manager Certificates as the cluster reports them: expiry from status.notAfter, the key
+    from spec.privateKey (cert-manager's defaults: RSA 2048, ECDSA 256), readiness from Ready."""
+    for res in _live(inv, "Certificate", group="cert-manager.io"):
+        status = res.body.get("status") if isinstance(res.body.get("status"), dict) else {}
+        spec = res.spec
+        subject = f"Certificate {res.namespace}/{res.name}"
+        fails, warns = _expiry(status.get("notAfter"), today, options)
+        key = spec.get("privateKey") if isinstance(spec.get("privateKey"), dict) else {}
+        algorithm = str(key.get("algorithm") or "RSA")
+        size = key.get("size") if isinstance(key.get("size"), int) else {"RSA": 2048, "ECDSA": 256}.get(algorithm.upper())
+        fails += _weak_key("EC" if algorithm.upper() == "ECDSA" else algorithm, size, options)
+        ready = _condition(res)
+        if ready is not None and ready.get("status") != "True":
+            fails.append(f"not Ready: {ready.get('reason') or ''} {_cut(ready.get('message'))}".strip())
+        if not status.get("notAfter") and not fails:
+            warns.append("no notAfter in its status yet (never issued?)")
+        days = _days(status.get("notAfter"), today)
+        verdict = "fail" if fails else "warn" if warns else "pass"
+        msg = f"{subject}: " + ("; ".join(fails + warns) if fails or warns else
+                                f"valid for {days} more days ({status.get('notAfter')}), {algorithm} {size} bits")
+        yield Result(status=verdict, subject=subject, message=msg, resource=res.ref(), location=_loc(res),
+                     namespace=res.namespace,
+                     evidence={"not_after": status.get("notAfter"), "days_left": days, "secret": spec.get("secretName"),
+                               "key_algorithm": algorithm, "key_size": size,
+                               "renewal_time": status.get("renewalTime")})
 
 
 # ---- Drift ----------------------------------------------------------------------------------------------

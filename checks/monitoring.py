@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import re
 
-import yaml
 
 from scanner.analysis.exposure import classify
 from scanner.core.memo import memo
@@ -13,6 +12,7 @@ from scanner.core.model import Location
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, passed, warned
 from scanner.analysis.talos import expand
+from scanner.sources.yamlload import load_documents
 
 GATUS_ENDPOINT = "gatus.home-operations.com/endpoint"
 GATUS_ENABLED = "gatus.home-operations.com/enabled"
@@ -228,11 +228,9 @@ def _gatus_urls(inv) -> list[tuple[str, object]]:
     for cm in inv.of_kind("ConfigMap"):
         for v in _d(cm.body.get("data")).values():
             if isinstance(v, str) and "endpoints" in v:
-                try:
-                    for doc in yaml.safe_load_all(v):
-                        from_config(doc, cm)
-                except yaml.YAMLError:
-                    continue
+                docs, _errors = load_documents(v)  # bounded: an embedded alias bomb is refused
+                for doc in docs:
+                    from_config(doc.body, cm)
     for hr in inv.of_kind("HelmRelease"):
         from_config(_d(_d(hr.spec.get("values")).get("config")), hr)
     for d in inv.documents:

@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 
 from pydantic import Field
 
-from scanner.analysis import generators, pem
+from scanner.analysis import generators, leakscan, pem
 from scanner.analysis import secretrefs as refs_mod
 from scanner.analysis import sops as sops_mod
 from scanner.core.model import Location, ScanError
@@ -36,7 +36,7 @@ TEMPLATE_ONLY = re.compile(r"^\s*(\{\{.*?\}\}\s*)+$", re.S)
 
 
 def _notice(inv, code: str, message: str, path: str = "(sops)") -> None:
-    if not any(e.kind == "notice" and e.code == code for e in inv.errors):
+    if not any(e.kind == "notice" and e.code == code and e.path == path for e in inv.errors):
         inv.errors.append(ScanError(path, None, message, kind="notice", code=code))
 
 
@@ -158,10 +158,15 @@ def sops_encrypted(inv, options):
             docs_by_path[d.path].append(d)
     for path, sf in sorted(sops_files.items()):
         non_secret = [d for d in sf.docs if d.kind != "Secret"] if sf.fmt == "yaml" else None
-        if sf.fmt == "yaml" and not non_secret:
-            continue  # judged per Secret above
         subject = f"SOPS file {path}"
         resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+        if sf.fmt == "yaml" and not sf.docs and sf.meta is None:
+            yield failed(inv, subject, f"{posixpath.basename(path)} is named as a SOPS file but holds no document "
+                                       "and no SOPS metadata (empty?): whatever it should protect is not encrypted here",
+                         resource=resource, location=Location(path, None), evidence={"sops": False, "format": "yaml"})
+            continue
+        if sf.fmt == "yaml" and not non_secret:
+            continue  # judged per Secret above
         meta = sf.meta
         if sf.fmt == "yaml":
             enc = plain_ok = 0
@@ -884,7 +889,7 @@ def _kv_findings(key: str, path: tuple, value: str, seen: set) -> list[dict]:
             continue
         seen.add(k)
         out.append({"key": k, "path": path, "reason": "credential in a KEY=value string",
-                    "fingerprint": pem.fingerprint(val.strip("\"'"))})
+                    "fingerprint": pem.secret_fingerprint(val.strip("\"'"))})
     return out
 
 
@@ -993,14 +998,14 @@ def credential_findings(body) -> list[dict]:
         # multi-line or URL values under plain keys, which it rejects without the value tests
         if _cred_key(key) and looks_like_credential(key, value):
             out.append({"key": key, "path": _link_path(link, tail), "reason": "credential-named key with a literal value",
-                        "fingerprint": pem.fingerprint(value.strip())})
+                        "fingerprint": pem.secret_fingerprint(value.strip())})
             return
         if "://" in value and "@" in value:
             for m in URL_CRED.finditer(value):
                 if _url_password_ok(m.group(3)):
                     out.append({"key": key, "path": _link_path(link, tail),
                                 "reason": f"{m.group(1).lower()}:// connection string with an embedded password",
-                                "fingerprint": pem.fingerprint(m.group(3))})
+                                "fingerprint": pem.secret_fingerprint(m.group(3))})
                     break
         before = len(out)
         start = _line_cred_start(value) if "\n" in value and len(value) < 512 * 1024 else None
@@ -1009,7 +1014,7 @@ def credential_findings(body) -> list[dict]:
                 k, v = m.group(1), m.group(3)
                 if looks_like_credential(k, v):
                     out.append({"key": f"{key} → {k}", "path": _link_path(link, tail),
-                                "reason": "credential in an embedded config file", "fingerprint": pem.fingerprint(v)})
+                                "reason": "credential in an embedded config file", "fingerprint": pem.secret_fingerprint(v)})
         if "=" in value and len(value) < 512 * 1024:
             out.extend(_kv_findings(key, _link_path(link, tail), value, {f["key"] for f in out[before:]}))
 
@@ -1097,7 +1102,7 @@ def _credential_findings_reference(body) -> list[dict]:
             continue
         if looks_like_credential(key, value):
             out.append({"key": key, "path": path, "reason": "credential-named key with a literal value",
-                        "fingerprint": pem.fingerprint(value.strip())})
+                        "fingerprint": pem.secret_fingerprint(value.strip())})
             continue
         before = len(out)
         if "://" in value and "@" in value:
@@ -1105,14 +1110,14 @@ def _credential_findings_reference(body) -> list[dict]:
                 if _url_password_ok(m.group(3)):
                     out.append({"key": key, "path": path, "reason": f"{m.group(1).lower()}:// connection string with "
                                                                     "an embedded password",
-                                "fingerprint": pem.fingerprint(m.group(3))})
+                                "fingerprint": pem.secret_fingerprint(m.group(3))})
                     break
         if "\n" in value and len(value) < 512 * 1024:
             for m in LINE_CRED.finditer(value):
                 k, v = m.group(1), m.group(3)
                 if looks_like_credential(k, v):
                     out.append({"key": f"{key} → {k}", "path": path, "reason": "credential in an embedded config file",
-                                "fingerprint": pem.fingerprint(v)})
+                                "fingerprint": pem.secret_fingerprint(v)})
         if "=" in value and len(value) < 512 * 1024:
             out.extend(_kv_findings(key, path, value, {f["key"] for f in out[before:]}))
         literal = len(path) >= 2 and path[-2] == "literals" and isinstance(path[-1], int)
@@ -1123,7 +1128,7 @@ def _credential_findings_reference(body) -> list[dict]:
 
 def _literal_finding(name: str, path: tuple, value: str) -> dict:
     return {"key": name, "path": path, "reason": "credential in a KEY=value literal",
-            "fingerprint": pem.fingerprint(value.strip().strip("\"'"))}
+            "fingerprint": pem.secret_fingerprint(value.strip().strip("\"'"))}
 
 
 _KEY_MARKERS = (b"-----BEGIN", b"AGE-SECRET-KEY-1", pem.B64_PEM_PREFIX.encode())
@@ -1208,7 +1213,18 @@ def no_plaintext_credentials(inv, options):
     yield from _credential_results(inv, inv.documents, inv.files)
 
 
+def _shown(fp: str | None) -> str:
+    return f" ({fp})" if fp else ""
+
+
+def _with_fingerprint(evidence: dict, fp: str | None) -> dict:
+    if fp:
+        evidence["fingerprint"] = fp
+    return evidence
+
+
 def _credential_results(inv, documents, files):
+    reported: set[tuple[str, int | None]] = set()  # (path, line) already a finding: not again by shape
     # 1) structured documents: key-name heuristics
     for doc in documents:
         if doc.origin != "git" or not isinstance(doc.body, (dict, list)) or doc.kind == "Secret":
@@ -1225,9 +1241,9 @@ def _credential_results(inv, documents, files):
         if any(k in body for k in generators.PATCH_KEYS) or (doc.kind == "Kustomization" and "patches" in (
                 body.get("spec") if isinstance(body.get("spec"), dict) else ())):
             patched = _patch_findings(inv, doc)
-            if patched:  # the parsed patch names the exact key and line: it replaces the text search's hit
-                fps = {f["fingerprint"] for f in patched}
-                found = [f for f in found if f["fingerprint"] not in fps] + patched
+            if patched:  # the parsed patch names the exact key and line: it replaces the text search's hits
+                texts = [tuple(kp) for kp, _ in generators.patch_texts(doc)]
+                found = [f for f in found if not any(tuple(f["path"][:len(kp)]) == kp for kp in texts)] + patched
         if not found and not (doc.kind in PASS_SUBJECT_KINDS or _is_talos(doc)):
             continue  # no finding and not a subject that passes: nothing to report
         label = _doc_label(doc)
@@ -1235,10 +1251,13 @@ def _credential_results(inv, documents, files):
                                                    "name": doc.path, "origin": "git"}
         for f in found:
             kp = ".".join(str(p) for p in f["path"])
-            yield failed(inv, f"{label}: {kp}", f"{label}: {f['reason']} at {kp} ({f['fingerprint']})",
-                         resource=resource, location=Location(doc.path, f.get("line") or inv.line_of(doc, f["path"])),
-                         evidence={"key": f["key"], "key_path": kp, "fingerprint": f["fingerprint"],
-                                   "deployed": doc.path in inv.deployed_files, "archived": inv.is_archived(doc.path)})
+            line = f.get("line") or inv.line_of(doc, f["path"])
+            reported.add((doc.path, line))
+            yield failed(inv, f"{label}: {kp}", f"{label}: {f['reason']} at {kp}{_shown(f['fingerprint'])}",
+                         resource=resource, location=Location(doc.path, line),
+                         evidence=_with_fingerprint({"key": f["key"], "key_path": kp,
+                                                     "deployed": doc.path in inv.deployed_files,
+                                                     "archived": inv.is_archived(doc.path)}, f["fingerprint"]))
         if not found and (doc.kind in PASS_SUBJECT_KINDS or _is_talos(doc)):
             yield passed(inv, label, f"{label}: no plaintext credential found", resource=resource,
                          location=Location(doc.path, doc.line))
@@ -1253,30 +1272,39 @@ def _credential_results(inv, documents, files):
             continue
         resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "git"}
         seen: set = set()
+        ordinal: Counter = Counter()  # subjects name the n-th key of a file: never a value's fingerprint
         for f in pem.scan_text(text):
-            if (f.kind, f.fingerprint) in seen:
+            if (f.kind, f.fingerprint, f.offset) in seen or (f.fingerprint and (f.kind, f.fingerprint) in seen):
                 continue
-            seen.add((f.kind, f.fingerprint))
+            seen.add((f.kind, f.fingerprint, f.offset))
+            if f.fingerprint:
+                seen.add((f.kind, f.fingerprint))
             line = text.count("\n", 0, f.offset) + 1
+            reported.add((rel, line))
             loc = Location(rel, line)
-            ev = dict(f.facts, fingerprint=f.fingerprint, label=f.label, deployed=rel in inv.deployed_files,
-                      archived=inv.is_archived(rel))
+            ev = _with_fingerprint(dict(f.facts, label=f.label, deployed=rel in inv.deployed_files,
+                                        archived=inv.is_archived(rel)), f.fingerprint)
+            what = "certificate" if f.kind in ("certificate", "unparsable-certificate") else \
+                "age identity" if f.kind == "age-secret-key" else "private key"
+            ordinal[what] += 1
+            subject = f"{what} in {rel}" + (f" #{ordinal[what]}" if ordinal[what] > 1 else "")
             if f.kind == "private-key":
-                yield failed(inv, f"private key {f.fingerprint} in {rel}",
+                yield failed(inv, subject,
                              f"plaintext {f.label} ({f.facts.get('type', '?')}{' ' + str(f.facts['bits']) + ' bits' if f.facts.get('bits') else ''}"
-                             f"{', base64' if f.facts.get('encoding') else ''}) at {rel}:{line}, public-key fingerprint {f.fingerprint}",
+                             f"{', base64' if f.facts.get('encoding') else ''}) at {rel}:{line}"
+                             + (f", public-key fingerprint {f.fingerprint}" if f.fingerprint else ""),
                              resource=resource, location=loc, severity="critical", evidence=ev)
             elif f.kind == "age-secret-key":
-                yield failed(inv, f"age identity {f.fingerprint} in {rel}",
-                             f"plaintext age secret key (AGE-SECRET-KEY-1…) at {rel}:{line} ({f.fingerprint}): it "
+                yield failed(inv, subject,
+                             f"plaintext age secret key (AGE-SECRET-KEY-1…) at {rel}:{line}{_shown(f.fingerprint)}: it "
                              "decrypts every SOPS file encrypted to it", resource=resource, location=loc,
                              severity="critical", evidence=ev)
             elif f.kind == "encrypted-private-key":
-                yield warned(inv, f"private key {f.fingerprint} in {rel}",
-                             f"passphrase-protected {f.label} committed at {rel}:{line} ({f.fingerprint})",
+                yield warned(inv, subject,
+                             f"passphrase-protected {f.label} committed at {rel}:{line}{_shown(f.fingerprint)}",
                              resource=resource, location=loc, severity="medium", evidence=ev)
             elif f.kind == "unparsable-private-key":
-                yield warned(inv, f"private key {f.fingerprint} in {rel}",
+                yield warned(inv, subject,
                              f"{f.label} block at {rel}:{line} does not parse as a key (placeholder or truncated?)",
                              resource=resource, location=loc, severity="low", evidence=ev)
             elif f.kind == "certificate":
@@ -1290,6 +1318,41 @@ def _credential_results(inv, documents, files):
                     yield passed(inv, subject, f"certificate {f.facts.get('subject', '?')} valid until "
                                                f"{f.facts.get('not_after')}", resource=resource, location=loc,
                                  evidence=ev)
+    # 3) every text file, whatever its type or encoding: credentials by their shape (detect-secrets)
+    yield from _shape_results(inv, files, reported)
+
+
+def _shape_results(inv, files, reported: set):
+    if not inv.root:
+        return
+    for rel in files:
+        data = _file_bytes(inv.root, rel)  # None: over the parse limit, or not a regular file
+        try:
+            leaks = leakscan.scan_file(inv.root, rel, data, fingerprint=pem.secret_fingerprint)
+        except leakscan.UnreadableFile as exc:
+            if not rel.lower().endswith((".yaml", ".yml")):  # (YAML files: the parse error says it)
+                inv.errors.append(ScanError(rel, None, f"{exc}; not scanned for credentials",
+                                            code=exc.code))
+            continue
+        if data is None and leaks is not None:
+            _notice(inv, "leak-scan-chunked", f"{rel} is too large to read whole: scanned for credentials in 1 MiB chunks",
+                    rel)
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "git"}
+        ordinal: Counter = Counter()
+        for leak in leaks:
+            if (rel, leak.line) in reported:
+                continue  # already a finding of the key-name or PEM passes
+            reported.add((rel, leak.line))
+            ordinal[leak.secret_type] += 1
+            n = ordinal[leak.secret_type]
+            where = f"{rel}:{leak.line}" + (f" ({leak.key})" if leak.key else "")
+            yield failed(inv, f"{leak.secret_type} in {rel}" + (f" #{n}" if n > 1 else ""),
+                         f"{leak.secret_type} at {where}{_shown(leak.fingerprint)}: a credential by its shape",
+                         resource=resource, location=Location(rel, leak.line),
+                         severity="critical" if leak.secret_type == "Private Key" else None,
+                         evidence=_with_fingerprint({"type": leak.secret_type, "key": leak.key,
+                                                     "deployed": rel in inv.deployed_files,
+                                                     "archived": inv.is_archived(rel)}, leak.fingerprint))
 
 
 # ---- generator inputs and inline patches (the places the Flux checklist names) --------------------
@@ -1313,23 +1376,23 @@ def _generator_results(inv, doc, entries):
                 continue
             what = f"file {e.path}" if e.source == "file" else f"{e.source} {e.key}"
             yield failed(inv, f"{label}: {kp}" + (f" {e.key}" if e.source == "env" else ""),
-                         f"{label}: secretGenerator {e.name} {what} is a Secret value stored in plaintext in Git "
-                         f"({pem.fingerprint(e.value.strip())})", resource=resource, location=where,
-                         evidence=dict(ev, fingerprint=pem.fingerprint(e.value.strip())))
+                         f"{label}: secretGenerator {e.name} {what} is a Secret value stored in plaintext in Git"
+                         f"{_shown(pem.secret_fingerprint(e.value.strip()))}", resource=resource, location=where,
+                         evidence=_with_fingerprint(ev, pem.secret_fingerprint(e.value.strip())))
         elif e.source == "env":
             if not e.value.strip().startswith("$") and (looks_like_credential(e.key, e.value)
                                                         or env_credential(e.key, e.value)):
-                fp = pem.fingerprint(e.value.strip())
+                fp = pem.secret_fingerprint(e.value.strip())
                 yield failed(inv, f"{label}: {kp} {e.key}",
                              f"{label}: configMapGenerator {e.name} reads credential {e.key} from {e.path}:{e.line} "
-                             f"into a ConfigMap ({fp})", resource=resource, location=where,
-                             evidence=dict(ev, fingerprint=fp))
+                             f"into a ConfigMap{_shown(fp)}", resource=resource, location=where,
+                             evidence=_with_fingerprint(ev, fp))
         elif not e.parsed:  # a YAML file is a document of the scan, judged on its own
             for key, line, fp in _text_credentials(e.value):
                 yield failed(inv, f"{label}: {kp} {key}",
                              f"{label}: configMapGenerator {e.name} puts credential {key} of {e.path}:{line} into a "
-                             f"ConfigMap ({fp})", resource=resource, location=Location(e.path, line),
-                             evidence=dict(ev, key=key, fingerprint=fp))
+                             f"ConfigMap{_shown(fp)}", resource=resource, location=Location(e.path, line),
+                             evidence=_with_fingerprint(dict(ev, key=key), fp))
 
 
 def _text_credentials(text: str) -> list[tuple[str, int, str]]:
@@ -1339,15 +1402,15 @@ def _text_credentials(text: str) -> list[tuple[str, int, str]]:
     if start is not None:
         for m in LINE_CRED.finditer(text, start):
             if looks_like_credential(m.group(1), m.group(3)):
-                out.append((m.group(1), text.count("\n", 0, m.start(3)) + 1, pem.fingerprint(m.group(3))))
+                out.append((m.group(1), text.count("\n", 0, m.start(3)) + 1, pem.secret_fingerprint(m.group(3))))
                 seen.add(m.group(1))
     for m in ENV_KV.finditer(text):
         if m.group(1) not in seen and env_credential(m.group(1), m.group(2)):
             seen.add(m.group(1))
-            out.append((m.group(1), text.count("\n", 0, m.start(2)) + 1, pem.fingerprint(m.group(2).strip("\"'"))))
+            out.append((m.group(1), text.count("\n", 0, m.start(2)) + 1, pem.secret_fingerprint(m.group(2).strip("\"'"))))
     for m in URL_CRED.finditer(text) if "://" in text else ():
         if _url_password_ok(m.group(3)):
-            out.append((f"{m.group(1).lower()}:// URL", text.count("\n", 0, m.start(3)) + 1, pem.fingerprint(m.group(3))))
+            out.append((f"{m.group(1).lower()}:// URL", text.count("\n", 0, m.start(3)) + 1, pem.secret_fingerprint(m.group(3))))
     return out
 
 
@@ -1398,7 +1461,9 @@ def _patch_findings(inv, doc) -> list[dict]:
                            for f in credential_findings(ld.body))
     fresh, seen = [], set()
     for f in out:
-        if f["fingerprint"] not in seen:
-            seen.add(f["fingerprint"])
+        # (one report per place: fingerprints are None without a key, so they cannot tell values apart)
+        ident = (f["key"], f.get("line"), tuple(f["path"]))
+        if ident not in seen:
+            seen.add(ident)
             fresh.append(f)
     return fresh

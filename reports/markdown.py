@@ -11,8 +11,8 @@ import re
 from collections import Counter
 
 from reports import checklist
+from reports import forge as forge_mod
 from reports.interface import RenderOptions
-from reports.links import repo_link_base, source_href
 from scanner.core.model import LAYERS, SEVERITIES
 from scanner.engine.report_model import CheckResult, Finding, Report
 
@@ -115,7 +115,7 @@ def _mitigated(report: Report) -> list[str]:
     return out + [""]
 
 
-def _checklist_section(report: Report, web, commit) -> list[str]:
+def _checklist_section(report: Report, forge) -> list[str]:
     """The scan as the Flux security checklist, folded: item, verdict, checks, first open finding."""
     rows = checklist.checklist_view(report)
     tally = {v: sum(1 for r in rows if r["verdict"] == v) for v in checklist.VERDICT_ORDER}
@@ -128,7 +128,7 @@ def _checklist_section(report: Report, web, commit) -> list[str]:
         first = r["findings"][0] if r["findings"] else None
         if first:
             where = f"{first['path']}:{first['line']}" if first.get("line") else (first.get("path") or "")
-            href = source_href(web, commit, first.get("path"), first.get("line"))
+            href = forge.file_url(first.get("path"), first.get("line")) if forge else None
             cell = md(where, 90)
             if href and where:
                 cell = f"[{cell}]({href.replace(')', '%29').replace(' ', '%20')})"
@@ -144,13 +144,13 @@ def _checklist_section(report: Report, web, commit) -> list[str]:
 
 def render(report: Report, options: RenderOptions | None = None) -> str:
     options = options or RenderOptions()
-    web, commit = repo_link_base(report, options.web_url)
+    forge = forge_mod.from_report({"scan": report.scan.model_dump()}, options.web_url)
     lines = _header(report) + _layer_table(report)
     items = _open_findings(report)
     top = int(options.max_findings or TOP_FINDINGS)
     # The checklist view (unless RenderOptions(checklist=False)) is placed after the findings but budgeted
     # first, so a huge scan shortens its findings table rather than losing the checklist.
-    tail_section = (_checklist_section(report, web, commit)
+    tail_section = (_checklist_section(report, forge)
                     if options.checklist and checklist.covered(report) else [])
     size = sum(len(x) + 1 for x in lines) + sum(len(x) + 1 for x in tail_section)
     shown = 0
@@ -161,7 +161,7 @@ def render(report: Report, options: RenderOptions | None = None) -> str:
         for c, f in items[:top]:
             loc = f.location
             where = md(f.where, 90)
-            href = source_href(web, commit, loc.path, loc.line) if loc else None
+            href = forge.file_url(loc.path, loc.line) if forge and loc else None
             if href and where:
                 where = f"[{where}]({href.replace(')', '%29').replace(' ', '%20')})"
             warn = " (warn)" if f.status == "warn" else ""

@@ -39,6 +39,15 @@ def load(name: str) -> Formatter:
     return target
 
 
+def _write(formatter: Formatter, report: Report, options: RenderOptions, fh) -> None:
+    """A StreamingFormatter writes into `fh` (the large formats never hold their whole text in
+    memory); otherwise `render`'s text is written."""
+    if isinstance(formatter, StreamingFormatter):
+        formatter.write(report, options, fh)
+    else:
+        fh.write(formatter.render(report, options))
+
+
 def atomic_write(path: str, text: str) -> None:
     """Write via a temp file in the same directory and rename, so readers never see half a file."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -70,24 +79,38 @@ def temp_beside(path: str) -> str:
     return tmp
 
 
-def stage(path: str, formatter: Formatter, report: Report, options: RenderOptions) -> tuple[str, str]:
-    """Render one format into a temp file beside `path`; (temp path, path) for `commit_staged`.
+def _report_mode() -> int:
+    """Reports are ordinary files: the mode the user's umask gives (mkstemp makes them 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
-    A StreamingFormatter writes into the file (the large formats never hold their whole text in
-    memory); otherwise `render`'s text is written."""
-    fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
+
+def stage(path: str, formatter: Formatter, report: Report, options: RenderOptions,
+          created: list | None = None) -> tuple[str, str]:
+    """Render one format into a temp file beside `path`; (temp path, path) for `commit_staged`. The
+    temp file is added to `created` the moment it exists (with signals held), so an interrupt never
+    loses track of it."""
+    with _signals_held():
+        fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
+        if created is not None:
+            created.append((tmp, path))
     try:
+        os.fchmod(fd, _report_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if isinstance(formatter, StreamingFormatter):
-                formatter.write(report, options, fh)
-            else:
-                fh.write(formatter.render(report, options))
+            _write(formatter, report, options, fh)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
-        discard_staged([(tmp, path)])
+        with _signals_held():
+            discard_staged([(tmp, path)])
         raise
     return tmp, path
+
+
+def write_stream(report: Report, fmt: str, fh, options: RenderOptions | None = None) -> None:
+    """Render one format into an open text stream (`posture scan -o -`: stdout)."""
+    _write(load(fmt), report, options or RenderOptions(), fh)
 
 
 def commit_staged(staged: list[tuple[str, str]]) -> list[str]:
@@ -111,39 +134,91 @@ def discard_staged(staged: list[tuple[str, str]]) -> None:
             pass
 
 
+class InterruptedAfterWriting(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM arrived while the report set was being moved into place: the set was
+    completed first, so these files were written (the CLI must not say otherwise)."""
+
+    def __init__(self, written: list[str]):
+        super().__init__()
+        self.written = written
+
+
+LOCK_NAME = ".posture.lock"
+LOCK_TIMEOUT_S = 120.0
+
+
+class OutputDirBusy(OSError):
+    """Another scan holds the output directory's lock."""
+
+
 def write_reports(report: Report, formats: list[str], output_dir: str,
                   options: RenderOptions | None = None) -> list[str]:
     """Render every format into a temp file beside its target, then move them all into place: an
-    error in one format leaves no partial set behind. Ctrl-C during the renames is held back until
-    the set is complete, then re-raised (the CLI exits 130)."""
+    error in one format leaves no partial set behind. Ctrl-C and SIGTERM during the renames (or the
+    clean-up) are held back until the set is complete or removed, then re-raised (the CLI exits 130).
+
+    The output directory is locked (`filelock`) for the whole write: two scans writing into one
+    directory take turns, and one never finds the other's files mixed into its set."""
+    from filelock import FileLock, Timeout
+
     options = options or RenderOptions()
+    os.makedirs(output_dir, exist_ok=True)
+    lock = FileLock(os.path.join(output_dir, LOCK_NAME), mode=0o644)
+    try:
+        lock.acquire(timeout=LOCK_TIMEOUT_S)
+    except Timeout:
+        raise OutputDirBusy(f"another scan is writing reports into {output_dir} (lock {LOCK_NAME} held for "
+                            f"{LOCK_TIMEOUT_S:.0f} s); give another --output-dir") from None
     staged: list[tuple[str, str]] = []
     try:
         for fmt in formats:
             formatter = load(fmt)
-            staged.append(stage(os.path.join(output_dir, formatter.FILENAME), formatter, report, options))
-        with _sigint_deferred():
-            return commit_staged(staged)
+            stage(os.path.join(output_dir, formatter.FILENAME), formatter, report, options, created=staged)
+        with _sigint_deferred() as got:
+            written = commit_staged(staged)
+            staged = []
+        if got:
+            raise InterruptedAfterWriting(written)
+        return written
     except BaseException:
-        discard_staged(staged)
+        with _signals_held():
+            discard_staged(staged)
         raise
+    finally:
+        lock.release()
 
 
 @contextlib.contextmanager
-def _sigint_deferred():
-    """Hold SIGINT back for the duration of the block (main thread only), then raise it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    got: list[int] = []
+def _signals_held():
+    """SIGINT and SIGTERM are blocked for the block (delivered when it ends): a clean-up or a rename
+    is never cut in half by a second Ctrl-C."""
     try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
-    except (ValueError, OSError):  # not allowed here (embedded interpreters)
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, ValueError, OSError):
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if got:
-        raise KeyboardInterrupt
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold SIGINT and SIGTERM back for the duration of the block (main thread only); the list
+    yielded says afterwards whether one arrived (the caller raises)."""
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+    try:
+        previous = {sig: signal.signal(sig, lambda signum, frame: got.append(signum))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+    except (ValueError, OSError):  # not allowed here (embedded interpreters)
+        yield got
+        return
+    try:
+        yield got
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

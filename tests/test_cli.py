@@ -36,7 +36,9 @@ def test_gates_exit_one(tmp_path):
     p = posture("scan", str(repo), "--output-dir", str(tmp_path / "o2"), "--fail-under", "101")
     assert p.returncode == 1
     p = posture("scan", str(repo), "--output-dir", str(tmp_path / "o3"), "--fail-under", "0", "-q")
-    assert p.returncode == 0 and "gate PASS" in p.stdout
+    assert p.returncode == 0 and p.stdout == "" and p.stderr == ""  # -q: only errors, and there are none
+    p = posture("scan", str(repo), "--output-dir", str(tmp_path / "o4"), "--fail-on", "critical", "-q")
+    assert p.returncode == 1 and p.stdout == "" and "gate failed" in p.stderr
     rep = json.loads((tmp_path / "o1/posture-report.json").read_text())
     assert rep["gate"]["passed"] is False and rep["gate"]["reasons"]
 
@@ -50,6 +52,9 @@ def test_usage_and_input_errors_exit_two(tmp_path):
     assert p.returncode == 2 and "weights.nope" in p.stderr
     assert posture("scan").returncode == 2
     assert posture("checks", "show", "no.such-check").returncode == 2
+    assert posture("explain", "no.such-check").returncode == 2
+    assert posture("scan", str(tmp_path), "--color", "sometimes").returncode == 2
+    assert posture("scan", str(tmp_path), "-o", "-", "--format", "json,html").returncode == 2
 
 
 def test_only_selects_layers_and_checks(tmp_path):
@@ -66,6 +71,7 @@ def test_checks_catalogue():
     assert p.returncode == 0 and "secrets.sops-encrypted" in p.stdout
     p = posture("checks", "show", "secrets.sops-encrypted")
     assert p.returncode == 0 and "Why it matters" in p.stdout and "How to fix" in p.stdout and "References" in p.stdout
+    assert posture("explain", "secrets.sops-encrypted").stdout == p.stdout
     listing = json.loads(posture("checks", "list", "--json").stdout)
     layers = {c["layer"] for c in listing}
     assert layers == {"perimeter", "segmentation", "nodes", "workloads", "secrets", "authentication", "policy",

@@ -1,6 +1,7 @@
 """checks/live.py on live data read from the fake API server, with a stand-in for the engine's inventory."""
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -194,3 +195,35 @@ def test_tls_certificates_with_inspect_tls(tmp_path):
     assert "weak key: RSA 1024 bits" in res["TLS Secret network/weak"].message
     assert res["TLS Secret network/urgent"].resource["kind"] == "Secret"
     assert res["TLS Secret network/urgent"].location.path == "cluster://Secret/network/urgent"
+
+
+def test_certificate_expiry_from_cert_manager_status_without_reading_secrets(tmp_path):
+    """Expiry and key come from each Certificate's status and spec; the TLS Secrets (which hold the
+    private keys) are never read: the fake server forbids them."""
+    today = dt.date.today()
+
+    def cert(name, days, ready="True", key=None):
+        return {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                "metadata": {"name": name, "namespace": "network", "uid": f"uid-{name}"},
+                "spec": {"secretName": f"{name}-tls", "dnsNames": [f"{name}.example.org"],
+                         **({"privateKey": key} if key else {})},
+                "status": {"notAfter": f"{today + dt.timedelta(days=days)}T00:00:00Z",
+                           "conditions": [{"type": "Ready", "status": ready, "reason": "Ready" if ready == "True"
+                                           else "Failed", "message": "issuer unreachable" if ready != "True" else ""}]}}
+
+    objs = cluster_objects() + [cert("fresh", 80), cert("soon", 15), cert("urgent", 3), cert("gone", -2),
+                                cert("weak", 80, key={"algorithm": "RSA", "size": 1024}),
+                                cert("ec", 80, key={"algorithm": "ECDSA", "size": 384}),
+                                cert("stuck", 80, ready="False")]
+    with FakeKube(objs, workdir=tmp_path, forbidden={"secrets"}) as fake:
+        data = fetch_cluster(str(fake.write_kubeconfig()))
+        assert not fake.log("/secrets/")
+    res = _by_subject(_run(live.tls_certificates, _inv(data, sources=("cluster",))))
+    status = {k.split("/")[-1]: v.status for k, v in res.items() if k.startswith("Certificate ")}
+    assert status == {"fresh": "pass", "soon": "warn", "urgent": "fail", "gone": "fail", "weak": "fail",
+                      "ec": "pass", "stuck": "fail"}
+    assert "expired 2 day(s) ago" in res["Certificate network/gone"].message
+    assert "weak key: RSA 1024 bits" in res["Certificate network/weak"].message
+    assert "not Ready: Failed issuer unreachable" in res["Certificate network/stuck"].message
+    assert res["Certificate network/fresh"].evidence["secret"] == "fresh-tls"
+    assert res["Certificate network/fresh"].location.path == "cluster://Certificate/network/fresh"

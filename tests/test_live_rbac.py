@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from scanner.sources.kube_types import RESOURCE_TYPES, SECRETS
+from scanner.sources.kube_types import OPT_IN, RESOURCE_TYPES, SECRETS
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -30,8 +30,8 @@ def test_clusterrole_grants_exactly_the_resource_types_read():
     assert role["kind"] == "ClusterRole" and role["apiVersion"] == "rbac.authorization.k8s.io/v1"
     expected = set()
     for t in RESOURCE_TYPES:
-        verbs = ("list",) if t == SECRETS else ("get", "list")
-        expected |= {(t.group, t.plural, v) for v in verbs}
+        if t not in OPT_IN:  # Secrets: granted only by the opt-in overlay (test below)
+            expected |= {(t.group, t.plural, v) for v in ("get", "list")}
     granted = _grants(role)
     assert granted - expected == set(), "granted but not read by the scanner"
     assert expected - granted == set(), "read by the scanner but not granted"
@@ -42,9 +42,20 @@ def test_clusterrole_is_read_only_without_wildcards_or_secret_get():
     assert {v for _, _, v in granted} == {"get", "list"}
     assert not any("*" in (g, r, v) for g, r, v in granted)
     assert not any("/" in r for _, r, _ in granted), "no subresources"
-    assert ("", "secrets", "get") not in granted
-    assert ("", "secrets", "list") in granted
+    assert not any(r == "secrets" for _, r, _ in granted), "no grant on Secrets by default"
     assert not any(r == "configmaps" for _, r, _ in granted)
+
+
+def test_secret_metadata_is_an_opt_in_overlay_that_says_what_it_grants():
+    overlay = DEPLOY / "overlays" / "secret-metadata"
+    kust = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    assert "../../base" in kust["resources"]
+    role = yaml.safe_load((overlay / "clusterrole.yaml").read_text())
+    assert _grants(role) == {("", "secrets", "list")}
+    text = (overlay / "kustomization.yaml").read_text()
+    assert "WITH its data" in text  # the warning a reader must see before applying it
+    crb = yaml.safe_load((overlay / "clusterrolebinding.yaml").read_text())
+    assert crb["roleRef"]["name"] == role["metadata"]["name"]
 
 
 def test_binding_and_service_account_fit_together():
@@ -64,7 +75,10 @@ def test_cronjob_is_hardened_and_runs_the_snapshot():
     cj = _load("cronjob.yaml")
     pod = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == _load("serviceaccount.yaml")["metadata"]["name"]
-    assert pod["automountServiceAccountToken"] is True
+    # No automatic token: one projected token, short-lived, where the client's in-cluster config reads it.
+    assert pod["automountServiceAccountToken"] is False
+    token = next(v for v in pod["volumes"] if v["name"] == "api-token")["projected"]["sources"]
+    assert token[0]["serviceAccountToken"]["expirationSeconds"] <= 3600
     psc = pod["securityContext"]
     assert psc["runAsNonRoot"] is True and psc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert not any(pod.get(h) for h in ("hostNetwork", "hostPID", "hostIPC"))
@@ -76,10 +90,11 @@ def test_cronjob_is_hardened_and_runs_the_snapshot():
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert {"cpu", "memory"} <= set(c["resources"]["limits"])
     assert {"cpu", "memory"} <= set(c["resources"]["requests"])
-    assert c["args"][:6] == ["snapshot", "--cluster", "--archive", "/archive", "--sign-key", "/keys/posture.key"]
-    assert "--keep-daily" in c["args"]  # bounded archive
+    assert c["args"][:4] == ["snapshot", "--cluster", "--archive", "/archive"]
+    assert "@sha256:" in c["image"]
     mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
-    assert mounts["/keys"]["readOnly"] is True
+    assert mounts["/var/run/secrets/kubernetes.io/serviceaccount"]["readOnly"] is True
+    assert "--keep-daily" in c["args"]  # bounded archive
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes[mounts["/archive"]["name"]]["persistentVolumeClaim"]["claimName"] == _load("pvc.yaml")["metadata"]["name"]
     assert cj["spec"]["concurrencyPolicy"] == "Forbid"

@@ -108,18 +108,36 @@ def test_rbac_denied_types_are_recorded_and_the_rest_is_read(tmp_path):
                     forbidden={"secrets", "rbac.authorization.k8s.io/clusterrolebindings"})
     with fake:
         data = fetch_cluster(str(fake.write_kubeconfig()), needs=_needs_by_kind())
-    assert sorted(data.denied_kinds) == ["ClusterRoleBinding", "Secret"]
-    assert {e.kind for e in data.errors} == {"source"}
-    assert {e.path: e.code for e in data.errors} == {"cluster://Secret": "rbac-forbidden",
-                                                     "cluster://ClusterRoleBinding": "rbac-forbidden"}
-    by_path = {e.path: e.message for e in data.errors}
-    assert "forbidden to list secrets (Secret)" in by_path["cluster://Secret"]
+    assert data.denied_kinds == ["ClusterRoleBinding"]
+    assert {e.path: e.code for e in data.errors} == {"cluster://ClusterRoleBinding": "rbac-forbidden",
+                                                     "cluster://Secret": "secrets-not-listed"}
+    by_path = {e.path: e for e in data.errors}
     crb = by_path["cluster://ClusterRoleBinding"]
-    assert "clusterrolebindings.rbac.authorization.k8s.io" in crb and "gitops.cluster-drift" in crb
+    assert crb.kind == "source"
+    assert "clusterrolebindings.rbac.authorization.k8s.io" in crb.message and "gitops.cluster-drift" in crb.message
     kinds = _kinds(data)
-    assert "Secret" not in kinds and "ClusterRoleBinding" not in kinds
+    assert "ClusterRoleBinding" not in kinds
     assert kinds["ClusterRole"] == 2 and kinds["Deployment"] == 2  # the other types were still read
     assert "Secret" not in data.read_kinds and "Deployment" in data.read_kinds
+
+
+def test_secrets_not_granted_is_the_default_and_presence_comes_from_externalsecrets(tmp_path):
+    """The shipped deploy/base grants nothing on Secrets: the scan says so as a notice, not an error,
+    and knows the Secrets that synced ExternalSecrets produced, from their status and owner only."""
+    fake = FakeKube(cluster_objects(), workdir=tmp_path, forbidden={"secrets"})
+    with fake:
+        data = fetch_cluster(str(fake.write_kubeconfig()), needs=_needs_by_kind())
+    assert "Secret" not in data.denied_kinds and data.derived_kinds == ["Secret"]
+    notice = next(e for e in data.errors if e.path == "cluster://Secret")
+    assert notice.kind == "notice" and "ExternalSecrets" in notice.message and "secret-metadata" in notice.message
+    assert not [e for e in data.errors if e.kind != "notice"]
+    derived = [o for o in data.objects if o["kind"] == "Secret"]
+    # jellyfin synced (Ready True); authelia did not, so its Secret is not taken to exist.
+    assert [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in derived] == [("media", "jellyfin")]
+    owner = derived[0]["metadata"]["ownerReferences"][0]
+    assert owner["kind"] == "ExternalSecret" and owner["name"] == "jellyfin"
+    assert set(derived[0]) == {"apiVersion", "kind", "metadata"}  # no data, not even empty
+    assert not fake.log("/secrets/")  # no single Secret was ever fetched
 
 
 def test_missing_crds_are_absent_kinds(tmp_path):

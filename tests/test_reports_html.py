@@ -9,7 +9,7 @@ import time
 from html.parser import HTMLParser
 
 import pytest
-from conftest_reports import COMMIT, IMG, make_history, make_report, minimal_report, render, SCRIPT, WEB_URL
+from conftest_reports import COMMIT, IMG, SCRIPT, WEB_URL, make_history, make_report, minimal_report, render
 
 from reports import html
 
@@ -132,9 +132,31 @@ def test_file_links_use_web_url_and_commit(report, page):
 
 
 def test_web_url_option_overrides_source(report):
-    out = render(html, report, web_url="https://git.example.org/me/repo/")
-    assert f"https://git.example.org/me/repo/blob/{COMMIT}/kubernetes/" in out
+    out = render(html, report, web_url="https://gitlab.example.org/me/repo/")
+    assert f"https://gitlab.example.org/me/repo/-/blob/{COMMIT}/kubernetes/" in out
     assert f"{WEB_URL}/blob/" not in out
+
+
+def test_forge_links_per_kind_pinned_and_without_credentials(report):
+    r = copy.deepcopy(report)
+    src = r["scan"]["sources"][0]
+    cases = {
+        "https://oauth2:tok3n@gitlab.com/me/repo.git": f"https://gitlab.com/me/repo/-/blob/{COMMIT}/kubernetes/",
+        "https://codeberg.org/me/repo": f"https://codeberg.org/me/repo/src/commit/{COMMIT}/kubernetes/",
+        "https://git.forgejo.example.net/me/repo": f"https://git.forgejo.example.net/me/repo/src/commit/{COMMIT}/kubernetes/",
+        "https://user:secret@github.com/me/repo": f"https://github.com/me/repo/blob/{COMMIT}/kubernetes/",
+    }
+    for remote, want in cases.items():
+        src["web_url"] = remote
+        out = render(html, r)
+        assert want in out, remote
+        assert "tok3n" not in out and "secret@" not in out
+    # An unknown forge, or no commit to pin to: the relative path, never a guessed link.
+    src["web_url"] = "https://git.example.org/me/repo"
+    out = render(html, r)
+    assert "git.example.org/me/repo/blob" not in out and "kubernetes/apps/" in out
+    src["web_url"], src["commit"], r["scan"]["git_commit"] = WEB_URL, None, None
+    assert "/blob/" not in render(html, r)
 
 
 def test_no_links_without_web_url(report):
@@ -162,7 +184,7 @@ def test_everything_visible_without_js(report, page):
     rows = [a for t, a in page.tags if t == "tr" and a.get("class") == "f"]
     assert len(rows) == sum(len(c["findings"]) for c in report["checks"])
     assert not any("hidden" in a for a in rows)
-    assert all("open" in a for t, a in page.tags if t == "details")
+    assert all("open" in a for t, a in page.tags if t == "details" and "chk" in a.get("class", "").split())
     # Passing findings are there as evidence, with their status for the filter.
     assert {a["data-t"] for a in rows} == {"fail", "warn", "pass", "waived"}
 
@@ -187,11 +209,11 @@ def test_waived_findings_shown_apart(page_text, report):
     assert 'data-t="waived"' not in main
     n_waived = sum(1 for c in report["checks"] for f in c["findings"] if f["status"] == "waived")
     assert waived.count('data-t="waived"') == n_waived
-    assert "expires 2030-01-01" in waived and "expired" in waived
+    assert "2030-01-01" in waived and "days left" in waived and "expired" in waived
 
 
 def test_flux_nodes_coloured_by_findings(page, report):
-    groups = [a for t, a in page.tags if t == "g" and "node" in a.get("class", "").split()]
+    groups = [a for t, a in page.tags if t == "a" and "node" in a.get("class", "").split()]
     flux_nodes = [a for a in groups if {"ks", "hr"} & set(a["class"].split())]
     assert len(flux_nodes) == len(report["flux_graph"]["nodes"])
     assert any("n-high" in a["class"] for a in flux_nodes)  # HelmRelease network/app-1 has a high finding
@@ -204,7 +226,7 @@ def test_exposure_marks_unauthenticated_external(page_text):
 
 
 def test_exposure_auth_shapes(page_text):
-    # The engine's AuthInfo dict shown as provider:mechanism, with its detail, and a provider not accepted.
+    # String mechanism, the engine's AuthInfo dict (provider:mechanism), and a provider not accepted.
     assert "authentik:envoy-extauth" in page_text
     assert "authentik:envoy-ext-auth" in page_text and "ClusterPolicy &lt;script&gt;" in page_text
     assert 'class="node host auth-weak"' in page_text and "provider not accepted" in page_text

@@ -70,14 +70,15 @@ def test_exclude_from_posture_yaml_and_the_flag_add_up(tmp_path):
 
 def test_the_age_key_reaches_sops_only_through_its_env_argument(monkeypatch, tmp_path):
     from scanner.analysis import sops as sops_mod
+    from scanner.analysis.boundedproc import Bounded
 
     seen = []
 
     def fake_run(args, **kw):
         seen.append(kw["env"])
-        return subprocess.CompletedProcess(args, 0, b"", b"")
+        return Bounded(0, b"", b"")
 
-    monkeypatch.setattr(sops_mod.subprocess, "run", fake_run)
+    monkeypatch.setattr(sops_mod, "run_bounded", fake_run)
     monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)
     key = tmp_path / "age.key"
     key.write_text("AGE-SECRET-KEY-1...")

@@ -92,8 +92,17 @@ spec:
     assert keys == ["spec.template.spec.containers.0.env.0.value", "spec.values.auth.adminPassword",
                     "spec.values.database.url"], keys
     for f in fails:
-        assert f["location"]["line"] and f["evidence"]["fingerprint"].startswith("sha256:")
+        assert f["location"]["line"] and "fingerprint" not in f["evidence"]  # no key: no value fingerprint
     assert not any(p in str(report) for p in PLANTED)
+    keyed = scan(str(r), only=[CID], fingerprint_key=b"k" * 32).report.to_json_dict()
+    again = scan(str(r), only=[CID], fingerprint_key=b"k" * 32).report.to_json_dict()
+    other = scan(str(r), only=[CID], fingerprint_key=b"x" * 32).report.to_json_dict()
+
+    def fps(rep):
+        return sorted(f["evidence"]["fingerprint"] for f in _check(rep)["findings"] if f["status"] == "fail")
+    assert all(fp.startswith("hmac:") for fp in fps(keyed))
+    assert fps(keyed) == fps(again) and fps(keyed) != fps(other)  # stable under one key, not guessable without it
+    assert [f["fingerprint"] for f in _check(keyed)["findings"]] == [f["fingerprint"] for f in _check(report)["findings"]]
 
 
 def test_configmap_with_pem_private_key_and_weak_certs(tmp_path):
@@ -147,7 +156,8 @@ def test_base64_private_key_in_talos_config_and_age_identity(tmp_path):
 
 
 def test_pem_helpers():
-    assert pem.fingerprint("x").startswith("sha256:") and len(pem.fingerprint("x")) == 15
+    assert pem.public_fingerprint("x").startswith("sha256:") and len(pem.public_fingerprint("x")) == 15
+    assert pem.secret_fingerprint("x") is None
     found = pem.scan_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     assert found[0].kind == "unparsable-private-key"
 

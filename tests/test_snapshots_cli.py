@@ -56,9 +56,11 @@ def test_snapshot_stores_signs_and_passes_scan_options(tmp_path, fake_scan):
                                    "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     assert "stored" in res.output and "score 61.0 (D)" in res.output and "signed" in res.output
+    key_file = tmp_path / "arc" / "fingerprint.key"
     options, config = fake_scan[0]
     assert (options.path, options.cluster, options.kubeconfig, options.context) == (str(repo), False, None, None)
     assert options.config_path == config.path == str(cfg)
+    assert options.fingerprint_key == bytes.fromhex(key_file.read_text().strip())
     snap = tmp_path / "arc" / "snapshots" / "20250301T020000Z-homelab.json"
     assert verify_file(snap, load_public_key(pub)).status == "valid"
 
@@ -66,6 +68,7 @@ def test_snapshot_stores_signs_and_passes_scan_options(tmp_path, fake_scan):
     assert res.exit_code == 0, res.output
     options, config = fake_scan[1]
     assert (options.path, options.cluster, options.context, options.config_path) == (None, True, "prod", None)
+    assert options.fingerprint_key == bytes.fromhex(key_file.read_text().strip())
 
 
 def test_snapshot_exit_codes(tmp_path, fake_scan, monkeypatch):

@@ -7,11 +7,12 @@ entity-expansion bomb is an error, never a hang.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as DET
+
+from scanner.sources.readfile import UnreadableFile, read_regular
 
 MAX_BYTES = 50 * 1024 * 1024
 
@@ -143,13 +144,9 @@ def _mvc_endpoint(rule, side: str) -> Endpoint:
 
 def load(path: str) -> OPNsenseConfig:
     try:
-        size = os.path.getsize(path)
-    except OSError as exc:
+        data = read_regular(path, MAX_BYTES)  # a FIFO or /dev/zero given as the config never blocks
+    except UnreadableFile as exc:
         raise OPNsenseError(f"cannot read OPNsense config {path}: {exc}") from None
-    if size > MAX_BYTES:
-        raise OPNsenseError(f"OPNsense config {path} is larger than {MAX_BYTES} bytes")
-    with open(path, "rb") as fh:
-        data = fh.read()
     return parse(data, path)
 
 

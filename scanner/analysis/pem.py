@@ -2,7 +2,8 @@
 
 Everything returned is safe to print: kinds, sizes, curve names, subjects, dates and short
 fingerprints. Private key fingerprints are taken over the *public* key, so they identify the key
-without revealing anything about it; other values are fingerprinted with a truncated SHA-256.
+without revealing anything about it; other secret data gets a keyed fingerprint, or none without a
+key (scanner.analysis.fingerprints).
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
+
+from scanner.analysis.fingerprints import value_fingerprint
 
 # cryptography is imported on first use (a PEM block to analyse): it costs ~20 ms at import and most
 # scans never meet a PEM block.
@@ -41,10 +44,16 @@ WEAK_CURVES = {"secp192r1", "secp224r1", "secp160r1", "secp160k1", "secp192k1", 
 WEAK_HASHES = {"sha1", "md5", "md2", "md4"}
 
 
-def fingerprint(value) -> str:
-    """`sha256:1a2b3c4d` of a value: enough to match two findings, useless to recover the value."""
+def public_fingerprint(value) -> str:
+    """`sha256:1a2b3c4d` of *public* data (a public key, a certificate): enough to match two findings."""
     data = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogateescape")
     return "sha256:" + hashlib.sha256(data).hexdigest()[:8]
+
+
+def secret_fingerprint(value) -> str | None:
+    """A keyed fingerprint of secret data (scanner.analysis.fingerprints), None without a key: an
+    unsalted hash of a secret can be reversed by trying candidates."""
+    return value_fingerprint(value)
 
 
 @dataclass
@@ -53,7 +62,7 @@ class PemFinding:
 
     kind: str  # private-key, encrypted-private-key, unparsable-private-key, certificate, age-secret-key
     label: str  # PEM label, e.g. "RSA PRIVATE KEY"
-    fingerprint: str
+    fingerprint: str | None  # public-key or certificate fingerprint; keyed for secret data; None: no key
     offset: int  # character offset of the block in the text it was found in
     problems: list[tuple[str, str]] = field(default_factory=list)  # (severity, message) for certificates
     facts: dict = field(default_factory=dict)  # key type, bits, subject, not_after ...
@@ -68,7 +77,7 @@ def _public_fingerprint(pub) -> str:
             der = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         except Exception:
             return "sha256:?"
-    return fingerprint(der)
+    return public_fingerprint(der)
 
 
 def describe_key(key) -> dict:
@@ -107,21 +116,21 @@ def _analyse_private(label: str, block: str, offset: int) -> PemFinding:
                               facts=describe_key(key))
         except (ValueError, TypeError, NotImplementedError) as exc:
             if "password" in str(exc).lower() or "encrypted" in str(exc).lower():
-                return PemFinding("encrypted-private-key", label, fingerprint(data), offset)
-            return PemFinding("unparsable-private-key", label, fingerprint(data), offset)
+                return PemFinding("encrypted-private-key", label, secret_fingerprint(data), offset)
+            return PemFinding("unparsable-private-key", label, secret_fingerprint(data), offset)
     if label in ("PGP PRIVATE KEY BLOCK",):
-        return PemFinding("private-key", label, fingerprint(data), offset, facts={"type": "PGP"})
+        return PemFinding("private-key", label, secret_fingerprint(data), offset, facts={"type": "PGP"})
     if label == "ENCRYPTED PRIVATE KEY" or "Proc-Type: 4,ENCRYPTED" in block:
-        return PemFinding("encrypted-private-key", label, fingerprint(data), offset)
+        return PemFinding("encrypted-private-key", label, secret_fingerprint(data), offset)
     try:
         # The key is read only to fingerprint its public half and describe it (type, size). RSA key
         # validation (a consistency check of the primes, ~25 ms a key) adds nothing to that: a block
         # that parses is committed key material either way.
         key = serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
     except TypeError:  # password protected
-        return PemFinding("encrypted-private-key", label, fingerprint(data), offset)
+        return PemFinding("encrypted-private-key", label, secret_fingerprint(data), offset)
     except (ValueError, NotImplementedError, Exception):
-        return PemFinding("unparsable-private-key", label, fingerprint(data), offset)
+        return PemFinding("unparsable-private-key", label, secret_fingerprint(data), offset)
     return PemFinding("private-key", label, _public_fingerprint(key.public_key()), offset, facts=describe_key(key))
 
 
@@ -132,7 +141,7 @@ def analyse_certificate(data: bytes, offset: int = 0, now: dt.datetime | None = 
     try:
         cert = x509.load_pem_x509_certificate(data)
     except Exception:
-        return PemFinding("unparsable-certificate", "CERTIFICATE", fingerprint(data), offset)
+        return PemFinding("unparsable-certificate", "CERTIFICATE", public_fingerprint(data), offset)
     fp = "sha256:" + cert.fingerprint(hashes.SHA256()).hex()[:8]
     try:
         subject = cert.subject.rfc4514_string()
@@ -180,7 +189,7 @@ def scan_text(text: str, *, certificates: bool = True, now: dt.datetime | None =
                 out.append(analyse_certificate(m.group(0).encode("ascii", "ignore"), m.start(), now))
     if "AGE-SECRET-KEY-1" in text:
         for m in AGE_SECRET.finditer(text):
-            out.append(PemFinding("age-secret-key", "AGE-SECRET-KEY", fingerprint(m.group(0)), m.start()))
+            out.append(PemFinding("age-secret-key", "AGE-SECRET-KEY", secret_fingerprint(m.group(0)), m.start()))
     if B64_PEM_PREFIX in text:
         for m in B64_BLOCK.finditer(text):
             decoded = decode_base64(m.group(0)) or decode_base64(m.group(0).split()[0])

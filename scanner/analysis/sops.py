@@ -21,7 +21,6 @@ import os
 import posixpath
 import re
 import shutil
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +28,9 @@ from typing import Iterator
 
 import yaml
 
+from scanner.analysis.boundedproc import run_bounded
 from scanner.analysis.sops_cache import FilestatusCache, read_for_key
+from scanner.sources.yamlload import load_documents
 
 ENC_VALUE = re.compile(r"^ENC\[[A-Z0-9_]+,data:[^,\]]*,iv:[^,\]]*,tag:[^,\]]*,type:[a-z]+\]$", re.S)
 ENC_LOOSE = re.compile(r"^ENC\[[A-Z0-9_]+,data:", re.S)
@@ -289,10 +290,20 @@ def sops_file_from_docs(path: str, docs: list) -> SopsFile | None:
     return sf
 
 
+def _sops_meta_dict(body) -> bool:
+    """A top-level `sops` mapping that is SOPS metadata (a MAC, a version or a recipient), not a key
+    that merely names sops (a Homebrew lock file lists a package called sops)."""
+    meta = body.get("sops") if isinstance(body, dict) else None
+    return isinstance(meta, dict) and any(k in meta for k in ("mac", "version", "lastmodified", *KEY_TYPES))
+
+
 def sops_file_from_text(path: str, text: str) -> SopsFile | None:
-    """SOPS state of a JSON / dotenv / INI file from its text."""
+    """SOPS state of a JSON / dotenv / INI / binary-mode file from its text. Binary-mode files (any
+    name, e.g. `kubeconfig.sops`) are stored by sops as JSON `{"data": "ENC[...]", "sops": {...}}`."""
     lower = path.lower()
-    if lower.endswith(".json"):
+    if not text.strip():
+        return SopsFile(path=path, fmt=_input_type(path) if _input_type(path) != "binary" else "binary", meta=None)
+    if lower.endswith(".json") or text.lstrip().startswith("{"):
         try:
             body = json.loads(text)
         except ValueError:
@@ -330,13 +341,25 @@ def collect_sops_files(inv) -> dict[str, SopsFile]:
             out[path] = sf
     for rel in inv.files:
         low = rel.lower()
-        if rel in out or low.endswith((".yaml", ".yml")):
+        if rel in out:
+            continue
+        if low.endswith((".yaml", ".yml")):
+            # A SOPS-named YAML file with no document at all (0 bytes, or only comments) holds no
+            # sops block: it claims an encryption it does not have.
+            if low.endswith(SOPS_SUFFIXES) and rel not in by_path and is_sops_named(rel) and \
+                    posixpath.basename(low) not in (".sops.yaml", ".sops.yml") and inv.text(rel) is not None:
+                out[rel] = SopsFile(path=rel, fmt="yaml", meta=None)
             continue
         if not (is_sops_named(rel) or low.endswith((".json", ".env"))):
             continue
         if low.endswith(".json") and not is_sops_named(rel):
             text = inv.text(rel)
             if not text or '"sops"' not in text:
+                continue
+            try:
+                if not _sops_meta_dict(json.loads(text)):
+                    continue  # "sops" is a name in it (a lock file, a renovate config), not its metadata
+            except (ValueError, RecursionError):
                 continue
         elif low.endswith(".env") and not is_sops_named(rel):
             text = inv.text(rel)
@@ -420,9 +443,14 @@ def _rule_recipients(rule: dict) -> list[str]:
 
 def parse_sops_config(path: str, text: str) -> SopsConfig:
     cfg = SopsConfig(path=path, rules=[])
+    loaded, load_errors = load_documents(text)  # bounded: aliases, depth, duplicate keys
+    if load_errors:
+        cfg.errors.extend(e.message for e in load_errors)
+        if not loaded:
+            return cfg
     try:
-        data = yaml.safe_load(text)
-        nodes = yaml.compose(text)
+        data = loaded[0].body if loaded else None
+        nodes = yaml.compose(text, Loader=yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader)
     except yaml.YAMLError as exc:
         cfg.errors.append(f"invalid YAML: {str(exc).splitlines()[0]}")
         return cfg
@@ -561,6 +589,10 @@ def _classify_stderr(err: bytes) -> str:
     return "sops reported an error"
 
 
+# `filestatus` prints one line of JSON; a `decrypt` is sent to /dev/null. Anything more is a broken binary.
+MAX_SOPS_OUTPUT = 256 * 1024
+
+
 class SopsRunner:
     """Runs the binary with a timeout; after one hang or crash of the binary it stops calling it."""
 
@@ -581,17 +613,21 @@ class SopsRunner:
             raise SopsUnavailable(self.broken)
         try:
             env = _env(self.age_key_file if with_key else None)
-            proc = subprocess.run([self.binary, *args], cwd=self.root, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE if want_stdout else subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, timeout=self.timeout, check=False)
-        except subprocess.TimeoutExpired:
-            with self._lock:
-                self.broken = f"sops did not answer within {self.timeout:g}s; further sops calls skipped"
-            raise SopsUnavailable(self.broken) from None
+            proc = run_bounded([self.binary, *args], cwd=self.root, env=env, timeout=self.timeout,
+                               max_bytes=MAX_SOPS_OUTPUT, want_stdout=want_stdout)
         except OSError as exc:
             with self._lock:
                 self.broken = f"sops could not be run ({exc.strerror or type(exc).__name__}); further sops calls skipped"
             raise SopsUnavailable(self.broken) from None
+        if proc.problem == "timeout":
+            with self._lock:
+                self.broken = f"sops did not answer within {self.timeout:g}s; further sops calls skipped"
+            raise SopsUnavailable(self.broken)
+        if proc.problem == "flood":
+            with self._lock:
+                self.broken = (f"sops printed more than {MAX_SOPS_OUTPUT // 1024} KiB and was stopped; "
+                               "further sops calls skipped")
+            raise SopsUnavailable(self.broken)
         if proc.returncode < 0:
             with self._lock:
                 self.broken = f"sops was killed by signal {-proc.returncode}; further sops calls skipped"

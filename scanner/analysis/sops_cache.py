@@ -21,6 +21,9 @@ import json
 import os
 import tempfile
 
+from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES
+from scanner.sources.readfile import UnreadableFile, read_regular
+
 _SUBDIR = "sops-filestatus-v1"
 
 
@@ -77,7 +80,6 @@ class FilestatusCache:
 
 def read_for_key(root: str, path: str) -> bytes | None:
     try:
-        with open(os.path.join(root, path), "rb") as fh:
-            return fh.read()
-    except OSError:
+        return read_regular(os.path.join(root, path), DEFAULT_MAX_FILE_BYTES)
+    except UnreadableFile:
         return None

@@ -2,7 +2,9 @@
 
 Parses only the files given and runs the leak checks (`secrets.sops-encrypted`,
 `secrets.no-plaintext-credentials`) over them. Exit 1 when any finding fails, 0 otherwise, 2 on
-usage errors. Findings are printed with file, line and key names; values are never printed.
+usage errors. Findings are printed with file, line and key names; values are never printed. Every
+file given is scanned by the same detector as `posture scan` (detect-secrets shapes, key names,
+PEM blocks), whatever its type: `.env`, `.key`, JSON, files with NUL bytes.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import sys
 import click
 
 from scanner.cli.errors import PostureCommand
+from scanner.core.redact import terminal_safe
 
 LEAK_CHECKS = ("secrets.sops-encrypted", "secrets.no-plaintext-credentials")
 
@@ -67,10 +70,11 @@ def leaks(files, quiet):
             failing += 1
             loc = r.location
             where = f"{loc.path}:{loc.line or ''}" if loc else "?"
-            click.echo(f"{where}: {r.severity or out.spec.severity}: {out.spec.id}: {r.message}")
+            click.echo(terminal_safe(f"{where}: {r.severity or out.spec.severity}: {out.spec.id}: {r.message}"))
     for e in inv.errors:
         if e.kind != "notice" and not quiet:
-            click.echo(f"posture leaks: {e.path}{':' + str(e.line) if e.line else ''}: [{e.code}] {e.message}",
+            click.echo(terminal_safe(f"posture leaks: {e.path}{':' + str(e.line) if e.line else ''}: [{e.code}] "
+                                     f"{e.message}"),
                        err=True)
     if not quiet:
         click.echo(f"posture leaks: {len(files)} file(s), {failing} leak(s)" if failing else

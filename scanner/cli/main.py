@@ -1,7 +1,13 @@
-"""The `posture` command line. Exit codes (scanner.core.errors): 0 gates hold, 1 a gate failed,
-2 usage or configuration error, 3 the scan could not run, 130 interrupted."""
+"""The `posture` command line.
+
+Exit codes (documented in the README and `posture --help`), distinct so that CI can tell them apart:
+0 the scan ran and every gate held; 1 the scan ran and a gate failed; 2 usage or configuration error
+(bad flag, unknown format, invalid posture.yaml, a path that does not exist); 3 the scan could not run
+(cluster unreachable, reports not writable, an internal error); 130 interrupted.
+"""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -9,7 +15,8 @@ import click
 from scanner import __version__
 from scanner.cli.errors import PostureCommand
 from scanner.cli.params import FiniteFloat
-from scanner.core.errors import EXIT_GATE_FAILED, EXIT_INTERRUPTED, EXIT_PASS, ReportError, UsageError
+from scanner.core.errors import (EXIT_CANNOT_RUN, EXIT_GATE_FAILED, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE,
+                                 ReportError)
 from scanner.core.model import SEVERITIES
 
 # The engine (scanner.api), the check registry, gates and terminal output are imported inside the
@@ -30,21 +37,7 @@ def _formats(value: str) -> list[str]:
     return names
 
 
-class _Progress:
-    """A one-line progress indicator on stderr, only when stderr is a terminal."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
-
-    def __call__(self, msg: str) -> None:
-        if self.enabled:
-            sys.stderr.write(f"\r\033[K posture: {msg}…")
-            sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+STDOUT = "-"  # `--output-dir -`: the one report format goes to stdout, and nothing else does
 
 
 class _Group(click.Group):
@@ -78,7 +71,9 @@ class _LazyGroup(_Group):
         return super().list_commands(ctx)
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Exit codes: 0 pass, 1 a gate failed, 2 usage or configuration error, "
+                    "3 the scan could not run, 130 interrupted.")
 @click.version_option(__version__, prog_name="posture")
 def main() -> None:
     """Security posture scanner for GitOps Kubernetes clusters (Flux, Talos, SOPS)."""
@@ -88,7 +83,8 @@ def main() -> None:
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=str))
 @click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True,
               help="Comma-separated: json, html, sarif, junit, markdown, prometheus.")
-@click.option("--output-dir", "-o", default="out", show_default=True, help="Where reports are written.")
+@click.option("--output-dir", "-o", default="out", show_default=True,
+              help="Where reports are written; `-` writes the one --format given to stdout (and nothing else there).")
 @click.option("--fail-under", type=FiniteFloat(0, 101), help="Fail (exit 1) when the overall score is below this.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Fail when a finding of this severity or worse fails.")
 @click.option("--only", multiple=True, help="Run only these layers or check ids (repeatable, or comma-separated).")
@@ -113,21 +109,75 @@ def main() -> None:
               help="OPNsense config.xml backup: check the perimeter firewall too.")
 @click.option("--no-cache", is_flag=True,
               help="Do not reuse recorded `sops filestatus` answers (they are keyed by the file's exact bytes).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the verdict line.")
-@click.option("-v", "--verbose", count=True, help="More detail (-vv: every finding and scan error).")
+@click.option("--color", "--colour", "color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour in the summary and progress; auto honours NO_COLOR and a non-terminal.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors (on stderr); the exit code tells the verdict.")
+@click.option("-v", "--verbose", count=True, help="Also list every failing finding and every scan error.")
 def scan(**flags):
-    """Scan a GitOps repository at PATH (and/or a live cluster) and write reports."""
+    """Scan a GitOps repository at PATH (and/or a live cluster) and write reports.
+
+    Prints a short summary (score per layer, coverage, the fixes worth most, where the reports went);
+    -v adds every failing finding, -q prints only errors."""
+    from scanner.cli.terminal import Output, Progress, colour_wanted
+
+    output_dir, color, quiet = flags["output_dir"], flags["color"], flags["quiet"]
+    to_stdout = output_dir == STDOUT
+    summary_stream = sys.stderr if to_stdout else sys.stdout
+    out = Output(colour=colour_wanted(color, summary_stream), verbosity=-1 if quiet else flags["verbose"],
+                 out=summary_stream)
+    progress = Progress(not quiet, colour_wanted(color, sys.stderr))
+    _sigterm_as_interrupt()
+    try:
+        if (flags["fail_on_new"] is not None or flags["max_score_drop"] is not None) and not flags["baseline"]:
+            raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
+        fmts = _formats(flags["formats"])
+        if to_stdout and len(fmts) != 1:
+            raise click.UsageError("-o - writes one report to stdout: give exactly one --format")
+        _scan(flags, fmts, out, progress)
+    except KeyboardInterrupt as exc:
+        # Anywhere in the scan (reading the repo, checks, rendering): reports are written atomically and
+        # only after every format rendered, so an interrupted run leaves no partial report behind;
+        # an interrupt during the final renames is held until the whole set is in place.
+        progress.done()
+        written = getattr(exc, "written", None)
+        if written:
+            click.echo(f"posture: interrupted after the reports were written ({', '.join(written)})", err=True)
+        else:
+            click.echo("posture: interrupted; no report was written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        progress.done()
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (a CI job cancelled, `timeout`) takes the Ctrl-C path: temp files removed, exit 130."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError):  # not the main thread (embedded use)
+        pass
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"posture: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _scan(flags: dict, fmts: list[str], out, progress) -> None:
+    """Scan, gate, write, summarise. A PostureError (bad config, unknown id: 2; unreachable cluster,
+    unwritable reports: 3) ends the command through scanner.cli.errors."""
     from reports.interface import RenderOptions
-    from reports.registry import write_reports
+    from reports.registry import write_reports, write_stream
     from scanner.cli.options import scan_setup
     from scanner.cli.terminal import print_summary
     from scanner.engine.gates import evaluate_gates
     from scanner.engine.pipeline import scan as run_scan
 
-    fmts = _formats(flags["formats"])
     options, config, gates = scan_setup(flags)
-    if (gates.fail_on_new is not None or gates.max_score_drop is not None) and not gates.baseline:
-        raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
     baseline_report = None
     if gates.baseline:
         from scanner.snapshots.archive import load_report
@@ -138,18 +188,23 @@ def scan(**flags):
         from scanner.engine.history import load_history
 
         history = tuple(load_history(flags["history"]))
-    progress = _Progress(not flags["quiet"])
     try:
         report = run_scan(options, config, progress=progress).report
     finally:
         progress.done()
     report = report.with_gate(evaluate_gates(report, gates, baseline_report))
+    render_options = RenderOptions(history=history)
     output_dir = flags["output_dir"]
-    try:
-        written = write_reports(report, fmts, output_dir, RenderOptions(history=history))
-    except OSError as exc:
-        raise ReportError(f"cannot write reports to {output_dir}: {exc}") from None
-    print_summary(report, written, quiet=flags["quiet"], verbose=flags["verbose"])
+    if output_dir == STDOUT:
+        write_stream(report, fmts[0], sys.stdout, render_options)
+        sys.stdout.flush()
+        written = []
+    else:
+        try:
+            written = write_reports(report, fmts, output_dir, render_options)
+        except OSError as exc:
+            raise ReportError(f"cannot write reports to {output_dir}: {exc}") from None
+    print_summary(report, written, out)
     sys.exit(EXIT_PASS if report.gate.passed else EXIT_GATE_FAILED)
 
 
@@ -192,6 +247,17 @@ def checks_list(layer, as_json, as_markdown):
 @click.argument("check_id")
 def checks_show(check_id):
     """Show one check: why it matters, how to fix, references."""
+    _show_check(check_id)
+
+
+@main.command("explain")
+@click.argument("check_id")
+def explain(check_id):
+    """Why a check matters, how to fix what it finds, references (same as `checks show`)."""
+    _show_check(check_id)
+
+
+def _show_check(check_id: str) -> None:
     from scanner.checkapi.options import describe
     from scanner.engine.plugins import discover as discover_checks
 
@@ -215,7 +281,29 @@ def checks_show(check_id):
                 for r in s.references:
                     click.echo(f"  - {r}")
             return
-    raise UsageError(f"no check {check_id!r}; see `posture checks list`")
+    _fail(f"no check {check_id!r}; see `posture checks list`", EXIT_USAGE)
+
+
+@main.command("waive")
+@click.argument("finding_id")
+@click.option("--reason", required=True, help="Why the risk is accepted (shown in every report).")
+@click.option("--expires", required=True, metavar="YYYY-MM-DD", help="When the waiver lapses (then the finding counts again).")
+@click.option("--owner", help="Who answers for the accepted risk.")
+@click.option("--report", "report_path", default=os.path.join("out", "posture-report.json"), show_default=True,
+              type=click.Path(dir_okay=False), help="The JSON report the finding id comes from.")
+@click.option("--config", "config_path", default="posture.yaml", show_default=True, type=click.Path(dir_okay=False),
+              help="posture.yaml to add the waiver to (created when missing).")
+def waive(finding_id, reason, expires, owner, report_path, config_path):
+    """Add a waiver for FINDING-ID (a finding's fingerprint, as the reports show it) to posture.yaml.
+
+    The entry names the check and the finding's resource; comments and layout of the file are kept."""
+    from scanner.cli.waive import WaiveError, add_waiver
+
+    try:
+        entry = add_waiver(config_path, report_path, finding_id, reason=reason, expires=expires, owner=owner)
+    except WaiveError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    click.echo(f"posture: waived {entry['check']} on {entry['resource']} until {entry['expires']} in {config_path}")
 
 
 def _attach_optional_commands() -> None:
@@ -246,4 +334,10 @@ def run() -> None:
     except KeyboardInterrupt:
         click.echo("posture: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug or an environment we did not foresee: never exit 1 (= gate failed)
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        click.echo(f"posture: error: the scan could not run: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -70,13 +70,20 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
     except SnapshotError as exc:
         _fail(str(exc))
     from reports.registry import write_reports
+    from scanner.analysis.fingerprints import FingerprintKeyError, archive_key
     from scanner.cli.options import scan_setup
     from scanner.engine import pipeline
 
+    try:
+        # Secret-value fingerprints are keyed with the archive's own key (fingerprint.key, 0600,
+        # made on first use): stable from snapshot to snapshot, useless to a reader without the key.
+        fp_key = archive_key(archive_dir)
+    except (FingerprintKeyError, OSError) as exc:
+        _fail(f"fingerprint key of {archive_dir}: {exc}")
     # A PostureError (bad config: 2, unreachable cluster: 3) ends the command (scanner.cli.errors).
     options, config, _ = scan_setup({"path": path or (None if cluster else "."), "cluster": cluster,
                                      "kubeconfig": kubeconfig, "context": context, "config_path": config_path})
-    report = pipeline.run_scan(options, config)
+    report = pipeline.run_scan(options.with_(fingerprint_key=fp_key), config)
     try:
         entry = arc.store(archive_dir, report.to_json_dict(), sign_key=key)
         for written in write_reports(report, wanted, output_dir, None) if wanted else []:

@@ -1,13 +1,92 @@
-"""The terminal summary: each layer's score as a bar, the worst findings, the gate verdict."""
+"""What `posture scan` prints: a short summary by default, every failing finding with -v, only
+errors with -q; progress on stderr while it works (only on a terminal).
+
+Colour follows the usual conventions: `--color always|never` when given, else none when NO_COLOR is
+set (https://no-color.org) or the stream is not a terminal. Without colour nothing here writes an
+escape sequence at all (the progress then prints plain lines instead of a spinner).
+"""
 from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import TextIO
 
 import click
 
 from scanner.core.model import LAYERS, SEVERITY_RANK
+from scanner.core.redact import terminal_safe as _safe
 from scanner.engine.report_model import Report
 
 _COLOURS = {"A": "green", "B": "green", "C": "yellow", "D": "yellow", "F": "red", None: "white"}
 _SEV_COLOURS = {"critical": "red", "high": "red", "medium": "yellow", "low": "cyan", "info": "white"}
+TOP_FIXES = 5
+
+
+def colour_wanted(choice: str, stream: TextIO) -> bool:
+    """--color: `always`/`never` decide; `auto` is colour on a terminal unless NO_COLOR is set or TERM=dumb."""
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where and how the summary is printed: `out` is stdout, or stderr when the report itself goes
+    to stdout (`-o -`); `verbosity` -1 quiet, 0 summary, 1+ every failing finding."""
+
+    colour: bool
+    verbosity: int = 0
+    out: TextIO | None = None
+
+    @property
+    def stream(self) -> TextIO:
+        return self.out or sys.stdout
+
+    def echo(self, text: str = "", **style) -> None:
+        click.echo(click.style(text, **style) if style and self.colour else text, file=self.stream, color=self.colour)
+
+    def styled(self, text: str, **style) -> str:
+        return click.style(text, **style) if self.colour else text
+
+    def error(self, text: str) -> None:
+        click.echo(text, err=True, color=False)
+
+
+class Progress:
+    """A status line on stderr while the scan works, only when stderr is a terminal: a `rich`
+    spinner with colour, plain one-line-per-step text without (no escape sequences at all)."""
+
+    def __init__(self, enabled: bool, colour: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.colour = colour
+        self._status = None
+
+    def __call__(self, msg: str) -> None:
+        if not self.enabled:
+            return
+        if not self.colour:
+            click.echo(f"posture: {msg}…", err=True, color=False)
+            return
+        if self._status is None:
+            from rich.console import Console  # only on a terminal: rich costs import time
+
+            self._status = Console(stderr=True).status(f"posture: {msg}…", spinner="dots")
+            self._status.start()
+        else:
+            self._status.update(f"posture: {msg}…")
+
+    def done(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
 
 def _bar(score: float | None, width: int = 20) -> str:
@@ -17,62 +96,119 @@ def _bar(score: float | None, width: int = 20) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def print_summary(report: Report, written: list[str], *, quiet: bool = False, verbose: int = 0) -> None:
-    score, gate, scan = report.score, report.gate, report.scan
-    problems = report.problems()
-    verdict = "PASS" if gate.passed else "FAIL"
-    bare = score.overall_without_waivers
-    unwaived = f" [{bare:.1f} ({score.grade_without_waivers}) without waivers]" if bare is not None and bare != score.overall else ""
-    line = (f"posture: overall {score.overall:.1f} ({score.grade}){unwaived}, "
-            f"{sum(1 for c in report.checks if c.status == 'fail')} failing checks, "
-            f"{len(problems)} scan errors"
-            + (f"; gate {verdict}" if gate.evaluated else ""))
-    if quiet:
-        click.echo(line)
+def _where(loc: dict | None) -> str:
+    loc = loc or {}
+    if not loc.get("path") or loc.get("path") == ".":
+        return ""
+    return f"{loc['path']}:{loc['line']}" if loc.get("line") else str(loc["path"])
+
+
+def verdict_line(report: dict) -> str:
+    score, gate = report["score"], report["gate"]
+    failing = sum(1 for c in report["checks"] if c["status"] == "fail")
+    errors = sum(1 for e in report["errors"] if e.get("kind") != "notice")
+    line = f"posture: overall {score['overall']:.1f} ({score['grade']}), {failing} failing checks, {errors} scan errors"
+    if gate["evaluated"]:
+        line += f"; gate {'PASS' if gate['passed'] else 'FAIL'}"
+    return line
+
+
+def _coverage_lines(report: dict) -> list[str]:
+    cov = report.get("coverage")
+    if not isinstance(cov, dict):
+        return []
+    parts = []
+    pct = cov.get("percent") if isinstance(cov.get("percent"), (int, float)) else cov.get("percentage")
+    if isinstance(pct, (int, float)):
+        parts.append(f"{pct:.0f}% seen")
+    clusters = cov.get("clusters")
+    if isinstance(clusters, dict):
+        clusters = [dict(v, name=k) if isinstance(v, dict) else {"name": k, "percent": v} for k, v in clusters.items()]
+    for c in clusters or []:
+        if isinstance(c, dict) and isinstance(c.get("percent"), (int, float)):
+            parts.append(f"{c.get('name')} {c['percent']:.0f}%")
+    gaps = [g for g in cov.get("gaps") or [] if isinstance(g, dict)]
+    if gaps:
+        kinds: dict[str, int] = {}
+        for g in gaps:
+            kinds[str(g.get("kind") or "other")] = kinds.get(str(g.get("kind") or "other"), 0) + 1
+        parts.append(f"{len(gaps)} gaps (" + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in
+                                                     sorted(kinds.items(), key=lambda kv: -kv[1])) + ")")
+    return ["Coverage: " + "; ".join(parts)] if parts else []
+
+
+def print_summary(model: Report, written: list[str], out: Output) -> None:
+    """The scan's summary on `out` (see Output); with verbosity -1 only errors, on stderr."""
+    report = model.to_json_dict()  # read as data, like fix_first (reports/fixfirst.py) reads it
+    gate = report["gate"]
+    errors = [e for e in report["errors"] if e.get("kind") != "notice"]
+    if out.verbosity < 0:
+        if gate["evaluated"] and not gate["passed"]:
+            out.error("posture: gate failed: " + _safe("; ".join(gate["reasons"])))
+        for e in errors:
+            out.error(_safe(f"posture: scan error: {e.get('path')}{':' + str(e['line']) if e.get('line') else ''}: "
+                            f"[{e['code']}] {e['message']}"))
         return
-    stats = scan.stats
-    click.echo(click.style("gitops-posture", bold=True) +
-               f"  {stats.get('files', 0)} files, {stats.get('documents', 0)} documents, "
-               f"{stats.get('workloads', 0)} workloads, {stats.get('routes', 0)} routes "
-               f"in {scan.duration_s:.2f}s")
-    if scan.entry_point and scan.entry_point.note:
-        click.echo(f"  {scan.entry_point.note}")
-    click.echo("")
+    score = report["score"]
+    stats = report["scan"].get("stats", {})
+    out.echo(out.styled("gitops-posture", bold=True) +
+             f"  {stats.get('files', 0)} files, {stats.get('documents', 0)} documents, "
+             f"{stats.get('workloads', 0)} workloads, {stats.get('routes', 0)} routes "
+             f"in {report['scan'].get('duration_s', 0):.2f}s")
+    unwaived = score.get("overall_without_waivers")
+    out.echo(out.styled(f"Score {score['overall']:.1f} ({score['grade']})", bold=True)
+             + (f"  [{unwaived:.1f} ({score['grade_without_waivers']}) without waivers]"
+                if unwaived is not None and unwaived != score["overall"] else ""))
     for layer in LAYERS:
-        info = score.layers.get(layer)
+        info = score["layers"].get(layer)
         if not info:
             continue
-        text = "  n/a" if info.score is None else f"{info.score:5.1f}"
-        click.echo(f"  {layer:<15} " + click.style(_bar(info.score), fg=_COLOURS.get(info.grade)) +
-                   f" {text} {info.grade or '-'}  {sum(info.findings.values())} open")
-    unmitigated = score.without_mitigations
-    if unmitigated and unmitigated.mitigated_findings:
-        click.echo(f"\n  {unmitigated.mitigated_findings} findings mitigated by another layer (node defaults, admission, "
-                   f"cluster-wide policy); without them: {unmitigated.overall:.1f} ({unmitigated.grade})")
-    findings = sorted(report.findings("fail"), key=lambda cf: -SEVERITY_RANK.get(cf[1].severity, 0))
-    limit = len(findings) if verbose >= 2 else 10
-    if findings:
-        click.echo(click.style(f"\nWorst findings ({len(findings)} failing):", bold=True))
-        for c, f in findings[:limit]:
-            click.echo("  " + click.style(f"{f.severity:<8}", fg=_SEV_COLOURS.get(f.severity)) +
-                       f" {c.id}: {f.message}" + (f"  [{f.where}]" if f.where else ""))
-        if len(findings) > limit:
-            click.echo(f"  … and {len(findings) - limit} more (see the report, or -vv)")
-    for n in report.errors:  # degraded modes the user should know about (no sops binary, no age key)
-        if n.kind == "notice":
-            click.echo(click.style("\nNotice: ", bold=True) + f"[{n.code}] {n.message}")
-    if problems:
-        click.echo(click.style(f"\nScan errors ({len(problems)}):", bold=True))
-        for e in problems[: (len(problems) if verbose >= 1 else 5)]:
-            click.echo(f"  {e.path}{':' + str(e.line) if e.line else ''}: [{e.code}] {e.message}")
-        if len(problems) > 5 and verbose < 1:
-            click.echo(f"  … and {len(problems) - 5} more (-v)")
-    if gate.evaluated:
-        click.echo("")
-        if gate.passed:
-            click.echo(click.style("Gate PASS", fg="green", bold=True))
+        s = info["score"]
+        text = "  n/a" if s is None else f"{s:5.1f}"
+        fails = sum(info["findings"].values())
+        out.echo(f"  {layer:<15} " + out.styled(_bar(s), fg=_COLOURS.get(info["grade"])) +
+                 f" {text} {info['grade'] or '-'}  {fails} open")
+    bare = score.get("without_mitigations") or {}
+    if bare.get("mitigated_findings"):
+        out.echo(f"  {bare['mitigated_findings']} findings mitigated by another layer (node defaults, admission, "
+                 f"cluster-wide policy); without them: {bare['overall']:.1f} ({bare['grade']})")
+    for line in _coverage_lines(report):
+        out.echo(line)
+    failing = [dict(f, check=c["id"]) for c in report["checks"] for f in c["findings"] if f["status"] == "fail"]
+    if failing:
+        from reports.fixfirst import fix_first
+
+        fixes = fix_first(report, limit=TOP_FIXES)
+        out.echo(out.styled(f"\nFix first ({len(failing)} failing findings; the HTML report ranks them all):", bold=True))
+        for item in fixes:
+            first = item.findings[0]
+            where = _where(first.get("location"))
+            more = f" (+{len(item.findings) - 1} more)" if len(item.findings) > 1 else ""
+            out.echo(f"  {'+' + format(item.gain, '.1f'):>5} " + out.styled(f"{item.severity:<8}", fg=_SEV_COLOURS.get(item.severity)) +
+                     _safe(f" {item.check.get('id')}: {first.get('subject') or first.get('message')}{more}" +
+                           (f"  [{where}]" if where else "")))
+    if out.verbosity >= 1 and failing:
+        failing.sort(key=lambda f: (-SEVERITY_RANK.get(f["severity"], 0), f["check"], f.get("subject") or ""))
+        out.echo(out.styled(f"\nFailing findings ({len(failing)}):", bold=True))
+        for f in failing:
+            where = _where(f.get("location"))
+            out.echo("  " + out.styled(f"{f['severity']:<8}", fg=_SEV_COLOURS.get(f["severity"])) +
+                     _safe(f" {f['check']}: {f['message']}" + (f"  [{where}]" if where else "")))
+    for n in (e for e in report["errors"] if e.get("kind") == "notice"):  # degraded modes (no sops, no key)
+        out.echo(out.styled("\nNotice: ", bold=True) + _safe(f"[{n['code']}] {n['message']}"))
+    if errors:
+        out.echo(out.styled(f"\nScan errors ({len(errors)}):", bold=True))
+        shown = errors if out.verbosity >= 1 else errors[:5]
+        for e in shown:
+            out.echo(_safe(f"  {e['path']}{':' + str(e['line']) if e.get('line') else ''}: [{e['code']}] {e['message']}"))
+        if len(errors) > len(shown):
+            out.echo(f"  … and {len(errors) - len(shown)} more (-v)")
+    if gate["evaluated"]:
+        out.echo("")
+        if gate["passed"]:
+            out.echo("Gate PASS", fg="green", bold=True)
         else:
-            click.echo(click.style("Gate FAIL", fg="red", bold=True) + ": " + "; ".join(gate.reasons))
-    for w in written:
-        click.echo(f"wrote {w}")
-    click.echo(line)
+            out.echo(out.styled("Gate FAIL", fg="red", bold=True) + ": " + _safe("; ".join(gate["reasons"])))
+    if written:
+        out.echo("\nReports: " + _safe(", ".join(written)))
+    out.echo(verdict_line(report))

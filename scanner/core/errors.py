@@ -105,6 +105,7 @@ ERROR_CODES: dict[str, str] = {
     "cluster-list-failed": "listing a kind failed (not a 403)",
     "secret-metadata-refused": "the API server would only send full Secrets; the scanner refuses them",
     "tls-secrets-unreadable": "--inspect-tls could not read TLS Secrets",
+    "secrets-not-listed": "Secrets were not listed (not granted, as by default); ExternalSecret status stands in",
     # inventory: kustomize and Flux builds
     "kustomize-build-failed": "kustomize could not build a directory",
     "kustomize-cycle": "a kustomization includes itself",
@@ -112,6 +113,7 @@ ERROR_CODES: dict[str, str] = {
     "flux-path-missing": "a Flux Kustomization's path does not exist in the repository",
     "flux-path-not-found": "a Flux Kustomization's path does not exist in its source",
     "flux-graph-too-deep": "Flux Kustomizations nested beyond the scanner's bound; not built",
+    "flux-postbuild-failed": "Flux post-build substitution failed for a Kustomization",
     "flux-patch-invalid": "a Flux Kustomization patch is not valid YAML",
     # analysis and checks
     "plugin-load-failed": "a check plugin could not be loaded (or repeats an id)",
@@ -121,6 +123,7 @@ ERROR_CODES: dict[str, str] = {
     "sops-unavailable": "the sops binary hung, crashed or could not run; later sops calls were skipped",
     "sops-binary-missing": "no sops binary: SOPS verdicts come from the native parser only",
     "sops-mac-unverified": "no age key: SOPS MACs were not verified",
+    "leak-scan-chunked": "a file over the size limit was scanned for credentials in chunks (not parsed)",
     # configuration
     "config-invalid": "posture.yaml (or a check option in it) is invalid",
     # kind-wide fallbacks, for a site that has not named its code yet

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
+
+from scanner.sources.safejson import loads_bounded, read_bounded
 
 
 def load_history(directory: str, limit: int = 200) -> list[dict]:
@@ -13,10 +14,9 @@ def load_history(directory: str, limit: int = 200) -> list[dict]:
         if os.path.basename(p).startswith("index"):
             continue
         try:
-            with open(p, encoding="utf-8") as fh:
-                rep = json.load(fh)
+            rep = loads_bounded(read_bounded(p))
         except (OSError, ValueError):
-            continue
+            continue  # not a snapshot (a FIFO, too deep, not JSON): the trend goes on without it
         if isinstance(rep, dict) and "score" in rep and "scan" in rep:
             out.append({"scan": {"started_at": rep["scan"].get("started_at")}, "score": rep["score"]})
     out.sort(key=lambda r: r["scan"].get("started_at") or "")

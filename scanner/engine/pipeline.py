@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from scanner.analysis.exposure import exposure_map
+from scanner.analysis.fingerprints import fingerprint_key as keyed_fingerprints
 from scanner.core.errors import UsageError
 from scanner.core.model import LAYERS, ScanError
 from scanner.core.options import ScanOptions
@@ -113,8 +114,11 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
         files = fs.files
         errors.extend(fs.errors)
         commit, web_url = fs.git_commit, fs.web_url
-        sources.append({"type": "git", "path": os.path.abspath(path), "commit": commit, "web_url": web_url,
-                        "context": None, "via_git": fs.via_git})
+        # No absolute local path in a report (it names the user's machine): the folder's own name, and
+        # where it sits inside its git work tree so forge links can point at the right file.
+        sources.append({"type": "git", "path": os.path.basename(os.path.abspath(path)) or ".", "commit": commit,
+                        "web_url": web_url, "context": None, "via_git": fs.via_git,
+                        "subdir": _subdir_in_work_tree(path) if fs.via_git else None})
     phases["discover"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -150,7 +154,9 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
     specs = select_checks(all_specs, options.only, options.skip)
     say(f"running {len(specs)} checks")
     today = options.today or dt.date.today()
-    outcomes = run_checks(specs, inv, cfg, today)
+    # Value fingerprints deep in the checks are keyed with the scan's key (scanner.analysis.fingerprints).
+    with keyed_fingerprints(options.fingerprint_key):
+        outcomes = run_checks(specs, inv, cfg, today)
     for out in outcomes:
         if out.error:
             inv.errors.append(ScanError(f"(check {out.spec.id})", None, f"check failed: {out.error}", kind="check",
@@ -176,7 +182,7 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
         "entry_point": inv.entry.as_dict() if inv.entry else {"found": False, "kind": None, "path": None, "line": None,
                                                               "sync_path": None, "note": "no repository scanned"},
         "stats": stats, "phases": {k: round(v, 4) for k, v in phases.items()},
-        "config": cfg.path, "layers": list(LAYERS),
+        "config": _config_label(cfg.path, path), "layers": list(LAYERS),
     }
     t = time.perf_counter()
     try:
@@ -188,11 +194,35 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
     report = build_report(outcomes=outcomes, weights=cfg.weights, severity_weights=cfg.severity_weights,
                           scan_meta=scan_meta,
                           waivers=[w.as_dict(today) for w in cfg.waivers],
-                          errors=[e.as_dict() for e in sorted(inv.errors, key=ScanError.sort_key)], exposure=exposure, flux_graph=flux_graph(inv))
+                          errors=[e.as_dict() for e in sorted(inv.errors, key=ScanError.sort_key)], exposure=exposure,
+                          flux_graph=flux_graph(inv))
     # The exposure map and report model are built after scan_meta is frozen: add their time now.
     phases = dict(report.scan.phases, report=round(time.perf_counter() - t, 4))
     report = report.model_copy(update={"scan": report.scan.model_copy(update={"phases": phases})})
     return ScanRun(report=report, inventory=inv, specs=specs)
+
+
+def _subdir_in_work_tree(path: str) -> str | None:
+    """The scanned folder relative to its git work tree ("" at the top), or None outside one."""
+    from scanner.sources.discover import work_tree_above
+
+    real = os.path.realpath(path)
+    top = work_tree_above(real)
+    if top is None:
+        return None
+    rel = os.path.relpath(real, top)
+    return "" if rel == "." else rel.replace(os.sep, "/")
+
+
+def _config_label(config_path: str | None, repo: str | None) -> str | None:
+    """posture.yaml as a report names it: relative to the scanned folder, else its file name only."""
+    if not config_path:
+        return None
+    if repo:
+        rel = os.path.relpath(os.path.abspath(config_path), os.path.abspath(repo))
+        if not rel.startswith(".."):
+            return rel.replace(os.sep, "/")
+    return os.path.basename(config_path)
 
 
 def _needs_by_kind() -> dict[str, tuple[str, ...]]:

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 from scanner import __version__
 from scanner.core.model import LAYERS, SEVERITIES, SEVERITY_RANK
+from scanner.core.redact import clean_tree
 from scanner.engine.report_model import SCHEMA_VERSION, Report
 from scanner.engine.runner import CheckOutcome, fingerprint
 from scanner.engine.scoring import (FORMULA, check_score, check_score_without_waivers, grade, layer_score,
@@ -90,7 +91,7 @@ def build_score(checks: list[dict], weights: dict[str, float], severity_weights:
     for layer in LAYERS:
         mine = [c for c in checks if c["layer"] == layer]
         score = layer_score([(c["score"], c["severity"]) for c in mine], severity_weights)
-        bare = layer_score([(c["score_without_waivers"], c["severity"]) for c in mine], severity_weights)
+        bare = layer_score([(c.get("score_without_waivers", c["score"]), c["severity"]) for c in mine], severity_weights)
         sev_counts = {s: 0 for s in SEVERITIES}
         for c in mine:
             for f in c["findings"]:
@@ -113,9 +114,10 @@ def _score_without_mitigations(checks: list[dict], weights: dict[str, float], se
     layers = {}
     for layer in LAYERS:
         mine = [c for c in checks if c["layer"] == layer]
-        layers[layer] = layer_score([(c["score_without_mitigations"], c["severity"]) for c in mine], severity_weights)
+        layers[layer] = layer_score([(c.get("score_without_mitigations", c["score"]), c["severity"]) for c in mine],
+                                    severity_weights)
     overall = overall_score(layers, weights)
-    mitigated = sum(c["subjects"]["mitigated"] for c in checks)
+    mitigated = sum(c["subjects"].get("mitigated", 0) for c in checks)
     return {"overall": overall, "grade": grade(overall), "layers": layers, "mitigated_findings": mitigated}
 
 
@@ -142,7 +144,9 @@ def namespace_matrix(checks: list[dict]) -> dict:
 def build_report(*, outcomes, weights, scan_meta: dict, waivers: list[dict], errors: list[dict],
                  exposure: list[dict], flux_graph: dict, severity_weights: dict[str, float] | None = None) -> Report:
     checks = build_checks(outcomes)
-    return Report.model_validate({
+    # Every string of the report came from the untrusted repo: no credential in a URL, no undecodable
+    # file name reaches a writer (JSON, HTML, SARIF, ...), a snapshot or the terminal.
+    return Report.model_validate(clean_tree({
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "gitops-posture", "version": __version__},
         "scan": scan_meta,
@@ -153,4 +157,4 @@ def build_report(*, outcomes, weights, scan_meta: dict, waivers: list[dict], err
         "namespaces": namespace_matrix(checks),
         "exposure": exposure,
         "flux_graph": flux_graph,
-    })
+    }))

@@ -50,6 +50,7 @@ class Source(_Model):
     web_url: Optional[str] = None
     context: Optional[str] = None
     via_git: Optional[bool] = None  # git: the file list came from `git ls-files`
+    subdir: Optional[str] = None  # git: the scanned folder inside its work tree ("" at the top), for forge links
     server: Optional[str] = None  # cluster: API server host
     version: Optional[str] = None  # cluster: server version
 

@@ -21,6 +21,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+from scanner.sources.safejson import loads_bounded, read_bounded
 from scanner.engine.report_model import source_slug  # noqa: F401  (re-exported: archive names use it)
 from scanner.snapshots import SnapshotError
 from scanner.snapshots.atomic import atomic_write_bytes, commit, locked, remove_stale_temps, write_temp
@@ -84,7 +85,7 @@ def _totals(layers: dict) -> dict:
 
 def entry_for(path: Path, data: bytes | None = None) -> dict:
     """The index entry of one snapshot file, read from the file itself."""
-    data = path.read_bytes() if data is None else data
+    data = read_bounded(path) if data is None else data
     m = NAME_RE.match(path.name)
     entry = {
         "file": f"{SNAPSHOTS}/{path.name}",
@@ -98,7 +99,7 @@ def entry_for(path: Path, data: bytes | None = None) -> dict:
         "sha256": hashlib.sha256(data).hexdigest(),
     }
     try:
-        report = json.loads(data)
+        report = loads_bounded(data)
         score = report["score"]
         layers = score.get("layers") or {}
         entry.update(
@@ -115,7 +116,7 @@ def entry_for(path: Path, data: bytes | None = None) -> dict:
 
 def _load_index(path: Path) -> list | None:
     try:
-        data = json.loads(path.read_bytes())
+        data = loads_bounded(read_bounded(path))
     except (OSError, ValueError):
         return None
     if not isinstance(data, list) or not all(isinstance(e, dict) and "file" in e for e in data):
@@ -289,7 +290,7 @@ def load_report(ref: str) -> dict:
     """A report from a JSON file or an archive reference; SnapshotError when it is not one."""
     path = resolve(ref)
     try:
-        report = json.loads(path.read_bytes())
+        report = loads_bounded(read_bounded(path))
     except OSError as exc:
         raise SnapshotError(f"cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:

@@ -27,14 +27,14 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_temp(directory: Path, data: bytes, mode: int = 0o644) -> Path:
+def write_temp(directory: Path, data: bytes, mode: int = 0o600) -> Path:
     """Write `data` to a fsynced temporary file in `directory`; the caller renames it into place."""
     fd, name = tempfile.mkstemp(dir=directory, prefix=TMP_PREFIX, suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fchmod(fh.fileno(), mode)  # mkstemp creates 0600; snapshots are meant to be shared
+            os.fchmod(fh.fileno(), mode)  # snapshots hold the posture of a cluster: owner only, like keys
             os.fsync(fh.fileno())
     except BaseException:
         with contextlib.suppress(OSError):
@@ -54,7 +54,7 @@ def commit(tmp: Path, target: Path) -> None:
     _fsync_dir(target.parent)
 
 
-def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o600) -> None:
     target = Path(target)
     commit(write_temp(target.parent, data, mode), target)
 

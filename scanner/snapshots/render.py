@@ -24,9 +24,26 @@ def _where(i: dict) -> str:
     return f"  ({i['location']})" if i.get("location") else ""
 
 
-def _what(i: dict) -> str:
-    subject = i.get("subject") or i.get("resource") or ""
-    return f"{i['check']}  {subject}: {i.get('message') or ''}".rstrip(": ")
+def _message(i: dict, subject: str) -> str:
+    """The finding's message without its subject when it repeats it (the subject heads the group)."""
+    msg = (i.get("message") or "").strip()
+    for prefix in (subject, subject.split(" ", 1)[-1]):
+        if prefix and msg.startswith(prefix + ":"):
+            msg = msg[len(prefix) + 1:].lstrip()
+            break
+    return msg
+
+
+def _grouped(items: list[dict], fmt) -> list[str]:
+    """Items grouped under their subject, each subject printed once (in first-seen order)."""
+    groups: dict[str, list[dict]] = {}
+    for i in items:
+        groups.setdefault(i.get("subject") or i.get("resource") or "(repository)", []).append(i)
+    out = []
+    for subject, members in groups.items():
+        out.append(f"  {subject}")
+        out += [f"    {fmt(i, subject)}" for i in members]
+    return out
 
 
 def text(d: dict) -> str:
@@ -36,16 +53,20 @@ def text(d: dict) -> str:
            f"{_num(s['overall']['new'])} ({s['grade']['new'] or '-'})  {_signed(s['overall']['delta'])}"]
     for name, v in s["layers"].items():
         out.append(f"  {name:<15} {_num(v['old']):>6} -> {_num(v['new']):>6}  {_signed(v['delta'])}".rstrip())
+
+    def line(i: dict, subject: str, tag: str, tail: str = "") -> str:
+        msg = _message(i, subject)
+        return f"[{tag}] {i['check']}" + (f": {msg}" if msg else "") + _where(i) + tail
+
     sections = (
-        ("New findings", d["new_findings"], lambda i: f"[{i['severity']}] {_what(i)}{_where(i)}"),
-        ("Resolved findings", d["resolved_findings"],
-         lambda i: f"[{i['severity']}] {_what(i)}{_where(i)}  (now {i['now']})"),
+        ("New findings", d["new_findings"], lambda i, subj: line(i, subj, i["severity"])),
+        ("Resolved findings", d["resolved_findings"], lambda i, subj: line(i, subj, i["severity"], f"  (now {i['now']})")),
         ("Severity changed", d["severity_changed"],
-         lambda i: f"[{i['old_severity']} -> {i['new_severity']}] {_what(i)}{_where(i)}"),
+         lambda i, subj: line(i, subj, f"{i['old_severity']} -> {i['new_severity']}")),
     )
     for title, items, fmt in sections:
         out.append(f"{title} ({len(items)}):")
-        out += [f"  {fmt(i)}" for i in items] or ["  none"]
+        out += _grouped(items, fmt) or ["  none"]
     if d["checks_added"] or d["checks_removed"]:
         out.append(f"Checks added: {', '.join(d['checks_added']) or 'none'}; "
                    f"removed: {', '.join(d['checks_removed']) or 'none'}")

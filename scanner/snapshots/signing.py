@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from scanner.sources.safejson import loads_bounded, read_bounded
 from scanner.snapshots import SnapshotError
 
 SIG_SUFFIX = ".sig"
@@ -60,7 +61,7 @@ def _reject_duplicate_keys(pairs):
 
 
 def parse_strict(data: bytes):
-    return json.loads(data, object_pairs_hook=_reject_duplicate_keys)
+    return loads_bounded(data, object_pairs_hook=_reject_duplicate_keys)
 
 
 def _create_exclusive(path: Path, data: bytes, mode: int) -> None:
@@ -142,11 +143,13 @@ def verify_file(snapshot: Path, public_key: Ed25519PublicKey) -> Verdict:
     if not sig_path.exists():
         return Verdict("unsigned", f"{snapshot}: UNSIGNED (no {sig_path.name} beside it)")
     try:
-        signature = base64.b64decode(sig_path.read_bytes().strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return Verdict("invalid", f"{snapshot}: INVALID (signature file is not base64)")
+        signature = base64.b64decode(read_bounded(sig_path, 4096).strip(), validate=True)
+    except (binascii.Error, ValueError, OSError):
+        return Verdict("invalid", f"{snapshot}: INVALID (signature file is not a small base64 file)")
     try:
-        obj = parse_strict(snapshot.read_bytes())
+        obj = parse_strict(read_bounded(snapshot))
+    except OSError as exc:
+        return Verdict("invalid", f"{snapshot}: INVALID (cannot read the snapshot: {exc})")
     except (ValueError, UnicodeDecodeError) as exc:
         return Verdict("invalid", f"{snapshot}: INVALID (snapshot is not valid JSON: {exc})")
     if not any(_verifies(public_key, signature, encode, obj) for encode in (canonical_json, legacy_canonical_json)):

@@ -4,7 +4,9 @@
 cluster-wide, a few types at a time), and reports what it could not read: a 403 is recorded with
 the checks that lose their input and the scan goes on; a CRD that is not installed is an
 "absent kind", which the policy and network checks turn into findings of their own.
-Secrets are read as metadata only; see kube_list and kube_tls.
+Secrets are read as metadata only, and only where granted (see kube_types.OPT_IN); without that
+grant, Secrets produced by ExternalSecrets are known from the ExternalSecrets' status and owner
+(`derived_secrets`). See kube_list and kube_tls.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from scanner.sources.kube_discovery import discover
 from scanner.sources.kube_http import ClusterUnavailable, KubeError, KubeHTTP, load_configuration
 from scanner.sources.kube_list import MetadataRefused, list_objects
 from scanner.sources.kube_tls import TLS_FIELD_SELECTOR, TLS_TYPE, inspect_secret
-from scanner.sources.kube_types import METADATA_ACCEPT, RESOURCE_TYPES, SECRETS, ResourceType
+from scanner.sources.kube_types import METADATA_ACCEPT, OPT_IN, RESOURCE_TYPES, SECRETS, ResourceType
 
 __all__ = ["ClusterData", "ClusterUnavailable", "RESOURCE_TYPES", "METADATA_ACCEPT", "fetch_cluster",
            "cluster_documents", "cluster_resources", "document_path"]
@@ -35,6 +37,7 @@ class ClusterData:
     tls_certificates: list[dict] = field(default_factory=list)  # only with inspect_tls
     read_kinds: list[str] = field(default_factory=list)  # listed completely
     failed_kinds: list[str] = field(default_factory=list)  # not denied, but not read either (errors)
+    derived_kinds: list[str] = field(default_factory=list)  # not granted; known from their producers
     stats: dict = field(default_factory=dict)  # requests, retries, pages per kind, seconds
     needs: dict = field(default_factory=dict)  # kind -> ids of the checks that read it (for error messages)
 
@@ -76,6 +79,8 @@ def fetch_cluster(kubeconfig: str | None = None, context: str | None = None, *, 
                     secret_meta = items
             if inspect_tls and SECRETS in disc.served:
                 _inspect_tls(http, pool, page_size, data, secret_meta)
+        if "Secret" in data.derived_kinds:
+            data.objects.extend(derived_secrets(data.objects))
     finally:
         api.rest_client.pool_manager.clear()  # close pooled connections now, not at interpreter exit
     data.stats = {"requests": http.stats.requests, "retries": http.stats.retries, "pages": pages,
@@ -133,7 +138,43 @@ def _record_discovery(data: ClusterData, disc) -> None:
     data.failed_kinds.extend(t.kind for t in RESOURCE_TYPES if t.kind not in decided)
 
 
+DERIVED_ANNOTATION = "posture.gitops/derived-from"
+
+
+def derived_secrets(objects: list[dict]) -> list[dict]:
+    """Secret metadata known without reading Secrets: the target of every ExternalSecret whose status
+    says it synced (Ready, SecretSynced), owned by that ExternalSecret as ESO's creationPolicy Owner
+    makes it. Carries no data, only what the ExternalSecret itself says."""
+    out = []
+    for o in objects:
+        if o.get("kind") != "ExternalSecret" or not str(o.get("apiVersion", "")).startswith("external-secrets.io/"):
+            continue
+        md, spec, status = o.get("metadata") or {}, o.get("spec") or {}, o.get("status") or {}
+        ready = next((c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") == "Ready"), {})
+        if ready.get("status") != "True":
+            continue  # not synced: the Secret may not exist (secrets.externalsecret-synced says why)
+        target = spec.get("target") if isinstance(spec.get("target"), dict) else {}
+        name = (status.get("binding") or {}).get("name") or target.get("name") or md.get("name")
+        if not name:
+            continue
+        out.append({"apiVersion": "v1", "kind": "Secret", "metadata": {
+            "name": name, "namespace": md.get("namespace"),
+            "annotations": {DERIVED_ANNOTATION: f"ExternalSecret {md.get('namespace')}/{md.get('name')} status"},
+            "ownerReferences": [{"apiVersion": o.get("apiVersion"), "kind": "ExternalSecret", "name": md.get("name"),
+                                 "controller": True}]}})
+    return out
+
+
 def _record_failure(data: ClusterData, t: ResourceType, exc: Exception) -> None:
+    if t in OPT_IN and isinstance(exc, KubeError) and exc.status == 403:
+        # The default deployment: no grant on Secrets (a list returns their data). Not an error.
+        data.derived_kinds.append(t.kind)
+        data.errors.append(ScanError(f"cluster://{t.kind}", None,
+                                     f"{_res(t)} not listed (not granted, as in the default deploy/base): Secrets "
+                                     "produced by ExternalSecrets are known from their status and owner; "
+                                     "deploy/overlays/secret-metadata grants the metadata list", kind="notice",
+                                     code="secrets-not-listed"))
+        return
     lost = _checks_needing(data, t.kind)
     lost_text = (f"checks losing input: {', '.join(lost)}" if lost
                  else f"checks that read {t.kind} judge without it")

@@ -6,9 +6,9 @@ with the tolerant loader (scanner.sources.yamlload).
 from __future__ import annotations
 
 import os
-import stat
 
 from scanner.core.model import Document, ScanError
+from scanner.sources.readfile import UnreadableFile, read_regular
 from scanner.sources.yamlload import load_documents
 
 
@@ -21,38 +21,10 @@ from scanner.core.options import DEFAULT_MAX_FILE_BYTES  # noqa: E402  (re-expor
 
 def read_bytes(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes | None, ScanError | None]:
     """The file's bytes, or the reason it cannot be read. Never blocks on FIFOs or devices."""
-    full = os.path.join(root, rel)
     try:
-        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        return None, _error(rel, None, f"unreadable: {exc.strerror or exc}")
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            return None, _error(rel, None, f"unreadable: {what}; not parsed")
-        if st.st_size > max_bytes:
-            return None, _error(rel, None, f"file is {st.st_size / 1048576:.1f} MiB, over the "
-                                           f"{max_bytes / 1048576:.0f} MiB limit; not parsed", "file-too-large")
-        chunks = []
-        total = 0
-        want = st.st_size + 1  # one more byte to see EOF (or growth) in the same call
-        while total <= max_bytes:
-            chunk = os.read(fd, min(want, max_bytes + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            want = 1 << 20
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    except OSError as exc:
-        return None, _error(rel, None, f"unreadable: {exc.strerror or exc}")
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:  # grew while we read it
-        return None, _error(rel, None, f"file is over the {max_bytes / 1048576:.0f} MiB limit; not parsed",
-                            "file-too-large")
-    return data, None
+        return read_regular(os.path.join(root, rel), max_bytes), None
+    except UnreadableFile as exc:
+        return None, _error(rel, None, f"{exc}; not parsed", exc.code)
 
 
 def read_text(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[str | None, ScanError | None]:

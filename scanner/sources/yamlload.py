@@ -20,8 +20,13 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
     HAVE_C_LOADER = False
 
-# A document whose aliases would expand past this many nodes is an alias bomb (billion laughs).
+# A document whose aliases would expand past this many nodes is an alias bomb (billion laughs)...
 MAX_EXPANDED_NODES = 2_000_000
+# ... and so is a "near bomb" under that size whose aliases multiply it: every check walks the
+# expanded tree, so 1.9 million nodes from a few hundred took minutes. Anchors in real manifests
+# (YAML merge keys, repeated env blocks) expand a document a few times, never tenfold past 100,000.
+MAX_ALIAS_GROWTH = 10
+ALIAS_GROWTH_FLOOR = 100_000
 MAX_DEPTH = 400
 
 
@@ -153,6 +158,10 @@ class _TooDeep(Exception):
     pass
 
 
+class _DuplicateKey(Exception):
+    """A mapping repeats a key: see _drop_duplicate_keys."""
+
+
 _BUILDING = object()
 _intern = sys.intern
 
@@ -204,7 +213,7 @@ def _build(loader, node, depth, memo):
             if key.__class__ is str:
                 key = _intern(key)  # the same few hundred key names recur in every document
             if key in value:
-                raise _Fallback  # duplicate key: keep PyYAML's exact semantics
+                raise _DuplicateKey
             if v.__class__ is _ScalarNode:
                 value[key] = _scalar(loader, v)
                 kids.append(None)
@@ -235,42 +244,96 @@ def _build(loader, node, depth, memo):
     return out
 
 
+_MERGE = _T + "merge"
+
+
+def _drop_duplicate_keys(node) -> list[LoadError]:
+    """Remove the second and later occurrences of a key from every mapping of a composed document,
+    in place, and say where each was. PyYAML (and Go's yaml.v2 in Flux) keep the *last* value, so
+    `kind: Secret` followed by `kind: ConfigMap` would hide a plaintext Secret from every check; the
+    scanner judges the document by the *first* value and records the repetition as a scan error."""
+    found: list[LoadError] = []
+    seen_nodes: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen_nodes or n.__class__ is _ScalarNode:
+            continue
+        seen_nodes.add(id(n))
+        if n.__class__ is _MappingNode:
+            first: dict = {}
+            kept = []
+            for k, v in n.value:
+                if k.__class__ is _ScalarNode and k.tag != _MERGE:
+                    ident = (k.tag, k.value)
+                    line = k.start_mark.line + 1
+                    if ident in first:
+                        shown = k.value if len(k.value) <= 60 else k.value[:57] + "..."
+                        found.append(LoadError(line, f"duplicate key {shown!r} in one mapping, at lines {first[ident]} "
+                                                     f"and {line}: the document is judged by the first value (line "
+                                                     f"{first[ident]}); Kubernetes tools would keep the last",
+                                               "yaml-duplicate-key"))
+                        continue
+                    first[ident] = line
+                kept.append((k, v))
+                stack.append(v)
+                stack.append(k)
+            n.value = kept
+        elif n.__class__ is _SequenceNode:
+            stack.extend(n.value)
+    return found
+
+
 def _construct(loader, node, may_alias: bool):
-    """(body, line tree or None, error message or None) for one composed document."""
-    try:
-        body, lines = _build(loader, node, 0, {} if may_alias else None)
-        return body, lines, None
-    except _TooDeep:
-        return None, None, f"document nested deeper than {MAX_DEPTH} levels; not loaded"
-    except _Fallback:
-        pass
+    """(body, line tree or None, error message or None, duplicate-key errors) for one composed document."""
+    duplicates: list[LoadError] = []
+    for _attempt in range(2):
+        try:
+            body, lines = _build(loader, node, 0, {} if may_alias else None)
+            return body, lines, None, duplicates
+        except _TooDeep:
+            return None, None, f"document nested deeper than {MAX_DEPTH} levels; not loaded", duplicates
+        except _DuplicateKey:
+            duplicates = _drop_duplicate_keys(node)  # rare: build again from the first values
+        except _Fallback:
+            if not duplicates:
+                duplicates = _drop_duplicate_keys(node)
+            break
     body = loader.construct_document(node)
     if _depth_exceeds(body, MAX_DEPTH):
-        return None, None, f"document nested deeper than {MAX_DEPTH} levels; not loaded"
-    return body, None, None
+        return None, None, f"document nested deeper than {MAX_DEPTH} levels; not loaded", duplicates
+    return body, None, None, duplicates
 
 
-def _expanded_size_exceeds(obj, limit: int) -> bool:
-    """True when the document, with aliases expanded, has more than `limit` nodes.
+def _alias_bomb(obj) -> str | None:
+    """Why the document is an alias bomb, or None."""
+    expanded, distinct = _alias_sizes(obj, MAX_EXPANDED_NODES)
+    if expanded > MAX_EXPANDED_NODES:
+        return f"alias bomb: aliases expand past {MAX_EXPANDED_NODES:,} nodes; document not loaded"
+    if expanded > ALIAS_GROWTH_FLOOR and expanded > MAX_ALIAS_GROWTH * distinct:
+        return (f"alias bomb: aliases expand {distinct:,} nodes to {expanded:,} (more than "
+                f"{MAX_ALIAS_GROWTH}-fold); document not loaded")
+    return None
+
+
+def _alias_sizes(obj, limit: int) -> tuple[int, int]:
+    """(nodes with aliases expanded, stopping past `limit`; nodes as written: containers and entries).
 
     Memoised by object identity, so it costs one pass over the distinct objects."""
     memo: dict[int, int] = {}
+    distinct = 0
 
     def size(o, depth: int) -> int:
+        nonlocal distinct
         if depth > MAX_DEPTH:
             raise RecursionError
         oid = id(o)
         if oid in memo:
             return memo[oid]
-        if isinstance(o, dict):
+        if isinstance(o, (dict, list)):
             total = 1
-            for k, v in o.items():
-                total += size(v, depth + 1)
-                if total > limit:
-                    break
-        elif isinstance(o, list):
-            total = 1
-            for v in o:
+            distinct += 1 + len(o)
+            for v in (o.values() if isinstance(o, dict) else o):
                 total += size(v, depth + 1)
                 if total > limit:
                     break
@@ -280,9 +343,9 @@ def _expanded_size_exceeds(obj, limit: int) -> bool:
         return total
 
     try:
-        return size(obj, 0) > limit
+        return size(obj, 0), distinct
     except RecursionError:
-        return True
+        return limit + 1, distinct
 
 
 def _depth_exceeds(obj, limit: int) -> bool:
@@ -320,7 +383,8 @@ def _load_with(loader_cls, text, may_alias: bool) -> tuple[list[LoadedDoc], list
             if node is None:
                 break
             line = node.start_mark.line + 1
-            body, lines, err = _construct(loader, node, may_alias)
+            body, lines, err, duplicates = _construct(loader, node, may_alias)
+            errors.extend(duplicates)
             if err:
                 errors.append(LoadError(line, err, "yaml-too-deep"))
             else:
@@ -366,9 +430,9 @@ def load_documents(text: str | bytes) -> tuple[list[LoadedDoc], list[LoadError]]
     for d in docs:
         if d.body is None:
             continue  # empty document (a leading or trailing ---)
-        if may_alias and _expanded_size_exceeds(d.body, MAX_EXPANDED_NODES):
-            errors.append(LoadError(d.line, "alias bomb: aliases expand past "
-                                    f"{MAX_EXPANDED_NODES:,} nodes; document not loaded", "yaml-alias-bomb"))
+        bomb = _alias_bomb(d.body) if may_alias else None
+        if bomb:
+            errors.append(LoadError(d.line, bomb, "yaml-alias-bomb"))
             continue
         kept.append(d)
     errors.sort(key=lambda e: e.line or 0)

@@ -1,4 +1,4 @@
-"""Hostile repositories: every one ends in a recorded scan error (or finding) and a finished report,
+"""Hostile repositories (files, YAML, graphs, signals): every one ends in a recorded scan error (or finding) and a finished report,
 within bounded time and memory. The real CLI runs in a subprocess with a timeout and an
 address-space limit; the JSON report's `errors` say what happened. No timing assertions: speed is
 measured by `make bench`, here a timeout only catches hangs."""
@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from reports.registry import write_reports
 
-import json
 import os
-import resource
 import signal
 import stat
 import subprocess
@@ -20,69 +18,8 @@ from pathlib import Path
 import pytest
 from tests.support.scanning import run_scan
 
-TIMEOUT_S = 120
-MEMORY_LIMIT = 2 * 1024 ** 3  # address space; a runaway alias expansion would blow through it
-
-FLUX_KS = """\
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {{name: {name}, namespace: flux-system}}
-spec:
-  interval: 10m
-  path: {path}
-  prune: true
-  sourceRef: {{kind: GitRepository, name: flux-system}}
-{extra}"""
-
-CONFIGMAP = """\
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: ok, namespace: default}
-data: {a: b}
-"""
-
-
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
-def run_cli(repo: Path, out: Path, *extra: str, env: dict | None = None, timeout: float = TIMEOUT_S):
-    """(exit code, report dict or None, stderr) of `posture scan repo --format json`."""
-    cmd = [sys.executable, "-m", "scanner", "scan", str(repo), "--format", "json", "--output-dir", str(out), "-q",
-           *extra]
-    proc = subprocess.run(cmd, capture_output=True, timeout=timeout, preexec_fn=_limit_memory,
-                          env={**os.environ, **(env or {})}, cwd=Path(__file__).resolve().parent.parent)
-    reports = [p for p in out.glob("*.json")] if out.exists() else []
-    report = json.loads(reports[0].read_text()) if reports else None
-    return proc.returncode, report, proc.stderr.decode("utf-8", "replace")
-
-
-def scan_ok(repo: Path, tmp_path: Path, **kw) -> dict:
-    code, report, err = run_cli(repo, tmp_path / "out", **kw)
-    assert code in (0, 1), f"exit {code}: {err[-2000:]}"
-    assert report is not None, err[-2000:]
-    assert report["scan"]["stats"]["files"] >= 1
-    return report
-
-
-def errors_for(report: dict, needle: str) -> list[dict]:
-    return [e for e in report["errors"] if needle in e["message"]]
-
-
-def write(root: Path, rel: str, text: str | bytes) -> Path:
-    p = root / rel
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        p.write_bytes(text)
-    else:
-        p.write_text(text, encoding="utf-8")
-    return p
-
-
-def repo_with(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    write(repo, "ok/configmap.yaml", CONFIGMAP)
-    return repo
+from tests.hostile.support import (CONFIGMAP, FLUX_KS, PROJECT, TIMEOUT_S, limit_memory, errors_for, repo_with,
+                                   scan_ok, write)
 
 
 def test_billion_laughs(tmp_path):
@@ -239,7 +176,9 @@ def _sops_check_exists() -> bool:
 @pytest.mark.parametrize("script, needle", [
     ("sleep 600\n", "did not answer"),
     ("kill -SEGV $$\n", "killed by signal"),
-], ids=["hangs", "crashes"])
+    ("yes flood-flood-flood\n", "printed more than"),
+    ("yes flood-flood-flood >&2\n", "printed more than"),
+], ids=["hangs", "crashes", "floods-stdout", "floods-stderr"])
 def test_sops_binary_that_hangs_or_crashes(tmp_path, script, needle):
     repo, _ = _sops_repo(tmp_path, script)
     started = time.monotonic()
@@ -308,8 +247,8 @@ def test_sigint_exits_130_without_partial_report(tmp_path):
               "---\n".join(CONFIGMAP.replace("name: ok", f"name: cm{i}-{j}") for j in range(40)))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "scanner", "scan", str(repo), "--format", "json", "--output-dir", str(out), "-q"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit_memory,
-                            cwd=Path(__file__).resolve().parent.parent)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit_memory,
+                            cwd=PROJECT)
     # Late enough that the interpreter is up even on a loaded machine (a signal before Python has
     # started cannot be handled by any program), early enough that the scan of 3,000 files (120,000 documents) still runs.
     time.sleep(0.5)
