@@ -13,7 +13,7 @@ import re
 
 from pydantic import Field
 
-from scanner.analysis import talos
+from scanner.analysis import talos, talos_templates
 from scanner.core.memo import memo
 from scanner.core.model import Location, Result
 from scanner.checkapi.options import CheckOptions
@@ -53,24 +53,56 @@ def _absent(inv) -> Result:
                  evidence={"talos_files": signals})
 
 
-def _verdicts(inv, items):
+_RANK = {"pass": 0, "warn": 1, "fail": 2}
+
+
+def _verdicts(inv, items, scope: str = "node"):
     """items: (cfg, status, message, path, evidence). Identical verdicts of one cluster (same status,
-    message and line) are merged into one subject naming every node role they hold for."""
+    message and line) are merged into one subject naming every node role they hold for.
+
+    A setting the API server or etcd reads is one setting of the cluster, whichever control-plane node
+    answers: `scope="cluster"` drops the passes of a cluster that also fails or warns (a pass beside a
+    fail for the same cluster would contradict it), `scope="single"` keeps one verdict per cluster, the
+    worst, its subject naming every node role judged."""
+    items = list(items)
+    if scope == "cluster":
+        bad = {id(cfg.cluster) for cfg, status, *_ in items if status != "pass"}
+        items = [it for it in items if it[1] != "pass" or id(it[0].cluster) not in bad]
+    elif scope == "single":
+        per: dict = {}
+        for it in items:
+            per.setdefault(id(it[0].cluster), []).append(it)
+        items = []
+        for group in per.values():
+            worst = max(group, key=lambda it: _RANK[it[1]])
+            others = [f"{it[0].scope}: {it[1]} ({it[2]})" for it in group
+                      if it is not worst and (it[1], it[2]) != (worst[1], worst[2])]
+            ev = dict(worst[4] or {})
+            if others:
+                ev["other_control_planes"] = others
+            scopes = list(dict.fromkeys(it[0].scope for it in group))
+            items.append((worst[0], worst[1], worst[2], worst[3], ev, scopes))
     groups: dict = {}
     order = []
-    for cfg, status, message, path, evidence in items:
+    for item in items:
+        cfg, status, message, path, evidence = item[:5]
+        scopes = item[5] if len(item) > 5 else [cfg.scope]
         loc = cfg.location(inv, *path)
         key = (id(cfg.cluster), status, message, loc.path, loc.line)
         if key not in groups:
-            groups[key] = [cfg, status, message, loc, evidence, [cfg.scope]]
+            groups[key] = [cfg, status, message, loc, evidence, list(scopes)]
             order.append(key)
         else:
-            groups[key][5].append(cfg.scope)
+            groups[key][5].extend(s for s in scopes if s not in groups[key][5])
     maker = {"pass": passed, "fail": failed, "warn": warned}
     for key in order:
         cfg, status, message, loc, evidence, scopes = groups[key]
         subject = f"Talos {', '.join(scopes)} ({cfg.cluster.label})"
         ev = {k: v for k, v in (evidence or {}).items() if v is not None}
+        if cfg.cluster.templates:
+            ev["read_from_templates"] = cfg.cluster.templates
+            if cfg.cluster.unread:
+                ev["template_parts_unread"] = cfg.cluster.unread[:5]
         yield maker[status](inv, subject, message, location=loc, resource=_resource(cfg), evidence=ev)
 
 
@@ -207,22 +239,6 @@ def version_currency(inv, options):
 
 # ---- PodSecurity admission --------------------------------------------------------------------------
 
-def _cleared_admission(cfg) -> list[str]:
-    """Fragments that emptied or removed `admissionControl` (dropping Talos's baseline default)."""
-    out = []
-    for frag in cfg.cluster.fragments:
-        b = frag.body
-        if isinstance(b, dict) and talos.get_path(b, ("cluster", "apiServer", "admissionControl")) == []:
-            out.append(f"{frag.label}: admissionControl: []")
-        elif isinstance(b, list):
-            for op in b:
-                if isinstance(op, dict) and op.get("op") in ("remove", "replace") and \
-                        str(op.get("path", "")).rstrip("/") in ("/cluster/apiServer/admissionControl", "/cluster/apiServer"):
-                    if op.get("op") == "remove" or not op.get("value"):
-                        out.append(f"{frag.label}: {op.get('op')} {op.get('path')}")
-    return out
-
-
 class ExemptionOptions(CheckOptions):
     allowed_exemptions: list[str] = Field(["kube-system"], description="Namespaces that may be exempt from Pod Security admission.")
 
@@ -232,9 +248,11 @@ class ExemptionOptions(CheckOptions):
     severity="high",
     rationale="""
         Talos configures the PodSecurity admission plugin with `enforce: baseline` for every namespace that
-        has no label of its own. Emptying `admissionControl` (`admissionControl: []` or a JSON patch removing
-        it) or giving a PodSecurity configuration without `defaults` makes every unlabelled namespace
-        privileged: any pod may run privileged, with host namespaces and hostPath mounts.""",
+        has no label of its own. Removing it (a JSON patch `remove`/`replace` of `admissionControl`, or
+        `$patch: delete`) or a PodSecurity configuration whose `defaults` end up without `enforce` makes every
+        unlabelled namespace privileged: any pod may run privileged, with host namespaces and hostPath
+        mounts. A strategic merge patch `admissionControl: []` does not remove it (Talos merges the list by
+        plugin name), so the default stays, merged with any PodSecurity entry a later patch gives.""",
     remediation="""
         Keep Talos's PodSecurity default or give a full configuration: `defaults: {enforce: baseline (or
         restricted), audit: restricted, warn: restricted}`; exempt namespaces with the
@@ -252,38 +270,36 @@ def pod_security_admission(inv, options):
         return
     allowed = set(options.get("allowed_exemptions") or [])
     items = []
-    path = ("cluster", "apiServer", "admissionControl")
+    path = talos.ADMISSION
     for cfg in cfgs:
-        plugins = cfg.get(*path)
-        cleared = _cleared_admission(cfg)
-        ps = next((p for p in plugins or [] if isinstance(p, dict) and p.get("name") == "PodSecurity"), None)
-        ev = {"cleared_by": cleared} if cleared else {}
-        if ps is None:
-            how = f" ({'; '.join(cleared)})" if cleared else ""
+        ps = talos.pod_security(cfg)
+        ev = {k: v for k, v in (("cleared_by", ps.cleared), ("ineffective", ps.noops)) if v}
+        noop = f"; {'; '.join(ps.noops)}" if ps.noops else ""
+        if not ps.configured:
+            how = f" ({'; '.join(ps.cleared)})" if ps.cleared else ""
             items.append((cfg, "fail", f"admissionControl has no PodSecurity configuration{how}: Talos's baseline "
                           "default is gone and unlabelled namespaces admit privileged pods", path, ev))
             continue
-        conf = ps.get("configuration") if isinstance(ps.get("configuration"), dict) else {}
-        defaults = conf.get("defaults") if isinstance(conf.get("defaults"), dict) else {}
-        enforce = str(defaults.get("enforce") or "privileged")
-        ex = conf.get("exemptions") if isinstance(conf.get("exemptions"), dict) else {}
-        ex_ns = [str(n) for n in ex.get("namespaces") or []]
-        extra = sorted(set(ex_ns) - allowed)
-        others = [str(x) for k in ("usernames", "runtimeClasses") for x in ex.get(k) or []]
-        ev.update({"enforce": enforce, "exempt_namespaces": ex_ns, "set_in": cfg.where(*path)})
-        if not defaults.get("enforce"):
-            how = f" after {'; '.join(cleared)}" if cleared else ""
+        extra = sorted(set(ps.exempt_namespaces) - allowed)
+        ev.update({"enforce": ps.level("enforce"), "exempt_namespaces": ps.exempt_namespaces,
+                   "set_in": cfg.where(*path)})
+        if talos_templates.is_template_value(ps.enforce):
+            items.append((cfg, "warn", f"PodSecurity defaults.enforce is set by a template expression ({ps.enforce}, "
+                          f"in {cfg.where(*path)}): the enforced level cannot be read from the repository", path, ev))
+        elif ps.enforce is None:
+            how = f" after {'; '.join(ps.cleared)}" if ps.cleared else ""
             items.append((cfg, "fail", f"PodSecurity configuration{how} has no defaults.enforce (set in "
                           f"{cfg.where(*path)}): every namespace without its own label is privileged", path, ev))
-        elif enforce == "privileged":
+        elif ps.level("enforce") == "privileged":
             items.append((cfg, "fail", "PodSecurity defaults.enforce is privileged: no pod security by default", path, ev))
-        elif extra or others:
-            items.append((cfg, "warn", f"PodSecurity enforce={enforce} but exempts "
-                          f"{', '.join(extra + others)} cluster-wide", path, ev))
+        elif extra or ps.other_exemptions:
+            items.append((cfg, "warn", f"PodSecurity enforce={ps.enforce} but exempts "
+                          f"{', '.join(extra + ps.other_exemptions)} cluster-wide (set in {cfg.where(*path)}){noop}",
+                          path, ev))
         else:
-            items.append((cfg, "pass", f"PodSecurity enforce={enforce} by default"
-                          + (" (Talos default)" if cfg.origin(*path) is None else ""), path, ev))
-    yield from _verdicts(inv, items)
+            items.append((cfg, "pass", f"PodSecurity enforce={ps.enforce} by default"
+                          + (" (Talos default)" if ps.default else "") + noop, path, ev))
+    yield from _verdicts(inv, items, scope="single")
 
 
 # ---- API server -------------------------------------------------------------------------------------
@@ -332,7 +348,7 @@ def apiserver_audit_policy(inv, options):
             else:
                 items.append((cfg, "pass", f"audit policy with levels {', '.join(sorted(set(levels)))}"
                               + (" (Talos default)" if default else ""), path, {"levels": levels}))
-    yield from _verdicts(inv, items)
+    yield from _verdicts(inv, items, scope="single")
 
 
 APISERVER_BAD_ARGS = (
@@ -384,7 +400,7 @@ def apiserver_anonymous_auth(inv, options):
                 "OIDC" if any(k.startswith("oidc-") for k in args) else None)
             items.append((cfg, "pass", "anonymous-auth=false and Node,RBAC authorisation (Talos defaults kept)"
                           + (f"; {auth} for users" if auth else ""), base, {}))
-    yield from _verdicts(inv, items)
+    yield from _verdicts(inv, items, scope="cluster")
 
 
 def _anonymous_in_auth_config(cfg) -> str | None:
@@ -497,7 +513,7 @@ def control_plane_scheduling(inv, options):
                           "share nodes with etcd and the API server", path, {}))
         else:
             items.append((cfg, "pass", "control-plane nodes do not run workloads", path, {}))
-    yield from _verdicts(inv, items)
+    yield from _verdicts(inv, items, scope="single")
 
 
 def _all_interfaces(v) -> bool:
@@ -536,7 +552,7 @@ def control_plane_bind_address(inv, options):
         if not bad:
             items.append((cfg, "pass", "controller-manager and scheduler bound to 127.0.0.1",
                           ("cluster", "controllerManager"), {}))
-    yield from _verdicts(inv, items)
+    yield from _verdicts(inv, items, scope="cluster")
 
 
 @check(
@@ -575,7 +591,7 @@ def etcd_exposure(inv, options):
         if not bad:
             items.append((cfg, "pass", "etcd listens with mutual TLS only (no plaintext listener on all interfaces)",
                           ("cluster", "etcd"), {}))
-    yield from _verdicts(inv, items)
+    yield from _verdicts(inv, items, scope="cluster")
 
 
 # ---- disk encryption --------------------------------------------------------------------------------

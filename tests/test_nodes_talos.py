@@ -120,8 +120,13 @@ def test_talconfig_patches_merge_and_point_at_the_deciding_line(talos_repo):
     assert api[0]["location"]["path"] == "talos/patches/controller/api-access.yaml"
     assert api[0]["location"]["line"] == 5
 
-    psa = fails(c["nodes.pod-security-admission"])
-    assert psa and "no defaults.enforce" in psa[0]["message"] and "admissionControl: []" in psa[0]["message"]
+    # `admissionControl: []` in a strategic merge patch changes nothing (Talos merges the list by plugin
+    # name): the later PodSecurity entry merges into Talos's default, baseline stays, the exemption is added.
+    psa = c["nodes.pod-security-admission"]["findings"]
+    assert [f["status"] for f in psa] == ["warn"]
+    assert "enforce=baseline" in psa[0]["message"] and "openebs-system" in psa[0]["message"]
+    assert "admissionControl: [] (a strategic merge patch cannot empty it" in psa[0]["message"]
+    assert psa[0]["evidence"]["exempt_namespaces"] == ["kube-system", "openebs-system"]
     assert psa[0]["location"]["path"] == "talos/patches/controller/cluster.yaml"
 
     bind = fails(c["nodes.control-plane-bind-address"])
@@ -237,8 +242,9 @@ def test_corpus_target_os_admin_and_psa():
     api = fails(c["nodes.talos-api-access"])
     assert api and "os:admin" in api[0]["message"]
     assert "actions-runner-system" in api[0]["message"] and "system-upgrade" in api[0]["message"]
-    psa = fails(c["nodes.pod-security-admission"])
-    assert psa and "admissionControl: []" in psa[0]["message"]
+    psa = c["nodes.pod-security-admission"]["findings"]
+    assert len(psa) == 1 and psa[0]["status"] == "warn" and "openebs-system" in psa[0]["message"]
+    assert "admissionControl: []" in psa[0]["message"]
     assert c["nodes.talos-secrets-encrypted"]["status"] == "pass"
     assert c["nodes.clusterconfig-ignored"]["status"] == "pass"
     assert len(fails(c["nodes.control-plane-bind-address"])) == 2

@@ -286,7 +286,10 @@ def test_talos_default_enforces_baseline_audits_restricted(tmp_path):
     assert st["R2"] == "warn"  # PSA audit/warn restricted: audited
 
 
-def test_talos_admission_control_override_without_defaults_is_privileged(tmp_path):
+def test_talos_admission_control_emptied_by_strategic_patch_keeps_baseline(tmp_path):
+    # Talos merges `admissionControl` by plugin name: `[]` in a strategic merge patch adds nothing, and the
+    # later PodSecurity entry deep-merges into the default (exemptions appended, defaults kept). The node
+    # layer reads the same model (nodes.pod-security-admission warns on the exemption).
     files = {"w.yaml": WORKLOAD,
              "talos/talconfig.yaml": TALCONFIG.replace("{patches}", '    - "@./patches/reset.yaml"\n    - "@./patches/psa.yaml"'),
              "talos/patches/reset.yaml": "cluster:\n  apiServer:\n    admissionControl: []\n",
@@ -303,11 +306,11 @@ cluster:
 """}
     checks, inv = run(repo(tmp_path, files), "policy.pod-security-coverage")
     psa = kyv.cluster_psa(inv)
-    assert psa.enforce == "privileged" and psa.exemptions == ["openebs-system"]
-    assert len(psa.steps) == 2
+    assert psa.enforce == "baseline" and psa.exemptions == ["kube-system", "openebs-system"]
+    assert len(psa.steps) == 2 and "cannot empty it" in psa.steps[1]
     f = next(f for f in checks["policy.pod-security-coverage"]["findings"] if " B3 " in f["subject"])
-    assert f["status"] == "fail"
-    assert f["location"]["path"] == "talos/patches/psa.yaml" and f["location"]["line"] == 3
+    assert f["status"] == "pass"
+    assert f["evidence"]["psa"]["cluster_default"]["from"] == "talos/patches/psa.yaml:3"
 
 
 def test_talos_merge_by_name_keeps_defaults_and_json_remove_drops_them(tmp_path):
@@ -317,7 +320,7 @@ def test_talos_merge_by_name_keeps_defaults_and_json_remove_drops_them(tmp_path)
                                        "        configuration:\n          exemptions: {namespaces: [rook-ceph]}\n"}
     _, inv = run(repo(tmp_path / "a", merge), "policy.pod-security-coverage")
     psa = kyv.cluster_psa(inv)
-    assert psa.enforce == "baseline" and psa.exemptions == ["rook-ceph"]
+    assert psa.enforce == "baseline" and psa.exemptions == ["kube-system", "rook-ceph"]
     remove = dict(merge)
     remove["talos/patches/psa.yaml"] = "- op: remove\n  path: /cluster/apiServer/admissionControl\n"
     _, inv = run(repo(tmp_path / "b", remove), "policy.pod-security-coverage")
@@ -371,9 +374,11 @@ def test_target_cluster_policy_layer(capsys):
     cov = checks["policy.pod-security-coverage"]
     assert cov["status"] == "fail"
     st = {f["subject"].split()[2]: f["status"] for f in cov["findings"]}
-    assert st["B3"] == "fail"  # privileged containers: nothing enforces (Talos PSA defaults removed, Audit only)
+    # Talos's baseline default stands (`admissionControl: []` is a no-op in a strategic patch); namespaces
+    # labelled privileged or exempt leave it partial.
+    assert st["B3"] == "warn"
     assert st["R2"] == "warn" and st["R3"] == "warn"  # default-security-context audits them
     psa = kyv.cluster_psa(r.inventory)
-    assert psa.enforce == "privileged" and psa.exemptions == ["openebs-system"]
+    assert psa.enforce == "baseline" and psa.exemptions == ["kube-system", "openebs-system"]
     print(kyv.format_table(kyv.coverage(r.inventory)))
 

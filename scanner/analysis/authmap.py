@@ -20,6 +20,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from scanner.analysis import idp as idp_mod
 from scanner.inventory.helm import release_name
 from scanner.core.memo import memo
 from scanner.core.model import Resource, Route
@@ -80,9 +81,12 @@ class AuthInfo:
     evidence: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"mechanism": self.mechanism, "provider": self.provider, "via": self.via, "accepted": self.accepted,
-                "detail": self.detail, "target": self.target,
-                "declared_at": f"{self.resource.path}:{self.resource.line}" if self.resource is not None else None}
+        out = {"mechanism": self.mechanism, "provider": self.provider, "via": self.via, "accepted": self.accepted,
+               "detail": self.detail, "target": self.target,
+               "declared_at": f"{self.resource.path}:{self.resource.line}" if self.resource is not None else None}
+        if self.evidence.get("identity_provider"):
+            out["identity_provider"] = self.evidence["identity_provider"]
+        return out
 
 
 def accepted_providers(options: dict) -> set[str]:
@@ -119,12 +123,28 @@ def _middleware_auth(mw: Resource) -> AuthInfo | None:
         prov = provider_of(text)
         if prov != "unknown" or re.search(r"oidc|oauth|auth", str(pname), re.I):
             return AuthInfo("traefik-plugin", prov if prov != "unknown" else f"plugin:{pname}",
-                            f"Traefik Middleware {mw.namespace}/{mw.name} plugin {pname}", mw, ("spec", "plugin", pname))
+                            f"Traefik Middleware {mw.namespace}/{mw.name} plugin {pname}", mw, ("spec", "plugin", pname),
+                            target=_plugin_provider_url(conf, mw.variables))
     if _d(spec.get("basicAuth")) or _d(spec.get("digestAuth")):
         return AuthInfo("traefik-basic-auth", "basic-auth", f"Traefik Middleware {mw.namespace}/{mw.name} basicAuth", mw,
                         ("spec", "basicAuth"))
     for ref in _l(_d(spec.get("chain")).get("middlewares")):
         pass  # resolved by the caller
+    return None
+
+
+_PROVIDER_KEY = re.compile(r"provider|issuer|url|uri|endpoint|address|discovery", re.I)
+
+
+def _plugin_provider_url(conf, variables: dict) -> str | None:
+    """The IdP URL an auth plugin's settings name (`provider: {url: ...}`, `providerURL`, `issuer`, ...)."""
+    for k, v in _walk_strings(conf):
+        if not _PROVIDER_KEY.search(k) or "://" not in v:
+            continue
+        v = substitute(v, variables) if "${" in v else v
+        m = _URL_IN.search(v)
+        if m and not re.search(r"redirect|callback|logout", k, re.I):
+            return m.group(0)
     return None
 
 
@@ -430,35 +450,104 @@ def _oidc_env_key(key: str) -> bool:
     return bool(_OIDC_ENV.search(key))
 
 
-def _native_from_data(obj, variables: dict) -> tuple[str | None, str]:
-    """(provider, evidence) when data carries OIDC settings."""
+_URL_IN = re.compile(r"https?://[^\s\"'<>,]+", re.I)
+
+
+def _native_from_data(obj, variables: dict) -> tuple[str | None, str, str | None]:
+    """(provider, evidence, the URL the settings point at) when data carries OIDC settings."""
     env_hit = None
     texts = []
+    target = None
     for k, v in _walk_strings(obj):
         if "${" in v:  # (what `substitute` tests first: most values have no variable)
             v = substitute(v, variables)
         m = _ISSUER_ANY.search(v) if "://" in v else None  # an issuer URL has "://": skip the regex on the rest
         if m:
-            return provider_of(m.group(0)), f"{k}: {m.group(0)}"
+            return provider_of(m.group(0)), f"{k}: {m.group(0)}", m.group(0)
         if v and _oidc_env_key(k) and v.lower() not in ("false", "0", "", "none"):
             texts.append(f"{k}={v}")
             if env_hit is None:
                 env_hit = f"{k}"
+            if target is None and "://" in v:
+                u = _URL_IN.search(v)
+                target = u.group(0) if u else None
     if env_hit:
         prov = provider_of(" ".join(texts))
         if prov == "unknown":  # the IdP is often named only in a neighbouring key or URL
             prov = provider_of(" ".join(f"{k} {v}" for k, v in _walk_strings(obj)))
-        return prov, env_hit
-    return None, ""
+        return prov, env_hit, target
+    return None, "", None
 
 
-def _native_of(inv, res: Resource, data) -> tuple[str | None, str]:
-    """`_native_from_data` once per resource: a HelmRelease with several routes is read once."""
+def _native_of(inv, res: Resource, data) -> tuple[str | None, str, str | None]:
+    """`_native_from_data` once per resource and data: a HelmRelease with several routes is read once."""
     cache = inv.__dict__.setdefault("_posture_native_cache", {})
-    hit = cache.get(id(res))
+    key = (id(res), id(data))
+    hit = cache.get(key)
     if hit is None or hit[0] is not res or hit[1] is not data:
-        hit = cache[id(res)] = (res, data, _native_from_data(data, res.variables))
+        hit = cache[key] = (res, data, _native_from_data(data, res.variables))
     return hit[2]
+
+
+def _controllers_reached(hr: Resource, route: Route) -> list[str] | None:
+    """app-template: the controllers whose Service the route's backends reach, or None when that cannot
+    be narrowed (one controller, another chart, a backend that names no Service of the release)."""
+    values = _d(hr.spec.get("values"))
+    controllers = [c for c, v in _d(values.get("controllers")).items() if _d(v).get("enabled", True) is not False]
+    if len(controllers) <= 1 or route.resource is not hr:
+        return None
+    release = release_name(hr)
+    services = {sid: _d(v) for sid, v in _d(values.get("service")).items() if _d(v).get("enabled", True) is not False}
+    block = hr.body
+    for k in route.path:
+        block = block.get(k) if isinstance(block, dict) else None
+    sids = set()
+    for rule in _l(_d(block).get("rules")) or [{}]:
+        refs = _l(_d(rule).get("backendRefs")) or [{}]
+        for ref in refs:
+            ref = _d(ref)
+            sid = ref.get("identifier")
+            if sid is None:
+                name = str(ref.get("name") or release)
+                sid = next((i for i, v in services.items()
+                            if name in (v.get("nameOverride"), f"{release}-{i}") or (name == release and (len(services) == 1 or i == release))),
+                           None)
+            if sid is None or sid not in services:
+                return None
+            sids.add(sid)
+    reached = []
+    for sid in sids:
+        ctrl = services[sid].get("controller") or (sid if sid in controllers else None)
+        if ctrl is None and len(services) == 1:
+            return None
+        if ctrl not in controllers:
+            return None
+        reached.append(ctrl)
+    return sorted(set(reached))
+
+
+def _referenced_names(controller: dict, release: str) -> set[str]:
+    """Secret/ConfigMap names a controller's containers read (env and envFrom)."""
+    out = set()
+    for key in ("containers", "initContainers"):
+        for c in _d(controller.get(key)).values():
+            c = _d(c)
+            env = c.get("env")
+            items = _l(env) or [dict(_d(x), name=n) if isinstance(x, dict) else {} for n, x in _d(env).items()]
+            for e in items:
+                vf = _d(_d(e).get("valueFrom"))
+                for ref in (vf.get("secretKeyRef"), vf.get("configMapKeyRef")):
+                    if _d(ref).get("name"):
+                        out.add(str(ref["name"]))
+            for e in _l(c.get("envFrom")):
+                e = _d(e)
+                for ref in (e.get("secretRef"), e.get("configMapRef")):
+                    if _d(ref).get("name"):
+                        out.add(str(ref["name"]))
+                for k in ("secret", "configMap"):
+                    if isinstance(e.get(k), str):
+                        out.add(e[k])
+    return {re.sub(r"\{\{-?\s*\.Release\.Name\s*-?\}\}", release, n) for n in out}
 
 
 def _app_resources(inv, route: Route) -> list[Resource]:
@@ -548,19 +637,35 @@ def _from_native(inv, route: Route, options: dict) -> list[AuthInfo]:
             out.append(AuthInfo("native-oidc", v.lower() if v.lower() not in ("true", "yes") else "authentik",
                                 f"annotation {k}: {v}", route.resource, route.path, via="native"))
             return out
+    # A HelmRelease running several controllers: native OIDC counts only where the route leads, in the
+    # controllers its Service reaches and the Secrets/ConfigMaps those controllers read.
+    own = route.resource if route.resource.kind == "HelmRelease" else None
+    reached = _controllers_reached(own, route) if own is not None else None
+    narrowed = None
+    if reached is not None:
+        ctrls = _d(_d(own.spec.get("values")).get("controllers"))
+        narrowed = {c: ctrls[c] for c in reached}
+        read = set().union(*(_referenced_names(_d(ctrls[c]), release_name(own)) for c in reached))
     for res in _app_resources(inv, route):
         if res.kind == "HelmRelease":
             data, path = res.spec.get("values"), ("spec", "values")
+            if res is own and narrowed is not None:
+                data, path = narrowed, ("spec", "values", "controllers", reached[0])
         elif res.kind == "ExternalSecret":
             data, path = _d(res.spec.get("target")).get("template"), ("spec", "target", "template")
         else:
             data, path = res.body.get("data") or res.body.get("stringData"), ("data",)
+        if narrowed is not None and res is not own:
+            target_name = _d(res.spec.get("target")).get("name") if res.kind == "ExternalSecret" else None
+            if res.kind == "HelmRelease" or (target_name or res.name) not in read:
+                continue  # another controller's settings, or another release
         if not data:
             continue
-        prov, ev = _native_of(inv, res, data)
+        prov, ev, target = _native_of(inv, res, data)
         if prov:
-            out.append(AuthInfo("native-oidc", prov, f"{res.kind} {res.namespace}/{res.name} configures OIDC ({ev})",
-                                res, path, via="native"))
+            where = f" (controller {', '.join(reached)})" if narrowed is not None and res is own else ""
+            out.append(AuthInfo("native-oidc", prov, f"{res.kind} {res.namespace}/{res.name}{where} configures OIDC ({ev})",
+                                res, path, via="native", target=target))
             return out
     # Authentik OAuth2 provider/application blueprint named after the app or naming its host.
     hosts = {substitute(h, route.resource.variables).lower() for h in route.hosts}
@@ -622,12 +727,40 @@ def analyse(inv, route: Route, options: dict | None = None) -> RouteAuth:
     kv, notes = _from_kyverno(inv, route)
     guards += kv
     guards += _from_native(inv, route, options)
+    own = idp_mod.route_target(inv, route)
+    if own is not None:  # the route serves the identity provider's own login
+        guards.append(AuthInfo("identity-provider", own.product, f"the route serves {own.product} itself "
+                               f"({own.label}, recognised by {own.via})", own.resource, (), via="direct"))
+    for g in guards:
+        _name_provider(inv, g, route.namespace)
     acc = accepted_providers(options)
     for g in guards:
         g.accepted = g.provider.lower() in acc
     out = RouteAuth(guards, missing, notes)
     cache[key] = out
     return out
+
+
+_NO_IDP = ("nginx-basic-auth", "traefik-basic-auth", "envoy-basic-auth", "envoy-api-key-auth", "none",
+           "identity-provider")
+
+
+def _name_provider(inv, g: AuthInfo, namespace: str | None) -> None:
+    """Name the IdP from where the guard points (its URL, Service or issuer) matched to the IdPs deployed
+    in the repo; the target's own shape (API paths) when nothing deployed answers; the host pointed at
+    when nothing recognisable does. "unknown" stays only when the guard points nowhere."""
+    if g.mechanism in _NO_IDP or not g.target:
+        return
+    ns = g.resource.namespace if g.resource is not None and g.resource.namespace else namespace
+    r = idp_mod.resolve(inv, g.target.split(",")[0], ns, fallback=provider_of)
+    if r.idp is not None or r.proxy is not None or g.provider == "unknown" or g.provider.startswith("plugin:"):
+        g.provider = r.provider
+    g.evidence["identity_provider"] = r.evidence()
+    if r.proxy is not None:
+        g.detail += (f" (via {r.proxy.product} {r.proxy.label}" + (f", issuer {r.proxy.issuer}" if r.proxy.issuer else "")
+                     + ")")
+    elif r.idp is not None:
+        g.detail += f" ({r.idp.product}: {r.idp.label})"
 
 
 def route_auth(inv, route: Route, options: dict | None = None) -> AuthInfo | None:
@@ -641,7 +774,10 @@ def outpost_targets(inv, options: dict | None = None) -> list[tuple[str, Route, 
         if not r.resource.deployed:
             continue
         for g in analyse(inv, r, options).guards:
-            if g.provider == "authentik" and g.target and g.mechanism != "native-oidc":
+            # outposts only: not an app's own OIDC, an OIDC plugin's issuer, or a proxy that logs in via Authentik
+            if g.provider == "authentik" and g.target and g.mechanism not in ("native-oidc", "identity-provider",
+                                                                               "traefik-plugin") \
+                    and not g.evidence.get("identity_provider", {}).get("proxy"):
                 host = re.sub(r"^[a-z]+://", "", g.target.split()[0]).split("/")[0].split(":")[0]
                 out.append((host, r, g))
     return out

@@ -17,9 +17,7 @@ coverage counts them like an audit (warn), never as enforcement.
 """
 from __future__ import annotations
 
-import copy
 import json
-import posixpath
 import re
 from dataclasses import dataclass, field
 
@@ -475,18 +473,6 @@ def exceptions(inv) -> list[Resource]:
 # ---- Pod Security Admission ----------------------------------------------------------------------
 
 PSA_PREFIX = "pod-security.kubernetes.io/"
-TALOS_DEFAULT_PSA = {
-    "name": "PodSecurity",
-    "configuration": {
-        "apiVersion": "pod-security.admission.config.k8s.io/v1alpha1",
-        "kind": "PodSecurityConfiguration",
-        "defaults": {"enforce": "baseline", "enforce-version": "latest", "audit": "restricted",
-                     "audit-version": "latest", "warn": "restricted", "warn-version": "latest"},
-        "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": ["kube-system"]},
-    },
-}
-
-
 @dataclass
 class ClusterPSA:
     """Cluster-wide PodSecurity defaults (PodSecurityConfiguration) as far as the repo shows them."""
@@ -502,113 +488,36 @@ class ClusterPSA:
     steps: list = field(default_factory=list)  # how the patches were applied
 
 
-def _deep_merge(dst: dict, src: dict) -> dict:
-    out = copy.deepcopy(dst)
-    for k, v in src.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def _talos_patch_docs(inv) -> list[tuple[Document, dict]]:
-    """Talos machine-config patches in application order: talhelper global patches, then controlPlane."""
-    by_path: dict[str, list[Document]] = {}
-    for d in inv.documents:
-        by_path.setdefault(d.path, []).append(d)
-    talconfigs = sorted((d for d in inv.documents if d.origin == "git" and isinstance(d.body, dict)
-                         and "talosVersion" in d.body and not inv.is_archived(d.path)), key=lambda d: d.path)
-    out: list[tuple[Document, dict]] = []
-    if talconfigs:
-        tc = talconfigs[0]
-        base = posixpath.dirname(tc.path)
-        cp = _d(tc.body.get("controlPlane"))
-        for plist in (_l(tc.body.get("patches")), _l(cp.get("patches"))):
-            for p in plist:
-                if isinstance(p, str) and p.startswith("@"):
-                    rel = posixpath.normpath(posixpath.join(base, p[1:]))
-                    for d in by_path.get(rel, []):
-                        if isinstance(d.body, (dict, list)):
-                            out.append((d, d.body))
-                elif isinstance(p, (dict, list)):
-                    out.append((tc, p))
-        for node in _l(tc.body.get("nodes")):
-            if isinstance(node, dict) and node.get("controlPlane"):
-                for p in _l(node.get("patches")):
-                    if isinstance(p, str) and p.startswith("@"):
-                        rel = posixpath.normpath(posixpath.join(base, p[1:]))
-                        for d in by_path.get(rel, []):
-                            if isinstance(d.body, (dict, list)):
-                                out.append((d, d.body))
-                    elif isinstance(p, (dict, list)):
-                        out.append((tc, p))
-                break  # one control-plane node is representative
-        return out
-    # No talhelper config: machine configs / patches found anywhere, in path order.
-    for d in sorted(inv.documents, key=lambda d: (d.path, d.index)):
-        body = d.body
-        if d.origin == "git" and isinstance(body, dict) and not d.is_manifest and not inv.is_archived(d.path) and \
-                isinstance(body.get("cluster"), dict) and "apiServer" in body["cluster"]:
-            out.append((d, body))
-    return out
-
-
 def cluster_psa(inv) -> ClusterPSA:
-    """Effective Talos PodSecurity admission config after every patch.
+    """Effective Talos PodSecurity admission config after every patch, from the Talos model the node
+    checks judge (`scanner.analysis.talos`: Talos's own merge rules), so the policy layer and the node
+    layer never disagree on it. With several control-plane configurations the weakest one counts (the
+    API server a request reaches decides). A PodSecurityConfiguration without `defaults.enforce` is
+    privileged (the Kubernetes default)."""
+    from scanner.analysis import talos
 
-    Talos ships PodSecurity with `enforce: baseline`, `audit/warn: restricted` and kube-system exempt.
-    Strategic-merge patches merge `admissionControl` entries by `name` (their `configuration` deep-merged);
-    an empty list `admissionControl: []` removes the default entry first. A PodSecurityConfiguration
-    without `defaults` is privileged for every mode (the Kubernetes default)."""
-    docs = _talos_patch_docs(inv)
-    has_talos = bool(docs) or any(isinstance(d.body, dict) and "talosVersion" in d.body for d in inv.documents)
-    if not has_talos:
+    cfgs = [cfg for c in talos.clusters(inv) for cfg in c.configs if cfg.control_plane]
+    if not cfgs:
         return ClusterPSA(known=False, note="no Talos machine configuration found: the cluster-wide PodSecurity "
                                             "default is unknown (Kubernetes default: privileged)")
-    plugins = [copy.deepcopy(TALOS_DEFAULT_PSA)]
-    psa = ClusterPSA(known=True, note="Talos default PodSecurity configuration (enforce baseline, audit/warn restricted)")
-    for doc, body in docs:
-        if isinstance(body, list):  # JSON6902 patch
-            for op in body:
-                if isinstance(op, dict) and str(op.get("path", "")).rstrip("/") == "/cluster/apiServer/admissionControl":
-                    if op.get("op") == "remove":
-                        plugins = []
-                    elif op.get("op") in ("add", "replace") and isinstance(op.get("value"), list):
-                        plugins = copy.deepcopy(op["value"])
-                    psa.path, psa.line = doc.path, doc.line
-                    psa.steps.append(f"{doc.path}: JSON patch {op.get('op')} admissionControl")
-            continue
-        api = _d(_d(body.get("cluster")).get("apiServer"))
-        if "admissionControl" not in api:
-            continue
-        ac = api.get("admissionControl")
-        line = inv.line_of(doc, ("cluster", "apiServer", "admissionControl"))
-        psa.path, psa.line = doc.path, line
-        if not ac:
-            plugins = []
-            psa.steps.append(f"{doc.path}:{line}: admissionControl: [] removes the default PodSecurity configuration")
-            continue
-        for entry in _l(ac):
-            if not isinstance(entry, dict):
-                continue
-            cur = next((p for p in plugins if p.get("name") == entry.get("name")), None)
-            if cur is None:
-                plugins.append(copy.deepcopy(entry))
-                psa.steps.append(f"{doc.path}:{line}: adds {entry.get('name')}")
-            else:
-                cur.update(_deep_merge(cur, entry))
-                psa.steps.append(f"{doc.path}:{line}: merges into {entry.get('name')}")
-    ps = next((p for p in plugins if p.get("name") == "PodSecurity"), None)
-    cfg = _d(_d(ps).get("configuration"))
-    defaults = _d(cfg.get("defaults"))
-    psa.enforce = str(defaults.get("enforce") or "privileged").lower()
-    psa.audit = str(defaults.get("audit") or "privileged").lower()
-    psa.warn = str(defaults.get("warn") or "privileged").lower()
-    psa.exemptions = [str(n) for n in _l(_d(cfg.get("exemptions")).get("namespaces"))]
-    if psa.steps:
-        psa.note = (f"Talos PodSecurity after patches: enforce {psa.enforce}, audit {psa.audit}, warn {psa.warn}"
-                    + ("" if defaults else " (no `defaults` in the PodSecurityConfiguration: privileged)"))
+    views = [(cfg, talos.pod_security(cfg)) for cfg in cfgs]
+    cfg, ps = min(views, key=lambda v: (pss.LEVEL_RANK.get(v[1].level("enforce"), 0), -len(v[1].exempt_namespaces)))
+    psa = ClusterPSA(known=True, enforce=ps.level("enforce"), audit=ps.level("audit"), warn=ps.level("warn"),
+                     exemptions=list(ps.exempt_namespaces))
+    for mode in ("enforce", "audit", "warn"):
+        if getattr(psa, mode) not in pss.LEVELS:
+            setattr(psa, mode, "privileged")  # a template expression or a typo: nothing known is enforced
+    loc = cfg.location(inv, *talos.ADMISSION)
+    if cfg.origin(*talos.ADMISSION) is not None:
+        psa.path, psa.line = loc.path, loc.line
+    psa.steps = [f"{frag.label}: {'/'.join(str(k) for k in kp) if not frag.opaque else 'patch'}"
+                 for frag, kp in cfg.sources(*talos.ADMISSION)] + ps.cleared + ps.noops
+    if ps.default:
+        psa.note = "Talos default PodSecurity configuration (enforce baseline, audit/warn restricted)"
+    else:
+        psa.note = (f"Talos PodSecurity after patches ({cfg.subject}): enforce {psa.enforce}, audit {psa.audit}, "
+                    f"warn {psa.warn}" + ("" if ps.enforce else " (no `defaults.enforce` in the PodSecurityConfiguration: "
+                                                            "privileged)"))
     return psa
 
 

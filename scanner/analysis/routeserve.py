@@ -129,6 +129,9 @@ def _ingress(inv, route: Route) -> Serving:
     hit = _controller_of_class(inv, cls)
     if hit is not None:
         return hit
+    unseen = unseen_producers(inv, route.resource.cluster)
+    if unseen:
+        return Serving(None, f"no IngressClass {cls!r} among the objects seen; {unseen} may create it")
     return Serving(False, f"no IngressClass {cls!r} and no deployed ingress controller serves that class")
 
 
@@ -184,6 +187,10 @@ def _gateway_route(inv, route: Route) -> Serving:
             continue
         gws = gateways_with_listeners(inv, p)
         if not gws:
+            if not inv.of_kind("Gateway") and not memo(inv, "perimeter.values_gateways", lambda: _values_gateways(inv)):
+                unknown = True  # the repository declares no Gateway at all: they are installed outside it
+            elif unseen_producers(inv, route.resource.cluster):
+                unknown = True  # a chart or build the scan could not see may create it
             reasons.append(f"parent Gateway {p.get('namespace') or '-'}/{p['name']} does not exist")
             continue
         for gw, listeners in gws:
@@ -205,6 +212,23 @@ def _gateway_route(inv, route: Route) -> Serving:
     if unknown:
         return Serving(None, "; ".join(reasons) or "a parent the repository cannot judge")
     return Serving(False, "; ".join(dict.fromkeys(reasons)))
+
+
+def unseen_producers(inv, cluster: str | None) -> str:
+    """What in this cluster could create an IngressClass or Gateway the scan did not see: a HelmRelease
+    whose chart was not rendered (other than app-template, which makes neither), a build that failed or
+    a source outside the scan. "" when the cluster was seen whole."""
+    releases = getattr(inv, "releases", {}) or {}
+    opaque = sorted(f"HelmRelease {ns}/{name}" for (c, ns, name), info in releases.items()
+                    if c == cluster and info.how != "helm" and info.derivation != "app-template")
+    unbuilt = sorted(k.key for k in getattr(inv, "kustomizations", []) or []
+                     if k.cluster == cluster and (k.how in ("failed", "external", "not-found") or k.degraded))
+    parts = []
+    if opaque:
+        parts.append(f"{len(opaque)} unrendered chart(s) ({opaque[0]}{', ...' if len(opaque) > 1 else ''})")
+    if unbuilt:
+        parts.append(f"{len(unbuilt)} unbuilt Flux Kustomization(s) ({unbuilt[0]}{', ...' if len(unbuilt) > 1 else ''})")
+    return " and ".join(parts)
 
 
 def serving(inv, route: Route) -> Serving:

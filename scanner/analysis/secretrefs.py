@@ -6,9 +6,15 @@ and `decryption.secretRef`, source `secretRef`s, Ingress/app-template ingress TL
 cert-manager does not issue, Gateway listener certificateRefs, Envoy Gateway SecurityPolicy secrets,
 and chart values `existingSecret`.
 
-Producers (`secret_producers`): ExternalSecret, ClusterExternalSecret, Secret documents, cert-manager
-Certificates, kustomize `secretGenerator`, app-template `secrets:` and `rawResources`, Kyverno
-generate rules, and configurable kinds (InfisicalSecret, SealedSecret, OnePasswordItem preconfigured).
+Producers (`secret_producers`): ExternalSecret, ClusterExternalSecret, Secret documents (and Secrets a
+kustomize `secretGenerator` or a rendered chart produces, once the inventory holds them as objects),
+cert-manager Certificates, kustomize `secretGenerator` entries of kustomizations whose output the
+inventory does not hold, app-template `secrets:` and `rawResources`, Kyverno generate rules, Talos
+`ServiceAccount`s (talos.dev: a Secret of the same name with a talosconfig), operators whose custom
+resource in the repo makes Secrets under documented names (`OPERATOR_SECRETS`: CloudNativePG,
+Crunchy Postgres, Rook, mariadb-operator `generate: true`, grafana-operator, ObjectBucketClaim,
+Strimzi KafkaUser), and configurable kinds (InfisicalSecret, SealedSecret, OnePasswordItem
+preconfigured).
 
 Names are expanded with the Flux substitution variables in force for each object.
 """
@@ -42,18 +48,70 @@ DEFAULT_PRODUCERS = [
      "namespace_path": "spec.managedSecret.namespace"},
 ]
 
-# Operators that create Secrets named after their own objects: (kind, group prefix, suffixes).
+# Operators that may create Secrets named after their own objects, naming rules not documented exactly:
+# (kind, group prefix, suffixes). A match is a warning ("external producer"), never a pass; kinds whose
+# rules are exact are producers (`OPERATOR_SECRETS`).
 OPERATOR_PATTERNS = [
-    ("Cluster", "postgresql.cnpg.io", ("-app", "-superuser", "-ca", "-replication", "-server", "-pooler")),
-    ("PostgresCluster", "postgres-operator.crunchydata.com", ("-pguser-", "-pgbouncer", "-cluster-cert")),
     ("Dragonfly", "dragonflydb.io", ("",)),
-    ("MariaDB", "k8s.mariadb.com", ("-root", "-password")),
     ("RedisFailover", "databases.spotahome.com", ("",)),
     ("Cluster", "ceph.rook.io", ("",)),
     ("CephCluster", "ceph.rook.io", ("",)),
     ("AutoscalingRunnerSet", "actions.github.com", ("",)),
     ("Outpost", "goauthentik.io", ("",)),
 ]
+# Operators whose custom resource makes Secrets under documented names: (kind, API group, reader). A
+# reader yields (name, keypath) for each Secret the object makes in its own namespace.
+def _cnpg_cluster(res):
+    yield from ((f"{res.name}{suf}", ("metadata", "name")) for suf in ("-app", "-superuser", "-ca", "-replication",
+                                                                      "-server"))
+
+
+def _crunchy_cluster(res):
+    users = [u for u in _l(res.spec.get("users")) if isinstance(u, dict) and u.get("name")] or [{"name": res.name}]
+    for i, u in enumerate(users):
+        yield f"{res.name}-pguser-{u['name']}", ("spec", "users", i) if res.spec.get("users") else ("metadata", "name")
+    yield f"{res.name}-pgbouncer", ("metadata", "name")
+    yield f"{res.name}-cluster-cert", ("metadata", "name")
+
+
+def _rook_cluster(res):
+    # Rook writes these fixed names in the CephCluster's namespace (mon keys and the config the toolbox reads).
+    names = ["rook-ceph-mon", "rook-ceph-config"]
+    if not _d(res.spec.get("external")).get("enable"):
+        names += ["rook-ceph-admin-keyring", "rook-ceph-crash-collector-keyring"]
+    yield from ((n, ("metadata", "name")) for n in names)
+
+
+def _generated_key_refs(res):
+    """mariadb-operator: a `*SecretKeyRef` with `generate: true` is created by the operator."""
+    for key, ref in res.spec.items():
+        if str(key).endswith("SecretKeyRef") and isinstance(ref, dict) and ref.get("generate") is True and ref.get("name"):
+            yield str(ref["name"]), ("spec", key, "name")
+
+
+def _grafana(res):
+    yield f"{res.name}-admin-credentials", ("metadata", "name")
+
+
+def _same_name(res):
+    yield res.name, ("metadata", "name")
+
+
+OPERATOR_SECRETS = [
+    ("Cluster", "postgresql.cnpg.io", _cnpg_cluster),
+    ("PostgresCluster", "postgres-operator.crunchydata.com", _crunchy_cluster),
+    ("CephCluster", "ceph.rook.io", _rook_cluster),
+    ("MariaDB", "k8s.mariadb.com", _generated_key_refs),
+    ("User", "k8s.mariadb.com", _generated_key_refs),
+    ("MaxScale", "k8s.mariadb.com", _generated_key_refs),
+    ("Grafana", "grafana.integreatly.org", _grafana),
+    ("ObjectBucketClaim", "objectbucket.io", _same_name),
+    ("KafkaUser", "kafka.strimzi.io", _same_name),
+    ("ServiceAccount", "talos.dev", _same_name),  # Talos: a Secret holding a talosconfig for the roles
+]
+OPERATOR_LABELS = {"ServiceAccount": "Talos ServiceAccount"}
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
 OPERATOR_NAME_PREFIXES = ("rook-ceph-", "authentik-outpost-", "ak-outpost-", "volsync-", "cnpg-", "sh.helm.release.")
 
 
@@ -413,7 +471,19 @@ def _namespaces_for_selector(inv, selectors: list) -> set[str]:
     return out
 
 
+def generated_by(res: Resource) -> str | None:
+    """The kustomization file that generated this object (a `secretGenerator`/`configMapGenerator` output
+    the inventory holds as an object of its own), or None for an object some file declares."""
+    doc = res.doc
+    if doc.index < 0 and posixpath.basename(doc.path) in KUSTOMIZATION_FILES and res.how in ("kustomize", "native"):
+        return doc.path
+    return None
+
+
 def _kustomize_generators(inv, add) -> None:
+    """`secretGenerator` entries read from kustomization files, for builds whose output the inventory does
+    not hold as objects (a build that ran holds them, under their real, possibly hashed, names)."""
+    built = {generated_by(r) for r in inv.of_kind("Secret")} - {None}
     deployed = inv.deployed_files
     by_dir: dict[str, set[str]] = {}
     for r in inv.resources:
@@ -427,7 +497,7 @@ def _kustomize_generators(inv, add) -> None:
         if body.get("kind") not in (None, "Kustomization", "Component") or "toolkit.fluxcd.io" in str(body.get("apiVersion", "")):
             continue
         gens = _l(body.get("secretGenerator"))
-        if not gens or (deployed and doc.path not in deployed):
+        if not gens or (deployed and doc.path not in deployed) or doc.path in built:
             continue
         d = posixpath.dirname(doc.path)
         nss = {body["namespace"]} if isinstance(body.get("namespace"), str) else set(by_dir.get(d, set()))
@@ -511,6 +581,7 @@ def secret_producers(inv, extra_specs: list[dict] | None = None) -> list[Produce
                             pattern=pattern))
 
     specs = list(DEFAULT_PRODUCERS) + [s for s in (extra_specs or []) if isinstance(s, dict)]
+    operator_kinds = {k for k, _, _ in OPERATOR_SECRETS}
     for res in inv.deployed():
         kind = res.kind
         if kind == "ExternalSecret" and "external-secrets.io" in res.group:
@@ -529,8 +600,13 @@ def secret_producers(inv, extra_specs: list[dict] | None = None) -> list[Produce
                 namespaces=frozenset(nss))
         elif kind == "Secret" and res.api_version == "v1":
             refl = reflected_namespaces(res.annotations)
-            add(res.name, res.namespace, "Secret (SOPS)" if isinstance(res.body.get("sops"), dict) else "Secret", res,
-                ("metadata", "name"), namespaces=frozenset(refl | {res.namespace}) if refl else None)
+            label = "Secret (SOPS)" if isinstance(res.body.get("sops"), dict) else "Secret"
+            if generated_by(res):
+                label = "kustomize secretGenerator"
+            elif res.how in ("helm", "values") and res.producer:
+                label = f"Secret rendered from {res.producer}"
+            add(res.name, res.namespace, label, res, ("metadata", "name"),
+                namespaces=frozenset(refl | {res.namespace}) if refl else None)
         elif kind == "Certificate" and res.group == "cert-manager.io":
             sn = res.spec.get("secretName")
             if isinstance(sn, str):
@@ -541,10 +617,20 @@ def secret_producers(inv, extra_specs: list[dict] | None = None) -> list[Produce
             _app_template_producers(res, inv, add)
         elif kind in ("ClusterPolicy", "Policy") and res.group == "kyverno.io":
             _kyverno_producers(res, add_pattern)
+        elif kind in operator_kinds and (reader := _operator_reader(kind, res.group)) is not None:
+            for name, keypath in reader(res):
+                add(_expand(name, res), res.namespace, OPERATOR_LABELS.get(kind, f"{kind} operator"), res, keypath)
         else:
             _configured_producers(res, specs, inv, add)
     _kustomize_generators(inv, add)
     return out
+
+
+def _operator_reader(kind: str, group: str):
+    for k, g, reader in OPERATOR_SECRETS:
+        if k == kind and group == g:
+            return reader
+    return None
 
 
 def external_producer(inv, ref: SecretRef) -> str | None:

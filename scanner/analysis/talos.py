@@ -9,11 +9,16 @@ Shapes recognised (never file or repo names):
   `/machine` or `/cluster`, and the multi-document `apiVersion: v1alpha1` kinds (VolumeConfig, ...);
 - a Talos secrets bundle (`cluster`, `secrets`, `certs`, `trustdinfo`).
 
-Merging follows Talos's strategic merge: mappings merge key by key, lists append (duplicates
-dropped), `admissionControl` entries merge by plugin name (the configuration of a plugin given again
-replaces the earlier one) and an explicit empty `admissionControl: []` clears the list, `auditPolicy`
-is replaced whole. Every key set remembers which fragment (file, key path) set it last, so a finding
-points at the patch line that causes it.
+Merging follows Talos's strategic merge (pkg/machinery/config/merge): mappings merge key by key, lists
+append (duplicates dropped), `admissionControl` entries merge by plugin name (the configuration of a
+plugin given again is deep-merged into the earlier one: maps key by key, lists appended) and an empty
+`admissionControl: []` changes nothing (the list's own merge adds no entry; a Talos maintainer confirms
+a strategic patch cannot drop the default, only a JSON6902 `remove`/`replace` or `$patch: delete` can),
+`auditPolicy` is replaced whole, a mapping `{$patch: delete}` deletes its key. Every key set remembers
+which fragment (file, key path) set it last, so a finding points at the patch line that causes it.
+
+Configuration kept as templates (`talconfig.yaml.j2`, `.tmpl` patches, a talconfig with template
+lines) is read through `talos_templates`, as far as it is plain YAML.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from typing import Any
 from scanner.core.model import Document, Location
 from scanner.inventory.substitute import substitute
 from scanner.sources.yamlload import load_documents
+from scanner.analysis import talos_templates
 
 # Keys that only Talos machine configs carry (Helm values also have `cluster: {name, id}`).
 MACHINE_KEYS = {"certSANs", "kubelet", "install", "files", "features", "sysctls", "time", "kernel", "registries",
@@ -156,6 +162,7 @@ class Fragment:
     body: Any
     base: tuple = ()  # key path of the fragment inside doc
     opaque: bool = False  # parsed from a YAML string: no line lookup below `base`
+    noops: list = field(default_factory=list)  # key paths this fragment sets without effect (`admissionControl: []`)
 
     def keypath(self, sub=()) -> tuple:
         return self.base if self.opaque else self.base + tuple(sub)
@@ -176,6 +183,8 @@ class TalosConfig:
     prov: dict = field(default_factory=dict)  # key path -> [(Fragment, keypath in doc)]
     documents: list = field(default_factory=list)  # [(Fragment, body)] multi-doc kinds (VolumeConfig, ...)
     defaults: bool = True  # built on Talos generated defaults
+    cleared: list = field(default_factory=list)  # "file: how" for each patch that dropped admission plugins
+    noops: list = field(default_factory=list)  # "file: what" for each patch line that changed nothing
 
     @property
     def subject(self) -> str:
@@ -239,6 +248,8 @@ class TalosCluster:
     nodes: list[dict] = field(default_factory=list)
     anchor: Document | None = None  # the document findings fall back to
     errors: list[str] = field(default_factory=list)
+    templates: list[str] = field(default_factory=list)  # files of this cluster read as templates
+    unread: list[str] = field(default_factory=list)  # parts of those templates that did not read as YAML
 
     @property
     def label(self) -> str:
@@ -249,24 +260,58 @@ def _record(prov: dict, path: tuple, frag: Fragment, kp: tuple) -> None:
     prov.setdefault(path, []).append((frag, kp))
 
 
+def _deep_merge(dst, src):
+    """Talos's merge of untyped maps (a plugin's `configuration`): maps key by key, lists appended, a
+    scalar replaced unless the patch gives Go's zero value ("" or 0; `false` is always taken)."""
+    if isinstance(dst, dict) and isinstance(src, dict):
+        out = dict(dst)
+        for k, v in src.items():
+            out[k] = _deep_merge(out[k], v) if k in out and out[k] is not None else copy.deepcopy(v)
+        return out
+    if isinstance(dst, list) and isinstance(src, list):
+        return list(dst) + copy.deepcopy(src)
+    if src in ("", 0) and src is not False:
+        return dst
+    return copy.deepcopy(src)
+
+
+def is_delete_directive(v) -> bool:
+    return isinstance(v, dict) and str(v.get("$patch", "")).lower() == "delete"
+
+
+def _forget(prov: dict, path: tuple) -> None:
+    for p in [p for p in prov if p[:len(path)] == path]:
+        del prov[p]
+
+
 def _merge(dst: dict, src: dict, path: tuple, frag: Fragment, prov: dict, sub: tuple = ()) -> None:
     for k, v in src.items():
         p = path + (k,)
         kp = frag.keypath(sub + (k,))
-        if k == "admissionControl" and isinstance(v, list):
+        if k == "$patch":
+            continue
+        if is_delete_directive(v):
+            dst.pop(k, None)
+            _forget(prov, p)
+            _record(prov, p, frag, kp)
+        elif k == "admissionControl" and isinstance(v, list):
             if not v:
-                dst[k] = []
-            else:
-                cur = dst.get(k) if isinstance(dst.get(k), list) else []
-                for item in v:
-                    if not isinstance(item, dict):
-                        continue
-                    same = next((i for i, e in enumerate(cur) if isinstance(e, dict) and e.get("name") == item.get("name")), None)
-                    if same is None:
-                        cur.append(copy.deepcopy(item))
-                    else:
-                        cur[same] = copy.deepcopy(item)
-                dst[k] = cur
+                if p not in frag.noops:
+                    frag.noops.append(p)  # `admissionControl: []` merges nothing (see the module docstring)
+                continue
+            cur = dst.get(k) if isinstance(dst.get(k), list) else []
+            for item in v:
+                if not isinstance(item, dict):
+                    continue
+                same = next((i for i, e in enumerate(cur) if isinstance(e, dict) and e.get("name") == item.get("name")), None)
+                if is_delete_directive(item):
+                    if same is not None:
+                        cur.pop(same)
+                elif same is None:
+                    cur.append(copy.deepcopy(item))
+                else:
+                    cur[same] = _deep_merge(cur[same], item)
+            dst[k] = cur
             _record(prov, p, frag, kp)
         elif k == "auditPolicy":
             dst[k] = copy.deepcopy(v)
@@ -321,8 +366,7 @@ def _apply_json6902(dst: dict, ops: list, frag: Fragment, prov: dict) -> None:
             elif isinstance(cur, list) and last.isdigit() and int(last) < len(cur):
                 cur.pop(int(last))
             # Forget what earlier fragments set below the removed key; the removal is the origin now.
-            for p in [p for p in prov if p[:len(path)] == path]:
-                del prov[p]
+            _forget(prov, path)
             _record(prov, path, frag, frag.keypath((i,)))
         elif op.get("op") in ("add", "replace"):
             if isinstance(cur, dict):
@@ -335,8 +379,13 @@ def _apply_json6902(dst: dict, ops: list, frag: Fragment, prov: dict) -> None:
             _record(prov, path, frag, frag.keypath((i,)))
 
 
+ADMISSION = ("cluster", "apiServer", "admissionControl")
+
+
 def apply_fragment(cfg: TalosConfig, frag: Fragment) -> None:
     body = frag.body
+    before = get_path(cfg.body, ADMISSION)
+    names_before = {p.get("name") for p in before or [] if isinstance(p, dict)}
     if is_talos_kind_doc(body):
         cfg.documents.append((frag, body))
     elif isinstance(body, list):
@@ -344,6 +393,50 @@ def apply_fragment(cfg: TalosConfig, frag: Fragment) -> None:
     elif isinstance(body, dict):
         src = {k: v for k, v in body.items() if k in ("machine", "cluster", "debug", "persist", "version")}
         _merge(cfg.body, src, (), frag, cfg.prov)
+        for p in frag.noops:
+            note = f"{frag.label}: {p[-1]}: [] (a strategic merge patch cannot empty it; Talos keeps the earlier entries)"
+            if note not in cfg.noops:
+                cfg.noops.append(note)
+    after = get_path(cfg.body, ADMISSION)
+    gone = names_before - {p.get("name") for p in after or [] if isinstance(p, dict)}
+    if gone:
+        how = "$patch: delete"
+        if isinstance(body, list):
+            ops = [op for op in body if isinstance(op, dict) and str(op.get("path", "")).startswith("/cluster/apiServer")]
+            how = "; ".join(f"{op.get('op')} {op.get('path')}" for op in ops) or "JSON patch"
+        cfg.cleared.append(f"{frag.label}: {how} (drops {', '.join(sorted(str(n) for n in gone))})")
+
+
+@dataclass
+class PodSecurity:
+    """The cluster-wide PodSecurity admission defaults one control-plane configuration gives."""
+
+    configured: bool  # a PodSecurity plugin entry is in admissionControl
+    enforce: str | None  # None: not given (Kubernetes then admits as privileged)
+    audit: str | None
+    warn: str | None
+    exempt_namespaces: list
+    other_exemptions: list  # usernames, runtimeClasses
+    cleared: list  # patches that dropped the plugin
+    noops: list  # patches meant to drop it that changed nothing
+    default: bool  # Talos's generated entry, untouched
+
+    def level(self, mode: str) -> str:
+        v = getattr(self, mode)
+        return str(v).lower() if v else "privileged"
+
+
+def pod_security(cfg: TalosConfig) -> PodSecurity:
+    plugins = cfg.get(*ADMISSION)
+    ps = next((p for p in plugins or [] if isinstance(p, dict) and p.get("name") == "PodSecurity"), None)
+    conf = _d(_d(ps).get("configuration"))
+    defaults = _d(conf.get("defaults"))
+    ex = _d(conf.get("exemptions"))
+    modes = {m: (str(defaults[m]) if defaults.get(m) not in (None, "") else None) for m in ("enforce", "audit", "warn")}
+    return PodSecurity(configured=ps is not None, exempt_namespaces=[str(n) for n in ex.get("namespaces") or []],
+                       other_exemptions=[str(x) for k in ("usernames", "runtimeClasses") for x in ex.get(k) or []],
+                       cleared=list(cfg.cleared), noops=list(cfg.noops),
+                       default=cfg.defaults and cfg.origin(*ADMISSION) is None, **modes)
 
 
 # ---- building the model -----------------------------------------------------------------------------
@@ -353,6 +446,12 @@ def _docs_by_path(inv) -> dict:
     for d in inv.documents:
         if d.origin == "git":
             out.setdefault(d.path, []).append(d)
+    # Templates answer for their own path and for the name they render to (`@./patches/x.yaml` -> x.yaml.j2),
+    # unless a plain file of that name exists.
+    for read in talos_templates.talos_templates(inv):
+        for name in talos_templates.lookup_names(read.path):
+            if name == read.path or name not in out:
+                out.setdefault(name, []).extend(read.documents)
     return out
 
 
@@ -404,7 +503,7 @@ def _from_talconfig(inv, doc: Document, by_path: dict) -> TalosCluster:
     cluster = TalosCluster(root=directory, talconfig=doc, anchor=doc)
     cluster.variables = _talenv(inv, directory, by_path)
     v = cluster.variables
-    cluster.name = expand(str(body.get("clusterName") or ""), v) or None
+    cluster.name = _cluster_name(doc) and (expand(_cluster_name(doc), v) or None)
     cluster.talos_version = expand(str(body["talosVersion"]), v) if body.get("talosVersion") else None
     cluster.kubernetes_version = expand(str(body["kubernetesVersion"]), v) if body.get("kubernetesVersion") else None
     cluster.nodes = [n for n in body.get("nodes") or [] if isinstance(n, dict)]
@@ -446,18 +545,46 @@ def _group_root(path: str) -> str:
     return "/".join(parts)
 
 
+def _cluster_name(doc: Document) -> str | None:
+    name = doc.body.get("clusterName") if isinstance(doc.body, dict) else None
+    return name if isinstance(name, str) and name and not talos_templates.is_template_value(name) else None
+
+
+def _under(path: str, root: str) -> bool:
+    return not root or path == root or path.startswith(root + "/")
+
+
 def build(inv) -> list[TalosCluster]:
     by_path = _docs_by_path(inv)
+    reads = talos_templates.talos_templates(inv)
+    from_template = {id(d) for r in reads for d in r.documents}
     docs = [d for d in inv.documents if d.origin == "git" and not inv.is_archived(d.path)]
+    docs += [d for r in reads for d in r.documents]
     talconfigs = [d for d in docs if is_talconfig(d)]
+    plain = [d for d in talconfigs if id(d) not in from_template]
+    # A template whose rendered talconfig is committed too describes the same cluster: the rendered one
+    # (what talhelper actually reads) is judged, the template is not a second cluster.
+    plain_names = {_cluster_name(d) for d in plain}
+    templated = [d for d in talconfigs if id(d) in from_template
+                 and (not plain or (_cluster_name(d) is not None and _cluster_name(d) not in plain_names))]
     # Several talhelper files in one folder (talconfig_old.yaml): the canonical name wins.
     chosen: dict[str, Document] = {}
-    for d in sorted(talconfigs, key=lambda d: (posixpath.basename(d.path) not in ("talconfig.yaml", "talconfig.yml"), d.path)):
+    canonical = ("talconfig.yaml", "talconfig.yml")
+    for d in sorted(plain + templated, key=lambda d: (id(d) in from_template,
+                                                       posixpath.basename(talos_templates.rendered_name(d.path) or d.path)
+                                                       not in canonical, d.path)):
         chosen.setdefault(posixpath.dirname(d.path), d)
     clusters = [_from_talconfig(inv, d, by_path) for d in chosen.values()]
+    for c in clusters:
+        c.templates = sorted({f.doc.path for f in c.fragments if id(f.doc) in from_template}
+                             | ({c.talconfig.path} if id(c.talconfig) in from_template else set()))
+        c.unread = [f"{r.path}: {u}" for r in reads if r.path in c.templates for u in r.unread]
     used = {id(f.doc) for c in clusters for f in c.fragments} | {id(d) for d in talconfigs}
+    roots = [c.root for c in clusters]
 
-    # Machine configs and patches no talconfig references: grouped by their Talos folder.
+    # Machine configs and patches no talconfig references: grouped by their Talos folder. Patches lying
+    # under a talconfig's folder that it does not reference are applied to no node: not a cluster of
+    # their own (that would judge the same cluster twice, once without the patches that matter).
     loose: dict[str, list[Document]] = {}
     for d in docs:
         if id(d) in used:
@@ -465,9 +592,12 @@ def build(inv) -> list[TalosCluster]:
         if is_machine_config(d.body) or is_json6902_patch(d.body) or (is_talos_kind_doc(d) and "talos" in d.path.lower()):
             loose.setdefault(_group_root(d.path), []).append(d)
     for root, group in sorted(loose.items()):
-        cluster = TalosCluster(root=root, anchor=group[0])
         full = [d for d in group if isinstance(d.body, dict) and isinstance(d.body.get("machine"), dict)
                 and isinstance(d.body.get("cluster"), dict) and (d.body.get("version") or _d(d.body["machine"]).get("type"))]
+        if not full and any(_under(root, r) for r in roots):
+            continue
+        cluster = TalosCluster(root=root, anchor=group[0])
+        cluster.templates = sorted({d.path for d in group if id(d) in from_template})
         patches = [d for d in group if d not in full]
         cluster.fragments = [Fragment(doc=d, body=d.body) for d in group]
         patch_frags = [Fragment(doc=d, body=d.body) for d in patches]

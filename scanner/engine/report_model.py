@@ -252,6 +252,7 @@ class ExposureAuth(_Model):
     detail: str = ""
     target: Optional[str] = None
     declared_at: Optional[str] = None
+    identity_provider: Optional[dict[str, Any]] = None  # the IdP the guard points at, and how it was named
 
 
 class ExposureEntry(_Model):
