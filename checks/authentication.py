@@ -5,12 +5,15 @@ import fnmatch
 import re
 from collections import Counter
 
+from pydantic import Field
+
 from scanner.analysis.authmap import analyse, blueprint_oauth_apps, outpost_targets
 from scanner.analysis.exposure import classify
 from scanner.analysis.routeserve import is_dead
 from scanner.inventory.helm import release_name
 from scanner.core.memo import memo
 from scanner.core.model import Location
+from scanner.checkapi.options import CheckOptions
 from scanner.checkapi.registry import check
 from scanner.analysis.effective import Credit
 from scanner.checkapi.results import failed, mitigated, passed, warned
@@ -204,6 +207,11 @@ def judged_routes(inv):
         yield r
 
 
+class RouteAuthOptions(CheckOptions):
+    accepted_auth_providers: list[str] = Field(["authentik"], description="Identity providers whose guard counts as authentication.")
+    public_routes: list[dict] = Field([], description="Hosts meant to be public: `{host, reason}` each (globs allowed).")
+    native_auth_annotations: list[str] = Field([], description="Annotations that mark an app's own login as enough.")
+
 @check(
     id="authentication.authentik-fronted-routes",
     title="Every web route is behind Authentik (or an accepted identity provider)",
@@ -222,7 +230,7 @@ def judged_routes(inv):
     references=["https://docs.goauthentik.io/docs/add-secure-apps/providers/proxy/",
                 "https://gateway.envoyproxy.io/docs/tasks/security/ext-auth/",
                 "NSA/CISA Kubernetes Hardening Guide v1.2, 'Authentication and authorization'"],
-    options={"accepted_auth_providers": ["authentik"], "public_routes": [], "native_auth_annotations": []},
+    options=RouteAuthOptions,
     mitigated_by=("perimeter", "policy"),
 )
 def authentik_fronted_routes(inv, options):

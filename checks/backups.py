@@ -8,7 +8,10 @@ SnapshotPolicy/SnapshotSchedule, Velero Schedule (namespaces it includes), Longh
 """
 from __future__ import annotations
 
+from pydantic import Field
+
 from scanner.core.memo import memo
+from scanner.checkapi.options import CheckOptions
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, passed, warned
 from scanner.analysis.talos import expand
@@ -181,6 +184,9 @@ def coverage(inv, idx, ns, claim):
     return None
 
 
+class PvcBackupOptions(CheckOptions):
+    ignore_claims: list[str] = Field([], description="PVC names (`namespace/name` globs) that need no backup.")
+
 @check(
     id="backups.pvc-backup-coverage",
     title="Every persistent volume claim is backed up",
@@ -194,7 +200,7 @@ def coverage(inv, idx, ns, claim):
         or cover it with kopiur, Velero or a Longhorn backup RecurringJob.""",
     references=["https://volsync.readthedocs.io/en/stable/usage/restic/index.html",
                 "NSA/CISA Kubernetes Hardening Guide v1.2, 'Upgrading and application security practices'"],
-    options={"ignore_claims": []},
+    options=PvcBackupOptions,
 )
 def pvc_backup_coverage(inv, options):
     import fnmatch

@@ -11,7 +11,11 @@ import datetime as dt
 import re
 from collections import defaultdict
 
+from pydantic import Field
+
 from scanner.core.model import SEVERITY_RANK, Location, Result
+from scanner.checkapi.options import CheckOptions
+from scanner.checkapi.context import scan_options
 from scanner.checkapi.registry import check
 
 FLUX_GROUPS = {
@@ -435,6 +439,12 @@ def _git_release_names(inv) -> set[tuple]:
 WEAK_HASHES = frozenset({"md5", "sha1"})
 
 
+class CertificateOptions(CheckOptions):
+    warn_days: int = Field(21, gt=0, description="Warn when a certificate expires within this many days.")
+    fail_days: int = Field(7, gt=0, description="Fail when a certificate expires within this many days.")
+    min_rsa_bits: int = Field(2048, gt=0, description="Smallest acceptable RSA key.")
+    min_ec_bits: int = Field(256, gt=0, description="Smallest acceptable EC key.")
+
 @check(
     id="perimeter.tls-certificates",
     title="TLS certificates served from the cluster are current, with strong keys",
@@ -452,13 +462,13 @@ WEAK_HASHES = frozenset({"md5", "sha1"})
     references=["https://cert-manager.io/docs/troubleshooting/",
                 "https://cert-manager.io/docs/reference/api-docs/#cert-manager.io/v1.CertificateStatus",
                 "https://csrc.nist.gov/pubs/sp/800/131/a/r2/final"],
-    options={"warn_days": 21, "fail_days": 7, "min_rsa_bits": 2048, "min_ec_bits": 256},
+    options=CertificateOptions,
     needs=("Certificate",),
 )
 def tls_certificates(inv, options):
     if not live(inv):
         return
-    today = dt.date.fromisoformat(str(options["today"])) if options.get("today") else dt.date.today()
+    today = scan_options(inv).today or dt.date.today()
     yield from _certificate_status(inv, options, today)
     certs = getattr(inv.cluster, "tls_certificates", None) or []
     secrets = _index(inv, "Secret")

@@ -11,9 +11,12 @@ from __future__ import annotations
 import posixpath
 import re
 
+from pydantic import Field
+
 from scanner.analysis import talos, talos_templates
 from scanner.core.memo import memo
 from scanner.core.model import Location, Result
+from scanner.checkapi.options import CheckOptions
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, passed, warned
 
@@ -181,6 +184,10 @@ def _tag(image) -> str | None:
     return None
 
 
+class VersionOptions(CheckOptions):
+    min_talos_version: str = Field("1.11", pattern=r"^\d+\.\d+$", description="Oldest acceptable Talos minor version.")
+    min_kubernetes_version: str = Field("1.34", pattern=r"^\d+\.\d+$", description="Oldest acceptable Kubernetes minor version.")
+
 @check(
     id="nodes.version-currency",
     title="Talos and Kubernetes versions are still supported",
@@ -195,7 +202,7 @@ def _tag(image) -> str | None:
     references=["https://www.talos.dev/latest/introduction/support-matrix/",
                 "https://kubernetes.io/releases/",
                 "NSA/CISA Kubernetes Hardening Guide v1.2, 'Upgrading and application security practices'"],
-    options={"min_talos_version": "1.11", "min_kubernetes_version": "1.34"},
+    options=VersionOptions,
 )
 def version_currency(inv, options):
     clusters = talos.clusters(inv)
@@ -232,6 +239,9 @@ def version_currency(inv, options):
 
 # ---- PodSecurity admission --------------------------------------------------------------------------
 
+class ExemptionOptions(CheckOptions):
+    allowed_exemptions: list[str] = Field(["kube-system"], description="Namespaces that may be exempt from Pod Security admission.")
+
 @check(
     id="nodes.pod-security-admission",
     title="Pod Security admission enforces a baseline by default",
@@ -251,7 +261,7 @@ def version_currency(inv, options):
     references=["https://www.talos.dev/latest/kubernetes-guides/configuration/pod-security/",
                 "https://kubernetes.io/docs/concepts/security/pod-security-admission/",
                 "CIS Kubernetes Benchmark 5.2.1"],
-    options={"allowed_exemptions": ["kube-system"]},
+    options=ExemptionOptions,
 )
 def pod_security_admission(inv, options):
     cfgs = list(_configs(inv, control_plane=True))

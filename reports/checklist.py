@@ -14,43 +14,49 @@ An item's verdict comes from the checks that cover it (`checks/flux_checklist.ya
 from __future__ import annotations
 
 from checks import flux_checklist
+from scanner.engine.report_model import CheckResult, Finding, Report
 
 VERDICT_ORDER = ("fail", "error", "warn", "pass", "not_applicable", "not_run")
 MAX_FINDINGS = 20  # per item: the view is a reading order, the full list stays in the check
 
 
-def _finding_row(check_id: str, f: dict) -> dict:
-    loc = f.get("location") or {}
-    return {"check": check_id, "status": f.get("status"), "severity": f.get("severity"), "subject": f.get("subject"),
-            "message": f.get("message"), "path": loc.get("path"), "line": loc.get("line")}
+def _finding_row(check_id: str, f: Finding) -> dict:
+    loc = f.location
+    return {"check": check_id, "status": f.status, "severity": f.severity, "subject": f.subject,
+            "message": f.message, "path": loc.path if loc else None, "line": loc.line if loc else None}
 
 
-def _item_row(item, checks_by_id: dict) -> dict:
+def _covers(item, f: Finding) -> bool:
+    # the checklist (checks stage) reads a finding's evidence and resource kind, as plain data
+    return item.covers({"evidence": f.evidence, "resource": {"kind": f.resource.kind if f.resource else None}})
+
+
+def _item_row(item, checks_by_id: dict[str, CheckResult]) -> dict:
     present = [checks_by_id[c] for c in item.checks if c in checks_by_id]
     counts = {"fail": 0, "warn": 0, "pass": 0, "waived": 0, "mitigated": 0, "not_applicable": 0}
     open_findings, reasons = [], []
     for c in present:
-        for f in c.get("findings") or []:
-            if not item.covers(f):
+        for f in c.findings:
+            if not _covers(item, f):
                 continue
-            st = f.get("status")
-            if (f.get("evidence") or {}).get("not_applicable"):
+            st = f.status
+            if f.evidence.get("not_applicable"):
                 counts["not_applicable"] += 1
-                if f.get("message") and f["message"] not in reasons:
-                    reasons.append(f["message"])
+                if f.message and f.message not in reasons:
+                    reasons.append(f.message)
             elif st in counts:
                 counts[st] += 1
             if st in ("fail", "warn"):
-                open_findings.append(_finding_row(c.get("id"), f))
+                open_findings.append(_finding_row(c.id, f))
     if not present:
         verdict = "not_run"
     elif counts["fail"]:
         verdict = "fail"
-    elif any(c.get("status") == "error" for c in present):
+    elif any(c.status == "error" for c in present):
         verdict = "error"
     elif counts["warn"]:
         verdict = "warn"
-    elif counts["pass"] or counts["waived"] or counts["mitigated"] or (item.findings and any(c.get("status") != "not_applicable" for c in present)):
+    elif counts["pass"] or counts["waived"] or counts["mitigated"] or (item.findings and any(c.status != "not_applicable" for c in present)):
         verdict = "pass"  # a narrowed item of a check that judged the repo: nothing found in its places
     else:
         verdict = "not_applicable"
@@ -59,22 +65,22 @@ def _item_row(item, checks_by_id: dict) -> dict:
     open_findings.sort(key=lambda r: (r["status"] != "fail", r["check"] or "", r["path"] or "", r["line"] or 0))
     return {
         "id": item.id, "section": item.section, "title": item.title, "ask": item.ask, "verdict": verdict,
-        "checks": [{"id": cid, "status": checks_by_id[cid].get("status") if cid in checks_by_id else "not_run",
-                    "title": checks_by_id[cid].get("title") if cid in checks_by_id else None} for cid in item.checks],
+        "checks": [{"id": cid, "status": checks_by_id[cid].status if cid in checks_by_id else "not_run",
+                    "title": checks_by_id[cid].title if cid in checks_by_id else None} for cid in item.checks],
         "counts": counts, "reason": reasons[0] if verdict == "not_applicable" and reasons else None,
         "findings": open_findings[:MAX_FINDINGS], "more_findings": max(0, len(open_findings) - MAX_FINDINGS),
     }
 
 
-def checklist_view(report: dict) -> list[dict]:
+def checklist_view(report: Report) -> list[dict]:
     """One row per checklist item, in the checklist's order (see the module doc for the verdicts)."""
-    checks_by_id = {c.get("id"): c for c in report.get("checks") or []}
+    checks_by_id = {c.id: c for c in report.checks}
     return [_item_row(item, checks_by_id) for item in flux_checklist.load().items]
 
 
-def covered(report: dict) -> bool:
+def covered(report: Report) -> bool:
     """Whether the report ran any check of the checklist (a scan limited to other layers shows none)."""
-    ids = {c.get("id") for c in report.get("checks") or []}
+    ids = {c.id for c in report.checks}
     return bool(ids & flux_checklist.load().check_ids())
 
 

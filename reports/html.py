@@ -26,8 +26,9 @@ from reports import html_graphs as graphs
 from reports import svg
 from reports.fixfirst import fix_first
 from reports.html_graphs import e as _e
-from reports.sarif import mitigation_text
+from reports.interface import RenderOptions
 from reports.waivers import waiver_resource
+from scanner.engine.report_model import Report
 
 FILENAME = "posture-report.html"
 
@@ -46,11 +47,27 @@ FIX_SUBJECTS_MAX = 60  # past this, the item points to the check's findings inst
 
 
 def plain(report) -> dict:
-    """The report as the JSON report's dict (a typed model is dumped once, here)."""
-    dump = getattr(report, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json", by_alias=True)
-    return report if isinstance(report, dict) else {}
+    """The report as the JSON report's dict (a typed model is dumped once, here: the templates and the
+    view builders below read plain data). A dict is taken as it is: the review sections that are not
+    in the model yet (coverage, clusters, the checklist data) are tested with dicts."""
+    return report.to_json_dict() if isinstance(report, Report) else report if isinstance(report, dict) else {}
+
+
+def _options(options) -> dict:
+    """RenderOptions (the formatter contract) as the dict the view builders read."""
+    if isinstance(options, RenderOptions):
+        return {"history": list(options.history), "web_url": options.web_url}
+    return options or {}
+
+
+def mitigation_text(f: dict) -> str:
+    """`mitigated by <layer>: <detail> at <path>:<line>` for a finding dict (Finding.mitigation_text
+    says the same for the model)."""
+    parts = []
+    for c in f.get("mitigated_by") or []:
+        where = f" at {c['path']}:{c['line']}" if c.get("path") and c.get("line") else (f" in {c['path']}" if c.get("path") else "")
+        parts.append(f"{c.get('layer')}: {c.get('detail')}{where}")
+    return "mitigated by " + "; ".join(parts) if parts else "mitigated by another layer"
 
 
 def grade_of(score: float | None) -> str | None:
@@ -608,11 +625,11 @@ def _context(report: dict, options: dict) -> dict:
     )
 
 
-def render(report, options: dict | None = None) -> str:
-    return _env().get_template("report.html.j2").render(_context(plain(report), options or {}))
+def render(report: Report, options: RenderOptions | None = None) -> str:
+    return _env().get_template("report.html.j2").render(_context(plain(report), _options(options)))
 
 
-def write(report, options: dict | None, fh) -> None:
+def write(report: Report, options: RenderOptions | None, fh) -> None:
     """Render into the text file `fh` piece by piece (a large page is never held whole in memory)."""
-    for piece in _env().get_template("report.html.j2").generate(_context(plain(report), options or {})):
+    for piece in _env().get_template("report.html.j2").generate(_context(plain(report), _options(options))):
         fh.write(piece)

@@ -15,45 +15,29 @@ textfile directory without clashing):
     posture_scan_duration_seconds, posture_scan_timestamp_seconds (scan end, Unix time),
     posture_scan_errors (scan errors: files that did not parse, checks that broke),
     posture_gate_passed (1/0; only when gates were evaluated).
+
+The text is written by prometheus-client's OpenMetrics exposition (its escaping and number
+formatting are the reference implementation's); this module only says which samples exist.
 """
 from __future__ import annotations
 
-from scanner.engine.report_model import source_slug
-
-import math
 from datetime import datetime, timezone
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.openmetrics.exposition import generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from reports.interface import RenderOptions
+from scanner.core.model import LAYERS, SEVERITIES
+from scanner.engine.report_model import Report
 
 FILENAME = "posture-report.prom"
 
-LAYERS = ("perimeter", "segmentation", "nodes", "workloads", "secrets", "authentication", "policy",
-          "gitops", "backups", "monitoring")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 CHECK_STATUSES = ("pass", "fail", "warn", "not_applicable", "error")
 
 
-def escape_label(value) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _value(v) -> str:
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, int):
-        return str(v)
-    v = float(v)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(v)
-
-
-def _timestamp(value) -> float | None:
-    if not isinstance(value, str):
+def _timestamp(value: str | None) -> float | None:
+    if not value:
         return None
     try:
         t = datetime.fromisoformat(value)
@@ -62,79 +46,55 @@ def _timestamp(value) -> float | None:
     return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
 
 
-def _source(report: dict) -> str:
-    # Same naming as the snapshot archive, so metrics and snapshots line up.
-    return source_slug(report)
+def _family(name: str, help_text: str, labels: list[str], samples: list[tuple[list[str], float]],
+            source: str) -> GaugeMetricFamily:
+    fam = GaugeMetricFamily(name, help_text, labels=["source", *labels])
+    for values, value in samples:
+        fam.add_metric([source, *values], float(value))
+    return fam
 
 
-class _Families:
-    def __init__(self, base: dict[str, str]):
-        self.base = base
-        self.out: list[str] = []
+class _ReportCollector(Collector):
+    """The report's samples, family by family (a family without samples is left out)."""
 
-    def family(self, name: str, help_text: str, samples: list[tuple[dict, object]]) -> None:
-        if not samples:
-            return
-        self.out.append(f"# HELP {name} {_escape_help(help_text)}")
-        self.out.append(f"# TYPE {name} gauge")
-        for labels, value in samples:
-            merged = {**self.base, **labels}
-            body = ",".join(f'{k}="{escape_label(v)}"' for k, v in merged.items())
-            self.out.append(f"{name}{{{body}}} {_value(value)}")
+    def __init__(self, report: Report):
+        self.report = report
 
-    def text(self) -> str:
-        return "\n".join(self.out + ["# EOF"]) + "\n"
+    def collect(self):
+        r = self.report
+        score, scan = r.score, r.scan
+        source = r.source_slug  # same naming as the snapshot archive, so metrics and snapshots line up
+        names = [n for n in LAYERS if n in score.layers]
+        layers = score.layers
+        families = [
+            ("posture_score", "Posture score 0-100 per layer; layer=\"overall\" is the weighted overall score.",
+             ["layer"], [(["overall"], score.overall)]
+             + [([n], layers[n].score) for n in names if layers[n].score is not None]),
+            ("posture_grade_info", "Current grade (A-F) per layer and overall; the value is always 1.",
+             ["layer", "grade"], [(["overall", score.grade], 1)]
+             + [([n, layers[n].grade], 1) for n in names if layers[n].grade]),
+            ("posture_findings", "Open findings (fail and warn, waived excluded) per layer and severity.",
+             ["layer", "severity"], [([n, s], layers[n].findings.get(s, 0)) for n in names for s in SEVERITIES]),
+            ("posture_check_status", "1 for the check's current status, 0 for the others.",
+             ["check", "layer", "status"],
+             [([c.id, c.layer, s], int(c.status == s)) for c in r.checks for s in CHECK_STATUSES]),
+            ("posture_scan_duration_seconds", "Wall time of the scan.", [], [([], scan.duration_s)]),
+        ]
+        when = _timestamp(scan.finished_at) or _timestamp(scan.started_at)
+        if when is not None:
+            families.append(("posture_scan_timestamp_seconds", "When the scan finished, as Unix time.", [],
+                             [([], when)]))
+        families.append(("posture_scan_errors", "Scan errors: inputs that did not parse, checks that broke.", [],
+                         [([], len(r.errors))]))
+        if r.gate.evaluated:
+            families.append(("posture_gate_passed", "1 when the CI gates held, 0 when one failed.", [],
+                             [([], int(r.gate.passed))]))
+        for name, help_text, labels, samples in families:
+            if samples:
+                yield _family(name, help_text, labels, samples, source)
 
 
-def _layer_names(score: dict) -> list[str]:
-    layers = score.get("layers") or {}
-    return [name for name in LAYERS if name in layers] + sorted(set(layers) - set(LAYERS))
-
-
-def render(report: dict, options: dict | None = None) -> str:
-    score = report.get("score") or {}
-    scan = report.get("scan") or {}
-    layers = score.get("layers") or {}
-    names = _layer_names(score)
-    fam = _Families({"source": _source(report)})
-
-    scores = []
-    if isinstance(score.get("overall"), (int, float)):
-        scores.append(({"layer": "overall"}, score["overall"]))
-    scores += [({"layer": n}, layers[n]["score"]) for n in names
-               if isinstance((layers[n] or {}).get("score"), (int, float))]
-    fam.family("posture_score", "Posture score 0-100 per layer; layer=\"overall\" is the weighted overall score.",
-               scores)
-
-    grades = [({"layer": "overall", "grade": score["grade"]}, 1)] if score.get("grade") else []
-    grades += [({"layer": n, "grade": layers[n]["grade"]}, 1) for n in names if (layers[n] or {}).get("grade")]
-    fam.family("posture_grade_info", "Current grade (A-F) per layer and overall; the value is always 1.", grades)
-
-    findings = []
-    for n in names:
-        counts = (layers[n] or {}).get("findings") or {}
-        findings += [({"layer": n, "severity": s}, int(counts.get(s) or 0)) for s in SEVERITIES]
-    fam.family("posture_findings", "Open findings (fail and warn, waived excluded) per layer and severity.",
-               findings)
-
-    statuses = []
-    for check in report.get("checks") or []:
-        if not isinstance(check, dict) or not check.get("id"):
-            continue
-        layer = check.get("layer") or str(check["id"]).split(".")[0]
-        statuses += [({"check": check["id"], "layer": layer, "status": s}, int(check.get("status") == s))
-                     for s in CHECK_STATUSES]
-    fam.family("posture_check_status", "1 for the check's current status, 0 for the others.", statuses)
-
-    if isinstance(scan.get("duration_s"), (int, float)):
-        fam.family("posture_scan_duration_seconds", "Wall time of the scan.", [({}, scan["duration_s"])])
-    when = _timestamp(scan.get("finished_at")) or _timestamp(scan.get("started_at"))
-    if when is not None:
-        fam.family("posture_scan_timestamp_seconds", "When the scan finished, as Unix time.", [({}, when)])
-    fam.family("posture_scan_errors", "Scan errors: inputs that did not parse, checks that broke.",
-               [({}, len(report.get("errors") or []))])
-    gate = report.get("gate") or {}
-    if gate.get("evaluated"):
-        fam.family("posture_gate_passed", "1 when the CI gates held, 0 when one failed.",
-                   [({}, bool(gate.get("passed")))])
-    return fam.text()
+def render(report: Report, options: RenderOptions | None = None) -> str:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ReportCollector(report))
+    return generate_latest(registry).decode("utf-8")

@@ -1,14 +1,17 @@
-"""Formatter plugins, found through the `gitops_posture.formatters` entry-point group."""
+"""Formatter plugins, found through the `gitops_posture.formatters` entry-point group.
+
+Each entry point names an object that implements `reports.interface.Formatter` (usually a module)."""
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import signal
 import tempfile
 import threading
 
+from reports.interface import Formatter, RenderOptions, StreamingFormatter
 from scanner.engine.plugins import entry_points
+from scanner.engine.report_model import Report
 
 GROUP = "gitops_posture.formatters"
 # Names users type that map onto a formatter (e.g. `--format md`).
@@ -22,15 +25,27 @@ def formatters() -> dict:
     return found
 
 
-def load(name: str):
-    """(module-like object with FILENAME, render function) for a format name."""
+def load(name: str) -> Formatter:
+    """The formatter for a format name (aliases accepted); KeyError when none is registered,
+    TypeError when the entry point does not implement the Formatter protocol."""
     name = ALIASES.get(name, name)
     eps = formatters()
     if name not in eps:
         raise KeyError(name)
     target = eps[name].load()
-    module = importlib.import_module(target.__module__)
-    return getattr(module, "FILENAME", f"posture-report.{name}"), target
+    if not isinstance(target, Formatter):
+        raise TypeError(f"formatter {name!r} ({eps[name].value}) does not implement reports.interface.Formatter "
+                        "(FILENAME and render(report, options))")
+    return target
+
+
+def _write(formatter: Formatter, report: Report, options: RenderOptions, fh) -> None:
+    """A StreamingFormatter writes into `fh` (the large formats never hold their whole text in
+    memory); otherwise `render`'s text is written."""
+    if isinstance(formatter, StreamingFormatter):
+        formatter.write(report, options, fh)
+    else:
+        fh.write(formatter.render(report, options))
 
 
 def atomic_write(path: str, text: str) -> None:
@@ -71,14 +86,11 @@ def _report_mode() -> int:
     return 0o666 & ~mask
 
 
-def stage(path: str, render, report: dict, options: dict, created: list | None = None) -> tuple[str, str]:
-    """Render one format into a temp file beside `path`; (temp path, path) for `commit_staged`.
-
-    A formatter module with `write(report, options, fh)` streams into the file (the large formats
-    never hold their whole text in memory); otherwise `render`'s text is written. The temp file is
-    added to `created` the moment it exists (with signals held), so an interrupt never loses track of it."""
-    module = importlib.import_module(render.__module__)
-    writer = getattr(module, "write", None)
+def stage(path: str, formatter: Formatter, report: Report, options: RenderOptions,
+          created: list | None = None) -> tuple[str, str]:
+    """Render one format into a temp file beside `path`; (temp path, path) for `commit_staged`. The
+    temp file is added to `created` the moment it exists (with signals held), so an interrupt never
+    loses track of it."""
     with _signals_held():
         fd, tmp = _temp_in(os.path.dirname(os.path.abspath(path)))
         if created is not None:
@@ -86,10 +98,7 @@ def stage(path: str, render, report: dict, options: dict, created: list | None =
     try:
         os.fchmod(fd, _report_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if callable(writer):
-                writer(report, options, fh)
-            else:
-                fh.write(render(report, options))
+            _write(formatter, report, options, fh)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
@@ -99,15 +108,9 @@ def stage(path: str, render, report: dict, options: dict, created: list | None =
     return tmp, path
 
 
-def write_stream(report: dict, fmt: str, fh, options: dict | None = None) -> None:
+def write_stream(report: Report, fmt: str, fh, options: RenderOptions | None = None) -> None:
     """Render one format into an open text stream (`posture scan -o -`: stdout)."""
-    _, render = load(fmt)
-    module = importlib.import_module(render.__module__)
-    writer = getattr(module, "write", None)
-    if callable(writer):
-        writer(report, options or {}, fh)
-    else:
-        fh.write(render(report, options or {}))
+    _write(load(fmt), report, options or RenderOptions(), fh)
 
 
 def commit_staged(staged: list[tuple[str, str]]) -> list[str]:
@@ -148,7 +151,8 @@ class OutputDirBusy(OSError):
     """Another scan holds the output directory's lock."""
 
 
-def write_reports(report: dict, formats: list[str], output_dir: str, options: dict | None = None) -> list[str]:
+def write_reports(report: Report, formats: list[str], output_dir: str,
+                  options: RenderOptions | None = None) -> list[str]:
     """Render every format into a temp file beside its target, then move them all into place: an
     error in one format leaves no partial set behind. Ctrl-C and SIGTERM during the renames (or the
     clean-up) are held back until the set is complete or removed, then re-raised (the CLI exits 130).
@@ -157,7 +161,7 @@ def write_reports(report: dict, formats: list[str], output_dir: str, options: di
     directory take turns, and one never finds the other's files mixed into its set."""
     from filelock import FileLock, Timeout
 
-    options = options or {}
+    options = options or RenderOptions()
     os.makedirs(output_dir, exist_ok=True)
     lock = FileLock(os.path.join(output_dir, LOCK_NAME), mode=0o644)
     try:
@@ -168,8 +172,8 @@ def write_reports(report: dict, formats: list[str], output_dir: str, options: di
     staged: list[tuple[str, str]] = []
     try:
         for fmt in formats:
-            filename, render = load(fmt)
-            stage(os.path.join(output_dir, filename), render, report, options, created=staged)
+            formatter = load(fmt)
+            stage(os.path.join(output_dir, formatter.FILENAME), formatter, report, options, created=staged)
         with _sigint_deferred() as got:
             written = commit_staged(staged)
             staged = []

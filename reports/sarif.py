@@ -12,6 +12,9 @@ import json
 import re
 from urllib.parse import quote
 
+from reports.interface import RenderOptions
+from scanner.engine.report_model import CheckResult, ErrorEntry, Finding, Report
+
 FILENAME = "posture-report.sarif"
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -28,28 +31,28 @@ def _text(value: object, fallback: str) -> str:
     return s or fallback
 
 
-def _rule(check: dict) -> dict:
-    refs = [str(r) for r in check.get("references") or []]
+def _rule(check: CheckResult) -> dict:
+    refs = check.references
     urls = [r for r in refs if _URL.match(r)]
-    remediation = _text(check.get("remediation"), "No remediation recorded.")
+    remediation = _text(check.remediation, "No remediation recorded.")
     ref_text = "".join(f"\n- {r}" for r in refs)
     ref_md = "".join(f"\n- <{r}>" if _URL.match(r) else f"\n- {r}" for r in refs)
-    sev = check.get("severity") or "info"
+    sev = check.severity
     rule = {
-        "id": check["id"],
-        "name": "".join(p[:1].upper() + p[1:] for p in re.split(r"[^0-9A-Za-z]+", check["id"]) if p),
-        "shortDescription": {"text": _text(check.get("title"), check["id"])},
-        "fullDescription": {"text": _text(check.get("rationale"), _text(check.get("title"), check["id"]))},
+        "id": check.id,
+        "name": "".join(p[:1].upper() + p[1:] for p in re.split(r"[^0-9A-Za-z]+", check.id) if p),
+        "shortDescription": {"text": _text(check.title, check.id)},
+        "fullDescription": {"text": _text(check.rationale, _text(check.title, check.id))},
         "help": {
             "text": remediation + (f"\n\nReferences:{ref_text}" if refs else ""),
             "markdown": f"**Remediation:** {remediation}" + (f"\n\n**References:**{ref_md}" if refs else ""),
         },
-        "defaultConfiguration": {"level": LEVEL.get(sev, "note")},
+        "defaultConfiguration": {"level": LEVEL[sev]},
         "properties": {
-            "security-severity": SECURITY_SEVERITY.get(sev, "1.0"),
+            "security-severity": SECURITY_SEVERITY[sev],
             # SARIF tags are a set: the "gitops" layer must not repeat the "gitops" tag.
-            "tags": list(dict.fromkeys(["security", "gitops", check.get("layer") or "unknown"])),
-            "layer": check.get("layer"),
+            "tags": list(dict.fromkeys(["security", "gitops", check.layer])),
+            "layer": check.layer,
             "severity": sev,
         },
     }
@@ -67,111 +70,90 @@ def _uri(path: str) -> str:
     return quote(path[2:] if path.startswith("./") else path, safe="/")
 
 
-def _locations(f: dict) -> list[dict]:
-    loc = f.get("location") or {}
-    res = f.get("resource") or {}
+def _physical(path: str, line: int | None) -> dict:
+    return {"artifactLocation": {"uri": _uri(path), "uriBaseId": "SRCROOT"},
+            "region": {"startLine": line if isinstance(line, int) and line >= 1 else 1}}
+
+
+def _locations(f: Finding) -> list[dict]:
+    loc, res = f.location, f.resource
     out: dict = {}
-    if _is_repo_path(loc.get("path")):
-        line = loc.get("line")
-        out["physicalLocation"] = {
-            "artifactLocation": {"uri": _uri(loc["path"]), "uriBaseId": "SRCROOT"},
-            "region": {"startLine": line if isinstance(line, int) and line >= 1 else 1},
-        }
-    if res.get("name"):
+    if loc is not None and _is_repo_path(loc.path):
+        out["physicalLocation"] = _physical(loc.path, loc.line)
+    if res is not None and res.name:
         # Kubernetes identity as a logical location; the only location for live-cluster findings.
-        fqn = f"{res.get('kind') or 'Object'}/{res.get('namespace') or '-'}/{res['name']}"
-        out["logicalLocations"] = [{"name": str(res["name"]), "fullyQualifiedName": fqn,
-                                    "kind": "resource", "properties": {"apiVersion": res.get("apiVersion"),
-                                                                      "origin": res.get("origin")}}]
-    elif not out and f.get("subject"):
-        out["logicalLocations"] = [{"name": str(f["subject"]), "kind": "resource"}]
-    if out and "physicalLocation" not in out and loc.get("path"):
-        out["message"] = {"text": _text(loc.get("path"), "")}
+        fqn = f"{res.kind or 'Object'}/{res.namespace or '-'}/{res.name}"
+        out["logicalLocations"] = [{"name": res.name, "fullyQualifiedName": fqn, "kind": "resource",
+                                    "properties": {"apiVersion": res.apiVersion, "origin": res.origin}}]
+    elif not out and f.subject:
+        out["logicalLocations"] = [{"name": f.subject, "kind": "resource"}]
+    if out and "physicalLocation" not in out and loc is not None and loc.path:
+        out["message"] = {"text": loc.path}
     return [out] if out else []
 
 
-def mitigation_text(f: dict) -> str:
-    """`mitigated by <layer> (<detail> at <path>:<line>)`, one clause per enforcing layer."""
-    parts = []
-    for c in f.get("mitigated_by") or []:
-        where = f" at {c['path']}:{c['line']}" if c.get("path") and c.get("line") else (f" in {c['path']}" if c.get("path") else "")
-        parts.append(f"{c.get('layer')}: {c.get('detail')}{where}")
-    return "mitigated by " + "; ".join(parts) if parts else "mitigated by another layer"
-
-
-def _result(f: dict, check: dict, rule_index: int) -> dict:
-    sev = f.get("severity") or check.get("severity") or "info"
-    msg = _text(f.get("message"), _text(check.get("title"), check["id"]))
-    remediation = f.get("remediation") or check.get("remediation")
-    mitigated = f.get("status") == "mitigated"
+def _result(f: Finding, check: CheckResult, rule_index: int) -> dict:
+    sev = f.severity
+    msg = _text(f.message, _text(check.title, check.id))
+    remediation = f.remediation or check.remediation
+    mitigated = f.status == "mitigated"
     if mitigated:  # listed as a passing result: the problem in the manifest, and the layer that covers it
-        msg = f"Mitigated: {msg}\n{mitigation_text(f)}"
+        msg = f"Mitigated: {msg}\n{f.mitigation_text}"
     out = {
-        "ruleId": check["id"],
+        "ruleId": check.id,
         "ruleIndex": rule_index,
-        "level": "none" if mitigated else LEVEL.get(sev, "note"),
+        "level": "none" if mitigated else LEVEL[sev],
         "message": {"text": msg + (f"\nRemediation: {remediation}" if remediation else "")},
         "locations": _locations(f),
-        "partialFingerprints": {FINGERPRINT_KEY: _text(f.get("fingerprint"), "unknown")},
+        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
         "properties": {
-            "status": f.get("status"),
+            "status": f.status,
             "severity": sev,
-            "security-severity": SECURITY_SEVERITY.get(sev, "1.0"),
-            "subject": f.get("subject"),
-            "namespace": f.get("namespace"),
+            "security-severity": SECURITY_SEVERITY[sev],
+            "subject": f.subject,
+            "namespace": f.namespace,
         },
     }
     if mitigated:
         out["kind"] = "pass"
-        out["properties"]["mitigated_by"] = f.get("mitigated_by") or []
+        out["properties"]["mitigated_by"] = [c.model_dump(mode="json") for c in f.mitigated_by or []]
     return out
 
 
-def _notifications(report: dict, rule_ids: dict[str, int]) -> list[dict]:
-    out = []
-    for c in report.get("checks") or []:
-        if c.get("status") == "error" or c.get("error"):
-            out.append({"level": "error", "message": {"text": _text(c.get("error"), "check failed")},
-                        "associatedRule": {"id": c["id"], "index": rule_ids[c["id"]]}})
-    for e in report.get("errors") or []:
-        n = {"level": "note" if e.get("kind") == "notice" else "warning",
-             "message": {"text": _text(e.get("message"), "scan error")},
-             "properties": {"kind": e.get("kind")}}
-        if _is_repo_path(e.get("path")):
-            line = e.get("line")
-            n["locations"] = [{"physicalLocation": {
-                "artifactLocation": {"uri": _uri(e["path"]), "uriBaseId": "SRCROOT"},
-                "region": {"startLine": line if isinstance(line, int) and line >= 1 else 1}}}]
-        out.append(n)
-    return out
+def _notification(e: ErrorEntry) -> dict:
+    n = {"level": "note" if e.kind == "notice" else "warning",
+         "message": {"text": f"[{e.code}] {_text(e.message, 'scan error')}"},
+         "descriptor": {"id": e.code},
+         "properties": {"kind": e.kind, "code": e.code}}
+    if _is_repo_path(e.path):
+        n["locations"] = [{"physicalLocation": _physical(e.path, e.line)}]
+    return n
 
 
-def build(report: dict, options: dict | None = None) -> dict:
+def _notifications(report: Report, rule_ids: dict[str, int]) -> list[dict]:
+    out = [{"level": "error", "message": {"text": _text(c.error, "check failed")},
+            "associatedRule": {"id": c.id, "index": rule_ids[c.id]}}
+           for c in report.checks if c.status == "error" or c.error]
+    return out + [_notification(e) for e in report.errors]
+
+
+def build(report: Report, options: RenderOptions | None = None) -> dict:
     """The SARIF log as a dict (tests validate it against the schema)."""
-    options = options or {}
-    tool = report.get("tool") or {}
-    scan = report.get("scan") or {}
-    checks = [c for c in report.get("checks") or [] if c.get("id")]
-    rule_ids = {}
+    options = options or RenderOptions()
+    scan = report.scan
+    rule_ids: dict[str, int] = {}
     rules = []
-    for c in checks:
-        if c["id"] not in rule_ids:
-            rule_ids[c["id"]] = len(rules)
+    for c in report.checks:
+        if c.id not in rule_ids:
+            rule_ids[c.id] = len(rules)
             rules.append(_rule(c))
-    results = [
-        _result(f, c, rule_ids[c["id"]])
-        for c in checks
-        for f in c.get("findings") or []
-        if f.get("status") in ("fail", "warn", "mitigated")
-    ]
-    driver = {"name": tool.get("name") or "gitops-posture", "rules": rules}
-    if tool.get("version"):
-        driver["version"] = str(tool["version"])
-        driver["semanticVersion"] = str(tool["version"])
-    invocation = {"executionSuccessful": not any(c.get("status") == "error" for c in checks)}
-    for key, src in (("startTimeUtc", "started_at"), ("endTimeUtc", "finished_at")):
-        if scan.get(src):
-            invocation[key] = scan[src]
+    results = [_result(f, c, rule_ids[c.id]) for c, f in report.findings("fail", "warn", "mitigated")]
+    version = report.tool.version
+    driver = {"name": report.tool.name, "rules": rules, "version": version, "semanticVersion": version}
+    invocation = {"executionSuccessful": not any(c.status == "error" for c in report.checks),
+                  "startTimeUtc": scan.started_at}
+    if scan.finished_at:
+        invocation["endTimeUtc"] = scan.finished_at
     notes = _notifications(report, rule_ids)
     if notes:
         invocation["toolExecutionNotifications"] = notes
@@ -182,15 +164,12 @@ def build(report: dict, options: dict | None = None) -> dict:
         "invocations": [invocation],
         "results": results,
         "columnKind": "unicodeCodePoints",
-        "properties": {
-            "score": (report.get("score") or {}).get("overall"),
-            "grade": (report.get("score") or {}).get("grade"),
-            "gate": report.get("gate"),
-        },
+        "properties": {"score": report.score.overall, "grade": report.score.grade,
+                       "gate": report.gate.model_dump(mode="json")},
     }
-    git = next((s for s in scan.get("sources") or [] if s.get("type") == "git"), {})
-    web = options.get("web_url") or git.get("web_url")
-    commit = git.get("commit") or scan.get("git_commit")
+    git = next((s for s in scan.sources if s.type == "git"), None)
+    web = options.web_url or (git.web_url if git else None)
+    commit = (git.commit if git else None) or scan.git_commit
     if isinstance(web, str) and _URL.match(web):
         vcp = {"repositoryUri": web.rstrip("/")}
         if commit:
@@ -200,5 +179,5 @@ def build(report: dict, options: dict | None = None) -> dict:
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-def render(report: dict, options: dict | None = None) -> str:
+def render(report: Report, options: RenderOptions | None = None) -> str:
     return json.dumps(build(report, options), indent=2, ensure_ascii=False) + "\n"

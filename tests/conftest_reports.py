@@ -8,6 +8,9 @@ from __future__ import annotations
 import hashlib
 import random
 
+from reports.interface import RenderOptions
+from scanner.engine.report_model import Report
+
 LAYERS = ("perimeter", "segmentation", "nodes", "workloads", "secrets", "authentication", "policy",
           "gitops", "backups", "monitoring")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -26,6 +29,10 @@ def grade(score):
 
 def _fp(*parts) -> str:
     return hashlib.sha256("\x00".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+_AUTH = {"mechanism": "envoy-extauth", "provider": "authentik", "via": "direct", "accepted": True, "detail": "",
+         "target": None, "declared_at": None}
 
 
 def make_report(n_findings: int = 60, *, hostile: bool = True, seed: int = 7, checks_per_layer: int = 3,
@@ -109,10 +116,10 @@ def make_report(n_findings: int = 60, *, hostile: bool = True, seed: int = 7, ch
             "name": f"route-{j}", "namespace": namespaces[j % 3],
             "exposure": "external" if ext else "internal",
             "via": ("network/envoy-external" if ext else "network/envoy-internal") if j % 4 != 2 else "cloudflared",
-            "backend": f"{namespaces[j % 3]}/svc-{j}:80", "auth": "authentik:envoy-extauth" if j % 3 == 0 else None,
+            "backend": f"{namespaces[j % 3]}/svc-{j}:80", "auth": _AUTH if j % 3 == 0 else None,
             "location": {"path": f"kubernetes/apps/{namespaces[j % 3]}/route-{j}.yaml", "line": 3},
         })
-    # The engine also emits `auth` as its AuthInfo dict, and a null host for hostNetwork pods.
+    # An auth guard declared by a policy, one from a provider not accepted, a null host (hostNetwork pods).
     exposure[4]["auth"] = {"mechanism": "envoy-ext-auth", "provider": "authentik", "via": "kyverno-generate",
                            "accepted": True, "detail": "ClusterPolicy " + (SCRIPT if hostile else "p"),
                            "target": "outpost:9000", "declared_at": "kubernetes/apps/security/policy.yaml:3"}
@@ -172,7 +179,8 @@ def make_report(n_findings: int = 60, *, hostile: bool = True, seed: int = 7, ch
                      "expires": "2030-01-01", "expired": False, "matched": 2},
                     {"check": checks[1]["id"], "resource": "*", "reason": "old", "expires": "2020-01-01",
                      "expired": True, "matched": 0}],
-        "errors": [{"path": "kubernetes/apps/bad.yaml", "line": 4, "message": "bad YAML " + IMG, "kind": "input"}],
+        "errors": [{"code": "yaml-invalid", "path": "kubernetes/apps/bad.yaml", "line": 4, "message": "bad YAML " + IMG,
+                    "kind": "input"}],
         "namespaces": ns_matrix,
         "exposure": exposure,
         "flux_graph": {"nodes": fnodes, "edges": fedges},
@@ -189,3 +197,21 @@ def make_history(report: dict, n: int = 6) -> list[dict]:
         out.append({"scan": {"started_at": f"2025-04-{i + 1:02d}T10:00:00+00:00"},
                     "score": {"overall": max(0.0, report["score"]["overall"] - 2.5 * (n - i)), "layers": layers}})
     return out
+
+
+def minimal_report() -> dict:
+    """The smallest valid report: nothing scanned, no checks (what a formatter must still render)."""
+    return {"tool": {"version": "0.1.0"}, "scan": {"sources": [], "started_at": "2025-05-04T10:00:00Z", "duration_s": 0},
+            "score": {"overall": 0.0, "grade": "F"}}
+
+
+def as_model(report: dict | Report) -> Report:
+    """A synthetic report dict as the typed model formatters take (validated: the dict must be valid)."""
+    return report if isinstance(report, Report) else Report.model_validate(report)
+
+
+def render(formatter, report: dict | Report, **options) -> str:
+    """`formatter.render` on a report dict, through the model and RenderOptions of the contract."""
+    if "history" in options:
+        options["history"] = tuple(options["history"])
+    return formatter.render(as_model(report), RenderOptions(**options))

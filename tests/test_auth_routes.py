@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 OUTPOST = "ak-outpost-authentik-embedded-outpost"
@@ -77,7 +77,7 @@ def verdicts(tmp_path, docs, config=None, extra_files=None):
     for rel, text in (extra_files or {}).items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    r = scan(str(root), only=["authentication"]).report
+    r = scan(str(root), only=["authentication"]).report.to_json_dict()
     checks = {c["id"]: c for c in r["checks"]}
     out = {f["subject"].split("/", 1)[1]: f for f in checks["authentication.authentik-fronted-routes"]["findings"]}
     return out, checks, r
@@ -250,7 +250,7 @@ def test_authentik_deployment_and_outpost(tmp_path):
 
 @pytest.mark.skipif(not (CORPUS / "dapperdivers__dapper-cluster").is_dir(), reason="corpus not present")
 def test_target_httproute_verdicts():
-    r = scan(str(CORPUS / "dapperdivers__dapper-cluster"), only=["authentication.authentik-fronted-routes"]).report
+    r = scan(str(CORPUS / "dapperdivers__dapper-cluster"), only=["authentication.authentik-fronted-routes"]).report.to_json_dict()
     v = {f["subject"]: f for f in r["checks"][0]["findings"]}
     assert v["HTTPRoute default/echo-server"]["status"] == "fail" and v["HTTPRoute default/echo-server"]["severity"] == "high"
     assert v["HTTPRoute media/sonarr"]["status"] == "mitigated"  # the Kyverno mutate rule adds the guard

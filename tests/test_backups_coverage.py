@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import checks
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 CORPUS = Path("/work/shared/corpus")
 EXAMPLES = Path(checks.__file__).parent / "examples"
@@ -23,7 +23,7 @@ def write(root: Path, files: dict) -> Path:
 
 
 def run(root, *ids):
-    return {c["id"]: c for c in scan(str(root), only=list(ids) or None).report["checks"]}
+    return {c["id"]: c for c in scan(str(root), only=list(ids) or None).report.to_json_dict()["checks"]}
 
 
 def test_component_replicationsource_expanded_per_app(tmp_path):

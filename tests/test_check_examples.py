@@ -1,91 +1,53 @@
-"""Every check ships an example that passes and one that fails (checks/examples/<id>/pass|fail).
+"""Every check ships named example cases with exact expectations (checks/examples/<id>/).
 
-An example is a YAML file (pass.yaml / fail.yaml) or a directory holding a small repo (pass/ fail/).
-The test scans each as a repository with only that check and asserts the verdict."""
+A case is `<case>.yaml` (one file, scanned as a repository) or `<case>/` (a small repository), with
+`<case>.expected.yaml` beside it listing every finding of the check, subject and status, no more
+and no fewer (order-free). `pass` and `fail` are the first two cases of every check; a check that
+fails in several ways has a case for each. tests/support/examples.py writes a first expectation
+for a new case (to be read and corrected, never accepted blindly)."""
 from __future__ import annotations
-
-import shutil
-from pathlib import Path
 
 import pytest
 
-import checks
-from scanner.engine.pipeline import scan
 from scanner.engine.plugins import discover
+from tests.support.examples import EXAMPLES, SUFFIX, actual, cases, expectation_path, expected, scan_case
 
-EXAMPLES = Path(checks.__file__).parent / "examples"
 SPECS, _ = discover()
-# Live-only checks judge cluster objects; their pass/fail examples are the fake API server's fixture
-# clusters (tests/fakekube, tests/test_live_*.py), not repositories.
+# Live-only checks judge cluster objects; their examples are the fake API server's fixture clusters
+# (tests/fakekube, tests/test_live_*.py), not repositories.
 BUILTIN = [s for s in SPECS if s.module.startswith("checks.") and s.module != "checks.live"]
-
-
-def _example(check_id: str, which: str) -> Path | None:
-    for cand in (EXAMPLES / check_id / f"{which}.yaml", EXAMPLES / check_id / which):
-        if cand.exists():
-            return cand
-    return None
-
-
-def _scan_example(src: Path, tmp_path: Path, check_id: str) -> dict:
-    repo = tmp_path / "repo"
-    if src.is_dir():
-        shutil.copytree(src, repo)
-    else:
-        repo.mkdir()
-        shutil.copy(src, repo / src.name)
-    report = scan(str(repo), only=[check_id]).report
-    return next(c for c in report["checks"] if c["id"] == check_id)
-
-
-def test_every_builtin_check_has_examples():
-    missing = [s.id for s in BUILTIN if not (_example(s.id, "pass") and _example(s.id, "fail"))]
-    assert not missing, f"checks without pass/fail examples in checks/examples/: {missing}"
+ALL_CASES = [(s, name, src) for s in BUILTIN for name, src in cases(s.id).items()]
 
 
 @pytest.mark.parametrize("spec", BUILTIN, ids=lambda s: s.id)
-def test_example_passes(spec, tmp_path):
-    src = _example(spec.id, "pass")
-    if src is None:
-        pytest.fail(f"no pass example for {spec.id}")
-    check = _scan_example(src, tmp_path, spec.id)
-    statuses = [f["status"] for f in check["findings"]]
-    assert "fail" not in statuses, [f["message"] for f in check["findings"] if f["status"] == "fail"]
-    assert "pass" in statuses, f"{spec.id}: pass example produced no passing subject ({check['status']})"
+def test_every_check_has_pass_and_fail_cases_with_expectations(spec):
+    found = cases(spec.id)
+    assert {"pass", "fail"} <= set(found), f"{spec.id}: needs pass and fail cases in {EXAMPLES / spec.id}"
+    missing = [name for name in found if not expectation_path(spec.id, name).exists()]
+    assert not missing, f"{spec.id}: cases without {SUFFIX}: {missing}"
+    assert any(status == "fail" for name in found for _, status in expected(spec.id, name)), \
+        f"{spec.id}: no case expects a failing subject"
+    assert any(status == "pass" for _, status in expected(spec.id, "pass")), f"{spec.id}: pass case passes nothing"
+    assert not any(status == "fail" for _, status in expected(spec.id, "pass")), f"{spec.id}: pass case fails"
 
 
-@pytest.mark.parametrize("spec", BUILTIN, ids=lambda s: s.id)
-def test_example_fails(spec, tmp_path):
-    src = _example(spec.id, "fail")
-    if src is None:
-        pytest.fail(f"no fail example for {spec.id}")
-    check = _scan_example(src, tmp_path, spec.id)
-    assert check["status"] == "fail", f"{spec.id}: fail example judged {check['status']}"
-    for f in check["findings"]:
-        if f["status"] == "fail":
-            assert f["location"] or f["resource"], "a finding must name its file/line or object"
-            assert f["remediation"], "a finding must say how to fix it"
+def test_no_expectation_without_its_case():
+    known = {(s.id, name) for s, name, _ in ALL_CASES}
+    stray = [p for p in EXAMPLES.glob(f"*/*{SUFFIX}") if (p.parent.name, p.name[: -len(SUFFIX)]) not in known
+             and p.parent.name in {s.id for s in BUILTIN}]
+    assert not stray, f"expectations with no case beside them: {stray}"
 
 
-# ---- named cases (`<case>.yaml` or `<case>/` with `<case>.expected.yaml` beside it) -------------------------
-
-def _cases():
-    out = []
-    for expected in sorted(EXAMPLES.glob("*/*.expected.yaml")):
-        case = expected.name[: -len(".expected.yaml")]
-        src = expected.parent / f"{case}.yaml"
-        if not src.exists():
-            src = expected.parent / case
-        out.append(pytest.param(expected.parent.name, src, expected, id=f"{expected.parent.name}/{case}"))
-    return out
-
-
-@pytest.mark.parametrize("check_id,src,expected", _cases())
-def test_example_case(check_id, src, expected, tmp_path):
-    import yaml
-
-    assert src.exists(), f"{expected} has no case {src.name} beside it"
-    want = sorted((f["subject"], f["status"]) for f in yaml.safe_load(expected.read_text())["findings"])
-    check = _scan_example(src, tmp_path, check_id)
-    got = sorted((f["subject"], f["status"]) for f in check["findings"])
-    assert got == want, [f"{f['subject']}: {f['status']}: {f['message']}" for f in check["findings"]]
+@pytest.mark.parametrize("spec,case,src", ALL_CASES, ids=[f"{s.id}/{n}" for s, n, _ in ALL_CASES])
+def test_case_gives_exactly_the_expected_findings(spec, case, src, tmp_path):
+    if not expectation_path(spec.id, case).exists():
+        pytest.fail(f"{spec.id}/{case}: no {SUFFIX}")
+    check = scan_case(spec.id, src, tmp_path)
+    assert check.error is None, check.error
+    want, got = expected(spec.id, case), actual(check)
+    assert got == want, {"missing": sorted((want - got).elements()), "unexpected": sorted((got - want).elements()),
+                         "messages": [f"{f.subject}: {f.status}: {f.message}" for f in check.findings]}
+    for f in check.findings:
+        if f.status in ("fail", "warn"):
+            assert f.location or f.resource, f"{spec.id}/{case}: {f.subject}: a finding names its file or object"
+            assert f.remediation, f"{spec.id}/{case}: a finding must say how to fix it"

@@ -8,7 +8,7 @@ import pytest
 
 import checks.secrets as cs
 from scanner.analysis import sops as sops_mod
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.sops import AgeKey, add_app_file, encrypt, make_repo, rule, sops_binary, write_sops_config
 
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData:\n  {key}: {value}\n"

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import jsonschema
 
-from tests.support.repos import flux_repo
+from tests.support.repos import PRIVILEGED_DEPLOYMENT, flux_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "reports/schema/report.schema.json").read_text())
-PRIV = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ups}
-spec:
-  template:
-    spec:
-      containers: [{name: app, image: "ghcr.io/example/ups:1.0.0", securityContext: {privileged: true}}]
-"""
+PRIV = PRIVILEGED_DEPLOYMENT
 
 
 def posture(*args, cwd=None):
@@ -84,3 +76,26 @@ def test_checks_catalogue():
     layers = {c["layer"] for c in listing}
     assert layers == {"perimeter", "segmentation", "nodes", "workloads", "secrets", "authentication", "policy",
                       "gitops", "backups", "monitoring"}
+
+
+def test_exit_codes_come_from_the_exception_classes(tmp_path):
+    from scanner.core import errors
+
+    assert errors.exit_code_for(errors.ConfigError("x")) == errors.EXIT_USAGE == 2
+    assert errors.exit_code_for(errors.UsageError("x")) == 2
+    for cls in (errors.SourceError, errors.InventoryError, errors.AnalysisError, errors.CheckError,
+                errors.EngineError, errors.ReportError):
+        assert issubclass(cls, errors.PostureError) and errors.exit_code_for(cls("x")) == errors.EXIT_CANNOT_RUN == 3
+    assert errors.exit_code_for(KeyboardInterrupt()) == 130
+    # A cluster that cannot be reached: the scan could not run (3), one clear line.
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    p = posture("scan", "--cluster", "--kubeconfig", str(kubeconfig), "-o", str(tmp_path / "o"))
+    assert p.returncode == 3 and p.stderr.startswith("posture: error: "), p.stderr
+    assert "Traceback" not in p.stderr
+    # Reports that cannot be written: 3.
+    repo = flux_repo(tmp_path / "repo", {"media": {"ups.yaml": PRIV}})
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    p = posture("scan", str(repo), "-o", str(blocker / "out"))
+    assert p.returncode == 3 and "cannot write reports" in p.stderr

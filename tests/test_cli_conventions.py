@@ -13,17 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.repos import flux_repo
+from tests.support.repos import PRIVILEGED_DEPLOYMENT, flux_repo
 
-PRIV = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ups}
-spec:
-  template:
-    spec:
-      containers: [{name: app, image: "ghcr.io/example/ups:1.0.0", securityContext: {privileged: true}}]
-"""
+PRIV = PRIVILEGED_DEPLOYMENT
 ESC = "\x1b["
 
 
@@ -133,7 +125,7 @@ def test_waive_writes_an_entry_that_the_next_scan_applies(tmp_path):
              for f in c["findings"] if f["status"] == "fail")
     cfg = r / "posture.yaml"
     original = ("# owned by the platform team\nweights:\n  perimeter: 2  # internet first\n\n"
-                "waivers:\n  # reviewed monthly\n  - check: gitops.*\n    resource: '*'\n"
+                "waivers:\n  # reviewed monthly\n  - check: gitops.dependson-resolves\n    resource: '*'\n"
                 "    reason: bootstrap repo\n    expires: 2031-01-01\n")
     cfg.write_text(original)
     p = posture("waive", f["fingerprint"][:12], "--reason", "UPS driver needs the device", "--expires", "2031-06-30",

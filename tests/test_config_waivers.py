@@ -6,18 +6,10 @@ import datetime as dt
 import pytest
 
 from scanner.engine import config as config_mod
-from scanner.engine.pipeline import scan
-from tests.support.repos import flux_repo
+from tests.support.scanning import scan
+from tests.support.repos import PRIVILEGED_DEPLOYMENT, flux_repo
 
-PRIV = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ups}
-spec:
-  template:
-    spec:
-      containers: [{name: app, image: "ghcr.io/example/ups:1.0.0", securityContext: {privileged: true}}]
-"""
+PRIV = PRIVILEGED_DEPLOYMENT
 
 
 @pytest.mark.parametrize("data,field", [
@@ -45,14 +37,15 @@ def test_active_waiver_applies_and_expired_waiver_is_reported(tmp_path):
         "waivers:\n"
         "  - {check: workloads.no-privileged-containers, resource: 'Deployment/media/ups', reason: UPS needs USB, expires: 2030-01-01}\n")
     today = dt.date(2027, 1, 1)
-    rep = scan(str(tmp_path), only=["workloads.no-privileged-containers"], today=today).report
+    rep = scan(str(tmp_path), only=["workloads.no-privileged-containers"], today=today).report.to_json_dict()
     c = _check(rep, "workloads.no-privileged-containers")
     assert [f["status"] for f in c["findings"]] == ["waived"]
-    assert c["findings"][0]["waiver"] == {"reason": "UPS needs USB", "expires": "2030-01-01"}
+    assert c["findings"][0]["waiver"] == {"reason": "UPS needs USB", "expires": "2030-01-01", "owner": None,
+                                             "status": "fail"}
     assert c["status"] == "pass" and c["score"] == 100.0
     assert rep["waivers"][0]["matched"] == 1 and rep["waivers"][0]["expired"] is False
 
-    rep = scan(str(tmp_path), only=["workloads.no-privileged-containers"], today=dt.date(2030, 1, 2)).report
+    rep = scan(str(tmp_path), only=["workloads.no-privileged-containers"], today=dt.date(2030, 1, 2)).report.to_json_dict()
     c = _check(rep, "workloads.no-privileged-containers")
     assert [f["status"] for f in c["findings"]] == ["fail"]
     assert "expired" in c["findings"][0]["evidence"]["expired_waiver"]
@@ -62,6 +55,6 @@ def test_active_waiver_applies_and_expired_waiver_is_reported(tmp_path):
 def test_disabled_checks_and_layer_weights(tmp_path):
     flux_repo(tmp_path, {"media": {"ups.yaml": PRIV}})
     (tmp_path / "posture.yaml").write_text("disabled: [workloads.no-privileged-containers]\nweights: {workloads: 0}\n")
-    rep = scan(str(tmp_path)).report
+    rep = scan(str(tmp_path)).report.to_json_dict()
     assert "workloads.no-privileged-containers" not in {c["id"] for c in rep["checks"]}
     assert rep["score"]["layers"]["workloads"]["weight"] == 0.0

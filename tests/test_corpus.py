@@ -7,7 +7,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -27,7 +27,7 @@ def reports():
 @pytest.mark.parametrize("name", [p.name for p in REPOS] or ["(none)"])
 def test_corpus_repo_scans_clean(reports, name):
     run = reports[name]
-    report = run.report
+    report = run.report.to_json_dict()
     jsonschema.validate(json.loads(json.dumps(report)), SCHEMA)
     assert set(report["score"]["layers"]) >= LAYERS
     assert {c["layer"] for c in report["checks"]} >= LAYERS

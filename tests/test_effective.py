@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reports import junit, markdown, sarif
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 KYVERNO = """apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
@@ -83,7 +83,7 @@ OFF_PATCH = "machine:\n  kubelet:\n    defaultRuntimeSeccompProfileEnabled: fals
 
 def _seccomp(tmp_path, files) -> tuple[dict, dict]:
     root = write(tmp_path / "repo", dict(files, **{"apps/worker.yaml": deploy("worker", "demo", "{runAsNonRoot: true}")}))
-    report = scan(root, only=["workloads.seccomp-profile", "nodes.kubelet-settings"]).report
+    report = scan(root, only=["workloads.seccomp-profile", "nodes.kubelet-settings"]).report.to_json_dict()
     return statuses(report, "workloads.seccomp-profile"), finding(report, "workloads.seccomp-profile", "Deployment demo/worker")
 
 
@@ -114,7 +114,7 @@ def test_seccomp_default_off_explicit_and_by_worker_patch(tmp_path):
 
 def test_seccomp_default_off_is_a_node_finding_of_its_own(tmp_path):
     root = write(tmp_path / "repo", {"talos/controlplane.yaml": MACHINE.format(role="controlplane", value="false")})
-    report = scan(root, only=["nodes.kubelet-settings"]).report
+    report = scan(root, only=["nodes.kubelet-settings"]).report.to_json_dict()
     (f,) = next(c for c in report["checks"] if c["id"] == "nodes.kubelet-settings")["findings"]
     assert f["status"] == "fail" and "defaultRuntimeSeccompProfileEnabled=false" in f["message"]
 
@@ -154,7 +154,7 @@ def test_kyverno_mutate_run_as_non_root_and_drop_all_with_exclude(tmp_path):
         "legacy.yaml": deploy("old", "legacy"),
         "explicit.yaml": deploy("root", "apps", "{runAsNonRoot: false}"),  # add-if-absent leaves it
     })
-    report = scan(root, only=["workloads.run-as-non-root", "workloads.capabilities", "policy.weakening-mutations"]).report
+    report = scan(root, only=["workloads.run-as-non-root", "workloads.capabilities", "policy.weakening-mutations"]).report.to_json_dict()
     assert statuses(report, "workloads.run-as-non-root") == {
         "Deployment apps/web": "mitigated", "Deployment legacy/old": "fail", "Deployment apps/root": "fail"}
     assert statuses(report, "workloads.capabilities") == {
@@ -167,7 +167,7 @@ def test_kyverno_mutate_run_as_non_root_and_drop_all_with_exclude(tmp_path):
 
 def test_kyverno_mutate_is_not_credited_without_the_engine(tmp_path):
     root = write(tmp_path / "repo", {"policy.yaml": MUTATE, "apps.yaml": deploy("web", "apps")})
-    report = scan(root, only=["workloads.run-as-non-root"]).report
+    report = scan(root, only=["workloads.run-as-non-root"]).report.to_json_dict()
     assert statuses(report, "workloads.run-as-non-root") == {"Deployment apps/web": "fail"}
 
 
@@ -189,7 +189,7 @@ spec:
 def test_mutation_that_adds_privileges_fails_pass_by_default_subjects(tmp_path):
     root = write(tmp_path / "repo", {"kyverno.yaml": KYVERNO, "weaken.yaml": WEAKEN,
                                      "tools.yaml": deploy("shell", "tools"), "apps.yaml": deploy("web", "apps")})
-    report = scan(root, only=["workloads.no-privileged-containers", "policy.weakening-mutations"]).report
+    report = scan(root, only=["workloads.no-privileged-containers", "policy.weakening-mutations"]).report.to_json_dict()
     assert statuses(report, "workloads.no-privileged-containers") == {
         "Deployment tools/shell": "fail", "Deployment apps/web": "pass"}
     f = finding(report, "workloads.no-privileged-containers", "Deployment tools/shell")
@@ -218,7 +218,7 @@ def test_psa_restricted_namespace_rejects_a_privileged_pod(tmp_path):
         "bad.yaml": deploy("priv", "secure", sc="{privileged: true}"),
         "good.yaml": deploy("fine", "secure", *COMPLIANT),
     })
-    report = scan(root, only=["workloads.no-privileged-containers", "workloads.admission-rejected"]).report
+    report = scan(root, only=["workloads.no-privileged-containers", "workloads.admission-rejected"]).report.to_json_dict()
     assert statuses(report, "workloads.admission-rejected") == {
         "Deployment secure/priv": "fail", "Deployment secure/fine": "pass"}
     rej = finding(report, "workloads.admission-rejected", "Deployment secure/priv")
@@ -237,7 +237,7 @@ def test_talos_default_baseline_rejects_host_network_in_unlabelled_namespace(tmp
         "a.yaml": deploy("net", "apps", extra="      hostNetwork: true\n"),
         "b.yaml": deploy("sys", "kube-system", extra="      hostNetwork: true\n"),  # exempt by Talos
     })
-    report = scan(root, only=["workloads.admission-rejected"]).report
+    report = scan(root, only=["workloads.admission-rejected"]).report.to_json_dict()
     assert statuses(report, "workloads.admission-rejected") == {
         "Deployment apps/net": "fail", "Deployment kube-system/sys": "pass"}
 
@@ -264,7 +264,7 @@ def test_clusterwide_default_deny_credited_to_the_namespaces_it_selects(tmp_path
     root = write(tmp_path / "repo", {"ccnp.yaml": CCNP, "own.yaml": OWN,
                                      "a.yaml": deploy("a", "apps"), "b.yaml": deploy("b", "own"),
                                      "c.yaml": deploy("c", "kube-system")})
-    report = scan(root, only=["segmentation"]).report
+    report = scan(root, only=["segmentation"]).report.to_json_dict()
     expected = {"namespace apps": "mitigated", "namespace own": "pass", "namespace kube-system": "fail"}
     for cid in ("segmentation.default-deny-ingress", "segmentation.egress-control",
                 "segmentation.networkpolicy-per-namespace"):
@@ -291,7 +291,7 @@ def test_ingress_with_an_unserved_class_is_dead_not_exposed(tmp_path):
                    "spec: {controller: k8s.io/ingress-nginx}\n",
         "ghost.yaml": ingress("ghost", "nothing-serves-this"), "live.yaml": ingress("live", "internal")})
     report = scan(root, only=["gitops.dead-routes", "authentication.authentik-fronted-routes",
-                              "perimeter.external-routes-tls"]).report
+                              "perimeter.external-routes-tls"]).report.to_json_dict()
     assert statuses(report, "gitops.dead-routes") == {"Ingress apps/ghost": "fail", "Ingress apps/live": "pass"}
     dead = finding(report, "gitops.dead-routes", "Ingress apps/ghost")
     assert dead["severity"] == "low" and "nothing-serves-this" in dead["message"]
@@ -341,7 +341,7 @@ def test_gateway_listener_level_auth_covers_the_routes_attached_to_it(tmp_path):
         "admin.yaml": route("admin", "{name: internal, namespace: network, sectionName: admin}"),
         "nogw.yaml": route("orphan", "{name: missing, namespace: network}"),
     })
-    report = scan(root, only=["authentication.authentik-fronted-routes", "gitops.dead-routes"]).report
+    report = scan(root, only=["authentication.authentik-fronted-routes", "gitops.dead-routes"]).report.to_json_dict()
     assert statuses(report, "authentication.authentik-fronted-routes") == {
         "HTTPRoute apps/onlistener": "mitigated", "HTTPRoute apps/admin": "fail"}
     by = finding(report, "authentication.authentik-fronted-routes", "HTTPRoute apps/onlistener")["mitigated_by"][0]
@@ -355,19 +355,20 @@ def test_gateway_listener_level_auth_covers_the_routes_attached_to_it(tmp_path):
 def test_mitigated_findings_in_every_format(tmp_path):
     root = write(tmp_path / "repo", {"talos/controlplane.yaml": MACHINE.format(role="controlplane", value="true"),
                                      "apps/worker.yaml": deploy("worker", "demo", "{runAsNonRoot: true}")})
-    report = scan(root, only=["workloads.seccomp-profile"]).report
+    model = scan(root, only=["workloads.seccomp-profile"]).report
+    report = model.to_json_dict()
     check = report["checks"][0]
     assert check["subjects"]["mitigated"] == 1 and check["score"] == 100.0
     assert check["score_without_mitigations"] == 0.0 and check["mitigated_by"] == ["nodes", "policy"]
     bare = report["score"]["without_mitigations"]
     assert bare["mitigated_findings"] == 1 and bare["layers"]["workloads"] == 0.0
     assert report["score"]["layers"]["workloads"]["score"] == 100.0
-    log = sarif.build(report)
+    log = sarif.build(model)
     (res,) = log["runs"][0]["results"]
     assert res["kind"] == "pass" and res["level"] == "none" and res["message"]["text"].startswith("Mitigated:")
-    case = junit.build(report).find(".//testcase")
+    case = junit.build(model)._elem.find(".//testcase")
     assert case.find("failure") is None and case.find("system-out").text.startswith("MITIGATED:")
-    md = markdown.render(report)
+    md = markdown.render(model)
     assert "Mitigated by another layer (1)" in md and "nodes:" in md
     assert json.loads(json.dumps(report))["checks"][0]["findings"][0]["status"] == "mitigated"
 
@@ -376,7 +377,8 @@ def test_schema_accepts_mitigated(tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
     root = write(tmp_path / "repo", {"talos/controlplane.yaml": MACHINE.format(role="controlplane", value="true"),
                                      "apps/worker.yaml": deploy("worker", "demo", "{runAsNonRoot: true}")})
-    report = scan(root, only=["workloads"]).report
+    model = scan(root, only=["workloads"]).report
+    report = model.to_json_dict()
     schema = json.loads((Path(__file__).resolve().parents[1] / "reports" / "schema" / "report.schema.json").read_text())
     jsonschema.validate(report, schema)
-    ET.fromstring(junit.render(report).split("\n", 1)[1])
+    ET.fromstring(junit.render(model).split("\n", 1)[1])

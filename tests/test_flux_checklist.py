@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from checks import flux_checklist
+from conftest_reports import as_model, minimal_report
 from reports import checklist, markdown
+from reports.interface import RenderOptions
 from scanner.engine.catalogue import markdown as catalogue_markdown
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from scanner.engine.plugins import discover
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,29 +95,31 @@ def test_narrowed_items_take_only_their_places(tmp_path):
 
 
 def test_markdown_shows_the_checklist(homelab):
-    out = markdown.render(homelab, {})
+    out = markdown.render(homelab, RenderOptions())
     section = out[out.index("<details><summary>Flux security checklist"):]
     rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| #")]
     assert len(rows) == 28
     assert "Push branch isolation | ❌ fail" in section and "➖ n/a" in section
     assert "kubernetes/flux/meta/image-automation.yaml:101" in section
     assert len(out) < markdown.LIMIT
-    assert "Flux security checklist" not in markdown.render(homelab, {"checklist": False})
+    assert "Flux security checklist" not in markdown.render(homelab, RenderOptions(checklist=False))
 
 
 def test_markdown_without_checklist_checks_has_no_section():
-    report = {"checks": [{"id": "nodes.talos-api-access", "status": "pass", "findings": []}], "score": {}}
-    assert "Flux security checklist" not in markdown.render(report, {})
+    report = dict(minimal_report(), checks=[{"id": "nodes.talos-api-access", "title": "t", "layer": "nodes",
+                                             "severity": "high", "status": "pass", "score": 100.0}])
+    assert "Flux security checklist" not in markdown.render(as_model(report), RenderOptions())
 
 
-def _tenancy_failures(report) -> list:
+def _tenancy_failures(model) -> list:
+    report = model.to_json_dict()
     return [(c["id"], f["subject"]) for c in report["checks"] if c["id"] in TENANCY
             for f in c["findings"] if f["status"] != "pass" or not f["evidence"].get("not_applicable")]
 
 
 def test_single_tenant_home_lab_gets_not_applicable(homelab):
     assert _tenancy_failures(homelab) == []
-    for c in homelab["checks"]:
+    for c in homelab.to_json_dict()["checks"]:
         if c["id"] in TENANCY:
             (f,) = c["findings"]
             assert f["subject"] == "tenancy" and f["evidence"]["tenancy"]["multi_tenant"] is False

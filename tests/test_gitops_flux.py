@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from checks.gitops import find_cycles
 
 CORPUS = Path("/work/shared/corpus")
@@ -21,7 +21,7 @@ def write(root: Path, files: dict) -> Path:
 
 
 def run(root, *ids):
-    return {c["id"]: c for c in scan(str(root), only=list(ids) or None).report["checks"]}
+    return {c["id"]: c for c in scan(str(root), only=list(ids) or None).report.to_json_dict()["checks"]}
 
 
 def ks(name, deps=(), extra=""):

@@ -9,7 +9,7 @@ import pytest
 from checks.gitops_supply_chain import cloud_of, host_of
 from scanner.analysis import fluxinstance, tenancy
 from scanner.analysis.versions import constraint_kind, is_semver_tag
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from scanner.inventory.build import build_inventory
 from scanner.sources.discover import discover
 from scanner.sources.parse import parse_files
@@ -172,7 +172,7 @@ CORPUS_NETPOL_OFF = {
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 @pytest.mark.parametrize("repo", sorted(CORPUS_NETPOL_OFF))
 def test_corpus_network_policy_switched_off(repo):
-    report = scan(str(CORPUS / repo), only=["gitops.flux-network-policies"]).report
+    report = scan(str(CORPUS / repo), only=["gitops.flux-network-policies"]).report.to_json_dict()
     (f,) = report["checks"][0]["findings"]
     assert f["status"] == "fail" and (f["location"]["path"], f["location"]["line"]) == CORPUS_NETPOL_OFF[repo]
     path, line = CORPUS_NETPOL_OFF[repo]
@@ -182,7 +182,7 @@ def test_corpus_network_policy_switched_off(repo):
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 def test_corpus_oci_sync_on_a_branch_tag():
     report = scan(str(CORPUS / "xunholy__k8s-gitops"), only=["gitops.oci-immutable-ref",
-                                                            "gitops.flux-network-policies"]).report
+                                                            "gitops.flux-network-policies"]).report.to_json_dict()
     by_id = {c["id"]: c for c in report["checks"]}
     fails = [f for f in by_id["gitops.oci-immutable-ref"]["findings"] if f["status"] == "fail"]
     assert [(f["location"]["path"], f["location"]["line"]) for f in fails] == \

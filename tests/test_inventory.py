@@ -1,7 +1,7 @@
 """Inventory: Flux entry point, deployed marking, effective namespaces, patches, derivation."""
 from __future__ import annotations
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.repos import flux_repo, write
 
 DEPLOYMENT = """
@@ -90,8 +90,9 @@ def test_no_entry_point_is_said_and_every_flux_kustomization_is_a_root(tmp_path)
         """)
     write(tmp_path, "apps/app/deploy.yaml", DEPLOYMENT)
     run = scan(str(tmp_path))
-    assert run.report["scan"]["entry_point"]["found"] is False
-    assert "no Flux entry point" in run.report["scan"]["entry_point"]["note"]
+    report = run.report.to_json_dict()
+    assert report["scan"]["entry_point"]["found"] is False
+    assert "no Flux entry point" in report["scan"]["entry_point"]["note"]
     # the repository root is read as one generated build, so the Flux Kustomization in it is followed
     [root] = run.inventory.roots
     assert root.implicit and root.path == ""

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fakekube.server import FakeKube  # noqa: E402
 
-from scanner.engine.pipeline import scan  # noqa: E402
+from tests.support.scanning import scan  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -19,7 +19,7 @@ def test_cluster_without_kyverno_crds_fails_kyverno_deployed(tmp_path):
     fake = FakeKube(workdir=tmp_path, missing_groups=("kyverno.io",))
     fake.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
     with fake:
-        report = scan(None, cluster=True, kubeconfig=str(fake.write_kubeconfig())).report
+        report = scan(None, cluster=True, kubeconfig=str(fake.write_kubeconfig())).report.to_json_dict()
     check = next(c for c in report["checks"] if c["id"] == "policy.kyverno-deployed")
     assert check["status"] == "fail" and check["score"] == 0
     assert "CRDs not installed" in check["findings"][0]["message"]

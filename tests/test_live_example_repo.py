@@ -19,6 +19,7 @@ from fakekube.server import FakeKube  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "homelab"
 api = pytest.importorskip("scanner.engine.pipeline")
+from tests.support.scanning import scan  # noqa: E402
 
 pytestmark = [pytest.mark.timeout(300),
               pytest.mark.skipif(not EXAMPLE.is_dir(), reason="examples/homelab not present")]
@@ -54,7 +55,7 @@ def _pod_of(w) -> dict:
 
 @pytest.fixture(scope="module")
 def example_cluster(tmp_path_factory):
-    git_only = api.scan(str(EXAMPLE))
+    git_only = scan(EXAMPLE)
     deployed = [r for r in git_only.inventory.resources
                 if r.deployed and r.origin == "git" and r.api_version and "${" not in r.name]
     fake = FakeKube(workdir=tmp_path_factory.mktemp("example"))
@@ -69,7 +70,7 @@ def example_cluster(tmp_path_factory):
         if w.resource.deployed and w.namespace and w.kind in ("Deployment", "StatefulSet", "DaemonSet"):
             fake.add(_pod_of(w))
     with fake:
-        run = api.scan(str(EXAMPLE), cluster=True, kubeconfig=str(fake.write_kubeconfig()))
+        run = scan(EXAMPLE, cluster=True, kubeconfig=str(fake.write_kubeconfig()))
     return run, fake
 
 

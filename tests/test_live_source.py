@@ -109,6 +109,8 @@ def test_rbac_denied_types_are_recorded_and_the_rest_is_read(tmp_path):
     with fake:
         data = fetch_cluster(str(fake.write_kubeconfig()), needs=_needs_by_kind())
     assert data.denied_kinds == ["ClusterRoleBinding"]
+    assert {e.path: e.code for e in data.errors} == {"cluster://ClusterRoleBinding": "rbac-forbidden",
+                                                     "cluster://Secret": "secrets-not-listed"}
     by_path = {e.path: e for e in data.errors}
     crb = by_path["cluster://ClusterRoleBinding"]
     assert crb.kind == "source"
@@ -187,7 +189,7 @@ def test_5xx_exhausting_retries_is_an_error_not_a_crash(tmp_path, monkeypatch):
         data = fetch_cluster(str(fake.write_kubeconfig()), retries=2)
     assert [h["status"] for h in fake.log("/apis/apps/v1/statefulsets")] == [500, 500, 500]
     assert "StatefulSet" in data.failed_kinds and "StatefulSet" not in data.denied_kinds
-    assert any("statefulsets.apps" in e.message for e in data.errors)
+    assert [e.code for e in data.errors if e.path == "cluster://StatefulSet"] == ["cluster-list-failed"]
     assert _kinds(data)["Deployment"] == 2
 
 
@@ -210,7 +212,7 @@ def test_a_server_ignoring_the_metadata_accept_header_stops_the_secret_list(tmp_
         data = fetch_cluster(str(fake.write_kubeconfig()), page_size=10)
     assert len(fake.log("/api/v1/secrets")) == 1  # no second page of full Secrets asked for
     assert "Secret" in data.failed_kinds and "Secret" not in _kinds(data)
-    assert any("metadata-only" in e.message for e in data.errors)
+    assert [e.code for e in data.errors if e.path == "cluster://Secret"] == ["secret-metadata-refused"]
     assert PLANTED_B64 not in _dump(data)
 
 

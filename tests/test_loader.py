@@ -36,12 +36,12 @@ def test_flux_substitutions_stay_text_and_timestamps_are_strings():
 def test_broken_yaml_reports_line():
     docs, errors = load_documents("a: 1\nb: [1, 2\nc: 3\n")
     assert docs == [] and len(errors) == 1
-    assert errors[0].line is not None and "invalid YAML" in errors[0].message
+    assert errors[0].line is not None and errors[0].code == "yaml-invalid"
 
 
 def test_helm_template_is_named_as_such():
     docs, errors = load_documents("metadata:\n  name: {{ .Values.name }}\n  labels:\n{{ include \"x\" . | indent 4 }}\n")
-    assert docs == [] and "Helm/Go template" in errors[0].message
+    assert docs == [] and errors[0].code == "yaml-helm-template"
 
 
 def test_alias_bomb_is_refused_quickly():
@@ -52,7 +52,7 @@ def test_alias_bomb_is_refused_quickly():
         prev = name
     docs, errors = load_documents("\n".join(lines) + "\n")
     assert docs == []
-    assert "alias bomb" in errors[0].message
+    assert errors[0].code == "yaml-alias-bomb"
 
 
 def test_deep_nesting_is_refused():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 CORPUS = Path("/work/shared/corpus")
 
@@ -20,7 +20,7 @@ def write(root: Path, files: dict) -> Path:
 
 
 def run(root, *ids):
-    return {c["id"]: c for c in scan(str(root), only=list(ids) or None).report["checks"]}
+    return {c["id"]: c for c in scan(str(root), only=list(ids) or None).report.to_json_dict()["checks"]}
 
 
 def test_app_template_metrics_port_needs_a_monitor(tmp_path):

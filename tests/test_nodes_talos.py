@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 CORPUS = Path("/work/shared/corpus")
 
@@ -21,7 +21,7 @@ def write(root: Path, files: dict) -> Path:
 
 
 def run(root: Path, *ids):
-    report = scan(str(root), only=list(ids) or None).report
+    report = scan(str(root), only=list(ids) or None).report.to_json_dict()
     return {c["id"]: c for c in report["checks"]}
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from scanner.analysis.exposure import classify, exposure_map
 from scanner.analysis.opnsense import OPNsenseError, parse, wan_any_any
 
@@ -22,9 +22,9 @@ def repo(tmp_path, files: dict) -> str:
     return str(root)
 
 
-def run(path, only):
-    r = scan(path, only=only)
-    return r, {c["id"]: c for c in r.report["checks"]}
+def run(path, only, **fields):
+    r = scan(path, only=only, **fields)
+    return r, {c["id"]: c for c in r.report.to_json_dict()["checks"]}
 
 
 GATEWAY = """apiVersion: gateway.networking.k8s.io/v1
@@ -143,8 +143,8 @@ spec:
 """,
     }
     r, checks = run(repo(tmp_path, files), ["perimeter.loadbalancer-restricted", "perimeter.host-network"])
-    rows = r.report["exposure"]
-    print(rows, r.report["errors"])
+    rows = r.report.to_json_dict()["exposure"]
+    print(rows, r.report.to_json_dict()["errors"])
     kinds = {x["kind"] for x in rows}
     assert "Service/LoadBalancer" in kinds and "HostNetwork" in kinds and "HostPort" in kinds
     lb = checks["perimeter.loadbalancer-restricted"]["findings"][0]
@@ -224,8 +224,8 @@ spec: {type: LoadBalancer, ports: [{port: 5432}]}
     path = repo(tmp_path, files)
     xml = tmp_path / "config.xml"
     xml.write_bytes(LEGACY.replace(b"<interfaces>", b"<system><disablefilter>enabled</disablefilter></system><interfaces>"))
-    monkeypatch.setenv("POSTURE_OPNSENSE_CONFIG", str(xml))
-    _, checks = run(path, ["perimeter.opnsense-wan-any-any", "perimeter.opnsense-port-forwards", "perimeter.opnsense-default-deny"])
+    _, checks = run(path, ["perimeter.opnsense-wan-any-any", "perimeter.opnsense-port-forwards", "perimeter.opnsense-default-deny"],
+                    opnsense_config=str(xml))
     assert checks["perimeter.opnsense-wan-any-any"]["status"] == "fail"
     pf = checks["perimeter.opnsense-port-forwards"]
     assert pf["status"] == "fail" and "Service data/db" in pf["findings"][0]["message"]
@@ -235,15 +235,13 @@ spec: {type: LoadBalancer, ports: [{port: 5432}]}
 def test_opnsense_bomb_file_is_a_finding_not_a_hang(tmp_path, monkeypatch):
     xml = tmp_path / "config.xml"
     xml.write_text('<?xml version="1.0"?><!DOCTYPE a [<!ENTITY a "aaaa">]><opnsense>&a;</opnsense>')
-    monkeypatch.setenv("POSTURE_OPNSENSE_CONFIG", str(xml))
     _, checks = run(repo(tmp_path, {"x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: y}\n"}),
-                    ["perimeter.opnsense-wan-any-any"])
+                    ["perimeter.opnsense-wan-any-any"], opnsense_config=str(xml))
     f = checks["perimeter.opnsense-wan-any-any"]["findings"][0]
     assert f["status"] == "fail" and "unsafe XML" in f["message"]
 
 
 def test_no_opnsense_config_is_not_applicable(tmp_path, monkeypatch):
-    monkeypatch.delenv("POSTURE_OPNSENSE_CONFIG", raising=False)
     _, checks = run(repo(tmp_path, {"x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: y}\n"}),
                     ["perimeter.opnsense-wan-any-any"])
     assert checks["perimeter.opnsense-wan-any-any"]["status"] == "not_applicable"
@@ -252,7 +250,7 @@ def test_no_opnsense_config_is_not_applicable(tmp_path, monkeypatch):
 @pytest.mark.skipif(not (CORPUS / "dapperdivers__dapper-cluster").is_dir(), reason="corpus not present")
 def test_target_exposure_classification():
     r = scan(str(CORPUS / "dapperdivers__dapper-cluster"), only=["perimeter.external-routes-tls"])
-    rows = {(x["namespace"], x["name"]): x for x in r.report["exposure"] if x["kind"] == "HTTPRoute"}
+    rows = {(x["namespace"], x["name"]): x for x in r.report.to_json_dict()["exposure"] if x["kind"] == "HTTPRoute"}
     assert rows[("default", "echo-server")]["exposure"] == "external"
     assert rows[("media", "plex")]["exposure"] == "external"  # media gateway published by public external-dns
     assert rows[("media", "sonarr")]["exposure"] == "internal"

@@ -63,7 +63,7 @@ def test_installed_plugin_is_discovered_and_runs(tmp_path):
     report = json.loads((out / "posture-report.json").read_text())
     check = next(c for c in report["checks"] if c["id"] == "workloads.team-label")
     assert check["status"] == "fail" and check["findings"][0]["location"]["path"].endswith("d.yaml")
-    assert any("no_such_module_xyz" in e["message"] for e in report["errors"])
+    assert any(e["code"] == "plugin-load-failed" and "no_such_module_xyz" in e["message"] for e in report["errors"])
 
 
 def test_entry_point_reader_agrees_with_importlib_metadata(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scanner.analysis import kyverno as kyv
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 TARGET = CORPUS / "dapperdivers__dapper-cluster"
@@ -24,7 +24,7 @@ def repo(tmp_path: Path, files: dict[str, str]) -> Path:
 
 def run(root: Path, *checks: str):
     r = scan(str(root), only=list(checks))
-    return {c["id"]: c for c in r.report["checks"]}, r.inventory
+    return {c["id"]: c for c in r.report.to_json_dict()["checks"]}, r.inventory
 
 
 def findings(check: dict, status: str | None = None) -> list[dict]:
@@ -367,7 +367,7 @@ spec:
 @pytest.mark.skipif(not TARGET.is_dir(), reason="corpus not available")
 def test_target_cluster_policy_layer(capsys):
     r = scan(str(TARGET), only=["policy"])
-    checks = {c["id"]: c for c in r.report["checks"]}
+    checks = {c["id"]: c for c in r.report.to_json_dict()["checks"]}
     assert checks["policy.kyverno-deployed"]["status"] == "pass"
     assert checks["policy.kyverno-enforce-mode"]["status"] == "fail"
     assert all(f["status"] == "fail" for f in checks["policy.kyverno-enforce-mode"]["findings"])

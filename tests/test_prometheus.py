@@ -14,6 +14,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+import pydantic
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -24,7 +25,9 @@ import scanner.engine.pipeline
 from reports import prometheus
 from scanner.snapshots import SnapshotError
 from scanner.snapshots.push import group_url, push
+from conftest_reports import as_model, render
 from test_snapshots_support import homelab_report
+from tests.support.scanning import run_scan
 
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "deploy" / "monitoring"
@@ -48,7 +51,7 @@ def rep():
 
 
 def test_openmetrics_text_parses_with_both_parsers(rep):
-    text = prometheus.render(rep, {})
+    text = render(prometheus, rep)
     assert text.endswith("# EOF\n") and text.count("# EOF") == 1
     om, classic = families(text), families(text, parse_classic)
     assert set(om) == set(classic) == {
@@ -58,7 +61,7 @@ def test_openmetrics_text_parses_with_both_parsers(rep):
 
 
 def test_values(rep):
-    fam = families(prometheus.render(rep, {}))
+    fam = families(render(prometheus, rep))
     score = samples(fam["posture_score"])
     assert score[(("layer", "overall"),)] == 71.25
     assert score[(("layer", "secrets"),)] == 40.0
@@ -85,34 +88,38 @@ def test_values(rep):
 
 
 def test_gate_metric_only_when_gates_ran(rep):
-    assert "posture_gate_passed" not in families(prometheus.render(rep, {}))
+    assert "posture_gate_passed" not in families(render(prometheus, rep))
     rep["gate"] = {"evaluated": True, "passed": False, "reasons": ["x"]}
-    assert samples(families(prometheus.render(rep, {}))["posture_gate_passed"])[()] == 0
+    assert samples(families(render(prometheus, rep))["posture_gate_passed"])[()] == 0
 
 
-def test_label_values_are_escaped(rep):
+def test_label_values_come_from_validated_fields(rep):
+    # Every label is a layer, severity, status, grade, check id (the model refuses any other shape) or the
+    # source slug: a hostile context or check id never reaches the text.
     nasty = 'weird.check"with\\back\nslash'
-    rep["checks"].append({"id": nasty, "layer": "policy", "severity": "low", "status": "warn", "findings": []})
-    rep["scan"]["sources"] = [{"type": "cluster", "context": 'a"b'}]
-    text = prometheus.render(rep, {})
-    assert 'check="weird.check\\"with\\\\back\\nslash"' in text
+    bad = copy.deepcopy(rep)
+    bad["checks"].append(dict(rep["checks"][0], id=nasty))
+    with pytest.raises(pydantic.ValidationError):
+        render(prometheus, bad)
+    rep["scan"]["sources"] = [{"type": "cluster", "context": 'a"b\\c\nd'}]
+    text = render(prometheus, rep)
     for parser in (parse_openmetrics, parse_classic):
         fam = families(text, parser)
-        labels = [s.labels for s in fam["posture_check_status"].samples if s.labels["check"] == nasty]
-        assert len(labels) == 5 and {lab["status"] for lab in labels} == set(prometheus.CHECK_STATUSES)
-        assert fam["posture_score"].samples[0].labels["source"] == "cluster-a-b"
+        assert {s.labels["source"] for f in fam.values() for s in f.samples} == {"cluster-a-b-c-d"}
+        statuses = [s.labels for s in fam["posture_check_status"].samples if s.labels["check"] == rep["checks"][0]["id"]]
+        assert {lab["status"] for lab in statuses} == set(prometheus.CHECK_STATUSES)
 
 
 def test_real_engine_report_renders_and_parses():
     example = ROOT / "examples" / "homelab"
     if not example.is_dir():
         pytest.skip("examples/homelab not present")
-    report = scanner.engine.pipeline.run_scan(str(example))
-    fam = families(prometheus.render(report, {}))
-    assert samples(fam["posture_score"])[(("layer", "overall"),)] == report["score"]["overall"]
+    report = run_scan(str(example))
+    fam = families(render(prometheus, report))
+    assert samples(fam["posture_score"])[(("layer", "overall"),)] == report.score.overall
     statuses = samples(fam["posture_check_status"])
-    assert sum(statuses.values()) == len(report["checks"])
-    open_findings = sum(1 for c in report["checks"] for f in c["findings"] if f["status"] in ("fail", "warn"))
+    assert sum(statuses.values()) == len(report.checks)
+    open_findings = len(list(report.findings("fail", "warn")))
     assert sum(samples(fam["posture_findings"]).values()) == open_findings
 
 
@@ -124,7 +131,7 @@ def test_formatter_plugin_contract(tmp_path):
         pytest.skip("engine registry missing")
     if "prometheus" not in formatters():
         pytest.skip("package not installed with its entry points")
-    written = reports.registry.write_reports(homelab_report(), ["prometheus"], str(tmp_path), {})
+    written = reports.registry.write_reports(as_model(homelab_report()), ["prometheus"], str(tmp_path))
     assert [Path(w).name for w in written] == ["posture-report.prom"]
     families(Path(written[0]).read_text())
 
@@ -158,7 +165,7 @@ def gateway():
 
 def test_push_to_gateway(gateway, rep):
     url, handler = gateway
-    pushed = push(url + "/", prometheus.render(rep, {}), "homelab")
+    pushed = push(url + "/", render(prometheus, rep), "homelab")
     assert pushed == f"{url}/metrics/job/gitops-posture/source/homelab"
     path, ctype, body = handler.received[0]
     assert path == "/metrics/job/gitops-posture/source/homelab" and ctype.startswith("text/plain; version=0.0.4")
@@ -176,7 +183,7 @@ def test_snapshot_pushes_and_survives_a_dead_gateway(gateway, tmp_path, monkeypa
     from scanner.cli.snapshots import snapshot
 
     url, handler = gateway
-    monkeypatch.setattr(scanner.engine.pipeline, "run_scan", lambda path, **kw: homelab_report())
+    monkeypatch.setattr(scanner.engine.pipeline, "run_scan", lambda options, config=None, **kw: as_model(homelab_report()))
     runner = CliRunner()
     res = runner.invoke(snapshot, [str(tmp_path), "--archive", str(tmp_path / "arc"), "--pushgateway", url])
     assert res.exit_code == 0, res.output
@@ -197,8 +204,9 @@ METRIC = re.compile(r"\b(posture_[a-z_]+)\b")
 def _emitted(rep) -> dict:
     rep = copy.deepcopy(rep)
     rep["gate"] = {"evaluated": True, "passed": True}
-    rep["checks"].append({"id": "nodes.x", "layer": "nodes", "status": "error", "findings": []})
-    return families(prometheus.render(rep, {}))
+    rep["checks"].append({"id": "nodes.x", "title": "x", "layer": "nodes", "severity": "low", "status": "error",
+                          "score": None, "error": "boom", "findings": []})
+    return families(render(prometheus, rep))
 
 
 def _label_names(fam) -> set:

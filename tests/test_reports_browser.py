@@ -29,7 +29,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest_reports import make_report
+from conftest_reports import make_report, render
 
 from reports import html
 
@@ -172,7 +172,7 @@ class Dom(HTMLParser):
 def test_cli_dump_dom_console_network_and_dark(chromium, tmp_path):
     report = hostile_report()
     page = tmp_path / "posture-report.html"
-    page.write_text(html.render(report, {}), encoding="utf-8")
+    page.write_text(render(html, report), encoding="utf-8")
     url = page.as_uri()
 
     dom, err, netlog = run_cli(chromium, tmp_path, url, "--dump-dom")
@@ -210,7 +210,7 @@ def test_cli_detectors_fire_on_a_bad_page(chromium, tmp_path):
     assert "http://cdn.example.invalid/x.png" in page_requests(netlog)
 
     tampered = tmp_path / "tampered.html"
-    text = html.render(make_report(10), {})
+    text = render(html, make_report(10))
     tampered.write_text(text.replace("'use strict';", "'use strict'; ", 1))  # hash no longer matches
     dom, err, _ = run_cli(chromium, tmp_path, tampered.as_uri(), "--dump-dom")
     assert any("Content Security Policy" in line for line in console_lines(err))
@@ -351,7 +351,7 @@ def report_page(tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "posture-report.html"
     from conftest_reports import make_history
 
-    path.write_text(html.render(report, {"history": make_history(report)}), encoding="utf-8")
+    path.write_text(render(html, report, history=make_history(report)), encoding="utf-8")
     return report, path.as_uri()
 
 
@@ -483,7 +483,7 @@ def test_without_javascript_everything_is_visible(browser, report_page):
 def test_five_thousand_findings_open_fast(browser, tmp_path):
     report = hostile_report(5000, flux_nodes=150)
     path = tmp_path / "big.html"
-    path.write_text(html.render(report, {}), encoding="utf-8")
+    path.write_text(render(html, report), encoding="utf-8")
     t = browser.tab()
     start = time.monotonic()
     t.goto(path.as_uri())

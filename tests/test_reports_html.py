@@ -9,7 +9,7 @@ import time
 from html.parser import HTMLParser
 
 import pytest
-from conftest_reports import COMMIT, IMG, SCRIPT, WEB_URL, make_history, make_report
+from conftest_reports import COMMIT, IMG, SCRIPT, WEB_URL, make_history, make_report, minimal_report, render
 
 from reports import html
 
@@ -57,7 +57,7 @@ def report():
 
 @pytest.fixture(scope="module")
 def page_text(report):
-    return html.render(report, {"history": make_history(report)})
+    return render(html, report, history=make_history(report))
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_self_contained_no_remote_resources(page_text, page):
 
 def test_unsafe_urls_never_become_links(report):
     hostile = copy.deepcopy(report)
-    out = html.render(hostile, {"web_url": "javascript:alert(4)//"})
+    out = render(html, hostile, web_url="javascript:alert(4)//")
     p = Page(out)
     hrefs = [a.get("href", "") for a in p.find("a")]
     assert not any(h.lower().startswith("javascript:") for h in hrefs)
@@ -132,7 +132,7 @@ def test_file_links_use_web_url_and_commit(report, page):
 
 
 def test_web_url_option_overrides_source(report):
-    out = html.render(report, {"web_url": "https://gitlab.example.org/me/repo/"})
+    out = render(html, report, web_url="https://gitlab.example.org/me/repo/")
     assert f"https://gitlab.example.org/me/repo/-/blob/{COMMIT}/kubernetes/" in out
     assert f"{WEB_URL}/blob/" not in out
 
@@ -148,21 +148,21 @@ def test_forge_links_per_kind_pinned_and_without_credentials(report):
     }
     for remote, want in cases.items():
         src["web_url"] = remote
-        out = html.render(r, {})
+        out = render(html, r)
         assert want in out, remote
         assert "tok3n" not in out and "secret@" not in out
     # An unknown forge, or no commit to pin to: the relative path, never a guessed link.
     src["web_url"] = "https://git.example.org/me/repo"
-    out = html.render(r, {})
+    out = render(html, r)
     assert "git.example.org/me/repo/blob" not in out and "kubernetes/apps/" in out
     src["web_url"], src["commit"], r["scan"]["git_commit"] = WEB_URL, None, None
-    assert "/blob/" not in html.render(r, {})
+    assert "/blob/" not in render(html, r)
 
 
 def test_no_links_without_web_url(report):
     r = copy.deepcopy(report)
     r["scan"]["sources"][0]["web_url"] = None
-    out = html.render(r, {})
+    out = render(html, r)
     assert "/blob/" not in out
 
 
@@ -235,19 +235,19 @@ def test_exposure_auth_shapes(page_text):
 
 def test_trend_only_with_history(report, page):
     assert any(a.get("class") == "trend" for t, a in page.tags if t == "svg")
-    out = html.render(report, {})
+    out = render(html, report)
     assert 'class="trend"' not in out
 
 
 def test_minimal_report_renders():
-    out = html.render({"schema_version": "1.0", "tool": {"name": "gitops-posture", "version": "0.1.0"}}, {})
+    out = render(html, minimal_report())
     assert "<html" in out and "GitOps security posture" in out
 
 
 def test_five_thousand_findings_render_fast_and_lean():
     big = make_report(5000, flux_nodes=150)
     start = time.perf_counter()
-    out = html.render(big, {"history": make_history(big, 30)})
+    out = render(html, big, history=make_history(big, 30))
     elapsed = time.perf_counter() - start
     assert elapsed < 10, elapsed
     assert out.count('<tr class="f"') == 5001

@@ -4,7 +4,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest_reports import LAYERS, SCRIPT, make_report
+from conftest_reports import LAYERS, make_report, minimal_report, render, SCRIPT
 
 from reports import junit
 
@@ -16,7 +16,7 @@ def report():
 
 @pytest.fixture(scope="module")
 def root(report):
-    return ET.fromstring(junit.render(report, {}).encode("utf-8"))
+    return ET.fromstring(render(junit, report).encode("utf-8"))
 
 
 def test_module_contract():
@@ -70,7 +70,7 @@ def test_control_characters_do_not_break_xml():
     r = make_report(6)
     r["checks"][0]["findings"][0]["message"] = "bad \x1b[31mred\x00 \x07 \ufffe & < > \" ' end"
     r["checks"][0]["findings"][0]["subject"] = "sub\x0bject"
-    text = junit.render(r, {})
+    text = render(junit, r)
     root = ET.fromstring(text.encode("utf-8"))
     msgs = [fl.get("message") for fl in root.iter("failure")]
     assert any("\\x1b[31mred\\x00" in m and "& < >" in m for m in msgs)
@@ -78,5 +78,5 @@ def test_control_characters_do_not_break_xml():
 
 
 def test_empty_report():
-    root = ET.fromstring(junit.render({"schema_version": "1.0"}, {}))
+    root = ET.fromstring(render(junit, minimal_report()))
     assert root.tag == "testsuites" and root.get("tests") == "0"

@@ -4,14 +4,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest_reports import make_report
+from conftest_reports import make_report, render
 
 from reports import markdown
 
 
 @pytest.fixture(scope="module")
 def small():
-    return markdown.render(make_report(60), {})
+    return render(markdown, make_report(60))
 
 
 def test_module_contract():
@@ -46,15 +46,15 @@ def test_hostile_text_is_inert(small):
 def test_mentions_do_not_ping():
     r = make_report(3, hostile=False)
     r["checks"][0]["findings"][0].update(status="fail", message="ping @octocat and @org/team")
-    out = markdown.render(r, {})
+    out = render(markdown, r)
     assert "@octocat" not in out and "&#64;octocat" in out
 
 
 def test_twenty_thousand_findings_stay_under_the_limit():
-    out = markdown.render(make_report(20000, flux_nodes=2), {"max_findings": 100_000})
+    out = render(markdown, make_report(20000, flux_nodes=2), max_findings=100_000)
     assert len(out) < 65_000
     assert "more open findings are not listed here" in out
-    default = markdown.render(make_report(20000, flux_nodes=2), {})
+    default = render(markdown, make_report(20000, flux_nodes=2))
     assert len(default) < 65_000 and "Top findings (50 of" in default
 
 
@@ -62,5 +62,5 @@ def test_clean_scan():
     r = make_report(0, hostile=False)
     for c in r["checks"]:
         c["findings"] = []
-    out = markdown.render(r, {})
+    out = render(markdown, r)
     assert "No open findings" in out

@@ -14,7 +14,7 @@ from test_reports_html import Page
 
 from reports import html
 from reports.fixfirst import fix_first, gain_per_subject, _weights
-from scanner.engine.report_model import build_score
+from scanner.engine.report_build import build_score
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "homelab"
@@ -203,13 +203,10 @@ def test_flux_checklist_hook_renders_when_present():
 
 
 def test_a_typed_report_model_is_read_through_its_dump():
-    report = small_report()
+    from tests.support.scanning import run_scan
 
-    class Model:  # what a pydantic model offers
-        def model_dump(self, mode="python", by_alias=False):
-            return copy.deepcopy(report)
-
-    assert html.render(Model(), {}) == html.render(report, {})
+    model = run_scan(EXAMPLE)
+    assert html.render(model) == html.render(model.to_json_dict(), {})
 
 
 def test_no_absolute_local_path_in_any_report(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest_reports import make_report
+from conftest_reports import as_model, make_report, minimal_report, render
 
 from reports import sarif
 
@@ -22,7 +22,7 @@ def report():
 
 @pytest.fixture(scope="module")
 def log(report):
-    return json.loads(sarif.render(report, {}))
+    return json.loads(render(sarif, report))
 
 
 def _validate(doc):
@@ -102,21 +102,21 @@ def test_line_missing_or_zero_becomes_one():
     r = make_report(12)
     f = next(f for c in r["checks"] for f in c["findings"] if f["status"] == "fail" and f["location"])
     f["location"]["line"] = None
-    doc = sarif.build(r)
+    doc = sarif.build(as_model(r))
     _validate(doc)
     res = next(x for x in doc["runs"][0]["results"] if x["partialFingerprints"]["postureFinding/v1"] == f["fingerprint"])
     assert res["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
 
 
 def test_fingerprints_stable_across_runs(report):
-    a = sarif.build(report)
+    a = sarif.build(as_model(report))
     later = copy.deepcopy(report)
     later["scan"]["started_at"] = "2025-06-01T00:00:00+00:00"
     for c in later["checks"]:
         for f in c["findings"]:
             if f["location"] and f["location"]["line"]:
                 f["location"]["line"] += 3  # lines moved; identity must not
-    b = sarif.build(later)
+    b = sarif.build(as_model(later))
     fp = lambda doc: [r["partialFingerprints"] for r in doc["runs"][0]["results"]]
     assert fp(a) == fp(b)
 
@@ -132,6 +132,6 @@ def test_errors_and_provenance(log):
 
 
 def test_empty_report_is_valid():
-    doc = sarif.build({"schema_version": "1.0", "tool": {"name": "gitops-posture", "version": "0.1.0"}})
+    doc = sarif.build(as_model(minimal_report()))
     _validate(doc)
     assert doc["runs"][0]["results"] == []

@@ -6,7 +6,7 @@ import pytest
 from scanner.engine.runner import CheckOutcome
 from scanner.core.model import Result
 from scanner.checkapi.registry import CheckSpec
-from scanner.engine.report_model import build_checks, build_score
+from scanner.engine.report_build import build_checks, build_score
 from scanner.engine.scoring import check_score, grade, layer_score, overall_score
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -26,7 +26,7 @@ def _fails(report, cid):
 
 
 def test_dapper_all_secrets_encrypted_and_covered():
-    report = scan(str(_repo("dapperdivers__dapper-cluster")), only=["secrets"]).report
+    report = scan(str(_repo("dapperdivers__dapper-cluster")), only=["secrets"]).report.to_json_dict()
     enc = _check(report, "secrets.sops-encrypted")
     assert enc["subjects"]["total"] >= 14 and not _fails(report, "secrets.sops-encrypted")
     assert not _fails(report, "secrets.flux-decryption")  # decryption injected by cluster-apps patches
@@ -37,7 +37,7 @@ def test_dapper_all_secrets_encrypted_and_covered():
 
 def test_xunholy_plaintext_shapes():
     report = scan(str(_repo("xunholy__k8s-gitops")), only=["secrets.sops-encrypted",
-                                                            "secrets.no-plaintext-credentials"]).report
+                                                            "secrets.no-plaintext-credentials"]).report.to_json_dict()
     fails = _fails(report, "secrets.sops-encrypted")
     paths = {f["location"]["path"] for f in fails}
     assert "talos/integrations/cilium/cilium.yaml" in paths  # rendered Secrets with private keys
@@ -48,11 +48,11 @@ def test_xunholy_plaintext_shapes():
 
 
 def test_j0sh3rs_empty_values_are_not_leaks():
-    report = scan(str(_repo("j0sh3rs__home-ops")), only=["secrets.sops-encrypted"]).report
+    report = scan(str(_repo("j0sh3rs__home-ops")), only=["secrets.sops-encrypted"]).report.to_json_dict()
     assert not _fails(report, "secrets.sops-encrypted")
     assert _check(report, "secrets.sops-encrypted")["subjects"]["total"] >= 63
 
 
 def test_bjw_s_op_references_pass():
-    report = scan(str(_repo("bjw-s-labs__home-ops")), only=["secrets.sops-encrypted"]).report
+    report = scan(str(_repo("bjw-s-labs__home-ops")), only=["secrets.sops-encrypted"]).report.to_json_dict()
     assert not _fails(report, "secrets.sops-encrypted")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.sops import AgeKey, APP_DIR, add_app_file, encrypt, make_repo, rule, sops_binary, write_sops_config
 
 CID = "secrets.no-plaintext-credentials"
@@ -31,7 +31,7 @@ def _fails(report) -> dict[str, dict]:
 
 
 def _scan(repo) -> dict[str, dict]:
-    report = scan(str(repo), only=[CID]).report
+    report = scan(str(repo), only=[CID]).report.to_json_dict()
     assert not any(v in str(report) for v in PLANTED.values()), "a planted credential reached the report"
     return _fails(report)
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from scanner.analysis import pem
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.sops import AgeKey, add_app_file, encrypt, make_repo, rule, sops_binary, write_sops_config
 
 CID = "secrets.no-plaintext-credentials"
@@ -86,7 +86,7 @@ spec:
             - {{name: GITHUB_TOKEN, value: {PLANTED[1]}}}
             - {{name: LOG_LEVEL, value: debug}}
 """)
-    report = scan(str(r), only=[CID]).report
+    report = scan(str(r), only=[CID]).report.to_json_dict()
     fails = [f for f in _check(report)["findings"] if f["status"] == "fail"]
     keys = sorted(f["evidence"]["key_path"] for f in fails)
     assert keys == ["spec.template.spec.containers.0.env.0.value", "spec.values.auth.adminPassword",
@@ -94,9 +94,9 @@ spec:
     for f in fails:
         assert f["location"]["line"] and "fingerprint" not in f["evidence"]  # no key: no value fingerprint
     assert not any(p in str(report) for p in PLANTED)
-    keyed = scan(str(r), only=[CID], fingerprint_key=b"k" * 32).report
-    again = scan(str(r), only=[CID], fingerprint_key=b"k" * 32).report
-    other = scan(str(r), only=[CID], fingerprint_key=b"x" * 32).report
+    keyed = scan(str(r), only=[CID], fingerprint_key=b"k" * 32).report.to_json_dict()
+    again = scan(str(r), only=[CID], fingerprint_key=b"k" * 32).report.to_json_dict()
+    other = scan(str(r), only=[CID], fingerprint_key=b"x" * 32).report.to_json_dict()
 
     def fps(rep):
         return sorted(f["evidence"]["fingerprint"] for f in _check(rep)["findings"] if f["status"] == "fail")
@@ -127,7 +127,7 @@ data:
   ok.crt: |
 {_indent(_cert_pem(good), 4)}
 """)
-    report = scan(str(r), only=[CID]).report
+    report = scan(str(r), only=[CID]).report.to_json_dict()
     findings = _check(report)["findings"]
     crit = [f for f in findings if f["status"] == "fail" and f["severity"] == "critical"]
     assert len(crit) == 1 and "RSA PRIVATE KEY" in crit[0]["message"] and crit[0]["location"]["line"] == 6
@@ -146,7 +146,7 @@ def test_base64_private_key_in_talos_config_and_age_identity(tmp_path):
     (r / "talos/controlplane.yaml").write_text(f"machine:\n  token: {PLANTED[3]}\n  ca:\n    key: {b64}\ncluster:\n  secret: x\n")
     age = AgeKey.create(tmp_path / "k")
     (r / "age.agekey").write_text(age.secret + "\n")
-    report = scan(str(r), only=[CID]).report
+    report = scan(str(r), only=[CID]).report.to_json_dict()
     fails = [f for f in _check(report)["findings"] if f["status"] == "fail"]
     where = {(f["location"]["path"], f["severity"]) for f in fails}
     assert ("talos/controlplane.yaml", "critical") in where  # the base64 PEM key
@@ -228,7 +228,7 @@ def test_no_secret_in_exception_text(tmp_path, monkeypatch):
     monkeypatch.setattr(cs, "looks_like_credential", boom)
     r = make_repo(tmp_path / "r")
     add_app_file(r, "hr.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c}}\ndata: {{PASSWORD: {PLANTED[0]}}}\n")
-    report = scan(str(r), only=[CID]).report
+    report = scan(str(r), only=[CID]).report.to_json_dict()
     assert _check.__name__  # noqa
     c = next(c for c in report["checks"] if c["id"] == CID)
     assert c["error"] and PLANTED[0] not in str(report)

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.sops import add_app_file, make_repo
 
 CID = "secrets.externalsecret-coverage"
 
 
 def _results(repo, cid=CID):
-    report = scan(str(repo), only=[cid]).report
+    report = scan(str(repo), only=[cid]).report.to_json_dict()
     c = next(c for c in report["checks"] if c["id"] == cid)
     assert c["error"] is None, c["error"]
     return {f["subject"]: f for f in c["findings"]}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scanner.analysis import sops as sops_mod
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.sops import (APP_DIR, AgeKey, add_app_file, encrypt, make_repo, rule, sops_binary,
                                 write_sops_config)
 
@@ -52,7 +52,7 @@ def test_plaintext_partial_and_encrypted(repo, key):
     encrypt(repo, rel_part, key)
     p = repo / rel_part
     p.write_text(p.read_text().replace("stringData:\n", "stringData:\n    EXTRA: added-later-value\n", 1))
-    report = scan(str(repo), only=["secrets.sops-encrypted"]).report
+    report = scan(str(repo), only=["secrets.sops-encrypted"]).report.to_json_dict()
     fails = {f["location"]["path"]: f for f in _findings(report, "secrets.sops-encrypted", "fail")}
     assert f"{APP_DIR}/plain.yaml" in fails
     assert fails[f"{APP_DIR}/plain.yaml"]["severity"] == "critical"
@@ -67,14 +67,14 @@ def test_plaintext_partial_and_encrypted(repo, key):
 def test_benign_values_pass(repo):
     add_app_file(repo, "subst.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: subst}\n"
                                      "stringData:\n  A: ${SECRET_A}\n  B: ''\n  C: op://vault/item/field\n")
-    report = scan(str(repo), only=["secrets.sops-encrypted"]).report
+    report = scan(str(repo), only=["secrets.sops-encrypted"]).report.to_json_dict()
     assert not _findings(report, "secrets.sops-encrypted", "fail")
 
 
 def test_sops_named_file_with_block_but_nothing_encrypted(repo, key):
     rel = add_app_file(repo, "values.sops.yaml", "controllers:\n  main:\n    password: hunter2hunter2\n", listed=False)
     encrypt(repo, rel, key)  # encrypted_regex ^(data|stringData)$ matches nothing in Helm values
-    report = scan(str(repo), only=["secrets.sops-encrypted"]).report
+    report = scan(str(repo), only=["secrets.sops-encrypted"]).report.to_json_dict()
     fails = [f for f in _findings(report, "secrets.sops-encrypted", "fail") if f["location"]["path"] == rel]
     assert fails and "not one encrypted value" in fails[0]["message"]
     assert "controllers.main.password" in fails[0]["message"]
@@ -83,7 +83,7 @@ def test_sops_named_file_with_block_but_nothing_encrypted(repo, key):
 def test_sops_named_json_and_env_without_metadata(repo):
     (repo / "kubernetes/talos.sops.json").write_text('{"token": "plain-json-token"}')
     (repo / "kubernetes/app.sops.env").write_text("TOKEN=plain-env-token\n")
-    report = scan(str(repo), only=["secrets.sops-encrypted"]).report
+    report = scan(str(repo), only=["secrets.sops-encrypted"]).report.to_json_dict()
     paths = {f["location"]["path"] for f in _findings(report, "secrets.sops-encrypted", "fail")}
     assert {"kubernetes/talos.sops.json", "kubernetes/app.sops.env"} <= paths
 
@@ -93,7 +93,7 @@ def test_rotated_recipient_is_a_finding(repo, key, tmp_path):
     encrypt(repo, rel, key)
     new = AgeKey.create(tmp_path / "new")
     write_sops_config(repo, [rule(r"kubernetes/.*\.sops\.ya?ml", new.recipient)])
-    report = scan(str(repo), only=["secrets.sops-creation-rules"]).report
+    report = scan(str(repo), only=["secrets.sops-creation-rules"]).report.to_json_dict()
     fails = _findings(report, "secrets.sops-creation-rules", "fail")
     assert len(fails) == 1 and fails[0]["severity"] == "high"
     assert key.recipient in fails[0]["message"] and "rotated-out" in fails[0]["message"]
@@ -104,7 +104,7 @@ def test_no_matching_rule_and_unencryptable_secret(repo, key):
     encrypt(repo, rel, key)
     add_app_file(repo, "plain.yaml", SECRET.format(name="plain", key="TOKEN", value="plain-value-2"))
     write_sops_config(repo, [rule(r"talos/.*\.sops\.ya?ml", key.recipient)])
-    report = scan(str(repo), only=["secrets.sops-creation-rules"]).report
+    report = scan(str(repo), only=["secrets.sops-creation-rules"]).report.to_json_dict()
     msgs = {f["location"]["path"]: f["message"] for f in _findings(report, "secrets.sops-creation-rules", "fail")}
     assert "no creation rule" in msgs[rel]
     assert "no SOPS rule would encrypt" in msgs[f"{APP_DIR}/plain.yaml"]
@@ -113,10 +113,10 @@ def test_no_matching_rule_and_unencryptable_secret(repo, key):
 def test_rule_matching_and_encrypted_regex_drift(repo, key):
     rel = add_app_file(repo, "s.sops.yaml", SECRET.format(name="s", key="TOKEN", value="drift-value-1"))
     encrypt(repo, rel, key)
-    report = scan(str(repo), only=["secrets.sops-creation-rules"]).report
+    report = scan(str(repo), only=["secrets.sops-creation-rules"]).report.to_json_dict()
     assert [f["status"] for f in _findings(report, "secrets.sops-creation-rules")] == ["pass"]
     write_sops_config(repo, [rule(r"kubernetes/.*\.sops\.ya?ml", key.recipient, encrypted_regex="^(data)$")])
-    report = scan(str(repo), only=["secrets.sops-creation-rules"]).report
+    report = scan(str(repo), only=["secrets.sops-creation-rules"]).report.to_json_dict()
     f = _findings(report, "secrets.sops-creation-rules", "fail")
     assert f and "encrypted_regex" in f[0]["message"]
 
@@ -137,7 +137,7 @@ def test_rotation_age(repo, key):
     encrypt(repo, rel, key)
     p = repo / rel
     p.write_text(re.sub(r"lastmodified: .*", 'lastmodified: "2020-01-01T00:00:00Z"', p.read_text()))
-    report = scan(str(repo), only=["secrets.sops-rotation"]).report
+    report = scan(str(repo), only=["secrets.sops-rotation"]).report.to_json_dict()
     f = _findings(report, "secrets.sops-rotation")
     assert f[0]["status"] == "fail" and f[0]["severity"] == "low" and f[0]["evidence"]["age_days"] > 365
 
@@ -147,7 +147,7 @@ def test_flux_kustomization_without_decryption(tmp_path, key):
     write_sops_config(repo, [rule(r"kubernetes/.*\.sops\.ya?ml", key.recipient)])
     rel = add_app_file(repo, "s.sops.yaml", SECRET.format(name="s", key="TOKEN", value="flux-value-1"))
     encrypt(repo, rel, key)
-    report = scan(str(repo), only=["secrets.flux-decryption"]).report
+    report = scan(str(repo), only=["secrets.flux-decryption"]).report.to_json_dict()
     fails = _findings(report, "secrets.flux-decryption", "fail")
     assert len(fails) == 1 and "Kustomization demo/demo" == fails[0]["subject"]
     assert fails[0]["location"]["path"] == "kubernetes/apps/demo/ks.yaml"
@@ -164,7 +164,7 @@ def test_flux_decryption_from_parent_patch_with_set_selector(tmp_path, key):
     write_sops_config(repo, [rule(r"kubernetes/.*\.sops\.ya?ml", key.recipient)])
     rel = add_app_file(repo, "s.sops.yaml", SECRET.format(name="s", key="TOKEN", value="flux-value-2"))
     encrypt(repo, rel, key)
-    report = scan(str(repo), only=["secrets.flux-decryption"]).report
+    report = scan(str(repo), only=["secrets.flux-decryption"]).report.to_json_dict()
     assert [f["status"] for f in _findings(report, "secrets.flux-decryption")] == ["pass"]
 
 
@@ -182,13 +182,13 @@ def test_mac_verified_and_tampered_with_key(repo, key, monkeypatch):
     encrypt(repo, good, key)
     encrypt(repo, bad, key)
     _tamper(repo, bad)
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key.key_file))
-    run = scan(str(repo), only=["secrets.sops-mac-verified"])
-    by_path = {f["location"]["path"]: f for f in _findings(run.report, "secrets.sops-mac-verified")}
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", "/nonexistent")  # the environment is not read: the key is an option
+    run = scan(str(repo), only=["secrets.sops-mac-verified"], age_key_file=str(key.key_file))
+    by_path = {f["location"]["path"]: f for f in _findings(run.report.to_json_dict(), "secrets.sops-mac-verified")}
     assert by_path[good]["status"] == "pass"
     assert by_path[bad]["status"] == "fail" and "MAC" in by_path[bad]["message"]
     assert by_path[bad]["evidence"]["exit_code"] == 51
-    assert "mac-value" not in str(run.report)
+    assert "mac-value" not in str(run.report.to_json_dict())
 
 
 def test_tampered_without_key_gives_one_notice(repo, key):
@@ -196,9 +196,9 @@ def test_tampered_without_key_gives_one_notice(repo, key):
     encrypt(repo, bad, key)
     _tamper(repo, bad)
     run = scan(str(repo), only=["secrets.sops-mac-verified"])
-    notices = [e for e in run.report["errors"] if e["kind"] == "notice" and "age key" in e["message"]]
+    notices = [e for e in run.report.errors if e.code == "sops-mac-unverified"]
     assert len(notices) == 1
-    found = _findings(run.report, "secrets.sops-mac-verified")
+    found = _findings(run.report.to_json_dict(), "secrets.sops-mac-verified")
     assert found and all(f["evidence"]["mac_verified"] is False for f in found)
     assert all("MAC not verified" in f["message"] for f in found)
 
@@ -208,10 +208,10 @@ def test_missing_binary_degrades_with_notice(repo, key, monkeypatch):
     encrypt(repo, rel, key)
     monkeypatch.setattr(sops_mod, "find_binary", lambda explicit=None: None)
     run = scan(str(repo), only=["secrets"])
-    c = _check(run.report, "secrets.sops-mac-verified")
+    c = _check(run.report.to_json_dict(), "secrets.sops-mac-verified")
     assert c["status"] == "not_applicable" and c["error"] is None
-    assert [e for e in run.report["errors"] if e["kind"] == "notice" and "binary" in e["message"]]
-    assert _check(run.report, "secrets.sops-encrypted")["status"] == "pass"
+    assert [e for e in run.report.errors if e.code == "sops-binary-missing"]
+    assert _check(run.report.to_json_dict(), "secrets.sops-encrypted")["status"] == "pass"
 
 
 def test_hanging_binary_is_a_recorded_error(repo, key, tmp_path, monkeypatch):
@@ -228,9 +228,9 @@ def test_hanging_binary_is_a_recorded_error(repo, key, tmp_path, monkeypatch):
     t = time.monotonic()
     run = scan(str(repo), only=["secrets.sops-mac-verified"])
     assert time.monotonic() - t < 10  # one timeout, then the binary is not called again
-    c = _check(run.report, "secrets.sops-mac-verified")
+    c = _check(run.report.to_json_dict(), "secrets.sops-mac-verified")
     assert c["error"] is None
-    assert [e for e in run.report["errors"] if "did not answer" in e["message"]]
+    assert "sops-unavailable" in [e.code for e in run.report.errors]
 
 
 def test_crashing_binary_is_a_recorded_error(repo, key, tmp_path):
@@ -241,8 +241,8 @@ def test_crashing_binary_is_a_recorded_error(repo, key, tmp_path):
     fake.chmod(0o755)
     (repo / "posture.yaml").write_text(f"checks:\n  secrets.sops-mac-verified:\n    sops_binary: {fake}\n")
     run = scan(str(repo), only=["secrets.sops-mac-verified"])
-    assert _check(run.report, "secrets.sops-mac-verified")["error"] is None
-    assert [e for e in run.report["errors"] if "signal" in e["message"]]
+    assert _check(run.report.to_json_dict(), "secrets.sops-mac-verified")["error"] is None
+    assert [e for e in run.report.errors if e.code == "sops-unavailable"]
 
 
 def test_filestatus_disagreement(repo, key):
@@ -251,7 +251,7 @@ def test_filestatus_disagreement(repo, key):
     p = repo / rel
     p.write_text(re.sub(r"\n\s*version: .*", "\n", p.read_text()))  # sops needs version to call it encrypted
     run = scan(str(repo), only=["secrets.sops-mac-verified"])
-    f = _findings(run.report, "secrets.sops-mac-verified", "fail")
+    f = _findings(run.report.to_json_dict(), "secrets.sops-mac-verified", "fail")
     assert f and "filestatus" in f[0]["message"]
 
 
@@ -263,6 +263,6 @@ def test_dotenv_metadata_parsing(tmp_path, key):
     sf = sops_mod.sops_file_from_text("kubernetes/app.sops.env", (repo / "kubernetes/app.sops.env").read_text())
     assert sf.meta and sf.meta.mac and sf.meta.recipients == [f"age:{key.recipient}"]
     assert sf.encrypted_leaves == 2 and not sf.plaintext
-    report = scan(str(repo), only=["secrets.sops-encrypted", "secrets.sops-creation-rules"]).report
+    report = scan(str(repo), only=["secrets.sops-encrypted", "secrets.sops-creation-rules"]).report.to_json_dict()
     assert not _findings(report, "secrets.sops-encrypted", "fail")
     assert not _findings(report, "secrets.sops-creation-rules", "fail")

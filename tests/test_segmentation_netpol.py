@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -28,7 +28,7 @@ def checks_of(tmp_path, docs: list[str], config: str | None = None):
     (root / "all.yaml").write_text("---\n".join(docs))
     if config:
         (root / "posture.yaml").write_text(config)
-    r = scan(str(root), only=["segmentation"]).report
+    r = scan(str(root), only=["segmentation"]).report.to_json_dict()
     return {c["id"]: c for c in r["checks"]}
 
 
@@ -128,7 +128,7 @@ spec: {nodeSelector: {}, ingress: [{fromEntities: [cluster]}]}
 
 @pytest.mark.skipif(not (CORPUS / "dapperdivers__dapper-cluster").is_dir(), reason="corpus not present")
 def test_target_has_no_policies():
-    r = scan(str(CORPUS / "dapperdivers__dapper-cluster"), only=["segmentation.networkpolicy-per-namespace"]).report
+    r = scan(str(CORPUS / "dapperdivers__dapper-cluster"), only=["segmentation.networkpolicy-per-namespace"]).report.to_json_dict()
     c = r["checks"][0]
     assert c["score"] == 0 and c["subjects"]["total"] >= 15
     assert any(f["namespace"] == "kube-system" for f in c["findings"])

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 
 import reports.registry
 import scanner.engine.pipeline
+from conftest_reports import as_model
+from scanner.core.errors import ConfigError
 from scanner.cli.snapshots import COMMANDS, history, snapshot
 from scanner.snapshots import archive as arc
 from scanner.snapshots.signing import keygen, load_public_key, verify_file
@@ -23,9 +25,9 @@ def fake_scan(monkeypatch):
     calls = []
     reports = iter([homelab_report(started_at=f"2025-03-0{d}T02:00:00Z", overall=60.0 + d) for d in range(1, 10)])
 
-    def run_scan(path, **kw):
-        calls.append((path, kw))
-        return next(reports)
+    def run_scan(options, config=None, **kw):
+        calls.append((options, config))
+        return as_model(next(reports))
 
     monkeypatch.setattr(scanner.engine.pipeline, "run_scan", run_scan)
     return calls
@@ -55,16 +57,18 @@ def test_snapshot_stores_signs_and_passes_scan_options(tmp_path, fake_scan):
     assert res.exit_code == 0, res.output
     assert "stored" in res.output and "score 61.0 (D)" in res.output and "signed" in res.output
     key_file = tmp_path / "arc" / "fingerprint.key"
-    assert fake_scan[0] == (str(repo), {"cluster": False, "kubeconfig": None, "context": None,
-                                        "config_path": str(cfg),
-                                        "fingerprint_key": bytes.fromhex(key_file.read_text().strip())})
+    options, config = fake_scan[0]
+    assert (options.path, options.cluster, options.kubeconfig, options.context) == (str(repo), False, None, None)
+    assert options.config_path == config.path == str(cfg)
+    assert options.fingerprint_key == bytes.fromhex(key_file.read_text().strip())
     snap = tmp_path / "arc" / "snapshots" / "20250301T020000Z-homelab.json"
     assert verify_file(snap, load_public_key(pub)).status == "valid"
 
     res = runner.invoke(snapshot, ["--cluster", "--context", "prod", "--archive", str(tmp_path / "arc")])
     assert res.exit_code == 0, res.output
-    assert fake_scan[1] == (None, {"cluster": True, "kubeconfig": None, "context": "prod", "config_path": None,
-                                   "fingerprint_key": bytes.fromhex(key_file.read_text().strip())})
+    options, config = fake_scan[1]
+    assert (options.path, options.cluster, options.context, options.config_path) == (None, True, "prod", None)
+    assert options.fingerprint_key == bytes.fromhex(key_file.read_text().strip())
 
 
 def test_snapshot_exit_codes(tmp_path, fake_scan, monkeypatch):
@@ -78,8 +82,8 @@ def test_snapshot_exit_codes(tmp_path, fake_scan, monkeypatch):
     res = runner.invoke(snapshot, [str(tmp_path), "--archive", str(tmp_path / "arc"), "--format", "prometheus"])
     assert res.exit_code == 2
     # scan input errors are exit 2, like `posture scan`
-    def broken(path, **kw):
-        raise scanner.engine.pipeline.InputError("invalid configuration: weights.x must be a number")
+    def broken(*args, **kw):
+        raise ConfigError("invalid configuration: weights.x must be a number")
 
     monkeypatch.setattr(scanner.engine.pipeline, "run_scan", broken)
     res = runner.invoke(snapshot, [str(tmp_path), "--archive", str(tmp_path / "arc")])

@@ -18,6 +18,7 @@ from scanner.snapshots import archive as arc
 from scanner.engine.diff import baseline_gate, diff_reports, finding_identity, loose_identity
 from scanner.snapshots.render import markdown, text
 from test_snapshots_support import engine_fingerprint, finding, homelab_report, report
+from tests.support.scanning import run_scan
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "homelab"
 
@@ -345,7 +346,7 @@ def engine_pair(tmp_path_factory):
     if not EXAMPLE.is_dir():
         pytest.skip("examples/homelab not present")
     tmp = tmp_path_factory.mktemp("real")
-    before = api.run_scan(str(_copy(tmp / "before")))
+    before = run_scan(str(_copy(tmp / "before"))).to_json_dict()
     after_root = _copy(tmp / "after")
     _shift_every_file(after_root)
     _reverse_kustomize_resources(after_root)
@@ -353,7 +354,7 @@ def engine_pair(tmp_path_factory):
     if secret_app:
         _move_file_within_app(after_root, secret_app, "secret.yaml")
     _move_tree(after_root, "k8s")
-    after = api.run_scan(str(after_root))
+    after = run_scan(str(after_root)).to_json_dict()
     return before, after, after_root, api
 
 
@@ -383,7 +384,7 @@ def test_real_scans_a_genuine_change_is_reported(engine_pair, tmp_path):
         "stringData:\n  password: hunter2hunter2\n")
     k = app / "kustomization.yaml"
     k.write_text(k.read_text().replace("resources:\n", "resources:\n  - ./leaked-secret.yaml\n", 1))
-    changed = api.run_scan(str(root))
+    changed = run_scan(str(root)).to_json_dict()
     d = diff_reports(before, changed)
     assert d["summary"]["new"] >= 1
     assert any(i["resource"] and "leaked-secret" in i["resource"] for i in d["new_findings"])

@@ -133,12 +133,13 @@ def test_prune_is_per_source(tmp_path):
 
 def test_snapshot_command_prunes(tmp_path, monkeypatch):
     import scanner.engine.pipeline
+    from conftest_reports import as_model
     from scanner.cli.snapshots import snapshot
 
     archive = tmp_path / "arc"
     _fill(archive, [datetime(2025, 3, d, 2, tzinfo=UTC) for d in range(1, 10)])
     monkeypatch.setattr(scanner.engine.pipeline, "run_scan",
-                        lambda path, **kw: homelab_report(started_at="2025-03-20T02:00:00Z"), raising=False)
+                        lambda options, config=None, **kw: as_model(homelab_report(started_at="2025-03-20T02:00:00Z")), raising=False)
     repo = tmp_path / "repo"
     repo.mkdir()
     result = CliRunner().invoke(snapshot, [str(repo), "--archive", str(archive), "--keep-daily", "3"])

@@ -57,9 +57,11 @@ def test_keygen_refuses_to_overwrite(tmp_path):
 def test_valid_signature_and_canonical_encoding(signed):
     snap, key, pub = signed
     assert verify_file(snap, load_public_key(pub)).status == "valid"
-    # The signature covers canonical JSON exactly as specified, so other tools can verify it.
+    # The signature covers RFC 8785 canonical JSON, so other tools can verify it.
+    import rfc8785
+
     obj = json.loads(snap.read_bytes())
-    expected = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    expected = rfc8785.dumps(obj)
     assert canonical_json(obj) == expected
     sig = base64.b64decode(Path(str(snap) + ".sig").read_bytes())
     load_public_key(pub).verify(sig, expected)  # raises if not
@@ -152,3 +154,25 @@ def test_keygen_command(tmp_path):
     assert first.exit_code == 0 and "ci.key" in first.output
     again = runner.invoke(keygen_cmd, [str(tmp_path / "ci")])
     assert again.exit_code == 2 and "refusing to overwrite" in again.output
+
+
+def test_signatures_use_rfc8785_and_older_signatures_still_verify(signed, tmp_path):
+    import rfc8785
+
+    from scanner.snapshots.signing import legacy_canonical_json, sign
+
+    snap, key, pub = signed
+    obj = json.loads(snap.read_bytes())
+    private = load_private_key(key)
+    assert canonical_json(obj) == rfc8785.dumps(obj)
+    assert canonical_json({"score": 100.0}) == b'{"score":100}'  # JCS number text, not Python's "100.0"
+    # A snapshot signed before RFC 8785 (Python's canonical form) keeps verifying ...
+    snap.with_name(snap.name + ".sig").write_bytes(base64.b64encode(private.sign(legacy_canonical_json(obj))) + b"\n")
+    assert verify_file(snap, load_public_key(pub)).status == "valid"
+    # ... and an edit is caught under either form.
+    obj["score"]["overall"] = 99.0
+    snap.write_text(json.dumps(obj))
+    assert verify_file(snap, load_public_key(pub)).status == "invalid"
+    # A value JCS cannot encode (an integer past 2^53) is signed in the older form, not refused.
+    big = {"n": 2**60}
+    assert sign(big, private) and canonical_json(big) == legacy_canonical_json(big)

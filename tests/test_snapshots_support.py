@@ -81,7 +81,8 @@ def report(checks: dict, *, started_at="2025-03-01T02:00:00Z", overall=None, lay
         "gate": {"evaluated": False, "passed": True, "reasons": []},
         "checks": out_checks,
         "waivers": [],
-        "errors": [{"path": f"bad{i}.yaml", "line": 1, "message": "broken", "kind": "input"} for i in range(errors)],
+        "errors": [{"code": "yaml-invalid", "path": f"bad{i}.yaml", "line": 1, "message": "broken", "kind": "input"}
+                   for i in range(errors)],
         "namespaces": {}, "exposure": [], "flux_graph": {"nodes": [], "edges": []},
     }
 

@@ -2,7 +2,7 @@
 forwardAuth through their middlewares (also across namespaces)."""
 from __future__ import annotations
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.repos import flux_repo
 
 MIDDLEWARE = """
@@ -54,7 +54,7 @@ def test_ingressroutes_are_classified_and_their_auth_recognised(tmp_path):
     routes = {r.name: r for r in run.inventory.routes if r.kind == "IngressRoute"}
     assert routes["guarded"].hosts == ["app.example.com", "www.example.com"]
     assert routes["guarded"].tls and not routes["open"].tls
-    report = run.report
+    report = run.report.to_json_dict()
     exposure = {e["host"]: e for e in report["exposure"] if e["kind"] == "IngressRoute"}
     assert exposure["open.example.com"]["exposure"] == "external"
     auth = _check(report, "authentication.authentik-fronted-routes")

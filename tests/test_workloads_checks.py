@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 TARGET = CORPUS / "dapperdivers__dapper-cluster"
@@ -22,7 +22,7 @@ def repo(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def verdicts(root: Path, check_id: str) -> dict[str, dict]:
-    r = scan(str(root), only=[check_id]).report
+    r = scan(str(root), only=[check_id]).report.to_json_dict()
     c = next(c for c in r["checks"] if c["id"] == check_id)
     return {f["subject"]: f for f in c["findings"]}
 
@@ -276,7 +276,7 @@ def test_rbac_checks(tmp_path):
 
 @pytest.mark.skipif(not TARGET.is_dir(), reason="corpus not available")
 def test_target_cluster_workloads():
-    r = scan(str(TARGET), only=["workloads"]).report
+    r = scan(str(TARGET), only=["workloads"]).report.to_json_dict()
     checks = {c["id"]: c for c in r["checks"]}
     priv = {f["subject"]: f for f in checks["workloads.no-privileged-containers"]["findings"] if f["status"] == "fail"}
     nut = priv["Deployment kube-system/nut-upsd"]

@@ -582,11 +582,10 @@ def host_network_workloads(inv) -> list[tuple]:
 # ---- OPNsense correlation -------------------------------------------------------------------------
 
 def opnsense_path(options: dict | None, inv=None) -> str | None:
-    import os
-
+    """posture.yaml's `opnsense_config` (the engine puts --opnsense-config there, over the file's)."""
     options = options or {}
     p = options.get("opnsense_config") or (inv.config.get("opnsense_config") if inv is not None and isinstance(inv.config, dict) else None)
-    return p or os.environ.get("POSTURE_OPNSENSE_CONFIG") or None
+    return p or None
 
 
 def opnsense_config(inv, options: dict | None):

@@ -529,11 +529,11 @@ def find_binary(explicit: str | None = None) -> str | None:
     return shutil.which("sops")
 
 
-def age_key_available() -> str | None:
-    """Where an age identity comes from (env names only, never the key), or None."""
-    f = os.environ.get("SOPS_AGE_KEY_FILE")
-    if f and os.path.isfile(f):
-        return "SOPS_AGE_KEY_FILE"
+def age_key_available(age_key_file: str | None) -> str | None:
+    """Where an age identity comes from (never the key), or None: the scan's age key file, else an
+    identity the user gave sops itself in its own SOPS_AGE_KEY variable."""
+    if age_key_file and os.path.isfile(age_key_file):
+        return "age key file"
     if os.environ.get("SOPS_AGE_KEY"):
         return "SOPS_AGE_KEY"
     return None
@@ -557,9 +557,12 @@ def _input_type(path: str) -> str:
     return _INPUT_TYPES.get(posixpath.splitext(path.lower())[1], "binary")
 
 
-def _env(with_key: bool) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("SOPS_") or (with_key and k in ("SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY"))}
+def _env(age_key_file: str | None) -> dict:
+    """The sops subprocess' environment: the user's, without SOPS_* settings, with the scan's age key
+    file when the call decrypts (`age_key_file` given). The key reaches sops through this env= only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_") or (age_key_file and k == "SOPS_AGE_KEY")}
+    if age_key_file:
+        env["SOPS_AGE_KEY_FILE"] = os.path.abspath(age_key_file)
     env["SOPS_DISABLE_VERSION_CHECK"] = "1"
     # One call reads one small file: a single Go scheduler thread and a lazier collector cut the
     # process' start-up CPU (~15 ms a call, hundreds of calls on a big repo). The user's own settings win.
@@ -593,20 +596,24 @@ MAX_SOPS_OUTPUT = 256 * 1024
 class SopsRunner:
     """Runs the binary with a timeout; after one hang or crash of the binary it stops calling it."""
 
-    def __init__(self, binary: str, root: str, timeout: float = 20.0, workers: int = 4):
+    def __init__(self, binary: str, root: str, timeout: float = 20.0, workers: int = 4, *,
+                 age_key_file: str | None = None, cache_dir: str | None = None):
         self.binary = binary
         self.root = root
         self.timeout = timeout
         self.workers = max(1, workers)
+        self.age_key_file = age_key_file
         self.broken: str | None = None
         self._lock = threading.Lock()
-        self.cache = FilestatusCache.open(binary)  # earlier answers for these exact bytes (sops_cache)
+        # earlier answers for these exact bytes (sops_cache); no cache_dir, no cache
+        self.cache = FilestatusCache.open(binary, cache_dir) if cache_dir else None
 
     def _run(self, args: list[str], *, with_key: bool, want_stdout: bool) -> tuple[int, bytes, bytes]:
         if self.broken:
             raise SopsUnavailable(self.broken)
         try:
-            proc = run_bounded([self.binary, *args], cwd=self.root, env=_env(with_key), timeout=self.timeout,
+            env = _env(self.age_key_file if with_key else None)
+            proc = run_bounded([self.binary, *args], cwd=self.root, env=env, timeout=self.timeout,
                                max_bytes=MAX_SOPS_OUTPUT, want_stdout=want_stdout)
         except OSError as exc:
             with self._lock:

@@ -10,9 +10,9 @@ Only "encrypted" answers are stored: a plaintext file's hash is never written an
 could be guessed against), and such a file is a finding worth the fresh call anyway. MAC
 verification (`sops decrypt` with the age key) is never cached: its answer depends on key material.
 
-Where: $POSTURE_CACHE_DIR, else $XDG_CACHE_HOME/gitops-posture, else ~/.cache/gitops-posture.
-Off with POSTURE_NO_CACHE=1 (`posture scan --no-cache`). A cache that cannot be read or written
-is no cache; the scan's verdicts are the same either way.
+Where: `ScanOptions.cache_dir` (the per-user cache by default, platformdirs), in a sub-directory of
+its own; no cache with `posture scan --no-cache`. A cache that cannot be read or written is no
+cache; the scan's verdicts are the same either way.
 """
 from __future__ import annotations
 
@@ -27,16 +27,6 @@ from scanner.sources.readfile import UnreadableFile, read_regular
 _SUBDIR = "sops-filestatus-v1"
 
 
-def cache_dir() -> str | None:
-    if os.environ.get("POSTURE_NO_CACHE", "").strip() not in ("", "0"):
-        return None
-    base = os.environ.get("POSTURE_CACHE_DIR")
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        base = os.path.join(xdg, "gitops-posture")
-    return os.path.join(base, _SUBDIR)
-
-
 class FilestatusCache:
     def __init__(self, directory: str, binary: str):
         self.directory = directory
@@ -44,12 +34,10 @@ class FilestatusCache:
         self._binary_id = f"{os.path.realpath(binary)}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape")
 
     @classmethod
-    def open(cls, binary: str) -> "FilestatusCache | None":
-        directory = cache_dir()
-        if directory is None:
-            return None
+    def open(cls, binary: str, base: str) -> "FilestatusCache | None":
+        """The cache under `base` (the scan's cache directory) for this binary; None when unusable."""
         try:
-            return cls(directory, binary)
+            return cls(os.path.join(base, _SUBDIR), binary)
         except OSError:
             return None
 

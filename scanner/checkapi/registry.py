@@ -14,6 +14,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from scanner.checkapi.options import CheckOptions, NoOptions, describe, model_from_defaults
 from scanner.core.model import LAYERS, SEVERITIES, Result
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class CheckSpec:
     remediation: str
     references: tuple[str, ...]
     func: Callable = field(compare=False, repr=False)
-    options: dict = field(default_factory=dict, compare=False)  # option name -> default
+    options: type[CheckOptions] = field(default=NoOptions, compare=False)  # posture.yaml `checks.<id>` options
     needs: tuple[str, ...] = ()  # inventory inputs it reads (kinds); lets live scans say what a 403 cost
     module: str = ""
     mitigated_by: tuple[str, ...] = ()  # layers whose enforcement can make a failing subject `mitigated`
@@ -36,8 +37,13 @@ class CheckSpec:
     def layer(self) -> str:
         return self.id.split(".", 1)[0]
 
+    def defaults(self) -> dict:
+        """Every option at its default value."""
+        return self.options().model_dump()
+
     def run(self, inventory, options: dict) -> Iterable[Result]:
-        opts = dict(self.options)
+        """`options`: posture.yaml's settings for this check (validated against `self.options`)."""
+        opts = self.defaults()
         opts.update(options or {})
         return self.func(inventory, opts)
 
@@ -50,7 +56,7 @@ class CheckSpec:
             "rationale": self.rationale,
             "remediation": self.remediation,
             "references": list(self.references),
-            "options": dict(self.options),
+            "options": describe(self.options),
             "module": self.module,
             "mitigated_by": list(self.mitigated_by),
         }
@@ -64,11 +70,12 @@ def check(
     rationale: str,
     remediation: str,
     references: Iterable[str] = (),
-    options: dict | None = None,
+    options: type[CheckOptions] | dict | None = None,
     needs: Iterable[str] = (),
     mitigated_by: Iterable[str] = (),
 ):
-    """Mark a function `f(inventory, options) -> Iterable[Result]` as a check.
+    """Mark a function `f(inventory, options) -> Iterable[Result]` as a check. `options`: a CheckOptions
+    model (scanner.checkapi.options), or a dict of defaults for third-party checks.
 
     `mitigated_by` names the layers (of LAYERS) whose enforcement can turn a failing subject into a
     `mitigated` one (scanner.analysis.effective); the catalogue lists them."""
@@ -91,7 +98,7 @@ def check(
             remediation=inspect.cleandoc(remediation),
             references=tuple(references),
             func=func,
-            options=dict(options or {}),
+            options=_options_model(id, options),
             needs=tuple(needs),
             module=func.__module__,
             mitigated_by=mitigated_by,
@@ -99,3 +106,13 @@ def check(
         return func
 
     return wrap
+
+
+def _options_model(check_id: str, options) -> type[CheckOptions]:
+    if options is None:
+        return NoOptions
+    if isinstance(options, dict):
+        return model_from_defaults(check_id, options)
+    if isinstance(options, type) and issubclass(options, CheckOptions):
+        return options
+    raise TypeError(f"check {check_id}: options must be a CheckOptions model or a dict of defaults")

@@ -18,8 +18,8 @@ FORMATS = ("table", "json", "yaml")
               help="Print the deployed objects themselves as one YAML stream (Secret values replaced, SOPS metadata dropped).")
 @click.option("--root", "roots", multiple=True, metavar="PATH",
               help="A Flux sync path to start from (repeatable); replaces discovery of FluxInstance/gotk-sync roots.")
-@click.option("--repo-cluster", "clusters", multiple=True, metavar="NAME",
-              help="Only this cluster of the repository (a Flux root, by the name the listing shows); repeatable.")
+@click.option("--cluster-root", metavar="NAME",
+              help="In a repo with several clusters, only this one (its name as the listing shows it).")
 @click.option("--namespace", "-n", "namespaces", multiple=True, help="Only objects in this namespace (repeatable).")
 @click.option("--kind", "kinds", multiple=True, help="Only objects of this kind (repeatable).")
 @click.option("--ks", "ks", multiple=True, metavar="NAME",
@@ -28,16 +28,26 @@ FORMATS = ("table", "json", "yaml")
 @click.option("--kustomize", "kustomize_mode", type=click.Choice(("auto", "binary", "native")), default="auto",
               show_default=True, help="How kustomizations are built: the real kustomize, the exact native subset, or both.")
 @click.option("--kustomize-bin", type=click.Path(dir_okay=False), help="A kustomize or kubectl binary to use instead of the bundled one.")
-def inventory(path, fmt, rendered, roots, clusters, namespaces, kinds, ks, unseen, kustomize_mode, kustomize_bin):
+@click.option("--charts-dir", type=click.Path(file_okay=False),
+              help="The chart cache (`posture charts pull` fills it; default: the user cache directory).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave matching files out (gitignore syntax, repeatable).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="posture.yaml (default: PATH/posture.yaml).")
+def inventory(path, fmt, rendered, roots, cluster_root, namespaces, kinds, ks, unseen, kustomize_mode, kustomize_bin,
+              charts_dir, exclude, config_path):
     """List what Flux deploys from the repository at PATH, per cluster, and what could not be seen."""
     from reports import inventory as inv_report
-    from scanner.engine.repository import could_not_run, default_build_cache, read_repository
-    from scanner.inventory.build import InventorySettings
+    from scanner.cli.params import split_list
+    from scanner.core.options import ScanOptions
+    from scanner.engine import config as config_mod
+    from scanner.engine.repository import could_not_run, inventory_settings, read_repository
 
-    settings = InventorySettings(roots=tuple(roots), clusters=tuple(clusters), kustomize_mode=kustomize_mode,
-                                 kustomize_bin=kustomize_bin, cache_dir=default_build_cache())
-    inv = read_repository(path, settings).inventory
-    reason = could_not_run(inv, explicit_roots=bool(roots))
+    config = config_mod.load(config_path, path)
+    options = ScanOptions(path=path, roots=tuple(roots) or tuple(config.roots), cluster_root=cluster_root,
+                          exclude=split_list(exclude) + tuple(config.exclude), kustomize_mode=kustomize_mode,
+                          kustomize_bin=kustomize_bin, charts_dir=charts_dir,
+                          max_file_bytes=config.max_file_bytes or ScanOptions.max_file_bytes)
+    inv = read_repository(options, inventory_settings(options, roots=options.roots), config=config.raw).inventory
+    reason = could_not_run(inv, explicit_roots=bool(options.roots))
     doc = inv_report.document(inv, namespaces=namespaces, kinds=kinds, ks=ks, unseen_only=unseen)
     if rendered:
         out = inv_report.render_manifests(inv, doc)

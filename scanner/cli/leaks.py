@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from scanner.cli.errors import PostureCommand
 from scanner.core.redact import terminal_safe
 
 LEAK_CHECKS = ("secrets.sops-encrypted", "secrets.no-plaintext-credentials")
@@ -48,11 +49,11 @@ def run_leaks(paths: list[str]):
     specs, load_errors = discover()
     specs = [s for s in specs if s.id in LEAK_CHECKS]
     for msg in load_errors:
-        inv.errors.append(ScanError("(plugins)", None, msg, kind="check"))
+        inv.errors.append(ScanError("(plugins)", None, msg, kind="check", code="plugin-load-failed"))
     return run_checks(specs, inv, Config()), inv
 
 
-@click.command("leaks")
+@click.command("leaks", cls=PostureCommand)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("-q", "--quiet", is_flag=True, help="Print only failing findings.")
 def leaks(files, quiet):
@@ -72,7 +73,8 @@ def leaks(files, quiet):
             click.echo(terminal_safe(f"{where}: {r.severity or out.spec.severity}: {out.spec.id}: {r.message}"))
     for e in inv.errors:
         if e.kind != "notice" and not quiet:
-            click.echo(terminal_safe(f"posture leaks: {e.path}{':' + str(e.line) if e.line else ''}: {e.message}"),
+            click.echo(terminal_safe(f"posture leaks: {e.path}{':' + str(e.line) if e.line else ''}: [{e.code}] "
+                                     f"{e.message}"),
                        err=True)
     if not quiet:
         click.echo(f"posture leaks: {len(files)} file(s), {failing} leak(s)" if failing else

@@ -13,6 +13,10 @@ import sys
 import click
 
 from scanner import __version__
+from scanner.cli.errors import PostureCommand
+from scanner.cli.params import FiniteFloat
+from scanner.core.errors import (EXIT_CANNOT_RUN, EXIT_GATE_FAILED, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE,
+                                 ReportError)
 from scanner.core.model import SEVERITIES
 
 # The engine (scanner.api), the check registry, gates and terminal output are imported inside the
@@ -33,11 +37,19 @@ def _formats(value: str) -> list[str]:
     return names
 
 
-EXIT_PASS, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_CANNOT_RUN, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 STDOUT = "-"  # `--output-dir -`: the one report format goes to stdout, and nothing else does
 
 
-class _LazyGroup(click.Group):
+class _Group(click.Group):
+    """Its commands are PostureCommands: a PostureError ends them with the mapped exit code."""
+
+    command_class = PostureCommand
+
+
+_Group.group_class = _Group
+
+
+class _LazyGroup(_Group):
     """Adds the optional command modules (see _attach_optional_commands) on first need."""
 
     _optional_loaded = False
@@ -73,9 +85,14 @@ def main() -> None:
               help="Comma-separated: json, html, sarif, junit, markdown, prometheus.")
 @click.option("--output-dir", "-o", default="out", show_default=True,
               help="Where reports are written; `-` writes the one --format given to stdout (and nothing else there).")
-@click.option("--fail-under", type=click.FloatRange(0, 101), help="Fail (exit 1) when the overall score is below this.")
+@click.option("--fail-under", type=FiniteFloat(0, 101), help="Fail (exit 1) when the overall score is below this.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), help="Fail when a finding of this severity or worse fails.")
 @click.option("--only", multiple=True, help="Run only these layers or check ids (repeatable, or comma-separated).")
+@click.option("--skip", multiple=True, help="Leave out these layers or check ids (repeatable, or comma-separated).")
+@click.option("--exclude", multiple=True, metavar="GLOB",
+              help="Leave matching files out of the scan (gitignore syntax, repeatable; adds to posture.yaml `exclude:`).")
+@click.option("--cluster-root", metavar="NAME",
+              help="In a repo with several clusters, scan only this one (its name as `posture inventory` lists it).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="posture.yaml (default: PATH/posture.yaml).")
 @click.option("--cluster", is_flag=True, help="Also scan the live cluster (read-only) through the Kubernetes API.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig file (default: $KUBECONFIG, in-cluster).")
@@ -83,59 +100,48 @@ def main() -> None:
 @click.option("--inspect-tls", is_flag=True, help="Live: read kubernetes.io/tls Secrets to check certificates (needs get on those Secrets).")
 @click.option("--baseline", help="Earlier JSON report or archive entry (archive:DIR@latest, @-1, @2026-01-31) to compare with.")
 @click.option("--fail-on-new", type=click.Choice(SEVERITIES), help="With --baseline: fail only on new findings this severe.")
-@click.option("--max-score-drop", type=click.FloatRange(min=0), help="With --baseline: fail when the score drops by more than this.")
+@click.option("--max-score-drop", type=FiniteFloat(0, 100), help="With --baseline: fail when the score drops by more than this.")
 @click.option("--history", type=click.Path(file_okay=False), help="Snapshot archive for the HTML trend chart.")
-@click.option("--age-key", type=click.Path(dir_okay=False), help="age key file so SOPS MACs can be verified.")
+@click.option("--age-key", type=click.Path(dir_okay=False), envvar="SOPS_AGE_KEY_FILE", show_envvar=True,
+              help="age key file so SOPS MACs can be verified.")
 @click.option("--opnsense-config", type=click.Path(dir_okay=False, exists=True),
               help="OPNsense config.xml backup: check the perimeter firewall too.")
 @click.option("--no-cache", is_flag=True,
               help="Do not reuse recorded `sops filestatus` answers (they are keyed by the file's exact bytes).")
 @click.option("--root", "roots", multiple=True, metavar="PATH",
               help="A Flux sync path to start from (repeatable); replaces discovery of FluxInstance/gotk-sync roots.")
-@click.option("--repo-cluster", "repo_clusters", multiple=True, metavar="NAME",
-              help="Only this cluster of the repository (a Flux root, by name; see `posture inventory`); repeatable.")
+@click.option("--fail-under-coverage", type=FiniteFloat(0, 100),
+              help="Fail (exit 1) when less than this percent of what Flux deploys could be seen (the coverage section).")
 @click.option("--kustomize", "kustomize_mode", type=click.Choice(("auto", "binary", "native")), default="auto",
               show_default=True, help="How kustomizations are built: the real kustomize, the exact native subset, or both.")
 @click.option("--kustomize-bin", type=click.Path(dir_okay=False), help="A kustomize or kubectl binary to use instead of the bundled one.")
-@click.option("--charts-dir", type=click.Path(file_okay=False), help="The chart cache (`posture charts pull` fills it).")
+@click.option("--charts-dir", type=click.Path(file_okay=False),
+              help="The chart cache (`posture charts pull` fills it; default: the user cache directory).")
 @click.option("--color", "--colour", "color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour in the summary and progress; auto honours NO_COLOR and a non-terminal.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors (on stderr); the exit code tells the verdict.")
 @click.option("-v", "--verbose", count=True, help="Also list every failing finding and every scan error.")
-def scan(path, formats, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
-         baseline, fail_on_new, max_score_drop, history, age_key, opnsense_config, no_cache, roots, repo_clusters,
-         kustomize_mode, kustomize_bin, charts_dir, color, quiet, verbose):
+def scan(**flags):
     """Scan a GitOps repository at PATH (and/or a live cluster) and write reports.
 
     Prints a short summary (score per layer, coverage, the fixes worth most, where the reports went);
     -v adds every failing finding, -q prints only errors."""
     from scanner.cli.terminal import Output, Progress, colour_wanted
 
+    output_dir, color, quiet = flags["output_dir"], flags["color"], flags["quiet"]
     to_stdout = output_dir == STDOUT
     summary_stream = sys.stderr if to_stdout else sys.stdout
-    out = Output(colour=colour_wanted(color, summary_stream), verbosity=-1 if quiet else verbose,
+    out = Output(colour=colour_wanted(color, summary_stream), verbosity=-1 if quiet else flags["verbose"],
                  out=summary_stream)
     progress = Progress(not quiet, colour_wanted(color, sys.stderr))
     _sigterm_as_interrupt()
     try:
-        if no_cache:
-            os.environ["POSTURE_NO_CACHE"] = "1"
-        if opnsense_config:
-            os.environ["POSTURE_OPNSENSE_CONFIG"] = os.path.abspath(opnsense_config)
-        if (fail_on_new is not None or max_score_drop is not None) and not baseline:
+        if (flags["fail_on_new"] is not None or flags["max_score_drop"] is not None) and not flags["baseline"]:
             raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
-        fmts = _formats(formats)
+        fmts = _formats(flags["formats"])
         if to_stdout and len(fmts) != 1:
             raise click.UsageError("-o - writes one report to stdout: give exactly one --format")
-        from scanner.cli.charts import default_charts_dir
-        from scanner.engine.repository import default_build_cache
-        from scanner.inventory.build import InventorySettings
-
-        settings = InventorySettings(roots=tuple(roots), clusters=tuple(repo_clusters), kustomize_mode=kustomize_mode,
-                                     kustomize_bin=kustomize_bin, cache_dir=default_build_cache(),
-                                     charts_dir=charts_dir or default_charts_dir())
-        _scan(path, fmts, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context,
-              inspect_tls, baseline, fail_on_new, max_score_drop, history, age_key, out, progress, settings)
+        _scan(flags, fmts, out, progress)
     except KeyboardInterrupt as exc:
         # Anywhere in the scan (reading the repo, checks, rendering): reports are written atomically and
         # only after every format rendered, so an interrupted run leaves no partial report behind;
@@ -169,61 +175,48 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def _scan(path, fmts, output_dir, fail_under, fail_on, only, config_path, cluster, kubeconfig, context, inspect_tls,
-          baseline, fail_on_new, max_score_drop, history, age_key, out, progress, settings=None):
+def _scan(flags: dict, fmts: list[str], out, progress) -> None:
+    """Scan, gate, write, summarise. A PostureError (bad config, unknown id: 2; unreachable cluster,
+    unwritable reports: 3) ends the command through scanner.cli.errors."""
+    from reports.interface import RenderOptions
     from reports.registry import write_reports, write_stream
-    from scanner.engine.pipeline import InputError, scan as run_scan_full
-    from scanner.engine.gates import evaluate_gates
+    from scanner.cli.options import scan_setup
     from scanner.cli.terminal import print_summary
+    from scanner.engine.gates import evaluate_gates
+    from scanner.engine.pipeline import scan as run_scan
 
-    only_list = [o.strip() for item in only for o in item.split(",") if o.strip()]
-    if age_key:
-        os.environ["SOPS_AGE_KEY_FILE"] = os.path.abspath(age_key)
-    try:
-        run = run_scan_full(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path,
-                            inventory_settings=settings,
-                            only=only_list or None, inspect_tls=inspect_tls, progress=progress)
-    except InputError as exc:
-        progress.done()
-        _fail(f"{exc}", EXIT_USAGE)
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # the live source raises for unreachable clusters and bad kubeconfigs
-        progress.done()
-        if cluster and type(exc).__module__.split(".")[0] in ("kubernetes", "urllib3", "scanner"):
-            _fail(f"cannot read the cluster: {exc}", EXIT_CANNOT_RUN)
-        raise
-    progress.done()
-    report = run.report
+    options, config, gates = scan_setup(flags)
     baseline_report = None
-    if baseline:
+    if gates.baseline:
         from scanner.snapshots.archive import load_report
-        from scanner.snapshots import SnapshotError
 
-        try:
-            baseline_report = load_report(baseline)
-        except SnapshotError as exc:
-            _fail(f"cannot read baseline {baseline}: {exc}", EXIT_USAGE)
-    evaluate_gates(report, fail_under=fail_under, fail_on=fail_on, baseline=baseline_report,
-                   fail_on_new=fail_on_new, max_score_drop=max_score_drop)
-    options = {}
-    if history:
+        baseline_report = load_report(gates.baseline)  # SnapshotError: a usage error, before the scan
+    history = ()
+    if flags["history"]:
         from scanner.engine.history import load_history
 
-        options["history"] = load_history(history)
+        history = tuple(load_history(flags["history"]))
+    try:
+        run = run_scan(options, config, progress=progress)
+    finally:
+        progress.done()
+    report = run.report
+    report = report.with_gate(evaluate_gates(report, gates, baseline_report))
+    render_options = RenderOptions(history=history)
+    output_dir = flags["output_dir"]
     if output_dir == STDOUT:
-        write_stream(report, fmts[0], sys.stdout, options)
+        write_stream(report, fmts[0], sys.stdout, render_options)
         sys.stdout.flush()
         written = []
     else:
         try:
-            written = write_reports(report, fmts, output_dir, options)
+            written = write_reports(report, fmts, output_dir, render_options)
         except OSError as exc:
-            _fail(f"cannot write reports to {output_dir}: {exc}", EXIT_CANNOT_RUN)
+            raise ReportError(f"cannot write reports to {output_dir}: {exc}") from None
     print_summary(report, written, out)
-    if run.could_not_run:
+    if run.could_not_run:  # reports written (they show what was not seen), but this is no pass
         _fail(f"scan could not run: {run.could_not_run}", EXIT_CANNOT_RUN)
-    sys.exit(EXIT_PASS if report["gate"]["passed"] else EXIT_GATE_FAILED)
+    sys.exit(EXIT_PASS if report.gate.passed else EXIT_GATE_FAILED)
 
 
 @main.group()
@@ -276,6 +269,7 @@ def explain(check_id):
 
 
 def _show_check(check_id: str) -> None:
+    from scanner.checkapi.options import describe
     from scanner.engine.plugins import discover as discover_checks
 
     specs, _ = discover_checks()
@@ -287,10 +281,11 @@ def _show_check(check_id: str) -> None:
             click.echo(f"{s.rationale}\n")
             click.echo(click.style("How to fix", underline=True))
             click.echo(f"{s.remediation}\n")
-            if s.options:
+            options = describe(s.options)
+            if options:
                 click.echo(click.style("Options (posture.yaml checks.<id>)", underline=True))
-                for k, v in s.options.items():
-                    click.echo(f"  {k}: {v!r}")
+                for o in options:
+                    click.echo(f"  {o['name']} ({o['type']}, default {o['default']!r}): {o['description']}")
                 click.echo("")
             if s.references:
                 click.echo(click.style("References", underline=True))
@@ -341,7 +336,7 @@ def run() -> None:
         rv = main.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("posture: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from scanner.cli.errors import PostureCommand
 from scanner.core.model import SEVERITIES
 from scanner.snapshots import SnapshotError
 from scanner.snapshots import archive as arc
@@ -29,7 +30,7 @@ def _fail(message: str, code: int = 2):
     raise click.exceptions.Exit(code)
 
 
-@click.command("snapshot")
+@click.command("snapshot", cls=PostureCommand)
 @click.argument("path", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--cluster", is_flag=True, help="Scan the live cluster (with PATH: both, with drift).")
 @click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False), help="Kubeconfig file.")
@@ -70,7 +71,8 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
         _fail(str(exc))
     from reports.registry import write_reports
     from scanner.analysis.fingerprints import FingerprintKeyError, archive_key
-    from scanner.engine.pipeline import InputError, run_scan
+    from scanner.cli.options import scan_setup
+    from scanner.engine import pipeline
 
     try:
         # Secret-value fingerprints are keyed with the archive's own key (fingerprint.key, 0600,
@@ -78,17 +80,12 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
         fp_key = archive_key(archive_dir)
     except (FingerprintKeyError, OSError) as exc:
         _fail(f"fingerprint key of {archive_dir}: {exc}")
+    # A PostureError (bad config: 2, unreachable cluster: 3) ends the command (scanner.cli.errors).
+    options, config, _ = scan_setup({"path": path or (None if cluster else "."), "cluster": cluster,
+                                     "kubeconfig": kubeconfig, "context": context, "config_path": config_path})
+    report = pipeline.run_scan(options.with_(fingerprint_key=fp_key), config)
     try:
-        report = run_scan(path or (None if cluster else "."), cluster=cluster, kubeconfig=kubeconfig,
-                          context=context, config_path=config_path, fingerprint_key=fp_key)
-    except InputError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # as `posture scan`: an unreachable cluster or bad kubeconfig is exit 2
-        if cluster and type(exc).__module__.split(".")[0] in ("kubernetes", "urllib3", "scanner"):
-            _fail(f"cannot read the cluster: {exc}")
-        raise
-    try:
-        entry = arc.store(archive_dir, report, sign_key=key)
+        entry = arc.store(archive_dir, report.to_json_dict(), sign_key=key)
         for written in write_reports(report, wanted, output_dir, None) if wanted else []:
             click.echo(f"wrote {written}")
         removed = arc.prune(archive_dir, Policy(keep_daily, keep_weekly, keep_monthly))
@@ -102,7 +99,7 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
         from reports.prometheus import render as render_metrics
 
         try:
-            url = push(pushgateway, render_metrics(report, {}), arc.source_slug(report))
+            url = push(pushgateway, render_metrics(report), report.source_slug)
         except SnapshotError as exc:
             click.echo(f"warning: snapshot stored, but {exc}", err=True)
         else:
@@ -129,7 +126,7 @@ def _num(v) -> str:
     return "-" if v is None else f"{v:.1f}" if isinstance(v, (int, float)) else str(v)
 
 
-@click.command("history")
+@click.command("history", cls=PostureCommand)
 @click.option("--archive", "archive_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def history(archive_dir, fmt):
@@ -161,7 +158,7 @@ def history(archive_dir, fmt):
                    f"{counts.get('critical', 0):>4} {counts.get('high', 0):>4} {'yes' if e['signed'] else 'no'}")
 
 
-@click.command("verify")
+@click.command("verify", cls=PostureCommand)
 @click.argument("snapshot_ref", metavar="SNAPSHOT")
 @click.option("--key", "pub", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Public key (PREFIX.pub from `posture keygen`).")
@@ -178,7 +175,7 @@ def verify(snapshot_ref, pub):
     raise click.exceptions.Exit(verdict.exit_code)
 
 
-@click.command("keygen")
+@click.command("keygen", cls=PostureCommand)
 @click.argument("prefix")
 def keygen(prefix):
     """Write an Ed25519 key pair: PREFIX.key (private, mode 0600) and PREFIX.pub. Never overwrites."""
@@ -194,7 +191,7 @@ def _label(ref: str, path: Path) -> str:
     return path.name if ref.startswith(arc.ARCHIVE_PREFIX) else ref
 
 
-@click.command("diff", help="What changed from OLD to NEW: score deltas, new, resolved and re-rated "
+@click.command("diff", cls=PostureCommand, help="What changed from OLD to NEW: score deltas, new, resolved and re-rated "
                "findings. Exits 0 when both load (to gate, use `posture scan --baseline`). "
                "OLD and NEW: " + REF_HELP + ".")
 @click.argument("old", metavar="OLD")

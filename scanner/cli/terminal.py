@@ -16,6 +16,7 @@ import click
 
 from scanner.core.model import LAYERS, SEVERITY_RANK
 from scanner.core.redact import terminal_safe as _safe
+from scanner.engine.report_model import Report
 
 _COLOURS = {"A": "green", "B": "green", "C": "yellow", "D": "yellow", "F": "red", None: "white"}
 _SEV_COLOURS = {"critical": "red", "high": "red", "medium": "yellow", "low": "cyan", "info": "white"}
@@ -138,15 +139,17 @@ def _coverage_lines(report: dict) -> list[str]:
     return ["Coverage: " + "; ".join(parts)] if parts else []
 
 
-def print_summary(report: dict, written: list[str], out: Output) -> None:
+def print_summary(model: Report, written: list[str], out: Output) -> None:
     """The scan's summary on `out` (see Output); with verbosity -1 only errors, on stderr."""
+    report = model.to_json_dict()  # read as data, like fix_first (reports/fixfirst.py) reads it
     gate = report["gate"]
     errors = [e for e in report["errors"] if e.get("kind") != "notice"]
     if out.verbosity < 0:
         if gate["evaluated"] and not gate["passed"]:
             out.error("posture: gate failed: " + _safe("; ".join(gate["reasons"])))
         for e in errors:
-            out.error(_safe(f"posture: scan error: {e.get('path')}{':' + str(e['line']) if e.get('line') else ''}: {e['message']}"))
+            out.error(_safe(f"posture: scan error: {e.get('path')}{':' + str(e['line']) if e.get('line') else ''}: "
+                            f"[{e['code']}] {e['message']}"))
         return
     score = report["score"]
     stats = report["scan"].get("stats", {})
@@ -154,7 +157,10 @@ def print_summary(report: dict, written: list[str], out: Output) -> None:
              f"  {stats.get('files', 0)} files, {stats.get('documents', 0)} documents, "
              f"{stats.get('workloads', 0)} workloads, {stats.get('routes', 0)} routes "
              f"in {report['scan'].get('duration_s', 0):.2f}s")
-    out.echo(out.styled(f"Score {score['overall']:.1f} ({score['grade']})", bold=True))
+    unwaived = score.get("overall_without_waivers")
+    out.echo(out.styled(f"Score {score['overall']:.1f} ({score['grade']})", bold=True)
+             + (f"  [{unwaived:.1f} ({score['grade_without_waivers']}) without waivers]"
+                if unwaived is not None and unwaived != score["overall"] else ""))
     for layer in LAYERS:
         info = score["layers"].get(layer)
         if not info:
@@ -191,12 +197,12 @@ def print_summary(report: dict, written: list[str], out: Output) -> None:
             out.echo("  " + out.styled(f"{f['severity']:<8}", fg=_SEV_COLOURS.get(f["severity"])) +
                      _safe(f" {f['check']}: {f['message']}" + (f"  [{where}]" if where else "")))
     for n in (e for e in report["errors"] if e.get("kind") == "notice"):  # degraded modes (no sops, no key)
-        out.echo(out.styled("\nNotice: ", bold=True) + _safe(n["message"]))
+        out.echo(out.styled("\nNotice: ", bold=True) + _safe(f"[{n['code']}] {n['message']}"))
     if errors:
         out.echo(out.styled(f"\nScan errors ({len(errors)}):", bold=True))
         shown = errors if out.verbosity >= 1 else errors[:5]
         for e in shown:
-            out.echo(_safe(f"  {e['path']}{':' + str(e['line']) if e.get('line') else ''}: {e['message']}"))
+            out.echo(_safe(f"  {e['path']}{':' + str(e['line']) if e.get('line') else ''}: [{e['code']}] {e['message']}"))
         if len(errors) > len(shown):
             out.echo(f"  … and {len(errors) - len(shown)} more (-v)")
     if gate["evaluated"]:

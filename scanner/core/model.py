@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.core.errors import DEFAULT_CODE_FOR_KIND
+
 LAYERS = (
     "perimeter",
     "segmentation",
@@ -243,15 +245,25 @@ class Result:
 
 @dataclass(slots=True)
 class ScanError:
-    """Something the scan could not read or do: recorded and reported, never fatal."""
+    """Something the scan could not read or do: recorded and reported, never fatal.
+
+    `code` is stable (scanner.core.errors.ERROR_CODES): consumers filter on it, never on `message`."""
 
     path: str
     line: int | None
     message: str
     kind: str = "input"  # input, config, check, source, notice
+    code: str = ""  # "" = the kind's fallback code (DEFAULT_CODE_FOR_KIND)
+
+    def __post_init__(self) -> None:
+        if not self.code:
+            self.code = DEFAULT_CODE_FOR_KIND.get(self.kind, "input-error")
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.line or 0, self.code, self.message)
 
     def as_dict(self) -> dict:
-        return {"path": self.path, "line": self.line, "message": self.message, "kind": self.kind}
+        return {"code": self.code, "path": self.path, "line": self.line, "message": self.message, "kind": self.kind}
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ Generated from the registered checks so it cannot drift from the code (a test co
 from __future__ import annotations
 
 from checks import flux_checklist
+from scanner.checkapi.options import describe
 from scanner.core.model import LAYERS
 
 
@@ -40,9 +41,11 @@ def markdown(specs) -> str:
                 out += ["", "*Can be mitigated by:* " + ", ".join(f"`{m}`" for m in s.mitigated_by)]
             else:
                 out += ["", "*Can be mitigated by:* none (judged on the object alone)"]
-            if s.options:
-                opts = ", ".join(f"`{k}` (default `{v!r}`)" for k, v in s.options.items())
-                out += ["", f"*Options* (`posture.yaml`, `checks: {{{s.id}: {{...}}}}`): {opts}"]
+            options = describe(s.options)
+            if options:
+                out += ["", f"*Options* (`posture.yaml`, `checks: {{{s.id}: {{...}}}}`):", "",
+                        "| option | type | default | what it does |", "|---|---|---|---|"]
+                out += [f"| `{o['name']}` | `{o['type'].replace('|', chr(92) + '|')}` | `{o['default']!r}` | {o['description']} |" for o in options]
             if s.references:
                 out += ["", "*References:* " + " · ".join(
                     f"<{r}>" if r.startswith("http") else r for r in s.references)]

@@ -1,49 +1,137 @@
-"""`posture.yaml`: layer weights, disabled checks, per-check options and waivers.
+"""`posture.yaml`: layer and severity weights, disabled checks, per-check options, waivers, excludes.
 
-Invalid configuration is a `ConfigError` naming the field; the CLI turns it into exit code 2.
+The file is untrusted (it sits in the scanned repository), so it is read like a repository file: a
+regular file inside the repository (a link out of the tree is refused), at most `MAX_CONFIG_BYTES`,
+parsed by the scanner's bounded YAML loader (no alias bombs, no unbounded nesting, dates stay
+text). Its shape is validated by a pydantic model (`PostureConfigModel`): unknown keys, wrong types
+(`max_file_bytes: true` is not 1), NaN and infinity are a ConfigError naming the key and its line.
+Messages never quote the file's content (a config that is a link to /etc/shadow must not print it).
+
+Check ids (in `disabled`, `checks.<id>`, waivers) are checked against the catalogue by
+`check_ids` once the checks are known; check options are validated against each check's typed
+options model by `validate_check_options`.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import difflib
 import os
+import re
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Optional
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator, model_validator
 
-from scanner.core.model import LAYERS
+from scanner.core.errors import ConfigError
+from scanner.core.model import LAYERS, SEVERITIES
+from scanner.engine.report_model import Layer, Severity
 
 CONFIG_NAMES = ("posture.yaml", "posture.yml", ".posture.yaml")
-TOP_LEVEL = {"weights", "disabled", "checks", "waivers", "max_file_bytes", "severity_weights", "accepted_auth_providers",
-             "external_classes", "external_gateways", "internal_classes", "internal_gateways", "exempt_namespaces",
-             "public_routes", "stale_days", "opnsense_config", "host_network_allowed", "native_auth_annotations",
-             "producers"}
-
+MAX_CONFIG_BYTES = 1024 * 1024
+GLOB_CHARS = frozenset("*?[")
 
 # Top-level settings every check sees in its options (a per-check `checks.<id>` entry overrides them).
 LAYER_WIDE_KEYS = ("accepted_auth_providers", "external_classes", "external_gateways", "internal_classes",
                    "internal_gateways", "exempt_namespaces", "public_routes", "stale_days", "opnsense_config",
                    "host_network_allowed", "native_auth_annotations", "producers")
 
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Name = Annotated[StrictStr, Field(min_length=1)]
 
-class ConfigError(Exception):
-    pass
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class PublicRoute(_Strict):
+    host: Name
+    reason: Name
+
+
+class Producer(_Strict):
+    kind: Name
+    name_path: Name
+    namespace_path: Optional[Name] = None
+
+
+class WaiverModel(_Strict):
+    """An accepted risk: which check, which resource, why, who owns it, until when."""
+
+    check: Name  # a check id, or a glob over ids ("workloads.*")
+    resource: Name  # a glob over "Kind/namespace/name", "namespace/name", the name, the subject or the file path
+    reason: Name
+    owner: Optional[Name] = None
+    expires: Optional[dt.date] = None
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _iso_date(cls, value):
+        # Dates stay text in the loader: parse them here so `2027-13-45` is an error with its line.
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError("must be a date like 2027-01-31") from None
+        return value
+
+    @model_validator(mode="after")
+    def _not_everything(self):
+        if GLOB_CHARS & set(self.check) and GLOB_CHARS & set(self.resource):
+            raise ValueError("a waiver may use wildcards in `check` or in `resource`, not in both: "
+                             "name the check or the resource it accepts")
+        return self
+
+
+class PostureConfigModel(_Strict):
+    """The whole of posture.yaml. Every key is optional."""
+
+    weights: dict[Layer, Weight] = Field(default_factory=dict)  # layer -> weight in the overall score
+    severity_weights: dict[Severity, Weight] = Field(default_factory=dict)  # check severity -> weight in its layer
+    disabled: list[Name] = Field(default_factory=list)  # check ids not run
+    checks: dict[Name, dict[Name, Any]] = Field(default_factory=dict)  # check id -> its options
+    waivers: list[WaiverModel] = Field(default_factory=list)
+    max_file_bytes: Optional[Annotated[StrictInt, Field(gt=0)]] = None
+    exclude: list[Name] = Field(default_factory=list)  # globs (gitignore syntax) left out of discovery
+    roots: list[Name] = Field(default_factory=list)  # Flux sync paths of the repository (like --root)
+    # layer-wide settings (every check sees them in its options)
+    accepted_auth_providers: Optional[list[Name]] = None
+    external_classes: Optional[list[Name]] = None
+    external_gateways: Optional[list[Name]] = None
+    internal_classes: Optional[list[Name]] = None
+    internal_gateways: Optional[list[Name]] = None
+    exempt_namespaces: Optional[list[Name]] = None
+    public_routes: Optional[list[PublicRoute]] = None
+    stale_days: Optional[Annotated[StrictInt, Field(gt=0)]] = None
+    opnsense_config: Optional[Name] = None
+    host_network_allowed: Optional[list[Name]] = None
+    native_auth_annotations: Optional[list[Name]] = None
+    producers: Optional[list[Producer]] = None
 
 
 @dataclass
 class Waiver:
-    """An accepted risk from posture.yaml: check and resource globs, reason, expiry."""
+    """An accepted risk from posture.yaml: check and resource globs, reason, owner, expiry."""
 
-    check: str  # check id or glob ("workloads.*")
-    resource: str  # glob over "Kind/namespace/name", the subject or the file path
+    check: str
+    resource: str
     reason: str
     expires: dt.date | None = None
+    owner: str | None = None
+    line: int | None = None
     matched: int = 0
 
     def expired(self, today: dt.date) -> bool:
         return self.expires is not None and self.expires < today
 
+    def finding_view(self, status: str) -> dict:
+        """What a waived finding shows of its waiver; `status`: the finding's own (fail or warn)."""
+        return {"reason": self.reason, "expires": self.expires.isoformat() if self.expires else None,
+                "owner": self.owner, "status": status}
+
     def as_dict(self, today: dt.date) -> dict:
-        return {"check": self.check, "resource": self.resource, "reason": self.reason,
+        return {"check": self.check, "resource": self.resource, "reason": self.reason, "owner": self.owner,
                 "expires": self.expires.isoformat() if self.expires else None,
                 "expired": self.expired(today), "matched": self.matched}
 
@@ -54,112 +142,233 @@ class Config:
 
     path: str | None = None
     weights: dict[str, float] = field(default_factory=dict)
+    severity_weights: dict[str, float] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
     check_options: dict[str, dict] = field(default_factory=dict)
     waivers: list[Waiver] = field(default_factory=list)
     max_file_bytes: int | None = None
+    exclude: list[str] = field(default_factory=list)
+    roots: list[str] = field(default_factory=list)  # Flux sync paths named in posture.yaml
     raw: dict = field(default_factory=dict)  # layer-wide settings read by checks (accepted providers, ...)
+    lines: dict = field(default_factory=dict, repr=False)  # key path -> line, for later errors
+
+    def with_raw(self, **settings) -> "Config":
+        """A copy whose layer-wide settings are overridden (a CLI flag wins over posture.yaml)."""
+        return dataclasses.replace(self, raw={**self.raw, **settings})
 
     def options_for(self, check_id: str) -> dict:
-        opts = {}
-        for key in LAYER_WIDE_KEYS:
-            if key in self.raw:
-                opts[key] = self.raw[key]
+        opts = {key: self.raw[key] for key in LAYER_WIDE_KEYS if key in self.raw}
         opts.update(self.check_options.get(check_id, {}))
         return opts
 
+    def where(self, *path) -> str:
+        """`posture.yaml:LINE key.path` for messages (the line of the deepest key found)."""
+        return _where(self.path, self.lines, tuple(path))
 
-def _date(value, where: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
+
+# ---- reading ----------------------------------------------------------------------------------------
+
+_IDENT = re.compile(r"^[A-Za-z0-9_.*/-]{1,64}$")
+
+
+def _safe(key) -> str:
+    """A key from the file as shown in a message: identifier-shaped keys only (a key may be anything,
+    even a pasted secret)."""
+    return str(key) if _IDENT.match(str(key)) else "(a key)"
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{_safe(p)}" if out else _safe(p))
+    return out or "(top level)"
+
+
+def _where(file: str | None, lines: dict, path: tuple) -> str:
+    line = None
+    for n in range(len(path), -1, -1):
+        line = lines.get(path[:n])
+        if line is not None:
+            break
+    name = os.path.basename(file) if file else "posture.yaml"
+    return f"{name}:{line} {_dotted(path)}" if line else f"{name} {_dotted(path)}"
+
+
+def _line_map(text: str) -> dict[tuple, int]:
+    """Key path -> 1-based line of that key (or sequence item), from the composed YAML nodes."""
+    out: dict[tuple, int] = {}
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(f"{where}: expires must be a date like 2027-01-31, got {value!r}") from None
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return out
+    stack = [((), node)]
+    while stack:
+        path, n = stack.pop()
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                if isinstance(k, yaml.ScalarNode):
+                    sub = path + (k.value,)
+                    out.setdefault(sub, k.start_mark.line + 1)
+                    stack.append((sub, v))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                out.setdefault(path + (i,), v.start_mark.line + 1)
+                stack.append((path + (i,), v))
+    return out
 
 
-def parse(data, path: str | None = None) -> Config:
-    where = path or "config"
+def _read(path: str, repo_root: str | None, explicit: bool) -> bytes:
+    """The config's bytes, read like a repository file: a regular file, not a link out of the repo,
+    at most MAX_CONFIG_BYTES, never blocking on a FIFO or device."""
+    from scanner.sources.parse import read_bytes
+
+    name = os.path.basename(path)
+    if repo_root is not None and not explicit:
+        real, root = os.path.realpath(path), os.path.realpath(repo_root)
+        if os.path.commonpath([real, root]) != root:
+            raise ConfigError(f"{name}: a link pointing outside the repository; not read")
+    data, err = read_bytes(os.path.dirname(os.path.abspath(path)) or ".", name, MAX_CONFIG_BYTES)
+    if err is not None:
+        # the reason only (unreadable, not a regular file, too large): never the content
+        raise ConfigError(f"{name}: {err.message}", code="config-invalid")
+    return data
+
+
+def parse(data, path: str | None = None, lines: dict | None = None) -> Config:
+    """A Config from posture.yaml's parsed data (None: an empty file)."""
+    lines = lines or {}
     if data is None:
         return Config(path=path)
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: the top level must be a mapping")
-    unknown = set(data) - TOP_LEVEL
-    if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(TOP_LEVEL))}")
-    cfg = Config(path=path, raw=dict(data))
-    weights = data.get("weights") or {}
-    if not isinstance(weights, dict):
-        raise ConfigError(f"{where}: weights must map layer names to numbers")
-    for layer, w in weights.items():
-        if layer not in LAYERS:
-            raise ConfigError(f"{where}: weights.{layer}: unknown layer (layers: {', '.join(LAYERS)})")
-        if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
-            raise ConfigError(f"{where}: weights.{layer} must be a number >= 0, got {w!r}")
-        cfg.weights[layer] = float(w)
-    disabled = data.get("disabled") or []
-    if not isinstance(disabled, list) or not all(isinstance(x, str) for x in disabled):
-        raise ConfigError(f"{where}: disabled must be a list of check ids")
-    cfg.disabled = set(disabled)
-    checks = data.get("checks") or {}
-    if not isinstance(checks, dict):
-        raise ConfigError(f"{where}: checks must map check ids to option mappings")
-    for cid, opts in checks.items():
-        if not isinstance(opts, dict):
-            raise ConfigError(f"{where}: checks.{cid} must be a mapping of options")
-        cfg.check_options[str(cid)] = dict(opts)
-    waivers = data.get("waivers") or []
-    if not isinstance(waivers, list):
-        raise ConfigError(f"{where}: waivers must be a list")
-    for i, w in enumerate(waivers):
-        loc = f"{where}: waivers[{i}]"
-        if not isinstance(w, dict):
-            raise ConfigError(f"{loc} must be a mapping with check, resource, reason, expires")
-        extra = set(w) - {"check", "resource", "reason", "expires"}
-        if extra:
-            raise ConfigError(f"{loc}: unknown field(s) {', '.join(sorted(extra))}")
-        for req in ("check", "reason"):
-            if not isinstance(w.get(req), str) or not w.get(req).strip():
-                raise ConfigError(f"{loc}.{req} is required (a non-empty string)")
-        cfg.waivers.append(Waiver(check=w["check"], resource=str(w.get("resource") or "*"), reason=w["reason"],
-                                  expires=_date(w["expires"], f"{loc}.expires") if w.get("expires") is not None else None))
-    mfb = data.get("max_file_bytes")
-    if mfb is not None:
-        if not isinstance(mfb, int) or mfb <= 0:
-            raise ConfigError(f"{where}: max_file_bytes must be a positive integer")
-        cfg.max_file_bytes = mfb
-    for key in ("accepted_auth_providers", "external_classes", "external_gateways", "internal_classes",
-                "internal_gateways", "exempt_namespaces", "host_network_allowed", "native_auth_annotations"):
-        if key in data and not (isinstance(data[key], list) and all(isinstance(x, str) for x in data[key])):
-            raise ConfigError(f"{where}: {key} must be a list of strings")
-    if "opnsense_config" in data and not isinstance(data["opnsense_config"], str):
-        raise ConfigError(f"{where}: opnsense_config must be a path to an OPNsense config.xml")
-    if "stale_days" in data and (not isinstance(data["stale_days"], int) or data["stale_days"] <= 0):
-        raise ConfigError(f"{where}: stale_days must be a positive integer")
-    if "public_routes" in data and not isinstance(data["public_routes"], list):
-        raise ConfigError(f"{where}: public_routes must be a list of {{host, reason}} mappings")
-    return cfg
+        raise ConfigError(f"{_where(path, lines, ())}: the top level must be a mapping of settings")
+    try:
+        model = PostureConfigModel.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path, lines)) from None
+    raw = model.model_dump(exclude_none=True, include=set(LAYER_WIDE_KEYS))
+    return Config(
+        path=path, weights=dict(model.weights), severity_weights=dict(model.severity_weights),
+        disabled=set(model.disabled), check_options={k: dict(v) for k, v in model.checks.items()},
+        waivers=[Waiver(check=w.check, resource=w.resource, reason=w.reason, owner=w.owner, expires=w.expires,
+                        line=lines.get(("waivers", i))) for i, w in enumerate(model.waivers)],
+        max_file_bytes=model.max_file_bytes, exclude=list(model.exclude), roots=list(model.roots), raw=raw,
+        lines=lines)
+
+
+def _describe(exc: ValidationError, path: str | None, lines: dict, prefix: tuple = (), known=None) -> str:
+    """pydantic's errors as `posture.yaml:LINE key.path: what is wrong` lines. Only pydantic's message
+    (what was expected), never the input value: the file may hold anything."""
+    out = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = prefix + tuple(err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key {_safe(loc[-1])!r}" + _suggest(str(loc[-1]), known if known is not None else _known_keys(loc[:-1]))
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+        elif err["type"] in ("enum", "literal_error") and loc[:1] == ("weights",):
+            msg = f"unknown layer (layers: {', '.join(LAYERS)})"
+        elif err["type"] in ("enum", "literal_error") and loc[:1] == ("severity_weights",):
+            msg = f"unknown severity (severities: {', '.join(SEVERITIES)})"
+        if loc and loc[-1] == "[key]":
+            loc = loc[:-1]
+        out.append(f"{_where(path, lines, loc)}: {msg}")
+    return "invalid configuration: " + "; ".join(out[:10]) + (f"; and {len(out) - 10} more" if len(out) > 10 else "")
+
+
+def _known_keys(parent: tuple) -> list[str]:
+    if parent == ():
+        return list(PostureConfigModel.model_fields)
+    if len(parent) == 2 and parent[0] == "waivers":
+        return list(WaiverModel.model_fields)
+    return []
+
+
+def _suggest(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def load(explicit: str | None, repo_root: str | None) -> Config:
+    """posture.yaml: `explicit` (--config), else the repository's own, else defaults."""
+    from scanner.sources.yamlload import load_documents
+
     path = explicit
     if path is None and repo_root:
         for name in CONFIG_NAMES:
             cand = os.path.join(repo_root, name)
-            if os.path.isfile(cand):
+            if os.path.lexists(cand):
                 path = cand
                 break
     if path is None:
         return Config()
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise ConfigError(f"config file {path} does not exist")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    return parse(data, path)
+    data = _read(path, repo_root, explicit is not None)
+    docs, errors = load_documents(data)
+    name = os.path.basename(path)
+    if errors:
+        e = errors[0]
+        raise ConfigError(f"{name}{':' + str(e.line) if e.line else ''}: not valid YAML ({e.code})")
+    if len(docs) > 1:
+        raise ConfigError(f"{name}:{docs[1].line}: one YAML document expected, found {len(docs)}")
+    body = docs[0].body if docs else None
+    return parse(body, path, _line_map(data.decode("utf-8")) if body is not None else {})
+
+
+# ---- ids against the catalogue --------------------------------------------------------------------
+
+def check_ids(config: Config, specs) -> None:
+    """Every check id posture.yaml names exists (ConfigError with a suggestion otherwise)."""
+    ids = [s.id for s in specs]
+    for i, cid in enumerate(sorted(config.disabled)):
+        if cid not in ids:
+            raise ConfigError(f"{config.where('disabled')}: no check {_safe(cid)!r}{_suggest(cid, ids)}")
+    for cid in config.check_options:
+        if cid not in ids:
+            raise ConfigError(f"{config.where('checks', cid)}: no check {_safe(cid)!r}{_suggest(cid, ids)}")
+    import fnmatch
+
+    for i, w in enumerate(config.waivers):
+        if GLOB_CHARS & set(w.check):
+            if not any(fnmatch.fnmatchcase(x, w.check) for x in ids):
+                raise ConfigError(f"{config.where('waivers', i, 'check')}: {_safe(w.check)!r} matches no check")
+        elif w.check not in ids:
+            raise ConfigError(f"{config.where('waivers', i, 'check')}: no check {_safe(w.check)!r}"
+                              f"{_suggest(w.check, ids)}")
+
+
+def check_selectors(selectors, specs, flag: str) -> None:
+    """`--only` / `--skip` values name a layer, a check id or an id prefix ending in `*`."""
+    from scanner.core.errors import UsageError
+
+    ids = [s.id for s in specs]
+    for sel in selectors:
+        if sel in LAYERS or sel in ids:
+            continue
+        if sel.endswith("*") and any(i.startswith(sel[:-1]) for i in ids):
+            continue
+        raise UsageError(f"{flag} {_safe(sel)!r}: no such layer or check{_suggest(sel, list(LAYERS) + ids)}")
+
+
+def validate_check_options(config: Config, specs) -> None:
+    """Validate each `checks.<id>` entry against the check's options model (and posture.yaml's types
+    for the layer-wide keys an entry overrides); keep the validated values. ConfigError otherwise."""
+    by_id = {s.id: s for s in specs}
+    for cid, given in list(config.check_options.items()):
+        spec = by_id.get(cid)
+        if spec is None:
+            continue  # check_ids reports unknown ids
+        fields = spec.options.model_fields
+        own = {k: v for k, v in given.items() if k in fields or k not in LAYER_WIDE_KEYS}
+        wide = {k: v for k, v in given.items() if k not in own}
+        try:
+            checked = spec.options.model_validate(own).model_dump(include=set(own))
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, config.path, config.lines, ("checks", cid),
+                                        known=list(fields) + list(LAYER_WIDE_KEYS))) from None
+        try:
+            layer_wide = PostureConfigModel.model_validate(wide).model_dump(include=set(wide))
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, config.path, config.lines, ("checks", cid))) from None
+        config.check_options[cid] = {**layer_wide, **checked}

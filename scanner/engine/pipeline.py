@@ -11,46 +11,47 @@ from dataclasses import dataclass, field
 
 from scanner.analysis.exposure import exposure_map
 from scanner.analysis.fingerprints import fingerprint_key as keyed_fingerprints
+from scanner.core.errors import UsageError
 from scanner.core.model import LAYERS, ScanError
-from scanner.core.redact import clean_tree
+from scanner.core.options import ScanOptions
 from scanner.engine import config as config_mod
+from scanner.engine.config import Config
 from scanner.engine.plugins import discover as discover_checks
-from scanner.engine.report_model import build_report
+from scanner.engine.report_build import build_report
+from scanner.engine.report_model import Coverage, Report
+from scanner.engine.repository import could_not_run, inventory_settings
 from scanner.engine.runner import run_checks
 from scanner.checkapi.registry import CheckSpec
-from scanner.engine.repository import could_not_run, default_build_cache
-from scanner.inventory.build import InventorySettings, add_cluster_documents, build_inventory, derive
+from scanner.inventory.build import add_cluster_documents, build_inventory, derive
 from scanner.inventory.model import Inventory
 from scanner.sources.discover import discover
-from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, parse_files
+from scanner.sources.parse import parse_files
 
 
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class InputError(Exception):
-    """Bad input the user must fix (missing path, bad config): exit code 2."""
-
-
 @dataclass
 class ScanRun:
-    """One scan's result: the report dict, and the inventory and checks it came from."""
+    """One scan's result: the report, and the inventory and checks it came from."""
 
-    report: dict
+    report: Report
     inventory: Inventory
     specs: list[CheckSpec] = field(default_factory=list)
     could_not_run: str | None = None  # why this scan must not pass as one (exit 3): nothing deployed, a root unresolved
 
 
-def _selected(check_id: str, only: list[str] | None) -> bool:
-    layer = check_id.split(".", 1)[0]
-    return not only or any(sel in (layer, check_id) or (sel.endswith("*") and check_id.startswith(sel[:-1]))
-                           for sel in only)
+def matches(check_id: str, selector: str) -> bool:
+    """A selector names a layer, a check id, or an id prefix ending in `*`."""
+    return selector in (check_id.split(".", 1)[0], check_id) or (
+        selector.endswith("*") and check_id.startswith(selector[:-1]))
 
 
-def select_checks(specs: list[CheckSpec], only: list[str] | None) -> list[CheckSpec]:
-    return [s for s in specs if _selected(s.id, only)]
+def select_checks(specs: list[CheckSpec], only=(), skip=()) -> list[CheckSpec]:
+    """The checks `only` names (all when empty), less those `skip` names."""
+    return [s for s in specs if (not only or any(matches(s.id, sel) for sel in only))
+            and not any(matches(s.id, sel) for sel in skip)]
 
 
 def flux_graph(inv: Inventory) -> dict:
@@ -76,31 +77,30 @@ def flux_graph(inv: Inventory) -> dict:
     return {"nodes": nodes, "edges": edges}
 
 
-def run_scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
-             context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
-             inspect_tls: bool = False, progress=None, today: dt.date | None = None,
-             fingerprint_key: bytes | None = None, inventory_settings: InventorySettings | None = None) -> dict:
-    return scan(path, cluster=cluster, kubeconfig=kubeconfig, context=context, config_path=config_path, only=only,
-                inventory_settings=inventory_settings,
-                inspect_tls=inspect_tls, progress=progress, today=today, fingerprint_key=fingerprint_key).report
+def run_scan(options: ScanOptions, config: Config | None = None, *, progress=None) -> Report:
+    """`scan`, the report only."""
+    return scan(options, config, progress=progress).report
 
 
-def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | None = None,
-         context: str | None = None, config_path: str | None = None, only: list[str] | None = None,
-         inspect_tls: bool = False, progress=None, today: dt.date | None = None,
-         fingerprint_key: bytes | None = None, inventory_settings: InventorySettings | None = None) -> ScanRun:
-    """One scan, end to end. `fingerprint_key`: the HMAC key of secret-value fingerprints (none
-    without it; see scanner.analysis.fingerprints). `inventory_settings`: how the repository is read
-    (roots, kustomize mode, caches)."""
+def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -> ScanRun:
+    """One scan, end to end. `config` is posture.yaml as read by the caller (the CLI reads it to build
+    `options`); None reads it here from `options.config_path` or the repository's posture.yaml.
+    `progress(message)` is told what the scan is doing."""
     say = progress or (lambda msg: None)
+    path, cluster = options.path, options.cluster
     if path is None and not cluster:
-        raise InputError("nothing to scan: give a repository PATH, --cluster, or both")
+        raise UsageError("nothing to scan: give a repository PATH, --cluster, or both")
     if path is not None and not os.path.isdir(path):
-        raise InputError(f"path {path} does not exist or is not a directory")
-    try:
-        cfg = config_mod.load(config_path, path)
-    except config_mod.ConfigError as exc:
-        raise InputError(f"invalid configuration: {exc}") from None
+        raise UsageError(f"path {path} does not exist or is not a directory")
+    cfg = config if config is not None else config_mod.load(options.config_path, path)
+    if options.opnsense_config:  # the flag wins over posture.yaml's setting
+        cfg = cfg.with_raw(opnsense_config=os.path.abspath(options.opnsense_config))
+    # Every id the user named must exist, before the (long) scan starts.
+    all_specs, load_errors = discover_checks()
+    config_mod.check_selectors(options.only, all_specs, "--only")
+    config_mod.check_selectors(options.skip, all_specs, "--skip")
+    config_mod.check_ids(cfg, all_specs)
+    config_mod.validate_check_options(cfg, all_specs)
 
     started = time.perf_counter()
     started_at = now_iso()
@@ -111,11 +111,10 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     documents = []
     commit = web_url = None
 
-    max_bytes = cfg.max_file_bytes or DEFAULT_MAX_FILE_BYTES
     t = time.perf_counter()
     if path is not None:
         say("discovering files")
-        fs = discover(path)
+        fs = discover(path, exclude=options.exclude)
         files = fs.files
         errors.extend(fs.errors)
         commit, web_url = fs.git_commit, fs.web_url
@@ -129,23 +128,23 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     t = time.perf_counter()
     if path is not None:
         say(f"parsing {len(fs.yaml_files)} YAML files")
-        documents, parse_errors = parse_files(fs.root, fs.yaml_files, max_bytes)
+        documents, parse_errors = parse_files(fs.root, fs.yaml_files, options.max_file_bytes)
         errors.extend(parse_errors)
     phases["parse"] = time.perf_counter() - t
 
     t = time.perf_counter()
     say("building what Flux deploys")
-    settings = inventory_settings or InventorySettings(cache_dir=default_build_cache())
-    if settings.repo_url is None and web_url:
-        settings = dataclasses.replace(settings, repo_url=web_url)
+    settings = inventory_settings(options, roots=tuple(options.roots) or tuple(cfg.roots), repo_url=web_url)
     inv = build_inventory(os.path.abspath(path) if path else None, documents, files, errors, config=cfg.raw,
                           settings=settings)
     inv.git_commit, inv.web_url = commit, web_url
+    inv.options = options  # what checks need of the scan's options (scanner.checkapi.context)
     if cluster:
         from scanner.sources import cluster as cluster_src  # imported lazily: the kubernetes client is slow to import
 
         say("reading the cluster")
-        data = cluster_src.fetch_cluster(kubeconfig, context, inspect_tls=inspect_tls, needs=_needs_by_kind())
+        data = cluster_src.fetch_cluster(options.kubeconfig, options.context, inspect_tls=options.inspect_tls,
+                                         needs=_needs_by_kind())
         inv.cluster = data
         inv.errors.extend(data.errors)
         add_cluster_documents(inv, cluster_src.cluster_documents(data))
@@ -156,17 +155,18 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     phases["inventory"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    specs, load_errors = discover_checks()
     for msg in load_errors:
-        inv.errors.append(ScanError("(plugins)", None, msg, kind="check"))
-    specs = select_checks(specs, only)
+        inv.errors.append(ScanError("(plugins)", None, msg, kind="check", code="plugin-load-failed"))
+    specs = select_checks(all_specs, options.only, options.skip)
     say(f"running {len(specs)} checks")
-    today = today or dt.date.today()
-    with keyed_fingerprints(fingerprint_key):
+    today = options.today or dt.date.today()
+    # Value fingerprints deep in the checks are keyed with the scan's key (scanner.analysis.fingerprints).
+    with keyed_fingerprints(options.fingerprint_key):
         outcomes = run_checks(specs, inv, cfg, today)
     for out in outcomes:
         if out.error:
-            inv.errors.append(ScanError(f"(check {out.spec.id})", None, f"check failed: {out.error}", kind="check"))
+            inv.errors.append(ScanError(f"(check {out.spec.id})", None, f"check failed: {out.error}", kind="check",
+                                        code="check-crashed"))
     phases["checks"] = time.perf_counter() - t
 
     stats = {
@@ -194,24 +194,27 @@ def scan(path: str | None = None, *, cluster: bool = False, kubeconfig: str | No
     try:
         exposure = exposure_map(inv, cfg.options_for("perimeter"))
     except Exception as exc:  # the map is a view; a bug there must not lose the scan
-        inv.errors.append(ScanError("(exposure map)", None, f"exposure map failed: {exc}", kind="check"))
+        inv.errors.append(ScanError("(exposure map)", None, f"exposure map failed: {exc}", kind="check",
+                                    code="exposure-map-failed"))
         exposure = []
-    report = build_report(outcomes=outcomes, weights=cfg.weights, scan_meta=scan_meta,
+    report = build_report(outcomes=outcomes, weights=cfg.weights, severity_weights=cfg.severity_weights,
+                          scan_meta=scan_meta,
                           waivers=[w.as_dict(today) for w in cfg.waivers],
-                          errors=[e.as_dict() for e in inv.errors], exposure=exposure, flux_graph=flux_graph(inv),
-                          extra={"coverage": inv.coverage} if inv.coverage else None)
-    if inv.tools.get("kustomize"):  # which kustomize built the repository (its name, never a local path)
-        tool = dict(inv.tools["kustomize"])
-        if tool.get("path"):
-            tool["path"] = os.path.basename(str(tool["path"]))
-        report["tool"]["kustomize"] = tool
-    # Every string of the report came from the untrusted repo: no credential in a URL, no undecodable
-    # file name reaches a writer (JSON, HTML, SARIF, ...), a snapshot or the terminal.
-    clean_tree(report)
+                          errors=[e.as_dict() for e in sorted(inv.errors, key=ScanError.sort_key)], exposure=exposure,
+                          flux_graph=flux_graph(inv))
     # The exposure map and report model are built after scan_meta is frozen: add their time now.
-    report.setdefault("scan", {}).setdefault("phases", {})["report"] = round(time.perf_counter() - t, 4)
-    return ScanRun(report=report, inventory=inv, specs=specs,
-                   could_not_run=could_not_run(inv, bool(settings.roots)) if path is not None else None)
+    phases = dict(report.scan.phases, report=round(time.perf_counter() - t, 4))
+    update: dict = {"scan": report.scan.model_copy(update={"phases": phases})}
+    if inv.coverage:
+        update["coverage"] = Coverage.model_validate(inv.coverage)
+    if inv.tools.get("kustomize"):  # which kustomize built the repository (its name, never a local path)
+        tool = {k: v for k, v in inv.tools["kustomize"].items() if v is None or isinstance(v, str)}
+        if tool.get("path"):
+            tool["path"] = os.path.basename(tool["path"])
+        update["tool"] = report.tool.model_copy(update={"kustomize": tool})
+    report = report.model_copy(update=update)
+    reason = could_not_run(inv, bool(settings.roots)) if path is not None else None
+    return ScanRun(report=report, inventory=inv, specs=specs, could_not_run=reason)
 
 
 def _subdir_in_work_tree(path: str) -> str | None:

@@ -3,6 +3,7 @@
 Shared by `posture scan` (scanner.engine.pipeline) and `posture inventory`."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -19,29 +20,35 @@ class RepositoryRead:
     files: FileSet
 
 
-def read_repository(path: str, settings: InventorySettings | None = None, *, max_file_bytes: int | None = None,
-                    config: dict | None = None, progress=None) -> RepositoryRead:
+def read_repository(options, settings: InventorySettings, *, config: dict | None = None,
+                    progress=None) -> RepositoryRead:
+    """Discover, parse and build the repository `options.path` names (`posture inventory`)."""
     say = progress or (lambda msg: None)
+    path = options.path
     say("discovering files")
-    fs = discover(path)
+    fs = discover(path, exclude=options.exclude)
     errors: list[ScanError] = list(fs.errors)
     say(f"parsing {len(fs.yaml_files)} YAML files")
-    documents, parse_errors = parse_files(fs.root, fs.yaml_files, max_file_bytes or DEFAULT_MAX_FILE_BYTES)
+    documents, parse_errors = parse_files(fs.root, fs.yaml_files, options.max_file_bytes or DEFAULT_MAX_FILE_BYTES)
     errors.extend(parse_errors)
     say("building what Flux deploys")
-    settings = settings or InventorySettings()
     if settings.repo_url is None and fs.web_url:
-        settings = InventorySettings(**{**settings.__dict__, "repo_url": fs.web_url})
+        settings = dataclasses.replace(settings, repo_url=fs.web_url)
     inv = build_inventory(os.path.abspath(path), documents, fs.files, errors, config=config, settings=settings)
     inv.git_commit, inv.web_url = fs.git_commit, fs.web_url
     return RepositoryRead(inv, fs)
 
 
-def default_build_cache() -> str:
-    """Where build results are kept between scans (content-keyed: an edit rebuilds what it touches)."""
-    import platformdirs
-
-    return os.path.join(platformdirs.user_cache_dir("gitops-posture"), "builds")
+def inventory_settings(options, *, roots: tuple[str, ...] = (), repo_url: str | None = None) -> InventorySettings:
+    """How the repository is read, from the scan's options: builds are cached under the cache directory
+    (content-keyed: an edit rebuilds what it touches), charts come from its `charts` folder unless
+    --charts-dir names another."""
+    cache = options.cache_dir
+    return InventorySettings(
+        roots=tuple(roots), clusters=(options.cluster_root,) if options.cluster_root else (), repo_url=repo_url,
+        kustomize_mode=options.kustomize_mode, kustomize_bin=options.kustomize_bin,
+        cache_dir=os.path.join(cache, "builds") if cache else None,
+        charts_dir=options.charts_dir or (os.path.join(cache, "charts") if cache else None), workers=options.workers)
 
 
 def could_not_run(inv: Inventory, explicit_roots: bool) -> str | None:

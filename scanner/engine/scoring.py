@@ -4,8 +4,9 @@
                   subjects does not apply (absence of a control is a failing subject, never "no subjects").
                   A mitigated subject passes because another layer enforces the control; the report also
                   gives every score without mitigations (mitigated subjects counted as failing).
+                  Without waivers: each waived subject counts as what it was (fail 0, warn 0.5).
 - layer score   = mean of its check scores weighted by check severity (critical 10, high 6,
-                  medium 3, low 1, info 0.5).
+                  medium 3, low 1, info 0.5; posture.yaml `severity_weights` may change them).
 - overall score = mean of layer scores weighted by layer weight (1 each unless posture.yaml says).
 - grade         = A >= 90, B >= 80, C >= 70, D >= 60, else F.
 """
@@ -36,6 +37,13 @@ def check_score(passing: int, waived: int, warning: int, total: int) -> float | 
     return round(100.0 * (passing + waived + 0.5 * warning) / total, 2)
 
 
+def check_score_without_waivers(passing: int, warning: int, waived_warnings: int, total: int) -> float | None:
+    """The check's score as if no waiver applied: a waived failure fails, a waived warning warns."""
+    if total == 0:
+        return None
+    return round(100.0 * (passing + 0.5 * (warning + waived_warnings)) / total, 2)
+
+
 def weighted_mean(pairs: list[tuple[float, float]]) -> float | None:
     """Mean of (value, weight) pairs; None when nothing carries weight."""
     total_w = sum(w for _, w in pairs)
@@ -44,8 +52,9 @@ def weighted_mean(pairs: list[tuple[float, float]]) -> float | None:
     return round(sum(v * w for v, w in pairs) / total_w, 2)
 
 
-def layer_score(checks: list[tuple[float | None, str]]) -> float | None:
-    return weighted_mean([(s, SEVERITY_WEIGHTS[sev]) for s, sev in checks if s is not None])
+def layer_score(checks: list[tuple[float | None, str]], severity_weights: dict[str, float] | None = None) -> float | None:
+    weights = {**SEVERITY_WEIGHTS, **(severity_weights or {})}
+    return weighted_mean([(s, weights[sev]) for s, sev in checks if s is not None])
 
 
 def overall_score(layers: dict[str, float | None], weights: dict[str, float]) -> float:

@@ -11,6 +11,8 @@ One module per job:
 """
 from __future__ import annotations
 
+from scanner.core.errors import UsageError
 
-class SnapshotError(Exception):
+
+class SnapshotError(UsageError):
     """A user-facing problem with an archive, snapshot, key or reference (the CLI exits 2)."""

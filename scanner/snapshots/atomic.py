@@ -7,12 +7,13 @@ then renamed over the target; the directory is fsynced so the rename itself surv
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
+
+from filelock import FileLock
 
 TMP_PREFIX = ".tmp-"
 TMP_SUFFIX = ".partial"  # never ends in .json, so `find -name '*.json'` cannot pick up a half file
@@ -72,18 +73,19 @@ def remove_stale_temps(directory: Path, older_than_s: float = 3600.0) -> int:
 
 @contextlib.contextmanager
 def locked(lock_path: Path) -> Iterator[bool]:
-    """Hold an exclusive flock on `lock_path`; yields False when the archive is read-only.
+    """Hold an exclusive lock on `lock_path` (filelock: flock on POSIX, msvcrt on Windows); yields
+    False when the archive is read-only.
 
-    flock is released by the kernel when the process dies, so a crashed run never wedges the
-    archive. A read-only archive (a mounted copy, someone else's checkout) can still be read.
+    The OS releases the lock when the process dies, so a crashed run never wedges the archive. A
+    read-only archive (a mounted copy, someone else's checkout) can still be read.
     """
+    lock = FileLock(str(lock_path), mode=0o644)
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
+        lock.acquire()
+    except OSError:  # cannot create or open the lock file: a read-only archive
         yield False
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield True
     finally:
-        os.close(fd)  # closing the descriptor drops the lock
+        lock.release()

@@ -3,6 +3,13 @@
 The signature covers the parsed JSON, not the file bytes, so re-indenting a snapshot does not break
 it but changing any value does. It is stored beside the snapshot as `<snapshot>.sig` (base64 of
 the 64 signature bytes); the name must not end in `.json` so tools listing snapshots skip it.
+
+The canonical form is RFC 8785 (JCS, through the `rfc8785` package): a standard any verifier can
+reimplement. Snapshots signed before it used our own form (sorted keys, compact separators, Python's
+number text); `verify_file` still accepts that form, so older archives stay verifiable. Both are
+deterministic encodings of the same parsed value, so accepting either cannot let an edited value
+pass. A value JCS cannot encode (a lone surrogate from a non-UTF-8 file name, an integer past
+2^53) is signed in the older form rather than not at all.
 """
 from __future__ import annotations
 
@@ -12,6 +19,8 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+import rfc8785
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -23,11 +32,20 @@ from scanner.snapshots import SnapshotError
 SIG_SUFFIX = ".sig"
 
 
-def canonical_json(obj) -> bytes:
+def legacy_canonical_json(obj) -> bytes:
+    """The canonical form of snapshots signed before RFC 8785 (still verified, see the module doc)."""
     # surrogatepass: identical bytes for every valid string, and no crash on a lone surrogate
     # (a non-UTF-8 file name the engine kept with surrogateescape).
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8", "surrogatepass")
+
+
+def canonical_json(obj) -> bytes:
+    """RFC 8785 canonical JSON; the legacy form for a value JCS cannot encode."""
+    try:
+        return rfc8785.dumps(obj)
+    except rfc8785.CanonicalizationError:
+        return legacy_canonical_json(obj)
 
 
 def signature_path(snapshot: Path) -> Path:
@@ -134,12 +152,18 @@ def verify_file(snapshot: Path, public_key: Ed25519PublicKey) -> Verdict:
         return Verdict("invalid", f"{snapshot}: INVALID (cannot read the snapshot: {exc})")
     except (ValueError, UnicodeDecodeError) as exc:
         return Verdict("invalid", f"{snapshot}: INVALID (snapshot is not valid JSON: {exc})")
-    try:
-        public_key.verify(signature, canonical_json(obj))
-    except InvalidSignature:
+    if not any(_verifies(public_key, signature, encode, obj) for encode in (canonical_json, legacy_canonical_json)):
         return Verdict(
             "invalid",
             f"{snapshot}: INVALID (signature does not match: the snapshot was modified "
             "or was signed with a different key)",
         )
     return Verdict("valid", f"{snapshot}: VALID (Ed25519 signature over canonical JSON)")
+
+
+def _verifies(public_key: Ed25519PublicKey, signature: bytes, encode, obj) -> bool:
+    try:
+        public_key.verify(signature, encode(obj))
+    except InvalidSignature:
+        return False
+    return True

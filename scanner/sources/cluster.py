@@ -126,12 +126,12 @@ def _res(t: ResourceType) -> str:
 
 def _record_discovery(data: ClusterData, disc) -> None:
     for msg in disc.errors:
-        data.errors.append(ScanError("cluster://discovery", None, msg, kind="source"))
+        data.errors.append(ScanError("cluster://discovery", None, msg, kind="source", code="cluster-discovery-failed"))
     for t in disc.absent:
         if t.builtin:  # every API server serves these; not being able to see one is an error
             data.failed_kinds.append(t.kind)
             data.errors.append(ScanError(f"cluster://{t.kind}", None, f"{_res(t)} is not served by this API server",
-                                         kind="source"))
+                                         kind="source", code="cluster-kind-not-served"))
         else:
             data.absent_kinds.append(t.kind)
     decided = {t.kind for t in disc.served} | {t.kind for t in disc.absent}
@@ -172,22 +172,26 @@ def _record_failure(data: ClusterData, t: ResourceType, exc: Exception) -> None:
         data.errors.append(ScanError(f"cluster://{t.kind}", None,
                                      f"{_res(t)} not listed (not granted, as in the default deploy/base): Secrets "
                                      "produced by ExternalSecrets are known from their status and owner; "
-                                     "deploy/overlays/secret-metadata grants the metadata list", kind="notice"))
+                                     "deploy/overlays/secret-metadata grants the metadata list", kind="notice",
+                                     code="secrets-not-listed"))
         return
     lost = _checks_needing(data, t.kind)
     lost_text = (f"checks losing input: {', '.join(lost)}" if lost
                  else f"checks that read {t.kind} judge without it")
+    code = "cluster-list-failed"
     if isinstance(exc, KubeError) and exc.status == 403:
+        code = "rbac-forbidden"
         data.denied_kinds.append(t.kind)
         msg = (f"forbidden to list {_res(t)} ({t.kind}): {exc.message}; {t.kind} objects not read, "
                f"{lost_text}. Grant get/list on {_res(t)} (deploy/base/clusterrole.yaml).")
     elif isinstance(exc, MetadataRefused):
+        code = "secret-metadata-refused"
         data.failed_kinds.append(t.kind)
         msg = f"Secrets not read: {exc}; the scanner refuses to receive full Secrets. {lost_text}."
     else:
         data.failed_kinds.append(t.kind)
         msg = f"cannot list {_res(t)} ({t.kind}): {exc}; {t.kind} objects not read, {lost_text}."
-    data.errors.append(ScanError(f"cluster://{t.kind}", None, msg, kind="source"))
+    data.errors.append(ScanError(f"cluster://{t.kind}", None, msg, kind="source", code=code))
 
 
 def _checks_needing(data: ClusterData, kind: str) -> tuple[str, ...]:
@@ -201,7 +205,7 @@ def _inspect_tls(http: KubeHTTP, pool, page_size: int, data: ClusterData, secret
                               field_selector=TLS_FIELD_SELECTOR)
     except (KubeError, MetadataRefused) as exc:
         data.errors.append(ScanError("cluster://Secret", None, f"--inspect-tls: cannot list TLS Secrets: {exc}",
-                                     kind="source"))
+                                     kind="source", code="tls-secrets-unreadable"))
         return
     names = [((o["metadata"].get("namespace") or ""), o["metadata"].get("name") or "") for o in tls]
     is_tls = set(names)
@@ -219,12 +223,13 @@ def _inspect_tls(http: KubeHTTP, pool, page_size: int, data: ClusterData, secret
             if exc.status != 403:
                 data.errors.append(ScanError(f"cluster://Secret/{ns}/{name}", None,
                                              f"--inspect-tls: cannot read the certificate: {exc.message}",
-                                             kind="source"))
+                                             kind="source", code="tls-secrets-unreadable"))
         except ValueError as exc:
             data.errors.append(ScanError(f"cluster://Secret/{ns}/{name}", None, f"--inspect-tls: {exc}",
-                                         kind="source"))
+                                         kind="source", code="tls-secrets-unreadable"))
     if denied:
         data.errors.append(ScanError(
             "cluster://Secret", None,
             f"--inspect-tls: forbidden to get {denied} TLS Secret(s); --inspect-tls needs `get` on secrets, "
-            "which the default posture ClusterRole deliberately lacks (bind an extra Role)", kind="source"))
+            "which the default posture ClusterRole deliberately lacks (bind an extra Role)", kind="source",
+            code="rbac-forbidden"))

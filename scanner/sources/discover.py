@@ -36,6 +36,7 @@ class FileSet:
     files: list[str] = field(default_factory=list)  # repo-relative POSIX paths of every file found
     errors: list[ScanError] = field(default_factory=list)
     via_git: bool = False
+    excluded: int = 0  # files left out by --exclude / posture.yaml `exclude:`
     git_commit: str | None = None
     web_url: str | None = None
 
@@ -44,8 +45,8 @@ class FileSet:
         return [f for f in self.files if f.lower().endswith(YAML_SUFFIXES)]
 
 
-def _error(path: str, message: str) -> ScanError:
-    return ScanError(path, None, message)
+def _error(path: str, message: str, code: str) -> ScanError:
+    return ScanError(path, None, message, code=code)
 
 
 # The scanned repo is untrusted, and its `.git/config` can name commands git runs: an fsmonitor
@@ -202,9 +203,9 @@ def _read_ignore_file(path: str, rel: str, errors: list[ScanError]):
         return _gitignore_matcher(data.decode("utf-8", "replace").splitlines())
     except UnreadableFile as exc:
         if os.path.lexists(path):
-            errors.append(_error(rel, f"{exc}; its patterns are not applied"))
+            errors.append(_error(rel, f"{exc}; its patterns are not applied", "gitignore-unreadable"))
     except ValueError as exc:
-        errors.append(_error(rel, f"unreadable: {exc}"))
+        errors.append(_error(rel, f"unreadable: {exc}", "gitignore-unreadable"))
     return None
 
 
@@ -259,7 +260,8 @@ def _walk_files(root: str, errors: list[ScanError], links: set[str] | None = Non
             with os.scandir(dirpath) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            errors.append(_error(rel_dir or ".", f"unreadable directory: {exc.strerror or exc}; not scanned"))
+            errors.append(_error(rel_dir or ".", f"unreadable directory: {exc.strerror or exc}; not scanned",
+                                 "dir-unreadable"))
             continue
         if skip_nested_repos and rel_dir and any(e.name == ".git" for e in entries):
             continue
@@ -284,7 +286,8 @@ def _walk_files(root: str, errors: list[ScanError], links: set[str] | None = Non
                 if e.is_symlink():
                     # Directory links are not followed (loops, escapes); say so unless they point inside.
                     if not _inside(os.path.realpath(e.path), root):
-                        errors.append(_error(rel, "symbolic link to a directory outside the repository; not followed"))
+                        errors.append(_error(rel, "symbolic link to a directory outside the repository; not followed",
+                                             "link-outside-repo"))
                     continue
                 subdirs.append((e.path, rel))
             elif not ignored(rel, False):
@@ -300,9 +303,17 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
 
 
-def discover(root: str) -> FileSet:
+def exclusion(globs) -> "pathspec.PathSpec | None":
+    """`--exclude` / posture.yaml `exclude:` globs, with .gitignore semantics (`dir/`, `**`, `!keep`)."""
+    globs = [g for g in globs or () if g and g.strip()]
+    return pathspec.GitIgnoreSpec.from_lines(globs) if globs else None
+
+
+def discover(root: str, exclude=()) -> FileSet:
+    """The repository's files, less those the `exclude` globs match (counted in `excluded`)."""
     root = os.path.abspath(root)
     fs = FileSet(root=root)
+    skip = exclusion(exclude)
     got = _git_files(root)
     links: set[str] | None = None
     if got is not None:
@@ -332,12 +343,15 @@ def discover(root: str) -> FileSet:
         if is_link:
             target = os.path.realpath(full)
             if not os.path.exists(target):
-                fs.errors.append(_error(rel, "broken or looping symbolic link; not read"))
+                fs.errors.append(_error(rel, "broken or looping symbolic link; not read", "link-broken"))
                 continue
             if not _inside(target, root):
-                fs.errors.append(_error(rel, "symbolic link pointing outside the repository; not read"))
+                fs.errors.append(_error(rel, "symbolic link pointing outside the repository; not read", "link-outside-repo"))
                 continue
             if os.path.isdir(target):
                 continue  # the directory's files are listed on their own
+        if skip is not None and skip.match_file(rel):
+            fs.excluded += 1
+            continue
         fs.files.append(rel)
     return fs

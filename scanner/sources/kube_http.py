@@ -14,13 +14,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from scanner.core.errors import SourceError
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF = 8.0  # seconds between attempts without a Retry-After
 MAX_RETRY_AFTER = 30.0  # a server asking for longer is not worth waiting for in a scan
 
 
-class ClusterUnavailable(RuntimeError):
-    """Nothing can be read: bad kubeconfig, unreachable server, or discovery refused."""
+class ClusterUnavailable(SourceError):
+    """Nothing can be read: bad kubeconfig, unreachable server, or discovery refused (exit 3)."""
 
 
 class KubeError(Exception):

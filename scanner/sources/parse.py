@@ -12,11 +12,11 @@ from scanner.sources.readfile import UnreadableFile, read_regular
 from scanner.sources.yamlload import load_documents
 
 
-def _error(rel: str, line: int | None, message: str) -> ScanError:
-    return ScanError(rel, line, message)
+def _error(rel: str, line: int | None, message: str, code: str = "file-unreadable") -> ScanError:
+    return ScanError(rel, line, message, code=code)
 
 
-DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024  # rendered stacks reach a few MB; 50 MB files are refused
+from scanner.core.options import DEFAULT_MAX_FILE_BYTES  # noqa: E402  (re-exported: callers read it here)
 
 
 def read_bytes(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes | None, ScanError | None]:
@@ -24,7 +24,7 @@ def read_bytes(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
     try:
         return read_regular(os.path.join(root, rel), max_bytes), None
     except UnreadableFile as exc:
-        return None, _error(rel, None, f"{exc}; not parsed")
+        return None, _error(rel, None, f"{exc}; not parsed", exc.code)
 
 
 def read_text(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[str | None, ScanError | None]:
@@ -33,12 +33,12 @@ def read_text(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> t
     if err:
         return None, err
     if b"\0" in data[:8192]:
-        return None, _error(rel, None, "binary file (NUL bytes); not parsed")
+        return None, _error(rel, None, "binary file (NUL bytes); not parsed", "file-binary")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return None, _error(rel, line, f"not valid UTF-8 (byte {exc.start}); not parsed")
+        return None, _error(rel, line, f"not valid UTF-8 (byte {exc.start}); not parsed", "file-not-utf8")
     if text.startswith("\ufeff"):
         text = text[1:]
     return text, None
@@ -62,7 +62,7 @@ def parse_file(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
         doc = ParsedDocument(rel, d.line, d.index, d.body)
         doc.lines = d.lines
         docs.append(doc)
-    return docs, [ScanError(rel, e.line, e.message) for e in load_errors]
+    return docs, [ScanError(rel, e.line, e.message, code=e.code) for e in load_errors]
 
 
 def parse_files(root: str, rels: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[list[Document], list[ScanError]]:

@@ -9,7 +9,12 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY
 
 
 class UnreadableFile(OSError):
-    """Why a file was not read: not a regular file, over the limit, or the OS refused it."""
+    """Why a file was not read: not a regular file, over the limit, or the OS refused it. `code` is
+    the scan error code (scanner.core.errors): file-too-large or file-unreadable."""
+
+    def __init__(self, message: str, code: str = "file-unreadable"):
+        super().__init__(message)
+        self.code = code
 
 
 def read_regular(path: str, max_bytes: int) -> bytes:
@@ -25,7 +30,7 @@ def read_regular(path: str, max_bytes: int) -> bytes:
             raise UnreadableFile(f"unreadable: {what}")
         if st.st_size > max_bytes:
             raise UnreadableFile(f"file is {st.st_size / 1048576:.1f} MiB, over the "
-                                 f"{max_bytes / 1048576:.0f} MiB limit")
+                                 f"{max_bytes / 1048576:.0f} MiB limit", "file-too-large")
         chunks = []
         total = 0
         want = st.st_size + 1  # one more byte to see EOF (or growth) in the same call
@@ -44,7 +49,7 @@ def read_regular(path: str, max_bytes: int) -> bytes:
         os.close(fd)
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) > max_bytes:  # grew while it was read
-        raise UnreadableFile(f"file is over the {max_bytes / 1048576:.0f} MiB limit")
+        raise UnreadableFile(f"file is over the {max_bytes / 1048576:.0f} MiB limit", "file-too-large")
     return data
 
 

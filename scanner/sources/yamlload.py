@@ -131,6 +131,7 @@ class LoadError:
 
     line: int | None
     message: str
+    code: str = "yaml-invalid"  # a scanner.core.errors.ERROR_CODES code
 
 
 _HELM_TEMPLATE = re.compile(r"\{\{-?\s|\{\{\s*[.$]")
@@ -270,7 +271,8 @@ def _drop_duplicate_keys(node) -> list[LoadError]:
                         shown = k.value if len(k.value) <= 60 else k.value[:57] + "..."
                         found.append(LoadError(line, f"duplicate key {shown!r} in one mapping, at lines {first[ident]} "
                                                      f"and {line}: the document is judged by the first value (line "
-                                                     f"{first[ident]}); Kubernetes tools would keep the last"))
+                                                     f"{first[ident]}); Kubernetes tools would keep the last",
+                                               "yaml-duplicate-key"))
                         continue
                     first[ident] = line
                 kept.append((k, v))
@@ -384,7 +386,7 @@ def _load_with(loader_cls, text, may_alias: bool) -> tuple[list[LoadedDoc], list
             body, lines, err, duplicates = _construct(loader, node, may_alias)
             errors.extend(duplicates)
             if err:
-                errors.append(LoadError(line, err))
+                errors.append(LoadError(line, err, "yaml-too-deep"))
             else:
                 docs.append(LoadedDoc(line, index, body, lines))
             index += 1
@@ -411,18 +413,18 @@ def load_documents(text: str | bytes) -> tuple[list[LoadedDoc], list[LoadError]]
                 line, msg = _describe(exc2)
                 return [], [LoadError(line, f"invalid YAML: {msg}")]
             except RecursionError:
-                return [], [LoadError(None, "document nested too deeply")]
+                return [], [LoadError(None, "document nested too deeply", "yaml-too-deep")]
             except (ValueError, TypeError, OverflowError) as exc2:
-                return [], [LoadError(None, f"invalid YAML value: {exc2}")]
+                return [], [LoadError(None, f"invalid YAML value: {exc2}", "yaml-invalid-value")]
         else:
             line, msg = _describe(exc)
             helm = _HELM_TEMPLATE_B.search(text) if isinstance(text, bytes) else _HELM_TEMPLATE.search(text)
             msg = f"Helm/Go template, not plain YAML ({msg})" if helm else f"invalid YAML: {msg}"
-            return [], [LoadError(line, msg)]
+            return [], [LoadError(line, msg, "yaml-helm-template" if helm else "yaml-invalid")]
     except RecursionError:
-        return [], [LoadError(None, "document nested too deeply")]
+        return [], [LoadError(None, "document nested too deeply", "yaml-too-deep")]
     except (ValueError, TypeError, OverflowError) as exc:  # constructor errors on odd scalars
-        return [], [LoadError(None, f"invalid YAML value: {exc}")]
+        return [], [LoadError(None, f"invalid YAML value: {exc}", "yaml-invalid-value")]
 
     kept: list[LoadedDoc] = []
     for d in docs:
@@ -430,7 +432,7 @@ def load_documents(text: str | bytes) -> tuple[list[LoadedDoc], list[LoadError]]
             continue  # empty document (a leading or trailing ---)
         bomb = _alias_bomb(d.body) if may_alias else None
         if bomb:
-            errors.append(LoadError(d.line, bomb))
+            errors.append(LoadError(d.line, bomb, "yaml-alias-bomb"))
             continue
         kept.append(d)
     errors.sort(key=lambda e: e.line or 0)

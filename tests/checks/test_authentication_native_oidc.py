@@ -1,7 +1,7 @@
 """Native OIDC is credited to the controller that has it, not to every route of its HelmRelease."""
 from __future__ import annotations
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.repos import write
 
 BASE = """
@@ -64,7 +64,7 @@ spec:
 
 def test_oidc_in_one_controllers_secret_guards_only_its_route(tmp_path):
     write(tmp_path, "all.yaml", BASE)
-    report = scan(str(tmp_path), only=["authentication.authentik-fronted-routes"]).report
+    report = scan(str(tmp_path), only=["authentication.authentik-fronted-routes"]).report.to_json_dict()
     got = {f["subject"]: f for f in report["checks"][0]["findings"]}
     web = got["HTTPRoute apps/media-web"]
     assert web["status"] == "pass" and "ExternalSecret apps/media-web" in web["message"]
@@ -78,5 +78,5 @@ def test_one_controller_keeps_the_whole_release(tmp_path):
                         "            image: {repository: ghcr.io/example/media-worker, tag: 1.0.0}\n", "")
     text = text.replace("      worker: {controller: worker, ports: {http: {port: 9000}}}\n", "")
     write(tmp_path, "all.yaml", text.replace("media-worker, port: 9000", "media-web, port: 80"))
-    report = scan(str(tmp_path), only=["authentication.authentik-fronted-routes"]).report
+    report = scan(str(tmp_path), only=["authentication.authentik-fronted-routes"]).report.to_json_dict()
     assert {f["status"] for f in report["checks"][0]["findings"]} == {"pass"}

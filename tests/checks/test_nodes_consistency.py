@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.support.repos import write as write_file
 
 TALCONFIG = """
@@ -27,7 +27,7 @@ def write(root: Path, files: dict) -> Path:
 
 
 def findings(root: Path, *ids):
-    report = scan(str(root), only=list(ids)).report
+    report = scan(str(root), only=list(ids)).report.to_json_dict()
     return {c["id"]: c["findings"] for c in report["checks"]}
 
 

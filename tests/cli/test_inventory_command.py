@@ -157,7 +157,7 @@ def test_two_clusters_are_kept_apart(tmp_path):
                   for c in doc["clusters"]}
     assert by_cluster == {"main": {("Deployment", "media", "main-web")},
                           "utility": {("Deployment", "media", "utility-web")}}
-    only = listing(tmp_path, "--repo-cluster", "utility")
+    only = listing(tmp_path, "--cluster-root", "utility")
     assert [c["name"] for c in only["clusters"]] == ["utility"]
 
 

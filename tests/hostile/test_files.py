@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.support.scanning import run_scan
 
 from tests.hostile.support import (CONFIGMAP, FLUX_KS, PROJECT, TIMEOUT_S, limit_memory, errors_for, repo_with,
                                    scan_ok, write)
@@ -121,7 +122,7 @@ def test_unreadable_file_permission_denied_in_process(tmp_path, monkeypatch):
         return real_open(path, flags, *args, **kw)
 
     monkeypatch.setattr(os, "open", fake_open)  # (os.open: what scanner.rawparse reads files with)
-    report = api.run_scan(str(repo))
+    report = run_scan(str(repo)).to_json_dict()
     errs = [e for e in report["errors"] if e["path"] == "locked.yaml"]
     assert errs and "Permission denied" in errs[0]["message"]
 
@@ -183,7 +184,7 @@ def test_sops_binary_that_hangs_or_crashes(tmp_path, script, needle):
     started = time.monotonic()
     report = scan_ok(repo, tmp_path, env={"PATH": f"{tmp_path / 'bin'}:{os.environ.get('PATH', '')}"})
     assert time.monotonic() - started < TIMEOUT_S
-    sops_errors = [e for e in report["errors"] if e["path"] == "(sops)"]
+    sops_errors = [e for e in report["errors"] if e["code"] == "sops-unavailable"]
     assert sops_errors and needle in sops_errors[0]["message"], report["errors"]
 
 
@@ -264,7 +265,7 @@ def test_sigint_during_report_writes_leaves_no_partial_set(tmp_path, monkeypatch
     from reports import registry as rr
 
     from scanner.engine import pipeline as api
-    report = api.run_scan(str(repo_with(tmp_path)))
+    report = run_scan(str(repo_with(tmp_path)))
     real_place = rr.place
     calls = []
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from scanner.engine.pipeline import scan
+from tests.support.scanning import scan
 from tests.hostile.support import PROJECT, repo_with, write
 from tests.support.sops import AgeKey, encrypt, rule, sops_binary, write_sops_config
 
@@ -55,7 +55,7 @@ def _shape_findings(report):
 
 
 def test_tokens_by_shape_in_any_text_file(tmp_path):
-    report = scan(str(_planted_repo(tmp_path)), only=[CID]).report
+    report = scan(str(_planted_repo(tmp_path)), only=[CID]).report.to_json_dict()
     found = _shape_findings(report)
     check = next(c for c in report["checks"] if c["id"] == CID)
     assert any(f["location"]["path"] == "id.key" and f["status"] == "fail" and f["severity"] == "critical"
@@ -65,7 +65,7 @@ def test_tokens_by_shape_in_any_text_file(tmp_path):
             ("notes.md", "GitHub Token"), ("dump.txt", "AWS Access Key")} <= found, found
     text = json.dumps(report)
     assert not any(v in text for v in VALUES)
-    assert any(e["path"] == "dump.txt" and "chunks" in e["message"] for e in report["errors"])  # never silently
+    assert any(e["path"] == "dump.txt" and e["code"] == "leak-scan-chunked" for e in report["errors"])  # never silently
 
 
 def test_leaks_command_uses_the_same_detector(tmp_path):
@@ -90,14 +90,14 @@ def _sops_findings(report, path):
 def test_lock_file_naming_sops_is_not_a_sops_file(tmp_path):
     repo = repo_with(tmp_path)
     write(repo, "Brewfile.lock.json", json.dumps({"entries": {"brew": {"sops": {"version": "3.9.0"}, "age": {}}}}))
-    report = scan(str(repo), only=["secrets.sops-encrypted"]).report
+    report = scan(str(repo), only=["secrets.sops-encrypted"]).report.to_json_dict()
     assert _sops_findings(report, "Brewfile.lock.json") == []
 
 
 def test_empty_sops_yaml_is_a_finding(tmp_path):
     repo = repo_with(tmp_path)
     write(repo, "secret.sops.yaml", "")
-    report = scan(str(repo), only=["secrets.sops-encrypted"]).report
+    report = scan(str(repo), only=["secrets.sops-encrypted"]).report.to_json_dict()
     got = _sops_findings(report, "secret.sops.yaml")
     assert [f["status"] for f in got] == ["fail"], got
 
@@ -113,7 +113,7 @@ def test_sops_files_in_binary_and_dotenv_mode_are_encrypted(tmp_path, name, cont
     write_sops_config(repo, [rule(".*", key.recipient, encrypted_regex=None)])
     write(repo, name, content)
     encrypt(repo, name, key, *extra)
-    report = scan(str(repo), only=["secrets.sops-encrypted"]).report
+    report = scan(str(repo), only=["secrets.sops-encrypted"]).report.to_json_dict()
     got = _sops_findings(report, name)
     assert got and all(f["status"] == "pass" for f in got), got
     assert "PLANTED" not in json.dumps(report)

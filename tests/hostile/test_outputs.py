@@ -13,13 +13,13 @@ import pytest
 
 from reports import registry as rr
 from reports.registry import write_reports
-from scanner.engine import pipeline as api
+from tests.support.scanning import run_scan
 from tests.hostile.support import PROJECT, TIMEOUT_S, limit_memory, repo_with
 
 
 @pytest.fixture(scope="module")
 def small_report(tmp_path_factory):
-    return api.run_scan(str(repo_with(tmp_path_factory.mktemp("r"))))
+    return run_scan(str(repo_with(tmp_path_factory.mktemp("r"))))
 
 
 def test_report_files_follow_the_umask(small_report, tmp_path):
@@ -36,7 +36,7 @@ def test_snapshots_stay_private(small_report, tmp_path):
 
     old = os.umask(0o022)
     try:
-        entry = archive.store(tmp_path / "arc", small_report)
+        entry = archive.store(tmp_path / "arc", small_report.to_json_dict())
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / "arc" / entry["file"]).st_mode) == 0o600

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from scanner.engine import pipeline as api
+from tests.support.scanning import run_scan
 from scanner.snapshots import archive
 from scanner.snapshots.signing import keygen
 from tests.hostile.support import PROJECT, TIMEOUT_S, limit_memory, repo_with
@@ -25,7 +25,7 @@ def _posture(*args, cwd=PROJECT):
 @pytest.fixture(scope="module")
 def arc(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("arc")
-    report = api.run_scan(str(repo_with(tmp)))
+    report = run_scan(str(repo_with(tmp))).to_json_dict()
     archive.store(tmp / "archive", report)
     return tmp
 

@@ -64,3 +64,14 @@ def flux_repo(root: Path, apps: dict[str, dict[str, str]] | None = None) -> Path
         for name, text in files.items():
             write(root, f"kubernetes/apps/{ns}/app/resources/{name}", text)
     return root
+
+
+# A Deployment with a privileged container: one failing subject for workloads.no-privileged-containers.
+PRIVILEGED_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ups}
+spec:
+  template:
+    spec:
+      containers: [{name: app, image: "ghcr.io/example/ups:1.0.0", securityContext: {privileged: true}}]
+"""
