@@ -12,7 +12,9 @@ in two ways only: an id present in two requests fails the whole batch (it is the
 until the culprit builds alone), and the top-level name-reference fix-up may point a reference of
 one request at an object another request renamed (a generator's hash suffix, a prefix). The second
 is detected after the build: a request holding the current name of an object another request
-renamed is rebuilt alone. Requests using `vars` (resolved across the whole batch) never batch.
+renamed is rebuilt alone. Requests using `vars` (resolved across the whole batch) or transformer
+configurations (`configurations`, `crds`: merged into the batch's top, where the name-reference
+fix-up runs over every request) never batch.
 """
 from __future__ import annotations
 

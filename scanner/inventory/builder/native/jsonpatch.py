@@ -1,0 +1,69 @@
+"""RFC 6902 JSON patches as kustomize applies them (evanphx/json-patch): add, replace and remove on
+JSON-pointer paths. Every other operation, and every case the library would fail on (a missing
+parent or key, an index out of range, a path into a scalar), raises NotNative."""
+from __future__ import annotations
+
+import re
+
+from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, deep_copy
+
+_INDEX = re.compile(r"0|[1-9][0-9]*")
+
+
+def check_ops(ops) -> list[dict]:
+    if not isinstance(ops, list) or not ops:
+        raise NotNative("a JSON patch that is not a list of operations")
+    for op in ops:
+        if not isinstance(op, dict) or op.get("op") not in ("add", "replace", "remove") \
+                or not isinstance(op.get("path"), str) or not op["path"].startswith("/") \
+                or not set(op) <= {"op", "path", "value"} or (op["op"] != "remove" and "value" not in op):
+            raise NotNative("a JSON patch operation the native builder does not do")
+        if op.get("value") is EMPTY_NULL:
+            raise NotNative("a JSON patch operation without a value")
+    return ops
+
+
+def apply(doc: dict, ops: list[dict]) -> None:
+    for op in ops:
+        tokens = [t.replace("~1", "/").replace("~0", "~") for t in op["path"][1:].split("/")]
+        parent = doc
+        for t in tokens[:-1]:
+            parent = _child(parent, t, op["path"])
+        last = tokens[-1]
+        kind = op["op"]
+        if isinstance(parent, dict):
+            if kind != "add" and last not in parent:
+                raise NotNative(f"JSON patch {kind} of the missing field {op['path']}")
+            if kind == "remove":
+                del parent[last]
+            else:
+                parent[last] = deep_copy(op["value"])
+        elif isinstance(parent, list):
+            if kind == "add" and last == "-":
+                parent.append(deep_copy(op["value"]))
+                continue
+            if not _INDEX.fullmatch(last):
+                raise NotNative(f"JSON patch index {last!r} in {op['path']}")
+            i = int(last)
+            if i > len(parent) or (kind != "add" and i == len(parent)):
+                raise NotNative(f"JSON patch index out of range in {op['path']}")
+            if kind == "add":
+                parent.insert(i, deep_copy(op["value"]))
+            elif kind == "replace":
+                parent[i] = deep_copy(op["value"])
+            else:
+                del parent[i]
+        else:
+            raise NotNative(f"JSON patch path {op['path']} goes into a scalar")
+
+
+def _child(node, token: str, path: str):
+    if isinstance(node, dict):
+        if token not in node or node[token] is None or node[token] is EMPTY_NULL:
+            raise NotNative(f"JSON patch path {path} does not exist")
+        return node[token]
+    if isinstance(node, list):
+        if not _INDEX.fullmatch(token) or int(token) >= len(node):
+            raise NotNative(f"JSON patch path {path} does not exist")
+        return node[int(token)]
+    raise NotNative(f"JSON patch path {path} goes into a scalar")

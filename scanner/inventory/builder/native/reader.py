@@ -1,0 +1,188 @@
+"""Reading YAML as kustomize reads it, or refusing to.
+
+kustomize (kyaml, on go-yaml v3, YAML 1.2) expands anchors, aliases and `<<` merge keys, then
+round-trips every object through JSON. PyYAML (YAML 1.1) reads some plain scalars otherwise: `yes`,
+`1e3`, `0o17`, dates, `1.0` (a JSON round trip makes it 1). A file is read here only when every
+scalar reads the same in both: strings (quoted, literal blocks, plain text no reader takes for
+anything else), plain decimal integers, `true`/`false`, `null`/`~`; and no folded or multi-line
+plain scalars, custom tags, duplicate keys, or empty values in flow collections (go-yaml makes
+`{a: }` an empty string). Everything else raises NotNative. The file is composed once (PyYAML's C
+composer) and constructed here, so the checks and the values come from the same nodes.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import yaml
+
+from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, deep_copy
+
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_T = "tag:yaml.org,2002:"
+_MAP, _SEQ, _STR, _INT, _BOOL, _NULL, _MERGE = (_T + x for x in ("map", "seq", "str", "int", "bool", "null", "merge"))
+
+# Plain scalars Go's YAML 1.2 reader takes for numbers, booleans, nulls or times while PyYAML reads a
+# string (or the reverse): kustomize's JSON round trip would change them.
+_GO_NON_STRING = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*")
+_PLAIN_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+_API_VERSION = re.compile(r"([A-Za-z0-9][A-Za-z0-9.-]*/)?[A-Za-z0-9]+")
+_RESERVED_PREFIXES = ("config.kubernetes.io/", "internal.config.kubernetes.io/", "kustomize.config.k8s.io/",
+                      "config.k8s.io/")
+# A comment holding JSON (`# {"$openapi": ...}`) is field metadata to kyaml: it can change a merge.
+_SCHEMA_COMMENT = re.compile(rb"#[^\n]*(x-kubernetes|\$ref|\$openapi)")
+MIN_NODE_BUDGET = 100_000  # nodes constructed per file (aliases expanded) before it is refused
+NODES_PER_BYTE = 20
+
+
+class Parsed:
+    """The objects of one file, and whether a comment may carry kyaml field metadata."""
+
+    __slots__ = ("objects", "schema_comments")
+
+    def __init__(self, objects: tuple, schema_comments: bool):
+        self.objects = objects
+        self.schema_comments = schema_comments
+
+
+def read_objects(data: bytes, path: str) -> tuple[list[dict], bool]:
+    """The Kubernetes objects of a file, fresh copies (raises NotNative)."""
+    parsed = _parse(data, path)
+    return [deep_copy(o) for o in parsed.objects], parsed.schema_comments
+
+
+def read_values(text: str, what: str) -> list:
+    """The documents of a YAML text (a patch), each any value kustomize would read the same."""
+    return [deep_copy(v) for v in _documents(text.encode("utf-8"), what)]
+
+
+@lru_cache(maxsize=4096)
+def _parse(data: bytes, path: str) -> Parsed:
+    objects = []
+    for body in _documents(data, path):
+        if body is None or body is EMPTY_NULL:
+            continue
+        _check_object(body, path)
+        objects.append(body)
+    return Parsed(tuple(objects), _SCHEMA_COMMENT.search(data) is not None)
+
+
+def _documents(data: bytes, what: str) -> list:
+    try:
+        roots = list(yaml.compose_all(data, Loader=_COMPOSER))
+    except yaml.YAMLError:
+        raise NotNative(f"'{what}' is not YAML kustomize reads the same way") from None
+    except (ValueError, UnicodeDecodeError):
+        raise NotNative(f"'{what}' is not UTF-8 YAML") from None
+    budget = [MIN_NODE_BUDGET + NODES_PER_BYTE * len(data)]
+    return [None if root is None else _Constructor(what, budget).value(root, None) for root in roots]
+
+
+class _Constructor:
+    def __init__(self, what: str, budget: list[int]):
+        self.what = what
+        self.budget = budget
+
+    def refuse(self, why: str):
+        raise NotNative(f"'{self.what}' {why}")
+
+    def value(self, node, parent):
+        self.budget[0] -= 1
+        if self.budget[0] < 0:
+            self.refuse("expands its aliases too far")
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP:
+                self.refuse("has a tagged mapping")
+            return self.mapping(node)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                self.refuse("has a tagged sequence")
+            return [self.value(item, node) for item in node.value]
+        return self.scalar(node, parent)
+
+    def mapping(self, node) -> dict:
+        out: dict = {}
+        merged: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE and isinstance(key_node, yaml.ScalarNode) and not key_node.style:
+                for source in self._merge_sources(value_node):
+                    for k, v in source.items():
+                        merged.setdefault(k, v)  # the first source that has a key wins
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+                self.refuse("has a mapping key that is not a string")
+            key = key_node.value
+            if key == "<<" or (not key_node.style and _GO_NON_STRING.fullmatch(key)):
+                self.refuse(f"has a key ({key!r}) kustomize's reader takes for another type")
+            if key in out:
+                self.refuse(f"repeats the key {key!r}")
+            out[key] = self.value(value_node, node)
+        for k, v in merged.items():
+            out.setdefault(k, v)  # keys written in the mapping win over merged ones
+        return out
+
+    def _merge_sources(self, node) -> list[dict]:
+        if isinstance(node, yaml.MappingNode):
+            return [self.value(node, None)]
+        if isinstance(node, yaml.SequenceNode) and all(isinstance(n, yaml.MappingNode) for n in node.value):
+            return [self.value(n, None) for n in node.value]
+        self.refuse("merges (<<) something that is not a mapping")
+        return []
+
+    def scalar(self, node, parent):
+        style, tag, value = node.style, node.tag, node.value
+        if node.start_mark.line != node.end_mark.line and style != "|":
+            self.refuse("has a folded or multi-line scalar, which the two readers fold differently")
+        if style in ('"', "'", "|"):
+            if tag != _STR:
+                self.refuse("has a tagged scalar")
+            return value
+        if style == ">":
+            self.refuse("has a folded scalar")
+        if tag == _STR:
+            if _GO_NON_STRING.fullmatch(value):
+                self.refuse(f"has the plain scalar {value!r}, which kustomize reads as another type")
+            return value
+        if tag == _INT:
+            if not _PLAIN_INT.fullmatch(value) or abs(int(value)) >= 2 ** 53:
+                self.refuse(f"has the number {value!r}, which kustomize writes otherwise")
+            return int(value)
+        if tag == _BOOL:
+            if value not in ("true", "false"):
+                self.refuse(f"has {value!r}, a boolean only to PyYAML")
+            return value == "true"
+        if tag == _NULL:
+            if value in ("null", "~"):
+                return None
+            if value:
+                self.refuse(f"has {value!r} as null")
+            if parent is None or getattr(parent, "flow_style", False):
+                self.refuse("has an empty value in a flow collection (go-yaml reads it as an empty string)")
+            return EMPTY_NULL if isinstance(parent, yaml.MappingNode) else None
+        self.refuse(f"has a value kustomize's reader takes otherwise ({tag.rpartition(':')[2]})")
+        return None
+
+
+def _check_object(body, path: str) -> None:
+    if not isinstance(body, dict):
+        raise NotNative(f"'{path}' holds a document that is not a mapping")
+    kind, api, meta = body.get("kind"), body.get("apiVersion"), body.get("metadata")
+    if not isinstance(kind, str) or not kind or not isinstance(api, str) or not _API_VERSION.fullmatch(api):
+        raise NotNative(f"'{path}' holds a document without a plain kind and apiVersion")
+    if kind.endswith("List"):
+        raise NotNative(f"'{path}' holds a {kind}")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise NotNative(f"'{path}' holds a document without metadata.name")
+    if "namespace" in meta and not isinstance(meta["namespace"], str):
+        raise NotNative(f"'{path}' holds a namespace that is not a string")
+    for key in ("annotations", "labels"):
+        m = meta.get(key)
+        if m is None or m is EMPTY_NULL:
+            continue
+        if not isinstance(m, dict) or not all(isinstance(v, str) for v in m.values()):
+            raise NotNative(f"'{path}' has {key} that are not strings")
+        if any(k.startswith(_RESERVED_PREFIXES) for k in m):
+            raise NotNative(f"'{path}' has kustomize-reserved {key}")
