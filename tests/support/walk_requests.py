@@ -1,17 +1,17 @@
-"""The build requests the scanner's Flux walker really makes on a repo, built natively and by
-kustomize side by side while the walk runs.
+"""The build requests the scanner's Flux walker really makes on a repo.
 
 A Flux Kustomization's overlay is what its parent's build emitted (a parent's `patches` inject
 defaults into every child), and a path may live in an ExternalArtifact the walk lays out for the
-time of the walk only; so the comparison happens inside the walk: every `build_many` the walker
-makes goes to a native engine and to a binary engine on the same tree, and the walk carries on
-with kustomize's outcomes (what auto mode would give)."""
+time of the walk only; so everything here happens inside a walk: every `build_many` the walker
+makes is seen by a callback, with the tree it builds, and the walk carries on with the outcomes of
+a real engine (auto mode unless told)."""
 from __future__ import annotations
 
 import os
 import posixpath
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Callable
 
 from scanner.inventory import postbuild
 from scanner.inventory.builder import HOW_NATIVE, BuildEngine, BuildSettings
@@ -21,44 +21,28 @@ from scanner.inventory.walk import DocumentMatcher, WalkContext, walk_cluster
 from scanner.sources.discover import discover
 from scanner.sources.parse import parse_files
 
-
-@dataclass
-class Differential:
-    builds: int = 0
-    native: int = 0
-    mismatches: list[str] = field(default_factory=list)
+OnBuild = Callable[[str, set, list, list], None]  # (tree root, its files, requests, outcomes)
 
 
-def outcome_view(outcome) -> list:
-    """What must be identical: the objects in order, with the file each came from."""
-    return [(o.body, o.source_path, o.generated_by) for o in outcome.objects]
+class _Tap:
+    """An engine for the walker: a real engine, and a callback told of every batch."""
 
-
-class _SideBySide:
-    def __init__(self, root: str, files: set[str], result: Differential):
-        self.native = BuildEngine(root, set(files), BuildSettings(mode="native"))
-        self.binary = BuildEngine(root, set(files), BuildSettings(mode="binary"))
-        self.result = result
+    def __init__(self, root: str, files: set[str], mode: str, on_build: OnBuild):
+        self.root, self.files = root, set(files)
+        self.engine = BuildEngine(root, set(files), BuildSettings(mode=mode))
+        self.on_build = on_build
 
     def tool(self) -> dict:
-        return self.binary.tool()
+        return self.engine.tool()
 
     def build_many(self, requests):
-        native = self.native.build_many(requests)
-        binary = self.binary.build_many(requests)
-        self.result.builds += len(requests)
-        for req, n, b in zip(requests, native, binary):
-            if n.how != HOW_NATIVE:
-                continue
-            self.result.native += 1
-            if outcome_view(n) != outcome_view(b) or n.files_used != b.files_used:
-                self.result.mismatches.append(f"{req.key} ({req.path}): native and kustomize differ "
-                                              f"(kustomize: {b.how}, {[e.message for e in b.errors[:1]]})")
-        return binary
+        outcomes = self.engine.build_many(requests)
+        self.on_build(self.root, self.files, list(requests), outcomes)
+        return outcomes
 
 
-def walked_differential(repo_root: str) -> Differential:
-    """Walk every Flux root of the repo; every build compared, native against kustomize."""
+def walk(repo_root: str, on_build: OnBuild, mode: str = "auto") -> None:
+    """Walk every Flux root of the repo as the scanner does, telling `on_build` of every batch."""
     root = os.path.abspath(repo_root)
     fs = discover(root)
     documents, _errors = parse_files(fs.root, fs.yaml_files)
@@ -77,13 +61,61 @@ def walked_differential(repo_root: str) -> Differential:
     strict, evidence = strict_of(documents) if strict_of else (False, "")
     try:
         from scanner.inventory.resourcesets import expand
-    except ImportError:  # pragma: no cover
+    except ImportError:  # pragma: no cover - shipped with the scanner
         expand = None
-    result = Differential()
     ctx = WalkContext(repo_root=root, files=files, docs_by_path=by_path, kinds=Kinds(documents),
                       build_settings=None, strict=strict, strict_evidence=evidence,
-                      engine_factory=lambda r, f: _SideBySide(r, f, result), postbuild=postbuild,
+                      engine_factory=lambda r, f: _Tap(r, f, mode, on_build), postbuild=postbuild,
                       expand_resourceset=expand, matcher=DocumentMatcher(by_path))
     for r in found.roots:
         walk_cluster(r, ctx)
+
+
+def record_walk(repo_root: str) -> list[tuple[str, list]]:
+    """(tree root, requests) of every batch the walker sends, in order."""
+    got: list[tuple[str, list]] = []
+    walk(repo_root, lambda tree, _files, reqs, _outs: got.append((tree, reqs)))
+    return got
+
+
+def native_share(repo_root: str) -> tuple[int, int]:
+    """(builds the native builder did, builds) in an auto-mode walk."""
+    counts = [0, 0]
+
+    def count(_tree, _files, _reqs, outs):
+        counts[0] += sum(o.how == HOW_NATIVE for o in outs)
+        counts[1] += len(outs)
+
+    walk(repo_root, count)
+    return counts[0], counts[1]
+
+
+@dataclass
+class Differential:
+    builds: int = 0
+    native: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+
+def outcome_view(outcome) -> list:
+    """What must be identical: the objects in order, with the file each came from."""
+    return [(o.body, o.source_path, o.generated_by) for o in outcome.objects]
+
+
+def walked_differential(repo_root: str) -> Differential:
+    """Walk the repo with kustomize's outcomes; build every batch natively too and compare."""
+    result = Differential()
+
+    def compare(tree, files, requests, binary):
+        native = BuildEngine(tree, set(files), BuildSettings(mode="native")).build_many(requests)
+        result.builds += len(requests)
+        for req, n, b in zip(requests, native, binary):
+            if n.how != HOW_NATIVE:
+                continue
+            result.native += 1
+            if outcome_view(n) != outcome_view(b) or n.files_used != b.files_used:
+                result.mismatches.append(f"{req.key} ({req.path}): native and kustomize differ "
+                                         f"(kustomize: {b.how}, {[e.message for e in b.errors[:1]]})")
+
+    walk(repo_root, compare, mode="binary")
     return result

@@ -144,8 +144,9 @@ class Runner:
                         out[i] = built
                 break
             deferred.append(pending.pop(culprit))
-            if len(pending) == 1:
-                deferred.append(pending.pop())
+            if len(pending) == 1:  # alone now: built by itself, so the deferred ones are fewer than `plans`
+                last = pending.pop()
+                out[last] = self.build([plans[last]])[0]
         for i, built in zip(deferred, self.build([plans[i] for i in deferred])):
             out[i] = built
         return [out[i] for i in range(len(plans))]

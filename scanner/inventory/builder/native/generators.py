@@ -19,6 +19,7 @@ import posixpath
 import re
 
 from scanner.inventory.builder.native.model import NotNative, Res
+from scanner.inventory.builder.native.reader import has_line_breaks
 
 _ARGS = frozenset({"name", "namespace", "behavior", "literals", "files", "envs", "env", "options"})
 _OPTIONS = frozenset({"labels", "annotations", "disableNameSuffixHash", "immutable"})
@@ -135,7 +136,9 @@ def _pairs(args, name: str, kdir: str, files: dict[str, bytes]) -> list[tuple[st
         key, path = _file_source(src, name)
         pairs.append((key, _file(path, kdir, files, name)))
     seen = set()
-    for key, _value in pairs:
+    for key, value in pairs:
+        if has_line_breaks(value.decode("utf-8", "replace")):
+            raise NotNative(f"generator '{name}' has a value with a Unicode line break")
         if len(key) > 253 or not _CONFIGMAP_KEY.fullmatch(key) or key in (".", "..") or key.startswith(".."):
             raise NotNative(f"generator '{name}' has the key {key!r}, which kustomize refuses")
         if key in seen:

@@ -3,11 +3,16 @@
 kustomize (kyaml, on go-yaml v3, YAML 1.2) expands anchors, aliases and `<<` merge keys, then
 round-trips every object through JSON. PyYAML (YAML 1.1) reads some plain scalars otherwise: `yes`,
 `1e3`, `0o17`, dates, `1.0` (a JSON round trip makes it 1). A file is read here only when every
-scalar reads the same in both: strings (quoted, literal blocks, plain text no reader takes for
-anything else), plain decimal integers, `true`/`false`, `null`/`~`; and no folded or multi-line
-plain scalars, custom tags, duplicate keys, or empty values in flow collections (go-yaml makes
-`{a: }` an empty string). Everything else raises NotNative. The file is composed once (PyYAML's C
-composer) and constructed here, so the checks and the values come from the same nodes.
+scalar reads the same in both: strings (quoted, block, plain text no reader takes for anything
+else), plain decimal integers, `true`/`false`, `null`/`~`; and no custom tags, duplicate keys, or
+empty values in flow collections (go-yaml makes `{a: }` an empty string).
+
+Line folding (plain and quoted scalars over several lines, `>` blocks) is libyaml's in both
+readers (go-yaml is a port of it), except for more-indented lines in `>` blocks, where go-yaml
+keeps one more line break: such blocks are refused, and so is a folded scalar holding a tab, a
+carriage return, a Unicode line break or an escaped line break (`\\N`, `\\L` ...). Everything else
+raises NotNative. The file is composed once (PyYAML's C composer, libyaml) and constructed here,
+so the checks and the values come from the same nodes.
 """
 from __future__ import annotations
 
@@ -20,7 +25,11 @@ from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, deep_c
 
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _T = "tag:yaml.org,2002:"
-_MAP, _SEQ, _STR, _INT, _BOOL, _NULL, _MERGE = (_T + x for x in ("map", "seq", "str", "int", "bool", "null", "merge"))
+_MAP, _SEQ, _STR, _INT, _BOOL, _NULL, _MERGE, _VALUE = (
+    _T + x for x in ("map", "seq", "str", "int", "bool", "null", "merge", "value"))
+_FOLD_RISK = re.compile(r"[\t\r\x85\u2028\u2029]|\\[N_LP]")
+_BAD_ESCAPE = re.compile(r"\\[/N_LP]")
+_LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 # Plain scalars Go's YAML 1.2 reader takes for numbers, booleans, nulls or times while PyYAML reads a
 # string (or the reverse): kustomize's JSON round trip would change them.
@@ -54,6 +63,11 @@ def read_objects(data: bytes, path: str) -> tuple[list[dict], bool]:
     return [deep_copy(o) for o in parsed.objects], parsed.schema_comments
 
 
+def has_line_breaks(text: str) -> bool:
+    """Unicode line breaks (NEL, LS, PS): kustomize prints them raw, PyYAML reads them back as breaks."""
+    return _LINE_BREAKS.search(text) is not None
+
+
 def read_values(text: str, what: str) -> list:
     """The documents of a YAML text (a patch), each any value kustomize would read the same."""
     return [deep_copy(v) for v in _documents(text.encode("utf-8"), what)]
@@ -78,13 +92,21 @@ def _documents(data: bytes, what: str) -> list:
     except (ValueError, UnicodeDecodeError):
         raise NotNative(f"'{what}' is not UTF-8 YAML") from None
     budget = [MIN_NODE_BUDGET + NODES_PER_BYTE * len(data)]
-    return [None if root is None else _Constructor(what, budget).value(root, None) for root in roots]
+    return [None if root is None else _Constructor(what, budget, data).value(root, None) for root in roots]
 
 
 class _Constructor:
-    def __init__(self, what: str, budget: list[int]):
+    def __init__(self, what: str, budget: list[int], data: bytes):
         self.what = what
         self.budget = budget
+        self.data = data
+        self._text: str | None = None
+
+    def span(self, node) -> str:
+        """The source text of a node (marks count characters)."""
+        if self._text is None:
+            self._text = self.data.decode("utf-8")
+        return self._text[node.start_mark.index:node.end_mark.index]
 
     def refuse(self, why: str):
         raise NotNative(f"'{self.what}' {why}")
@@ -115,6 +137,9 @@ class _Constructor:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
                 self.refuse("has a mapping key that is not a string")
             key = key_node.value
+            if key_node.start_mark.line != key_node.end_mark.line or _LINE_BREAKS.search(key) \
+                    or (key_node.style == '"' and _BAD_ESCAPE.search(self.span(key_node))):
+                self.refuse(f"has a key ({key!r}) the two readers may read otherwise")
             if key == "<<" or (not key_node.style and _GO_NON_STRING.fullmatch(key)):
                 self.refuse(f"has a key ({key!r}) kustomize's reader takes for another type")
             if key in out:
@@ -134,14 +159,22 @@ class _Constructor:
 
     def scalar(self, node, parent):
         style, tag, value = node.style, node.tag, node.value
-        if node.start_mark.line != node.end_mark.line and style != "|":
-            self.refuse("has a folded or multi-line scalar, which the two readers fold differently")
-        if style in ('"', "'", "|"):
+        if node.start_mark.line != node.end_mark.line and style != "|" and _FOLD_RISK.search(self.span(node)):
+            self.refuse("folds a scalar holding a tab, a carriage return or a special line break")
+        if style == '"' and _BAD_ESCAPE.search(self.span(node)):
+            self.refuse("has a double-quoted escape go-yaml refuses or reads otherwise")
+        if _LINE_BREAKS.search(value):
+            self.refuse("has a Unicode line break in a string (read back otherwise from kustomize's output)")
+        if style == ">" and (value[:1] in (" ", "\t") or "\n " in value or "\n\t" in value
+                             or value.endswith("\n\n")):
+            self.refuse("has a folded block with more-indented lines or kept blank lines (go-yaml folds them "
+                        "otherwise)")
+        if style in ('"', "'", "|", ">"):
             if tag != _STR:
                 self.refuse("has a tagged scalar")
             return value
-        if style == ">":
-            self.refuse("has a folded scalar")
+        if tag == _VALUE and value == "=":
+            return value  # a bare `=`: a string to go-yaml
         if tag == _STR:
             if _GO_NON_STRING.fullmatch(value):
                 self.refuse(f"has the plain scalar {value!r}, which kustomize reads as another type")
