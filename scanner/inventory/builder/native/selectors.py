@@ -3,7 +3,7 @@
 group, version and kind are anchored regular expressions on the object's current group, version
 and kind; `name` matches the original or the current name; label and annotation selectors are
 Kubernetes label selectors. Only patterns that Go's and Python's regular expressions read alike
-(letters, digits, `.`, `-`, `_`) are taken, and only the selector forms parsed here; a target
+(no escapes, counted repetitions or flags) are taken, and only the selector forms parsed here; a target
 `namespace` (kustomize compares effective namespaces there) raises NotNative.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ import re
 from scanner.inventory.builder.native.model import NotNative, Res, split_api
 
 _FIELDS = frozenset({"group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"})
-_PLAIN_PATTERN = re.compile(r"[A-Za-z0-9._-]*")
+# Regular expressions Go (RE2) and Python read alike: no escapes, repetition counts or flags.
+_PLAIN_PATTERN = re.compile(r"[A-Za-z0-9._*+?|()\[\]^$-]*")
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 _KEY = re.compile(rf"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_NAME}")
 _VALUE = re.compile(rf"({_NAME})?")
@@ -33,7 +34,10 @@ def select(resources: list[Res], target: dict) -> list[Res]:
         if not _PLAIN_PATTERN.fullmatch(value):
             raise NotNative(f"a patch target {key} pattern {value!r}")
         if value:
-            patterns[key] = re.compile(value)
+            try:
+                patterns[key] = re.compile(value)
+            except re.error:
+                raise NotNative(f"a patch target {key} pattern {value!r} that does not compile") from None
     labels = parse_selector(target.get("labelSelector", ""))
     annotations = parse_selector(target.get("annotationSelector", ""))
     out = []

@@ -1,0 +1,504 @@
+"""Each shape the native builder claims, in a fixture repo written for it, built natively and by
+kustomize: identical objects in identical order, each shape really built natively (so the
+comparison is not vacuous), and a few results spelled out where kustomize's behaviour surprises."""
+from __future__ import annotations
+
+import pytest
+
+from scanner.inventory.builder import HOW_NATIVE, BuildRequest, FluxOverlay
+from tests.support.builder import build, engine, make_repo
+from tests.support.flux_requests import flux_requests, kustomization_dirs
+from tests.support.walk_requests import outcome_view
+
+HELMRELEASE = """
+    apiVersion: helm.toolkit.fluxcd.io/v2
+    kind: HelmRelease
+    metadata:
+      name: web
+      labels: {tier: front}
+    spec:
+      interval: 1h
+      chart: {spec: {chart: app-template, sourceRef: {kind: OCIRepository, name: app-template}}}
+      install:
+        remediation: {retries: 1}
+      values:
+        emptied:
+        explicit: null
+        tilde: ~
+        keep:
+          a: 1
+          nested:
+            gone:
+            stays: x
+        list: [{name: a, v: 1}, {name: b}]
+        hosts: [one.example.com, two.example.com]
+        emptymap: {}
+        emptylist: []
+    """
+
+FIXTURE = {
+    # -- resources, components, the legacy order --------------------------------------------------
+    "shapes/components/kustomization.yaml": """
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        resources: [hr.yaml, ./sub]
+        components: [../../components/alerts, ../../components/gen]
+        """,
+    "shapes/components/hr.yaml": HELMRELEASE,
+    "shapes/components/sub/kustomization.yaml": "resources: [objects.yaml]\n",
+    "shapes/components/sub/objects.yaml": """
+        apiVersion: admissionregistration.k8s.io/v1
+        kind: ValidatingWebhookConfiguration
+        metadata: {name: hook}
+        webhooks: []
+        ---
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: zeta}
+        ---
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: b}
+        ---
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: a, namespace: zz}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: d}
+        spec: {template: {spec: {containers: [{name: c, image: busybox}]}}}
+        ---
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: widgets.example.com}
+        spec: {group: example.com, names: {kind: Widget, plural: widgets}, scope: Namespaced, versions: []}
+        """,
+    "components/alerts/kustomization.yaml": """
+        apiVersion: kustomize.config.k8s.io/v1alpha1
+        kind: Component
+        resources: [alert.yaml]
+        patches:
+          - target: {kind: HelmRelease}
+            patch: |
+              apiVersion: helm.toolkit.fluxcd.io/v2
+              kind: HelmRelease
+              metadata: {name: any, annotations: {component: alerts}}
+              spec: {upgrade: {cleanupOnFail: true}}
+        """,
+    "components/alerts/alert.yaml": """
+        apiVersion: notification.toolkit.fluxcd.io/v1beta3
+        kind: Alert
+        metadata: {name: alerts}
+        spec: {providerRef: {name: pager}, eventSources: [{kind: HelmRelease, name: '*'}]}
+        """,
+    "components/gen/kustomization.yaml": """
+        apiVersion: kustomize.config.k8s.io/v1alpha1
+        kind: Component
+        configMapGenerator:
+          - name: from-component
+            literals: [mode=component]
+        """,
+    "components/extra/kustomization.yaml": """
+        apiVersion: kustomize.config.k8s.io/v1alpha1
+        kind: Component
+        resources: [extra.yaml]
+        """,
+    "components/extra/extra.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n",
+    # -- generators, options, the hash and built-in name references ----------------------------
+    "shapes/generators/kustomization.yaml": """
+        resources: [deploy.yaml, cronjob.yaml, ingress.yaml]
+        generatorOptions:
+          labels: {scope: global, shared: global}
+          annotations: {note: global}
+        configMapGenerator:
+          - name: settings
+            literals: [plain=value, 'quoted="x"', "single='y'", half="z', 'with=equals=sign', empty=]
+            files: [app.conf, renamed.txt=data/source.txt, blob.bin, escapes.txt]
+            envs: [vars.env]
+            options: {labels: {shared: local}, annotations: {local: yes-string}}
+          - name: plain
+            literals: [a=b]
+            options: {disableNameSuffixHash: true, immutable: true}
+          - name: empty
+        secretGenerator:
+          - name: creds
+            literals: [user=admin]
+            files: [long.txt]
+          - name: tls
+            type: kubernetes.io/tls
+            literals: [tls.crt=cert, tls.key=key]
+        """,
+    "shapes/generators/app.conf": "[server]\nport = 8080\n",
+    "shapes/generators/data/source.txt": "renamed source\n",
+    "shapes/generators/escapes.txt": "<html> & \"quotes\" \x01\x08\x0c\u2603 tab\there\r\n",
+    "shapes/generators/long.txt": "x" * 120 + "\n",
+    "shapes/generators/vars.env": "\ufeff# comment\n  LEADING=spaces\nEMPTY=\nNOEQUALS\nQUOTED=\"kept\"\nWIN=crlf\r\n",
+    "shapes/generators/deploy.yaml": """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          template:
+            spec:
+              volumes:
+                - {name: conf, configMap: {name: settings}}
+                - {name: secret, secret: {secretName: creds}}
+                - {name: projected, projected: {sources: [{configMap: {name: empty}}, {secret: {name: tls}}]}}
+                - {name: unrelated, configMap: {name: not-generated}}
+                - name: nulled
+                  configMap:
+              containers:
+                - name: c
+                  image: busybox
+                  envFrom: [{configMapRef: {name: settings}}, {secretRef: {name: creds}}]
+                  env:
+                    - {name: A, valueFrom: {configMapKeyRef: {name: plain, key: a}}}
+                    - {name: B, valueFrom: {secretKeyRef: {name: tls, key: tls.crt}}}
+        """,
+    "shapes/generators/cronjob.yaml": """
+        apiVersion: batch/v1
+        kind: CronJob
+        metadata: {name: job}
+        spec:
+          schedule: "@daily"
+          jobTemplate:
+            spec:
+              template:
+                spec:
+                  containers: [{name: c, image: busybox, envFrom: [{configMapRef: {name: settings}}]}]
+        """,
+    "shapes/generators/ingress.yaml": """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: web}
+        spec:
+          tls: [{hosts: [web.example.com], secretName: tls}]
+          rules: [{host: web.example.com}]
+        """,
+    # -- configurations: nameReference entries for custom resources --------------------------------
+    "shapes/configurations/kustomization.yaml": """
+        resources: [hr.yaml]
+        configMapGenerator:
+          - name: values
+            files: [values.yaml=values.yaml]
+          - name: extra
+            literals: [k=v]
+        configurations: [kustomizeconfig.yaml]
+        """,
+    "shapes/configurations/values.yaml": "replicaCount: 2\n",
+    "shapes/configurations/kustomizeconfig.yaml": """
+        nameReference:
+          - kind: ConfigMap
+            version: v1
+            fieldSpecs:
+              - path: spec/valuesFrom/name
+                kind: HelmRelease
+              - path: spec/values/persistence/config/name
+                kind: HelmRelease
+        """,
+    "shapes/configurations/hr.yaml": """
+        apiVersion: helm.toolkit.fluxcd.io/v2
+        kind: HelmRelease
+        metadata: {name: app}
+        spec:
+          valuesFrom: [{kind: ConfigMap, name: values}, {kind: Secret, name: values}]
+          values:
+            persistence: {config: {type: configMap, name: extra}}
+        """,
+    # -- the namespace transformer --------------------------------------------------------------
+    "shapes/namespace/kustomization.yaml": "namespace: apps\nresources: [objects.yaml]\n",
+    "shapes/namespace/objects.yaml": """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: placeholder, labels: {team: a}}
+        ---
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata: {name: runner}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: hooks}
+        spec: {ports: [{port: 443}]}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: rb}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+        subjects:
+          - {kind: ServiceAccount, name: default}
+          - {kind: User, name: default}
+          - {kind: ServiceAccount, name: elsewhere, namespace: other}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {name: crb}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}
+        subjects: [{kind: ServiceAccount, name: runner}]
+        ---
+        apiVersion: admissionregistration.k8s.io/v1
+        kind: MutatingWebhookConfiguration
+        metadata: {name: hooks}
+        webhooks:
+          - name: hooks.example.com
+            clientConfig: {service: {name: hooks, namespace: somewhere, path: /mutate}}
+        ---
+        apiVersion: cert-manager.io/v1
+        kind: ClusterIssuer
+        metadata: {name: letsencrypt}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRole
+        metadata: {name: admin-ish}
+        rules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]
+        """,
+    # -- patches: strategic merge, JSON 6902, selectors -------------------------------------------
+    "shapes/patches/kustomization.yaml": """
+        resources: [hr.yaml, widgets.yaml, ns.yaml]
+        patches:
+          - target: {group: helm.toolkit.fluxcd.io, kind: HelmRelease, labelSelector: "tier in (front, back), !legacy"}
+            patch: |
+              apiVersion: helm.toolkit.fluxcd.io/v2
+              kind: HelmRelease
+              metadata: {name: not-used, namespace: not-used, labels: {patched: "true"}}
+              spec:
+                install:
+                  remediation: {retries: 3, strategy: rollback}
+                  crds: CreateReplace
+                values:
+                  explicit: set
+                  keep: {nested: {added: true}, removed: null}
+                  list: [{name: replaced}]
+                  fresh: {inner: {a: 1, dropped: null}}
+                  nullnew: null
+          - path: widget-patch.yaml
+          - target: {kind: Widget, name: "w.*", annotationSelector: "team=blue"}
+            patch: |-
+              - op: add
+                path: /spec/items/-
+                value: appended
+              - op: replace
+                path: /spec/size
+                value: 5
+              - op: remove
+                path: /spec/old
+              - op: add
+                path: /metadata/annotations/example.com~1patched
+                value: "yes"
+          - target: {kind: Namespace}
+            patch: |
+              apiVersion: v1
+              kind: Namespace
+              metadata:
+                name: any
+                labels: {pod-security.kubernetes.io/enforce: privileged}
+        """,
+    "shapes/patches/hr.yaml": HELMRELEASE,
+    "shapes/patches/widget-patch.yaml": """
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: solo}
+        spec: {colour: green}
+        """,
+    "shapes/patches/widgets.yaml": """
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: solo}
+        spec: {colour: red, size: 1}
+        ---
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: w1, annotations: {team: blue}}
+        spec:
+          items: [a]
+          size: 1
+          old: x
+          gone:
+        ---
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: w2, annotations: {team: red}}
+        spec: {items: [a], size: 1, old: x}
+        """,
+    "shapes/patches/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: patched-ns}\n",
+    # -- a parent patching what a child's JSON patch left (an emptied value is null by then) -------
+    "shapes/chain/kustomization.yaml": """
+        resources: [child]
+        patches:
+          - target: {kind: Widget}
+            patch: |
+              apiVersion: example.com/v1
+              kind: Widget
+              metadata: {name: x}
+              spec: {size: 9}
+        """,
+    "shapes/chain/child/kustomization.yaml": """
+        resources: [w.yaml]
+        patches:
+          - target: {kind: Widget}
+            patch: '[{"op": "add", "path": "/spec/touched", "value": true}]'
+        """,
+    "shapes/chain/child/w.yaml": """
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: chained}
+        spec:
+          size: 1
+          emptied:
+          other:
+        """,
+    # -- YAML: anchors, merge keys, folded and multi-line scalars -------------------------------
+    "shapes/yaml/kustomization.yaml": "resources: [hr.yaml]\n",
+    "shapes/yaml/hr.yaml": """
+        apiVersion: helm.toolkit.fluxcd.io/v2
+        kind: HelmRelease
+        metadata: {name: &app anchored}
+        spec:
+          values:
+            defaults: &defaults {image: busybox, pull: IfNotPresent}
+            first:
+              <<: *defaults
+              image: override
+            both:
+              <<: [*defaults, {pull: Always, extra: 1}]
+            name: *app
+            folded: >
+              one long line
+              folded into one
+            literal: |
+              kept
+                as is
+            plain: a plain scalar
+              over two lines
+            quoted: "double \\"quoted\\"
+              and \\u00e9scaped"
+            single: 'it''s
+              single'
+            equals: =
+        """,
+    # -- a Flux-generated kustomization (no kustomization file) ----------------------------------
+    "shapes/generated/app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gen}\ndata: {a: b}\n",
+    "shapes/generated/nested/more.yml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: more}\n",
+    # -- Flux Kustomizations: targetNamespace, patches and components from the spec -------------
+    "flux/apps.yaml": """
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata: {name: components, namespace: flux-system}
+        spec:
+          path: ./shapes/components
+          targetNamespace: media
+          components: [../../components/extra]
+          patches:
+            - target: {group: helm.toolkit.fluxcd.io, kind: HelmRelease}
+              patch: |
+                apiVersion: helm.toolkit.fluxcd.io/v2
+                kind: HelmRelease
+                metadata: {name: not-used}
+                spec:
+                  upgrade: {remediation: {retries: 3}}
+                  values: {emptied: again}
+          sourceRef: {kind: GitRepository, name: flux-system}
+        ---
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata: {name: generated, namespace: flux-system}
+        spec:
+          path: ./shapes/generated
+          targetNamespace: gen
+          sourceRef: {kind: GitRepository, name: flux-system}
+        ---
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata: {name: generators, namespace: flux-system}
+        spec:
+          path: ./shapes/generators
+          targetNamespace: apps
+          sourceRef: {kind: GitRepository, name: flux-system}
+        """,
+}
+
+SHAPES = ["shapes/components", "shapes/generators", "shapes/configurations", "shapes/namespace",
+          "shapes/patches", "shapes/chain", "shapes/yaml"]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    base = tmp_path_factory.mktemp("shapes")
+    (base / "shapes" / "generators").mkdir(parents=True)
+    (base / "shapes" / "generators" / "blob.bin").write_bytes(bytes(range(256)) * 2)  # not UTF-8: binaryData
+    return make_repo(base, FIXTURE)
+
+
+def test_every_shape_is_built_natively_and_exactly_as_kustomize_does(repo):
+    root, files = repo
+    requests = [BuildRequest(f"k:{d}", d) for d in kustomization_dirs(files) if not d.startswith("components/")]
+    requests += flux_requests(root, files)
+    native = engine(root, files, "native").build_many(requests)
+    binary = engine(root, files, "binary").build_many(requests)
+    not_native = {r.key: n.gaps[-1].message for r, n in zip(requests, native) if n.how != HOW_NATIVE}
+    assert not_native == {}
+    for req, n, b in zip(requests, native, binary):
+        assert b.how == "kustomize", (req.key, b.errors)
+        assert outcome_view(n) == outcome_view(b), req.key
+        assert n.files_used == b.files_used, req.key
+    assert {f"k:{s}" for s in SHAPES} <= {r.key for r in requests}
+
+
+def _objects(outcome) -> dict:
+    return {(o.body["kind"], o.body["metadata"]["name"]): o for o in outcome.objects}
+
+
+def test_generated_objects_get_kustomizes_hash_and_references_follow(repo):
+    root, files = repo
+    out = build(root, files, "shapes/generators", mode="native")
+    objects = _objects(out)
+    names = {name for kind, name in objects if kind in ("ConfigMap", "Secret")}
+    assert "plain" in names and "empty-6ct58987ht" in names  # kustomize's hash of an empty ConfigMap
+    settings = next(n for n in names if n.startswith("settings-"))
+    deploy = objects[("Deployment", "web")].body["spec"]["template"]["spec"]
+    assert deploy["volumes"][0]["configMap"]["name"] == settings
+    assert deploy["volumes"][3]["configMap"]["name"] == "not-generated"
+    assert deploy["containers"][0]["env"][0]["valueFrom"]["configMapKeyRef"]["name"] == "plain"
+    cm = objects[("ConfigMap", settings)]
+    assert cm.generated_by == "shapes/generators/kustomization.yaml" and cm.source_path is None
+    assert cm.body["metadata"]["labels"] == {"scope": "global", "shared": "local"}
+    assert cm.body["data"]["quoted"] == "x" and cm.body["data"]["half"] == "\"z'"
+    assert cm.body["data"]["NOEQUALS"] == "" and cm.body["data"]["WIN"] == "crlf"
+    blob = cm.body["binaryData"]["blob.bin"]  # not UTF-8: base64 in kyaml's 70-character lines
+    assert blob.endswith("\n") and {len(line) for line in blob.splitlines()[:-1]} == {70}
+
+
+def test_a_strategic_merge_drops_empty_values_and_keeps_explicit_nulls(repo):
+    root, files = repo
+    hr = _objects(build(root, files, "shapes/patches", mode="native"))[("HelmRelease", "web")].body
+    values = hr["spec"]["values"]
+    assert "emptied" not in values and values["tilde"] is None
+    assert values["explicit"] == "set"
+    assert values["keep"] == {"a": 1, "nested": {"stays": "x", "added": True}}
+    assert values["list"] == [{"name": "replaced"}]
+    assert values["fresh"] == {"inner": {"a": 1}} and "nullnew" not in values
+    assert hr["metadata"] == {"name": "web", "labels": {"tier": "front", "patched": "true"}}
+    assert hr["apiVersion"] == "helm.toolkit.fluxcd.io/v2"
+
+
+def test_the_namespace_transformer_renames_namespaces_and_default_subjects(repo):
+    root, files = repo
+    objects = _objects(build(root, files, "shapes/namespace", mode="native"))
+    assert ("Namespace", "apps") in objects and ("Namespace", "placeholder") not in objects
+    subjects = objects[("RoleBinding", "rb")].body["subjects"]
+    assert [s.get("namespace") for s in subjects] == ["apps", "apps", "other"]
+    assert objects[("ClusterRoleBinding", "crb")].body["subjects"][0]["namespace"] == "apps"  # a name reference
+    hook = objects[("MutatingWebhookConfiguration", "hooks")].body["webhooks"][0]["clientConfig"]["service"]
+    assert hook["namespace"] == "somewhere"  # named elsewhere: the Service here is not it
+    assert objects[("ClusterIssuer", "letsencrypt")].body["metadata"]["namespace"] == "apps"  # kustomize's view
+
+
+def test_a_flux_overlay_is_merged_into_the_built_kustomization(repo):
+    root, files = repo
+    overlay = FluxOverlay(target_namespace="media", components=("../../components/alerts",))
+    out = build(root, files, "shapes/generated", FluxOverlay(target_namespace="gen"), mode="native")
+    assert [(o.body["metadata"]["name"], o.body["metadata"]["namespace"], o.source_path) for o in out.objects] == [
+        ("gen", "gen", "shapes/generated/app.yaml"), ("more", "gen", "shapes/generated/nested/more.yml")]
+    twice = build(root, files, "shapes/components", overlay, mode="native")
+    assert twice.how != HOW_NATIVE  # the component's Alert twice: kustomize refuses the build too
