@@ -73,7 +73,7 @@ class Accumulator:
                 ra.extend(self.target(p, None, False))
             else:
                 raise NotNative(f"resource '{ref}' of '{kfile}' is missing")
-            check_unique(ra, d)
+        check_unique(ra, d)  # appending changes no id: a clash at any append is still there now
         for ref in _paths(k, "configurations"):
             p = _join(d, ref)
             data = self.files.get(p)

@@ -8,6 +8,8 @@ merge walk drops such a field where it keeps an explicit `null`, and nothing els
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from scanner.inventory.builder.native.tables import BUILTIN_GROUPS, CLUSTER_SCOPED, NAMESPACED, ORDER_FIRST, ORDER_LAST
 
 
@@ -26,12 +28,14 @@ EMPTY_NULL = _EmptyNull()
 CLUSTER = "~cluster"  # the effective namespace of a cluster-scoped object (kustomize: TotallyNotANamespace)
 
 
+@lru_cache(maxsize=1024)
 def split_api(api: str) -> tuple[str, str]:
     """(group, version) as kustomize's resid parses an apiVersion."""
     group, sep, version = api.partition("/")
     return (group, version) if sep else ("", api)
 
 
+@lru_cache(maxsize=4096)
 def scope(api: str, kind: str) -> str | None:
     """"cluster" or "namespaced" as kustomize v5.8.1 takes it, None when it is not known here."""
     if (api, kind) in CLUSTER_SCOPED:

@@ -109,7 +109,7 @@ def _merged(custom: list) -> dict[str, list[FieldSpec]]:
 class _Fixer:
     def __init__(self, resources: list[Res]):
         self.resources = resources
-        self.seen: dict[int, list[Res]] = {}
+        self.binding_ns: dict[int, set[str]] = {}
         self.by_prev_name: dict[str, list[Res]] = {}
         for r in resources:
             for name in {n for _k, _ns, n in r.prev}:
@@ -157,7 +157,9 @@ class _Fixer:
         old = _text(value)
         if old is None or old not in self.by_prev_name:
             return
-        referral = self.select(referrer, spec, old, self.visible(referrer), names_only=True)
+        # Only objects that once had the name can be chosen: those of them the referrer can see.
+        candidates = [r for r in self.by_prev_name[old] if self.can_see(referrer, r)]
+        referral = self.select(referrer, spec, old, candidates, names_only=True)
         if referral is not None and referral.name != old:
             parent[key] = referral.name
 
@@ -183,18 +185,17 @@ class _Fixer:
 
     def visible(self, referrer: Res) -> list[Res]:
         """kustomize's SubsetThatCouldBeReferencedByResource."""
-        got = self.seen.get(id(referrer))
-        if got is None:
-            if known_scope(referrer.api, referrer.kind) == "cluster":
-                got = self.resources
-            else:
-                ns = _eff(referrer.api, referrer.kind, referrer.namespace)
-                binding_ns = _binding_namespaces(referrer)
-                got = [r for r in self.resources
-                       if known_scope(r.api, r.kind) == "cluster" or _eff(r.api, r.kind, r.namespace) == ns
-                       or r.namespace in binding_ns]
-            self.seen[id(referrer)] = got
-        return got
+        return [r for r in self.resources if self.can_see(referrer, r)]
+
+    def can_see(self, referrer: Res, r: Res) -> bool:
+        if known_scope(referrer.api, referrer.kind) == "cluster" or known_scope(r.api, r.kind) == "cluster":
+            return True
+        if _eff(r.api, r.kind, r.namespace) == _eff(referrer.api, referrer.kind, referrer.namespace):
+            return True
+        binding_ns = self.binding_ns.get(id(referrer))
+        if binding_ns is None:
+            binding_ns = self.binding_ns[id(referrer)] = _binding_namespaces(referrer)
+        return r.namespace in binding_ns
 
     def select(self, referrer: Res, spec: FieldSpec, old: str, candidates: list[Res], names_only: bool) -> Res | None:
         t_kind, t_group, t_version = spec.target

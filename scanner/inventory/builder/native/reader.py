@@ -22,8 +22,9 @@ from functools import lru_cache
 import yaml
 
 from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, deep_copy
+from scanner.sources.yamlload import FastLoader
 
-_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_COMPOSER = FastLoader  # libyaml's composer, with the scanner's memo of implicit tags
 _T = "tag:yaml.org,2002:"
 _MAP, _SEQ, _STR, _INT, _BOOL, _NULL, _MERGE, _VALUE = (
     _T + x for x in ("map", "seq", "str", "int", "bool", "null", "merge", "value"))
@@ -37,7 +38,10 @@ _GO_NON_STRING = re.compile(
     r"[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
     r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*")
-_PLAIN_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+# Integers both readers take alike (go-yaml parses them as Go's ParseInt with base 0 does, after
+# dropping `_`): decimal, 0x hexadecimal, 0b binary, and C-style octal with a leading 0.
+_INT_FORMS = ((re.compile(r"0|[1-9][0-9_]*"), 10), (re.compile(r"0x[0-9a-fA-F_]+"), 16),
+              (re.compile(r"0b[01_]+"), 2), (re.compile(r"0[0-7_]+"), 8))
 _API_VERSION = re.compile(r"([A-Za-z0-9][A-Za-z0-9.-]*/)?[A-Za-z0-9]+")
 _RESERVED_PREFIXES = ("config.kubernetes.io/", "internal.config.kubernetes.io/", "kustomize.config.k8s.io/",
                       "config.k8s.io/")
@@ -70,7 +74,12 @@ def has_line_breaks(text: str) -> bool:
 
 def read_values(text: str, what: str) -> list:
     """The documents of a YAML text (a patch), each any value kustomize would read the same."""
-    return [deep_copy(v) for v in _documents(text.encode("utf-8"), what)]
+    return [deep_copy(v) for v in _values(text, what)]
+
+
+@lru_cache(maxsize=1024)
+def _values(text: str, what: str) -> tuple:
+    return tuple(_documents(text.encode("utf-8"), what))
 
 
 @lru_cache(maxsize=4096)
@@ -180,9 +189,10 @@ class _Constructor:
                 self.refuse(f"has the plain scalar {value!r}, which kustomize reads as another type")
             return value
         if tag == _INT:
-            if not _PLAIN_INT.fullmatch(value) or abs(int(value)) >= 2 ** 53:
+            number = _int(value)
+            if number is None or abs(number) >= 2 ** 53:
                 self.refuse(f"has the number {value!r}, which kustomize writes otherwise")
-            return int(value)
+            return number
         if tag == _BOOL:
             if value not in ("true", "false"):
                 self.refuse(f"has {value!r}, a boolean only to PyYAML")
@@ -197,6 +207,19 @@ class _Constructor:
             return EMPTY_NULL if isinstance(parent, yaml.MappingNode) else None
         self.refuse(f"has a value kustomize's reader takes otherwise ({tag.rpartition(':')[2]})")
         return None
+
+
+def _int(text: str) -> int | None:
+    sign, digits = (text[0], text[1:]) if text[:1] in "+-" else ("", text)
+    for form, base in _INT_FORMS:
+        if form.fullmatch(digits) and not digits.endswith("_") and "__" not in digits:
+            body = digits.replace("_", "")
+            body = body[2:] if base in (2, 16) else body
+            if not body:
+                return None
+            value = int(body, base)
+            return -value if sign == "-" else value
+    return None
 
 
 def _check_object(body, path: str) -> None:
