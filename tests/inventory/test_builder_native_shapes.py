@@ -34,6 +34,8 @@ HELMRELEASE = """
         hosts: [one.example.com, two.example.com]
         emptymap: {}
         emptylist: []
+        flow: {empty: , kept: 1}
+        flowlist: [{empty: }]
     """
 
 FIXTURE = {
@@ -376,6 +378,10 @@ FIXTURE = {
             single: 'it''s
               single'
             equals: =
+            numbers: {octal: 0775, hex: 0x1F, binary: 0b101, under: 1_000, plus: +12, minus: -0400}
+            yaml11: {a: yes, b: No, c: on, d: OFF, e: True, f: FALSE, g: Null, h: NULL}
+            yes: a key only PyYAML takes for a boolean
+            flow: {empty: , list: [{inner: }]}
         """,
     # -- a Flux-generated kustomization (no kustomization file) ----------------------------------
     "shapes/generated/app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gen}\ndata: {a: b}\n",
@@ -474,6 +480,7 @@ def test_a_strategic_merge_drops_empty_values_and_keeps_explicit_nulls(repo):
     hr = _objects(build(root, files, "shapes/patches", mode="native"))[("HelmRelease", "web")].body
     values = hr["spec"]["values"]
     assert "emptied" not in values and values["tilde"] is None
+    assert values["flow"] == {"kept": 1} and values["flowlist"] == [{"empty": ""}]  # go-yaml: `{a: }` is ""
     assert values["explicit"] == "set"
     assert values["keep"] == {"a": 1, "nested": {"stays": "x", "added": True}}
     assert values["list"] == [{"name": "replaced"}]

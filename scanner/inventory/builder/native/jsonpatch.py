@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, deep_copy
+from scanner.inventory.builder.native.model import EMPTY_NULL, FLOW_EMPTY, NotNative, deep_copy
 
 _INDEX = re.compile(r"0|[1-9][0-9]*")
 
@@ -18,9 +18,22 @@ def check_ops(ops) -> list[dict]:
                 or not isinstance(op.get("path"), str) or not op["path"].startswith("/") \
                 or not set(op) <= {"op", "path", "value"} or (op["op"] != "remove" and "value" not in op):
             raise NotNative("a JSON patch operation the native builder does not do")
-        if op.get("value") is EMPTY_NULL:
-            raise NotNative("a JSON patch operation without a value")
+        if _has_empty(op.get("value")):
+            raise NotNative("a JSON patch value written empty (read by another YAML reader there)")
     return ops
+
+
+def _has_empty(value) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if v is EMPTY_NULL or v is FLOW_EMPTY:
+            return True
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def apply(doc: dict, ops: list[dict]) -> None:

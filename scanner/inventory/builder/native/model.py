@@ -5,6 +5,8 @@ A resource keeps its previous ids (kind, namespace, name before each transformer
 because kustomize selects patch targets and name-reference referrals by them. A mapping value
 written empty (`key:` in block style) is held as EMPTY_NULL until output: kustomize's strategic
 merge walk drops such a field where it keeps an explicit `null`, and nothing else tells them apart.
+An empty value in a flow mapping (`{key: }`) is FLOW_EMPTY: null to kustomize's walks, an empty
+string in what it prints.
 """
 from __future__ import annotations
 
@@ -25,6 +27,17 @@ class _EmptyNull:
 
 
 EMPTY_NULL = _EmptyNull()
+
+
+class _FlowEmpty:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "FLOW_EMPTY"
+
+
+FLOW_EMPTY = _FlowEmpty()
+NULLS = (None, EMPTY_NULL, FLOW_EMPTY)  # the values kustomize's walks take for null
 CLUSTER = "~cluster"  # the effective namespace of a cluster-scoped object (kustomize: TotallyNotANamespace)
 
 
@@ -92,7 +105,7 @@ class Res:
 
     def labels(self) -> dict:
         got = self.body["metadata"].get("labels")
-        if got in (None, EMPTY_NULL):
+        if got is None or got is EMPTY_NULL:
             return {}
         if not isinstance(got, dict) or not all(isinstance(v, str) for v in got.values()):
             raise NotNative(f"{self.kind} {self.name} has labels that are not strings")
@@ -100,7 +113,7 @@ class Res:
 
     def annotations(self) -> dict:
         got = self.body["metadata"].get("annotations")
-        if got in (None, EMPTY_NULL):
+        if got is None or got is EMPTY_NULL:
             return {}
         if not isinstance(got, dict) or not all(isinstance(v, str) for v in got.values()):
             raise NotNative(f"{self.kind} {self.name} has annotations that are not strings")
@@ -134,12 +147,14 @@ def deep_copy(o):
 
 
 def finished(o):
-    """A body as kustomize prints it: EMPTY_NULL becomes null."""
+    """A body as kustomize prints it: EMPTY_NULL becomes null, FLOW_EMPTY an empty string."""
     if isinstance(o, dict):
         return {k: finished(v) for k, v in o.items()}
     if isinstance(o, list):
         return [finished(v) for v in o]
-    return None if o is EMPTY_NULL else o
+    if o is EMPTY_NULL:
+        return None
+    return "" if o is FLOW_EMPTY else o
 
 
 def _id_keys(res: Res) -> list[tuple]:

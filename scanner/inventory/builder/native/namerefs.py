@@ -14,7 +14,7 @@ plus the `nameReference` entries of the build's `configurations:` files.
 """
 from __future__ import annotations
 
-from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, Res, effective_namespace, known_scope, split_api
+from scanner.inventory.builder.native.model import EMPTY_NULL, NULLS, NotNative, Res, effective_namespace, known_scope, split_api
 from scanner.inventory.builder.native.reader import read_values
 from scanner.inventory.builder.native.tables import NAME_REFERENCES
 
@@ -128,7 +128,7 @@ class _Fixer:
         if not isinstance(node, dict):
             raise NotNative(f"a {referrer.kind} has a scalar where kustomize looks up a reference")
         value = node.get(path[0], None)
-        if value is None or value is EMPTY_NULL:
+        if any(value is n for n in NULLS):
             return
         if len(path) == 1:
             self.set_leaf(referrer, spec, node, path[0])
@@ -142,7 +142,7 @@ class _Fixer:
             for i, item in enumerate(node):
                 if isinstance(item, dict):
                     self.set_mapping(referrer, spec, item)
-                elif isinstance(item, (str, int, bool)) or item is None:
+                elif isinstance(item, (str, int, bool)) or any(item is n for n in NULLS):
                     self.set_scalar(referrer, spec, node, i)
 
     def set_leaf(self, referrer: Res, spec: FieldSpec, parent: dict, key: str) -> None:
@@ -252,7 +252,7 @@ def _binding_namespaces(referrer: Res) -> set[str]:
 
 def _text(value) -> str | None:
     """The text kustomize compares for a scalar (None for a null, which it skips)."""
-    if value is None or value is EMPTY_NULL:
+    if any(value is n for n in NULLS):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -8,7 +8,7 @@ conversion webhook service) raise NotNative, and so does a kind whose scope is n
 """
 from __future__ import annotations
 
-from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, Res, check_unique, known_scope
+from scanner.inventory.builder.native.model import NULLS, NotNative, Res, check_unique, known_scope
 
 
 def set_namespace(resources: list[Res], ns: str, where: str) -> None:
@@ -33,7 +33,7 @@ def set_namespace(resources: list[Res], ns: str, where: str) -> None:
 
 def _default_subjects(body: dict, ns: str) -> None:
     subjects = body.get("subjects")
-    if subjects is None or subjects is EMPTY_NULL:
+    if any(subjects is n for n in NULLS):
         return
     if not isinstance(subjects, list):
         raise NotNative("a role binding's subjects are not a list")

@@ -4,8 +4,9 @@ kustomize (kyaml, on go-yaml v3, YAML 1.2) expands anchors, aliases and `<<` mer
 round-trips every object through JSON. PyYAML (YAML 1.1) reads some plain scalars otherwise: `yes`,
 `1e3`, `0o17`, dates, `1.0` (a JSON round trip makes it 1). A file is read here only when every
 scalar reads the same in both: strings (quoted, block, plain text no reader takes for anything
-else), plain decimal integers, `true`/`false`, `null`/`~`; and no custom tags, duplicate keys, or
-empty values in flow collections (go-yaml makes `{a: }` an empty string).
+else), integers written alike for both, `true`/`false`, `null`/`~`, and YAML 1.1's other booleans
+(`yes`, `off` ...), which go-yaml reads as the strings kustomize then prints; no custom tags or
+duplicate keys. An empty value in a flow mapping (`{a: }`) is an empty string to go-yaml.
 
 Line folding (plain and quoted scalars over several lines, `>` blocks) is libyaml's in both
 readers (go-yaml is a port of it), except for more-indented lines in `>` blocks, where go-yaml
@@ -21,7 +22,7 @@ from functools import lru_cache
 
 import yaml
 
-from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, deep_copy
+from scanner.inventory.builder.native.model import EMPTY_NULL, FLOW_EMPTY, NotNative, deep_copy
 from scanner.sources.yamlload import FastLoader
 
 _COMPOSER = FastLoader  # libyaml's composer, with the scanner's memo of implicit tags
@@ -143,9 +144,12 @@ class _Constructor:
                     for k, v in source.items():
                         merged.setdefault(k, v)  # the first source that has a key wins
                 continue
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
-                self.refuse("has a mapping key that is not a string")
             key = key_node.value
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _BOOL and not key_node.style \
+                    and key not in ("true", "True", "TRUE", "false", "False", "FALSE"):
+                pass  # yes/no/on/off: a string key to go-yaml
+            elif not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+                self.refuse("has a mapping key that is not a string")
             if key_node.start_mark.line != key_node.end_mark.line or _LINE_BREAKS.search(key) \
                     or (key_node.style == '"' and _BAD_ESCAPE.search(self.span(key_node))):
                 self.refuse(f"has a key ({key!r}) the two readers may read otherwise")
@@ -194,17 +198,19 @@ class _Constructor:
                 self.refuse(f"has the number {value!r}, which kustomize writes otherwise")
             return number
         if tag == _BOOL:
-            if value not in ("true", "false"):
-                self.refuse(f"has {value!r}, a boolean only to PyYAML")
-            return value == "true"
+            if value in ("true", "True", "TRUE", "false", "False", "FALSE"):
+                return value[0] in "tT"
+            return value  # yes/no/on/off: booleans to PyYAML only; go-yaml reads (and kustomize prints) a string
         if tag == _NULL:
-            if value in ("null", "~"):
+            if value in ("null", "Null", "NULL", "~"):
                 return None
             if value:
                 self.refuse(f"has {value!r} as null")
-            if parent is None or getattr(parent, "flow_style", False):
-                self.refuse("has an empty value in a flow collection (go-yaml reads it as an empty string)")
-            return EMPTY_NULL if isinstance(parent, yaml.MappingNode) else None
+            if isinstance(parent, yaml.MappingNode):
+                return FLOW_EMPTY if parent.flow_style else EMPTY_NULL
+            if parent is None or parent.flow_style:
+                self.refuse("has an empty value in a flow sequence")
+            return None
         self.refuse(f"has a value kustomize's reader takes otherwise ({tag.rpartition(':')[2]})")
         return None
 

@@ -3,7 +3,7 @@
 kyaml's merge2 walks the whole object, not only the patched fields. Read off kustomize v5.8.1 and
 its sources (kyaml walk, merge2; lists are never inferred associative without a schema):
   - a field only in the object: a mapping is walked in turn, a list or scalar is kept, and a value
-    written empty (`key:`) is dropped, where an explicit `null` is kept;
+    written empty (`key:`, or `{key: }`) is dropped, where an explicit `null` is kept;
   - a field the patch sets to null (`null`, `~` or empty) is removed, and never added;
   - a mapping in the patch merges into the object's mapping (or is added where the object has none
     or null, with the nulls inside it dropped);
@@ -12,7 +12,7 @@ A patch that changes the type of a value, or holds `$patch`-style directives, ra
 """
 from __future__ import annotations
 
-from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative
+from scanner.inventory.builder.native.model import EMPTY_NULL, FLOW_EMPTY, NotNative
 
 _MISSING = object()
 _CLEAR = object()
@@ -39,12 +39,12 @@ def _map(dest: dict, origin: dict | None) -> dict:
 
 def _walk(d, o):
     if o is _MISSING:
-        if d is EMPTY_NULL:
+        if d is EMPTY_NULL or d is FLOW_EMPTY:
             return _CLEAR
         return _map(d, None) if isinstance(d, dict) else d
-    if o is None or o is EMPTY_NULL:
+    if o is None or o is EMPTY_NULL or o is FLOW_EMPTY:
         return _CLEAR
-    absent = d is _MISSING or d is None or d is EMPTY_NULL
+    absent = d is _MISSING or d is None or d is EMPTY_NULL or d is FLOW_EMPTY
     if isinstance(o, dict):
         if absent:
             return _added(o)
@@ -61,7 +61,8 @@ def _walk(d, o):
 
 
 def _added(o: dict) -> dict:
-    return {k: (_added(v) if isinstance(v, dict) else v) for k, v in o.items() if v is not None and v is not EMPTY_NULL}
+    return {k: (_added(v) if isinstance(v, dict) else v) for k, v in o.items()
+            if v is not None and v is not EMPTY_NULL and v is not FLOW_EMPTY}
 
 
 def has_directives(value) -> bool:
