@@ -104,9 +104,9 @@ DECLINED = {
     "float/f.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\ndata: {}\nspec: {t: 1.0}\n",
     "date/kustomization.yaml": "resources: [d.yaml]\n",
     "date/d.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata: {when: 2024-01-01}\n",
-    # go-yaml reads an empty value in a flow mapping as "", PyYAML as null.
-    "flow/kustomization.yaml": "resources: [f.yaml]\n",
-    "flow/f.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\ndata: {a: }\n",
+    # A custom tag.
+    "tag/kustomization.yaml": "resources: [t.yaml]\n",
+    "tag/t.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: t}\ndata: {a: !custom x}\n",
     # A folded block with a more-indented line: go-yaml keeps one more line break than libyaml.
     "folded/kustomization.yaml": "resources: [f.yaml]\n",
     "folded/f.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\ndata:\n  a: >\n    one\n      more\n",
