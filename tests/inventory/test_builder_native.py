@@ -107,11 +107,12 @@ DECLINED = {
     # A custom tag.
     "tag/kustomization.yaml": "resources: [t.yaml]\n",
     "tag/t.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: t}\ndata: {a: !custom x}\n",
-    # A folded block with a more-indented line: go-yaml keeps one more line break than libyaml.
+    # A folded block keeping its trailing blank lines: go-yaml keeps one line break more than libyaml.
     "folded/kustomization.yaml": "resources: [f.yaml]\n",
-    "folded/f.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\ndata:\n  a: >\n    one\n      more\n",
-    # A field the native builder does not do.
+    "folded/f.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\ndata:\n  a: >+\n    kept\n\n  b: c\n",
+    # A field the native builder does not do, and images where an object has containers.
     "labels/kustomization.yaml": "resources: [cm.yaml]\ncommonLabels: {app: x}\n",
+    "images/kustomization.yaml": "resources: [../schema/d.yaml]\nimages: [{name: busybox, newTag: '1.37'}]\n",
     "labels/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n",
     # A strategic merge into a Kubernetes kind that holds lists (kustomize merges by its schema).
     "schema/kustomization.yaml": """

@@ -351,7 +351,10 @@ FIXTURE = {
           other:
         """,
     # -- YAML: anchors, merge keys, folded and multi-line scalars -------------------------------
-    "shapes/yaml/kustomization.yaml": "resources: [hr.yaml]\n",
+    "shapes/yaml/kustomization.yaml": """
+        resources: [hr.yaml]
+        images: [{name: busybox, newTag: "1.37"}]  # no object has containers: nothing to change
+        """,
     "shapes/yaml/hr.yaml": """
         apiVersion: helm.toolkit.fluxcd.io/v2
         kind: HelmRelease
@@ -371,6 +374,19 @@ FIXTURE = {
             literal: |
               kept
                 as is
+            more_indented: >
+              [
+                one,
+                  two
+
+                three
+              ]
+              after
+                again
+            starts_indented: >2
+
+                indented first
+              then normal
             plain: a plain scalar
               over two lines
             quoted: "double \\"quoted\\"

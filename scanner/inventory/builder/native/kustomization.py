@@ -3,7 +3,8 @@
 In order: `resources` (files, and directories built as kustomizations of their own), the
 `configurations` (nameReference entries, kept for the fix-up at the end), the generators, the
 `components` (each applied to everything accumulated so far, itself a kustomization of kind
-Component), then the transformers of this kustomization: `patches`, then `namespace`. Two objects
+Component), then the transformers of this kustomization: `patches`, `namespace`, and `images`
+where they change nothing. Two objects
 with one id at any step fail kustomize and raise NotNative here; so does a field outside
 NATIVE_FIELDS (`eligible` says which before anything is read).
 """
@@ -22,8 +23,12 @@ from scanner.inventory.builder.repo import RepoView
 
 NATIVE_FIELDS = frozenset({
     "apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace", "buildMetadata",
-    "configMapGenerator", "secretGenerator", "generatorOptions", "configurations", "patches",
+    "configMapGenerator", "secretGenerator", "generatorOptions", "configurations", "patches", "images",
 })
+_IMAGE_FIELDS = frozenset({"name", "newName", "newTag", "digest"})
+# Where kustomize's image transformer looks: its field specs all go through these, and its legacy
+# filter through any `containers`/`initContainers` list.
+_IMAGE_KEYS = frozenset({"containers", "initContainers", "volumes"})
 KUSTOMIZATION_API = "kustomize.config.k8s.io/v1beta1"
 COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"
 _BUILD_METADATA = frozenset({"originAnnotations", "transformerAnnotations", "managedByLabel"})
@@ -95,7 +100,30 @@ class Accumulator:
             raise NotNative(f"'{kfile}' has a namespace that is not a string")
         if ns:
             set_namespace(ra, ns, d)
+        if k.get("images") is not None:
+            _images_change_nothing(ra, k["images"], kfile)
         return ra
+
+
+def _images_change_nothing(resources: list[Res], images, kfile: str) -> None:
+    """`images:` is done only where kustomize's image transformer has nothing to change: no object
+    holds a container, init container or volume list anywhere."""
+    if not isinstance(images, list) or not all(
+            isinstance(i, dict) and set(i) <= _IMAGE_FIELDS and isinstance(i.get("name"), str) and i["name"]
+            and all(isinstance(v, str) for v in i.values()) for i in images):
+        raise NotNative(f"images of '{kfile}' the native builder does not read")
+    if not images:
+        return
+    for res in resources:
+        stack = [res.body]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                if _IMAGE_KEYS & v.keys():
+                    raise NotNative(f"images of '{kfile}' may change {res.kind} {res.name}")
+                stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
 
 
 def _check_type(k: dict, kfile: str, component: bool) -> None:

@@ -9,11 +9,12 @@ else), integers written alike for both, `true`/`false`, `null`/`~`, and YAML 1.1
 duplicate keys. An empty value in a flow mapping (`{a: }`) is an empty string to go-yaml.
 
 Line folding (plain and quoted scalars over several lines, `>` blocks) is libyaml's in both
-readers (go-yaml is a port of it), except for more-indented lines in `>` blocks, where go-yaml
-keeps one more line break: such blocks are refused, and so is a folded scalar holding a tab, a
-carriage return, a Unicode line break or an escaped line break (`\\N`, `\\L` ...). Everything else
-raises NotNative. The file is composed once (PyYAML's C composer, libyaml) and constructed here,
-so the checks and the values come from the same nodes.
+readers (go-yaml is a port of it), except in `>` blocks: go-yaml keeps one more line break
+before a more-indented line that follows a normal one (done here too), and one more at the end of
+a block keeping its trailing blank lines (refused). A folded scalar holding a tab, a carriage
+return, a Unicode line break or an escaped line break (`\\N`, `\\L` ...) is refused too.
+Everything else raises NotNative. The file is composed once (PyYAML's C composer, libyaml) and
+constructed here, so the checks and the values come from the same nodes.
 """
 from __future__ import annotations
 
@@ -178,14 +179,12 @@ class _Constructor:
             self.refuse("has a double-quoted escape go-yaml refuses or reads otherwise")
         if _LINE_BREAKS.search(value):
             self.refuse("has a Unicode line break in a string (read back otherwise from kustomize's output)")
-        if style == ">" and (value[:1] in (" ", "\t") or "\n " in value or "\n\t" in value
-                             or value.endswith("\n\n")):
-            self.refuse("has a folded block with more-indented lines or kept blank lines (go-yaml folds them "
-                        "otherwise)")
+        if style == ">" and value.endswith("\n\n"):
+            self.refuse("has a folded block keeping blank lines at its end (go-yaml keeps one more)")
         if style in ('"', "'", "|", ">"):
             if tag != _STR:
                 self.refuse("has a tagged scalar")
-            return value
+            return _go_folded(value) if style == ">" and "\n " in value else value
         if tag == _VALUE and value == "=":
             return value  # a bare `=`: a string to go-yaml
         if tag == _STR:
@@ -206,13 +205,31 @@ class _Constructor:
                 return None
             if value:
                 self.refuse(f"has {value!r} as null")
+            if parent is None:
+                return None  # an empty document
             if isinstance(parent, yaml.MappingNode):
                 return FLOW_EMPTY if parent.flow_style else EMPTY_NULL
-            if parent is None or parent.flow_style:
+            if parent.flow_style:
                 self.refuse("has an empty value in a flow sequence")
             return None
         self.refuse(f"has a value kustomize's reader takes otherwise ({tag.rpartition(':')[2]})")
         return None
+
+
+def _go_folded(value: str) -> str:
+    """A `>` block as go-yaml folds it, from libyaml's folding: go-yaml keeps one more line break
+    before a more-indented line that follows a normal one (blank lines between or not)."""
+    out: list[str] = []
+    previous = None
+    for line in value.split("\n"):
+        if line[:1] == " ":
+            if previous == "normal":
+                out.append("")
+            previous = "more"
+        elif line:
+            previous = "normal"
+        out.append(line)
+    return "\n".join(out)
 
 
 def _int(text: str) -> int | None:

@@ -49,11 +49,15 @@ CLUSTER_SCOPED = frozenset({
     ('v1', 'PersistentVolume'),
 })
 NAMESPACED = frozenset({
+    ('admissionregistration.k8s.io/v1', 'MutatingAdmissionPolicy'),
+    ('admissionregistration.k8s.io/v1', 'MutatingAdmissionPolicyBinding'),
     ('admissionregistration.k8s.io/v1', 'ValidatingAdmissionPolicy'),
     ('admissionregistration.k8s.io/v1', 'ValidatingAdmissionPolicyBinding'),
     ('admissionregistration.k8s.io/v1alpha1', 'MutatingAdmissionPolicy'),
     ('admissionregistration.k8s.io/v1alpha1', 'MutatingAdmissionPolicyBinding'),
     ('admissionregistration.k8s.io/v1alpha1', 'ValidatingAdmissionPolicy'),
+    ('admissionregistration.k8s.io/v1beta1', 'MutatingAdmissionPolicy'),
+    ('admissionregistration.k8s.io/v1beta1', 'MutatingAdmissionPolicyBinding'),
     ('admissionregistration.k8s.io/v1beta1', 'ValidatingAdmissionPolicy'),
     ('admissionregistration.k8s.io/v1beta1', 'ValidatingAdmissionPolicyBinding'),
     ('apps/v1', 'ControllerRevision'),
