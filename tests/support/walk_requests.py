@@ -7,6 +7,7 @@ makes is seen by a callback, with the tree it builds, and the walk carries on wi
 a real engine (auto mode unless told)."""
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 from collections import defaultdict
@@ -97,9 +98,10 @@ class Differential:
     mismatches: list[str] = field(default_factory=list)
 
 
-def outcome_view(outcome) -> list:
-    """What must be identical: the objects in order, with the file each came from."""
-    return [(o.body, o.source_path, o.generated_by) for o in outcome.objects]
+def outcome_view(outcome) -> list[str]:
+    """What must be identical: the objects in order, with the file each came from; as JSON, so a
+    type differs too (1 and 1.0, 1 and true are equal in Python)."""
+    return [json.dumps([o.body, o.source_path, o.generated_by], sort_keys=True) for o in outcome.objects]
 
 
 def walked_differential(repo_root: str) -> Differential:
