@@ -368,6 +368,8 @@ FIXTURE = {
             both:
               <<: [*defaults, {pull: Always, extra: 1}]
             name: *app
+            redefined: &app again
+            renamed: *app
             folded: >
               one long line
               folded into one

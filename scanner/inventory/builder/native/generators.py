@@ -216,23 +216,31 @@ def _go_json(value) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
+_EXPONENT = re.compile(r"-?[0-9](\.[0-9]+)?e[-+][0-9]+")
+
+
 def _json_value(v, what: str):
     if isinstance(v, dict):
         return {k: _json_value(x, what) for k, x in v.items()}
     if isinstance(v, list):
         return [_json_value(x, what) for x in v]
+    if isinstance(v, str) and _EXPONENT.fullmatch(v):
+        # Maybe a float the reader turned into the string the scanner reads back: kustomize
+        # hashes the number itself.
+        raise NotNative(f"{what} holds a value the hash cannot be computed on here")
     if v is None or isinstance(v, (str, bool, int)):
         return v
     raise NotNative(f"{what} holds a value the hash cannot be computed on here")
 
 
-def _field(body: dict, key: str, what: str, maps_only: bool):
+def _field(body: dict, key: str, what: str):
+    """kustomize's getNodeValues: "" when missing, a mapping as JSON, a scalar as its text."""
     if key not in body:
         return ""
     v = body[key]
     if isinstance(v, dict):
         return _json_value(v, what)
-    if isinstance(v, str) and not maps_only:
+    if isinstance(v, str):
         return v
     raise NotNative(f"{what} has a {key} the native builder does not hash")
 
@@ -241,12 +249,12 @@ def hash_suffix(res: Res) -> str:
     what = f"{res.kind} {res.name}"
     body = res.body
     if res.kind == "ConfigMap":
-        m = {"kind": "ConfigMap", "name": "", "data": _field(body, "data", what, False)}
+        m = {"kind": "ConfigMap", "name": "", "data": _field(body, "data", what)}
         if isinstance(body.get("binaryData"), dict):
             m["binaryData"] = _json_value(body["binaryData"], what)
     elif res.kind == "Secret":
-        m = {"kind": "Secret", "type": _field(body, "type", what, False), "name": "",
-             "data": _field(body, "data", what, False)}
+        m = {"kind": "Secret", "type": _field(body, "type", what), "name": "",
+             "data": _field(body, "data", what)}
         if isinstance(body.get("stringData"), dict):
             m["stringData"] = _json_value(body["stringData"], what)
     else:

@@ -7,7 +7,8 @@ round-trips every object through JSON. PyYAML (YAML 1.1) reads some plain scalar
 floats (taken as the scanner reads them back from kustomize's output: `1.0` becomes 1),
 `true`/`false`, `null`/`~`, and YAML 1.1's other booleans
 (`yes`, `off` ...), which go-yaml reads as the strings kustomize then prints; no custom tags or
-duplicate keys. An empty value in a flow mapping (`{a: }`) is an empty string to go-yaml.
+duplicate keys. An empty value in a flow mapping (`{a: }`) is an empty string to go-yaml; an
+anchor defined twice is the newest definition in both.
 
 Line folding (plain and quoted scalars over several lines, `>` blocks) is libyaml's in both
 readers (go-yaml is a port of it), except in `>` blocks: go-yaml keeps one more line break
@@ -27,7 +28,7 @@ from functools import lru_cache
 import yaml
 
 from scanner.inventory.builder.native.model import EMPTY_NULL, FLOW_EMPTY, NotNative, deep_copy
-from scanner.sources.yamlload import FastLoader
+from scanner.sources.yamlload import FastLoader, SlowLoader
 
 _COMPOSER = FastLoader  # libyaml's composer, with the scanner's memo of implicit tags
 _T = "tag:yaml.org,2002:"
@@ -101,13 +102,24 @@ def _parse(data: bytes, path: str) -> Parsed:
 
 def _documents(data: bytes, what: str) -> list:
     try:
-        roots = list(yaml.compose_all(data, Loader=_COMPOSER))
+        roots = _compose(data)
     except yaml.YAMLError:
         raise NotNative(f"'{what}' is not YAML kustomize reads the same way") from None
     except (ValueError, UnicodeDecodeError):
         raise NotNative(f"'{what}' is not UTF-8 YAML") from None
     budget = [MIN_NODE_BUDGET + NODES_PER_BYTE * len(data)]
     return [None if root is None else _Constructor(what, budget, data).value(root, None) for root in roots]
+
+
+def _compose(data: bytes) -> list:
+    try:
+        return list(yaml.compose_all(data, Loader=_COMPOSER))
+    except yaml.composer.ComposerError as exc:
+        if "found duplicate anchor" not in str(exc):
+            raise
+    # An anchor defined again: go-yaml takes the newest definition, and so does the scanner's
+    # pure-Python loader (libyaml's composer refuses the file).
+    return list(yaml.compose_all(data.decode("utf-8"), Loader=SlowLoader))
 
 
 class _Constructor:
