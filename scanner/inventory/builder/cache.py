@@ -4,9 +4,10 @@ The key of a request is a digest of: the engine's format, the kustomize that bui
 native builder), the build path, the Flux overlay, and every file the plan reads with its SHA-256
 (plus the paths it looked up and did not find, since a file appearing changes the build). A warm
 rescan after editing one app therefore rebuilds that app alone. Entries are JSON files written
-atomically (temp file + rename) under a file lock; an entry that cannot be read is ignored. An
-outcome holding a Secret with a plain value is not stored (SOPS ciphertext is): a secret value must
-never be written outside the repo.
+atomically (a temp file renamed into place: a reader sees a whole entry or none, and two scans
+writing one key write the same bytes, so no lock is needed); an entry that cannot be read is
+ignored. An outcome holding a Secret with a plain value is not stored (SOPS ciphertext is): a
+secret value must never be written outside the repo.
 """
 from __future__ import annotations
 
@@ -15,8 +16,6 @@ import hashlib
 import json
 import os
 import tempfile
-
-from filelock import FileLock, Timeout
 
 from scanner.core.model import ScanError
 from scanner.inventory.builder.model import BuildOutcome, BuildRequest, BuiltObject, Gap
@@ -102,17 +101,16 @@ class BuildCache:
         try:
             os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
             blob = json.dumps(data, default=str).encode()
-            with FileLock(os.path.join(self.dir, ".lock"), timeout=10):
-                fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".tmp-")
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(blob)
+                os.replace(tmp, target)
+            except BaseException:
                 try:
-                    with os.fdopen(fd, "wb") as fh:
-                        fh.write(blob)
-                    os.replace(tmp, target)
-                except BaseException:
-                    try:
-                        os.unlink(tmp)
-                    except OSError:
-                        pass
-                    raise
-        except (OSError, Timeout):
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError:
             pass  # a cache that cannot be written only costs time
