@@ -110,8 +110,8 @@ DECLINED = {
     # A folded block keeping its trailing blank lines: go-yaml keeps one line break more than libyaml.
     "folded/kustomization.yaml": "resources: [f.yaml]\n",
     "folded/f.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\ndata:\n  a: >+\n    kept\n\n  b: c\n",
-    # A field the native builder does not do, and images where an object has containers.
-    "labels/kustomization.yaml": "resources: [cm.yaml]\ncommonLabels: {app: x}\n",
+    # Label field specs of one's own, and images where an object has containers.
+    "labels/kustomization.yaml": "resources: [cm.yaml]\nlabels: [{pairs: {app: x}, fields: [{path: data}]}]\n",
     "images/kustomization.yaml": "resources: [../schema/d.yaml]\nimages: [{name: busybox, newTag: '1.37'}]\n",
     "labels/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n",
     # A strategic merge into a Kubernetes kind that holds lists (kustomize merges by its schema).

@@ -187,6 +187,8 @@ FIXTURE = {
           - name: extra
             literals: [k=v]
         configurations: [kustomizeconfig.yaml]
+        commonLabels: {app: configured}
+        commonAnnotations: {generated: "true"}
         """,
     "shapes/configurations/values.yaml": "replicaCount: 2\n",
     "shapes/configurations/kustomizeconfig.yaml": """
@@ -254,6 +256,76 @@ FIXTURE = {
         kind: ClusterRole
         metadata: {name: admin-ish}
         rules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]
+        """,
+    # -- labels, commonLabels, commonAnnotations and their field specs -----------------------
+    "shapes/labels/kustomization.yaml": """
+        resources: [objects.yaml]
+        commonLabels: {app: web, tier: front}
+        commonAnnotations: {owner: team-a}
+        labels:
+          - pairs: {plain: only-metadata}
+          - pairs: {templated: t}
+            includeTemplates: true
+          - pairs: {selected: s, tier: overridden-by-commonLabels}
+            includeSelectors: true
+        """,
+    "shapes/labels/objects.yaml": """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: nulls}
+        spec:
+          selector:
+          template:
+            metadata:
+              labels:
+        ---
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata: {name: claims}
+        spec:
+          volumeClaimTemplates:
+        ---
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata: {name: affinity}
+        spec:
+          volumeClaimTemplates: [{metadata: {name: d}}, {spec: {}}]
+          template:
+            spec:
+              affinity:
+                podAffinity:
+                  requiredDuringSchedulingIgnoredDuringExecution:
+                    - labelSelector:
+                    - labelSelector: {matchLabels: {a: b}}
+                    - topologyKey: x
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: svc, labels: null, annotations: {}}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: np}
+        spec:
+          podSelector: {}
+          ingress:
+            - from: [{podSelector: {matchLabels: {z: z}}}, {namespaceSelector: {}}]
+        ---
+        apiVersion: batch/v1
+        kind: CronJob
+        metadata: {name: cj}
+        spec:
+          jobTemplate: {}
+        ---
+        apiVersion: policy/v1
+        kind: PodDisruptionBudget
+        metadata: {name: pdb}
+        spec: {selector: {matchLabels: {x: y}}}
+        ---
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: custom}
+        spec: {selector: {matchLabels: {untouched: "true"}}}
         """,
     # -- patches: strategic merge, JSON 6902, selectors -------------------------------------------
     "shapes/patches/kustomization.yaml": """
@@ -445,7 +517,7 @@ FIXTURE = {
 }
 
 SHAPES = ["shapes/components", "shapes/generators", "shapes/configurations", "shapes/namespace",
-          "shapes/patches", "shapes/chain", "shapes/yaml"]
+          "shapes/labels", "shapes/patches", "shapes/chain", "shapes/yaml"]
 
 
 @pytest.fixture(scope="module")
@@ -519,6 +591,19 @@ def test_the_namespace_transformer_renames_namespaces_and_default_subjects(repo)
     hook = objects[("MutatingWebhookConfiguration", "hooks")].body["webhooks"][0]["clientConfig"]["service"]
     assert hook["namespace"] == "somewhere"  # named elsewhere: the Service here is not it
     assert objects[("ClusterIssuer", "letsencrypt")].body["metadata"]["namespace"] == "apps"  # kustomize's view
+
+
+def test_labels_reach_selectors_and_templates_as_their_field_specs_say(repo):
+    root, files = repo
+    objects = _objects(build(root, files, "shapes/labels", mode="native"))
+    svc = objects[("Service", "svc")].body
+    assert svc["spec"]["selector"] == {"selected": "s", "tier": "front", "app": "web"}  # created: a Service spec
+    assert svc["metadata"]["annotations"] == {"owner": "team-a"}
+    assert objects[("StatefulSet", "claims")].body["spec"]["volumeClaimTemplates"] == []  # a null made a list
+    assert "matchLabels" not in objects[("NetworkPolicy", "np")].body["spec"]["podSelector"]  # not created there
+    assert objects[("Widget", "custom")].body["spec"]["selector"]["matchLabels"] == {"untouched": "true"}
+    template = objects[("Deployment", "nulls")].body["spec"]["template"]["metadata"]["labels"]
+    assert template == {"templated": "t", "selected": "s", "tier": "front", "app": "web"}
 
 
 def test_a_flux_overlay_is_merged_into_the_built_kustomization(repo):

@@ -2,12 +2,13 @@
 
 A build is native only when every kustomization it reaches (the Flux-generated or Flux-edited one
 included) uses fields of NATIVE_FIELDS (resources, components, namespace, configMap/secret
-generators and their options, nameReference configurations, patches, images where no object has
-containers), and when everything it meets is inside what the modules here reproduce of kustomize
-v5.8.1: YAML read the same way
+generators and their options, nameReference configurations, patches, labels, commonLabels,
+commonAnnotations, images where no object has containers), and when everything it meets is inside
+what the modules here reproduce of kustomize v5.8.1: YAML read the same way
 (reader), the accumulation order (kustomization), generators and the name hash (generators),
 strategic merge and JSON patches (patches, smp, jsonpatch), the namespace transformer
-(namespaces), the name-reference fix-up (namerefs) and the legacy output order (model). Anything
+(namespaces), labels and annotations (labels), the name-reference fix-up (namerefs) and the
+legacy output order (model). Anything
 else raises NotNative: the engine then runs the real kustomize (auto mode) or reports a gap
 (native mode). A differential test holds this package to kustomize's own output on every build
 of the examples, the fixtures and the corpus.

@@ -3,8 +3,8 @@
 In order: `resources` (files, and directories built as kustomizations of their own), the
 `configurations` (nameReference entries, kept for the fix-up at the end), the generators, the
 `components` (each applied to everything accumulated so far, itself a kustomization of kind
-Component), then the transformers of this kustomization: `patches`, `namespace`, and `images`
-where they change nothing. Two objects
+Component), then the transformers of this kustomization: `patches`, `namespace`, `labels` and
+`commonLabels`, `commonAnnotations`, and `images` where they change nothing. Two objects
 with one id at any step fail kustomize and raise NotNative here; so does a field outside
 NATIVE_FIELDS (`eligible` says which before anything is read).
 """
@@ -14,6 +14,7 @@ import posixpath
 
 from scanner.inventory.builder.native import namerefs
 from scanner.inventory.builder.native.generators import generate
+from scanner.inventory.builder.native.labels import apply_annotations, apply_labels
 from scanner.inventory.builder.native.model import NotNative, Res, check_unique
 from scanner.inventory.builder.native.namespaces import set_namespace
 from scanner.inventory.builder.native.patches import apply_patches
@@ -24,6 +25,7 @@ from scanner.inventory.builder.repo import RepoView
 NATIVE_FIELDS = frozenset({
     "apiVersion", "kind", "metadata", "resources", "bases", "components", "namespace", "buildMetadata",
     "configMapGenerator", "secretGenerator", "generatorOptions", "configurations", "patches", "images",
+    "labels", "commonLabels", "commonAnnotations",
 })
 _IMAGE_FIELDS = frozenset({"name", "newName", "newTag", "digest"})
 # Where kustomize's image transformer looks: its field specs all go through these, and its legacy
@@ -100,6 +102,8 @@ class Accumulator:
             raise NotNative(f"'{kfile}' has a namespace that is not a string")
         if ns:
             set_namespace(ra, ns, d)
+        apply_labels(ra, k, kfile)
+        apply_annotations(ra, k, kfile)
         if k.get("images") is not None:
             _images_change_nothing(ra, k["images"], kfile)
         return ra
