@@ -99,7 +99,9 @@ DECLINED = {
     # A List kind: kustomize inlines its items.
     "list/kustomization.yaml": "resources: [l.yaml]\n",
     "list/l.yaml": "apiVersion: v1\nkind: List\nitems: []\n",
-    # Values the two YAML readers take for different types: a sexagesimal number, a date.
+    # Values the readers or kustomize's JSON round trip change: a float, a sexagesimal number, a date.
+    "float/kustomization.yaml": "resources: [f.yaml]\n",
+    "float/f.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\ndata: {}\nspec: {t: 1.0}\n",
     "sexagesimal/kustomization.yaml": "resources: [s.yaml]\n",
     "sexagesimal/s.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\nspec: {t: 1:30}\n",
     "date/kustomization.yaml": "resources: [d.yaml]\n",

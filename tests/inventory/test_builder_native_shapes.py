@@ -469,8 +469,6 @@ FIXTURE = {
               single'
             equals: =
             numbers: {octal: 0775, hex: 0x1F, binary: 0b101, under: 1_000, plus: +12, minus: -0400}
-            floats: [0.5, 1.0, 100.0, -0.0, .5, +1.5, 1_000.5, 1.5e-7, 1.0e+21, 0.000001, 0.00003, 1.0e+20,
-                     0.30000000000000004, 1234567.5, 123456789012345678.0, 17.4, 2.5e+3, 0.0001, 1.]
             yaml11: {a: yes, b: No, c: on, d: OFF, e: True, f: FALSE, g: Null, h: NULL}
             yes: a key only PyYAML takes for a boolean
             flow: {empty: , list: [{inner: }]}

@@ -2,13 +2,12 @@
 
 kustomize (kyaml, on go-yaml v3, YAML 1.2) expands anchors, aliases and `<<` merge keys, then
 round-trips every object through JSON. PyYAML (YAML 1.1) reads some plain scalars otherwise: `yes`,
-`1e3`, `0o17`, dates. A file is read here only when every scalar reads the same in both: strings
-(quoted, block, plain text no reader takes for anything else), integers written alike for both,
-floats (taken as the scanner reads them back from kustomize's output: `1.0` becomes 1),
-`true`/`false`, `null`/`~`, and YAML 1.1's other booleans
-(`yes`, `off` ...), which go-yaml reads as the strings kustomize then prints; no custom tags or
-duplicate keys. An empty value in a flow mapping (`{a: }`) is an empty string to go-yaml; an
-anchor defined twice is the newest definition in both.
+`1e3`, `0o17`, dates, and kustomize's JSON round trip rewrites floats (`1.0` becomes 1). A file is
+read here only when every scalar reads the same in both: strings (quoted, block, plain text no
+reader takes for anything else), integers written alike for both, `true`/`false`, `null`/`~`, and
+YAML 1.1's other booleans (`yes`, `off` ...), which go-yaml reads as the strings kustomize then
+prints; no floats, dates, custom tags or duplicate keys. An empty value in a flow mapping
+(`{a: }`) is an empty string to go-yaml; an anchor defined twice is the newest definition in both.
 
 Line folding (plain and quoted scalars over several lines, `>` blocks) is libyaml's in both
 readers (go-yaml is a port of it), except in `>` blocks: go-yaml keeps one more line break
@@ -20,8 +19,6 @@ constructed here, so the checks and the values come from the same nodes.
 """
 from __future__ import annotations
 
-import decimal
-import math
 import re
 from functools import lru_cache
 
@@ -32,8 +29,8 @@ from scanner.sources.yamlload import FastLoader, SlowLoader
 
 _COMPOSER = FastLoader  # libyaml's composer, with the scanner's memo of implicit tags
 _T = "tag:yaml.org,2002:"
-_MAP, _SEQ, _STR, _INT, _FLOAT, _BOOL, _NULL, _MERGE, _VALUE = (
-    _T + x for x in ("map", "seq", "str", "int", "float", "bool", "null", "merge", "value"))
+_MAP, _SEQ, _STR, _INT, _BOOL, _NULL, _MERGE, _VALUE = (
+    _T + x for x in ("map", "seq", "str", "int", "bool", "null", "merge", "value"))
 _FOLD_RISK = re.compile(r"[\t\r\x85\u2028\u2029]|\\[N_LP]")
 _BAD_ESCAPE = re.compile(r"\\[/N_LP]")
 _LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
@@ -44,7 +41,6 @@ _GO_NON_STRING = re.compile(
     r"[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
     r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*")
-_FLOAT_TEXT = re.compile(r"[-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)?")
 # Integers both readers take alike (go-yaml parses them as Go's ParseInt with base 0 does, after
 # dropping `_`): decimal, 0x hexadecimal, 0b binary, and C-style octal with a leading 0.
 _INT_FORMS = ((re.compile(r"0|[1-9][0-9_]*"), 10), (re.compile(r"0x[0-9a-fA-F_]+"), 16),
@@ -212,8 +208,6 @@ class _Constructor:
             if number is None or abs(number) >= 2 ** 53:
                 self.refuse(f"has the number {value!r}, which kustomize writes otherwise")
             return number
-        if tag == _FLOAT:
-            return _float(value, self)
         if tag == _BOOL:
             if value in ("true", "True", "TRUE", "false", "False", "FALSE"):
                 return value[0] in "tT"
@@ -248,74 +242,6 @@ def _go_folded(value: str) -> str:
             previous = "normal"
         out.append(line)
     return "\n".join(out)
-
-
-def _float(text: str, ctor) -> object:
-    """A float as the scanner reads it back from kustomize's output: kustomize writes it through
-    Go's JSON (1.0 becomes 1, 0.000001 stays positional, 1e21 goes exponential), then YAML (a
-    non-integer in Go's shortest %g form), which PyYAML reads again: `0.5` and `1.5e-07` are floats,
-    `1` an integer, `1e-06` (no dot) a string."""
-    if ":" in text or not _FLOAT_TEXT.fullmatch(text):
-        ctor.refuse(f"has the number {text!r}, which kustomize writes otherwise")
-    f = float(text.replace("_", ""))
-    if not math.isfinite(f):
-        ctor.refuse(f"has the number {text!r}, which JSON cannot hold")
-    return _read_back(_go_yaml_number(_go_json_float(f)))
-
-
-def _digits(f: float) -> tuple[str, int]:
-    """The shortest decimal digits of abs(f) and the decimal point's place (f = 0.DIGITS x 10^dp)."""
-    d = decimal.Decimal(repr(abs(f))).normalize()
-    sign, digits, exp = d.as_tuple()
-    text = "".join(map(str, digits))
-    return text, len(text) + exp
-
-
-def _fmt_e(f: float) -> str:
-    digits, dp = _digits(f)
-    exp = dp - 1
-    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    return ("-" if f < 0 else "") + f"{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-
-
-def _fmt_f(f: float) -> str:
-    digits, dp = _digits(f)
-    if dp <= 0:
-        body = "0." + "0" * -dp + digits
-    elif dp >= len(digits):
-        body = digits + "0" * (dp - len(digits))
-    else:
-        body = digits[:dp] + "." + digits[dp:]
-    return ("-" if f < 0 else "") + body
-
-
-def _go_json_float(f: float) -> str:
-    """encoding/json's text for a float64."""
-    if f == 0:
-        return "-0" if math.copysign(1.0, f) < 0 else "0"
-    if abs(f) < 1e-6 or abs(f) >= 1e21:
-        text = _fmt_e(f)
-        if len(text) >= 4 and text[-4] == "e" and text[-3] == "-" and text[-2] == "0":
-            text = text[:-2] + text[-1]  # Go writes e-7, not e-07
-        return text
-    return _fmt_f(f)
-
-
-def _go_yaml_number(text: str) -> str:
-    """What goyaml.v2 writes for a JSON number it read (sigs.k8s.io/yaml JSONToYAML)."""
-    if re.fullmatch(r"-?[0-9]+", text):
-        n = int(text)
-        if -2 ** 63 <= n < 2 ** 64:
-            return str(n)
-    f = float(text)
-    digits, dp = _digits(f)
-    exp = dp - 1
-    return _fmt_e(f) if exp < -4 or exp >= 6 else _fmt_f(f)
-
-
-@lru_cache(maxsize=4096)
-def _read_back(text: str):
-    return yaml.load(text, Loader=yaml.SafeLoader)
 
 
 def _int(text: str) -> int | None:
