@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from scanner.inventory.builder import HOW_FAILED, HOW_KUSTOMIZE, HOW_NATIVE, BuildRequest, FluxOverlay
+from scanner.inventory.builder.native import UNEXPECTED
 from tests.support.builder import build, engine, make_repo
 from tests.support.flux_requests import flux_requests, kustomization_dirs, repo_files
 from tests.support.walk_requests import outcome_view, walked_differential
@@ -63,6 +64,7 @@ def _differential(root: str) -> tuple[int, list[str]]:
     binary = engine(root, files, "binary").build_many([requests[i] for i in picked])
     bad = [f"{requests[i].path}: {b.how} {[e.message for e in b.errors[:1]]}" for i, b in zip(picked, binary)
            if outcome_view(native[i]) != outcome_view(b) or native[i].files_used != b.files_used]
+    bad += [f"{r.path}: {g.message}" for r, o in zip(requests, native) for g in o.gaps if UNEXPECTED in g.message]
     return len(picked), bad
 
 
@@ -152,6 +154,9 @@ DECLINED = {
     "move/w.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {a: 0}\n",
     # A generator merging into another object.
     "merge/kustomization.yaml": "configMapGenerator:\n  - name: g\n    behavior: merge\n    literals: [a=b]\n",
+    # Nesting deeper than the native builder walks.
+    "deep/kustomization.yaml": "resources: [d.yaml]\n",
+    "deep/d.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\nspec: " + "[" * 150 + "]" * 150 + "\n",
     # A Kubernetes kind whose scope is not in the table, under a namespace transformer.
     "scope/kustomization.yaml": "namespace: x\nresources: [s.yaml]\n",
     "scope/s.yaml": "apiVersion: storage.k8s.io/v2\nkind: Thing\nmetadata: {name: s}\n",

@@ -16,6 +16,7 @@ from typing import Callable
 
 from scanner.inventory import postbuild
 from scanner.inventory.builder import HOW_NATIVE, BuildEngine, BuildSettings
+from scanner.inventory.builder.native import UNEXPECTED
 from scanner.inventory.kinds import Kinds
 from scanner.inventory.roots import find_roots
 from scanner.inventory.walk import DocumentMatcher, WalkContext, walk_cluster
@@ -113,6 +114,7 @@ def walked_differential(repo_root: str) -> Differential:
         result.builds += len(requests)
         for req, n, b in zip(requests, native, binary):
             if n.how != HOW_NATIVE:
+                result.mismatches.extend(f"{req.key}: {g.message}" for g in n.gaps if UNEXPECTED in g.message)
                 continue
             result.native += 1
             if outcome_view(n) != outcome_view(b) or n.files_used != b.files_used:

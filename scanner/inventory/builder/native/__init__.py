@@ -23,7 +23,7 @@ from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, check_
 from scanner.inventory.builder.plan import Plan
 from scanner.inventory.builder.repo import RepoView
 
-__all__ = ["NATIVE_FIELDS", "NotNative", "build", "eligible"]
+__all__ = ["NATIVE_FIELDS", "UNEXPECTED", "NotNative", "build", "eligible"]
 
 
 def eligible(plan: Plan) -> str | None:
@@ -33,11 +33,23 @@ def eligible(plan: Plan) -> str | None:
     return unsupported(plan)
 
 
+UNEXPECTED = "the native builder failed unexpectedly"
+
+
 def build(plan: Plan, repo: RepoView) -> list[BuiltObject]:
     """The objects kustomize emits for `plan`, in its order (raises NotNative)."""
     why = eligible(plan)
     if why is not None:
         raise NotNative(why)
+    try:
+        return _build(plan, repo)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+        # A shape this builder mishandles must not end the scan: kustomize builds it instead (the
+        # differential tests fail on this message).
+        raise NotNative(f"{UNEXPECTED} ({type(exc).__name__}: {exc})") from exc
+
+
+def _build(plan: Plan, repo: RepoView) -> list[BuiltObject]:
     acc = Accumulator(plan, repo)
     resources = acc.target(plan.root, None, False)
     for res in resources:

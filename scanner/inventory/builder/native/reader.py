@@ -20,6 +20,9 @@ constructed here, so the checks and the values come from the same nodes.
 from __future__ import annotations
 
 import re
+import hashlib
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import yaml
@@ -50,6 +53,7 @@ _RESERVED_PREFIXES = ("config.kubernetes.io/", "internal.config.kubernetes.io/",
                       "config.k8s.io/")
 # A comment holding JSON (`# {"$openapi": ...}`) is field metadata to kyaml: it can change a merge.
 _SCHEMA_COMMENT = re.compile(rb"#[^\n]*(x-kubernetes|\$ref|\$openapi)")
+MAX_DEPTH = 100  # nesting levels (the builder's walks recurse: deeper files go to kustomize)
 MIN_NODE_BUDGET = 100_000  # nodes constructed per file (aliases expanded) before it is refused
 NODES_PER_BYTE = 20
 
@@ -66,8 +70,35 @@ class Parsed:
 
 def read_objects(data: bytes, path: str) -> tuple[list[dict], bool]:
     """The Kubernetes objects of a file, fresh copies (raises NotNative)."""
-    parsed = _parse(data, path)
+    parsed = _parsed(data, path)
     return [deep_copy(o) for o in parsed.objects], parsed.schema_comments
+
+
+# Files read, by digest and path, refusals included: builds share components and bases. Bounded, and
+# keyed by a digest so the cache does not hold every file's bytes too.
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_FILES = 1024
+
+
+def _parsed(data: bytes, path: str) -> Parsed:
+    key = (hashlib.sha1(data).digest(), len(data), path)
+    with _CACHE_LOCK:
+        got = _CACHE.get(key)
+        if got is not None:
+            _CACHE.move_to_end(key)
+    if got is None:
+        try:
+            got = _parse(data, path)
+        except NotNative as exc:
+            got = str(exc)
+        with _CACHE_LOCK:
+            _CACHE[key] = got
+            while len(_CACHE) > CACHE_FILES:
+                _CACHE.popitem(last=False)
+    if isinstance(got, str):
+        raise NotNative(got)
+    return got
 
 
 def has_line_breaks(text: str) -> bool:
@@ -85,7 +116,6 @@ def _values(text: str, what: str) -> tuple:
     return tuple(_documents(text.encode("utf-8"), what))
 
 
-@lru_cache(maxsize=4096)
 def _parse(data: bytes, path: str) -> Parsed:
     objects = []
     for body in _documents(data, path):
@@ -104,7 +134,10 @@ def _documents(data: bytes, what: str) -> list:
     except (ValueError, UnicodeDecodeError):
         raise NotNative(f"'{what}' is not UTF-8 YAML") from None
     budget = [MIN_NODE_BUDGET + NODES_PER_BYTE * len(data)]
-    return [None if root is None else _Constructor(what, budget, data).value(root, None) for root in roots]
+    try:
+        return [None if root is None else _Constructor(what, budget, data).value(root, None) for root in roots]
+    except RecursionError:
+        raise NotNative(f"'{what}' nests too deep") from None
 
 
 def _compose(data: bytes) -> list:
@@ -134,26 +167,28 @@ class _Constructor:
     def refuse(self, why: str):
         raise NotNative(f"'{self.what}' {why}")
 
-    def value(self, node, parent):
+    def value(self, node, parent, depth: int = 0):
         self.budget[0] -= 1
         if self.budget[0] < 0:
             self.refuse("expands its aliases too far")
+        if depth > MAX_DEPTH:
+            self.refuse(f"nests deeper than {MAX_DEPTH} levels")
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP:
                 self.refuse("has a tagged mapping")
-            return self.mapping(node)
+            return self.mapping(node, depth)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
                 self.refuse("has a tagged sequence")
-            return [self.value(item, node) for item in node.value]
+            return [self.value(item, node, depth + 1) for item in node.value]
         return self.scalar(node, parent)
 
-    def mapping(self, node) -> dict:
+    def mapping(self, node, depth: int) -> dict:
         out: dict = {}
         merged: dict = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE and isinstance(key_node, yaml.ScalarNode) and not key_node.style:
-                for source in self._merge_sources(value_node):
+                for source in self._merge_sources(value_node, depth):
                     for k, v in source.items():
                         merged.setdefault(k, v)  # the first source that has a key wins
                 continue
@@ -170,16 +205,16 @@ class _Constructor:
                 self.refuse(f"has a key ({key!r}) kustomize's reader takes for another type")
             if key in out:
                 self.refuse(f"repeats the key {key!r}")
-            out[key] = self.value(value_node, node)
+            out[key] = self.value(value_node, node, depth + 1)
         for k, v in merged.items():
             out.setdefault(k, v)  # keys written in the mapping win over merged ones
         return out
 
-    def _merge_sources(self, node) -> list[dict]:
+    def _merge_sources(self, node, depth: int) -> list[dict]:
         if isinstance(node, yaml.MappingNode):
-            return [self.value(node, None)]
+            return [self.value(node, None, depth + 1)]
         if isinstance(node, yaml.SequenceNode) and all(isinstance(n, yaml.MappingNode) for n in node.value):
-            return [self.value(n, None) for n in node.value]
+            return [self.value(n, None, depth + 1) for n in node.value]
         self.refuse("merges (<<) something that is not a mapping")
         return []
 
