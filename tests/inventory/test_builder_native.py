@@ -97,6 +97,17 @@ def test_native_equals_kustomize_on_the_corpus(repo):
     assert got.native > 0
 
 
+WIDGET = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {a: 0}\n"
+
+
+def _widget_patched(name: str, *patch_lines: str) -> dict[str, str]:
+    """A kustomization `name` giving one Widget one targeted patch, written as these lines."""
+    patch = "".join(f"      {line}\n" for line in patch_lines)
+    return {f"{name}/kustomization.yaml": "resources: [w.yaml]\npatches:\n  - target: {kind: Widget}\n"
+                                          "    patch: |\n" + patch,
+            f"{name}/w.yaml": WIDGET}
+
+
 DECLINED = {
     # A List kind: kustomize inlines its items.
     "list/kustomization.yaml": "resources: [l.yaml]\n",
@@ -145,13 +156,23 @@ DECLINED = {
               spec: {$patch: replace, a: 1}
         """,
     "directive/w.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {a: 0, b: 1}\n",
-    "move/kustomization.yaml": """
-        resources: [w.yaml]
-        patches:
-          - target: {kind: Widget}
-            patch: '[{"op": "move", "from": "/spec/a", "path": "/spec/c"}]'
-        """,
-    "move/w.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {a: 0}\n",
+    **_widget_patched("move", '[{"op": "move", "from": "/spec/a", "path": "/spec/c"}]'),
+    # A JSON patch written in YAML is read as YAML 1.1 by kustomize: `on` is a boolean there,
+    **_widget_patched("yaml11", "- {op: add, path: /spec/b, value: on}"),
+    # `y` and `N` too, as values...
+    **_widget_patched("yaml11y", "- {op: add, path: /spec/b, value: [y, N]}"),
+    # ... and as keys (`true` to kustomize).
+    **_widget_patched("yaml11key", "- {op: add, path: /spec/b, value: {y: 1}}"),
+    # goyaml.v2 lets a `<<` written after a key override it.
+    **_widget_patched("yaml11merge", "- {op: add, path: /spec/b, value: {a: 1, <<: {a: 2}}}"),
+    # kustomize reads the first document of a JSON patch in YAML only (here an empty one: no operation).
+    **_widget_patched("firstdoc", "---", "---", "- {op: add, path: /spec/b, value: x}"),
+    # A JSON string kustomize prints raw and reads back otherwise (NEL becomes a space).
+    **_widget_patched("nel", '[{"op": "add", "path": "/spec/b", "value": "a\\u0085b"}]'),
+    # A lone surrogate, U+FFFD to Go.
+    **_widget_patched("surrogate", '[{"op": "add", "path": "/spec/b", "value": "\\ud800"}]'),
+    # A `<<` key in JSON: a merge key once kustomize prints it.
+    **_widget_patched("jsonmerge", '[{"op": "add", "path": "/spec/b", "value": {"<<": {"a": 1}}}]'),
     # A generator merging into another object.
     "merge/kustomization.yaml": "configMapGenerator:\n  - name: g\n    behavior: merge\n    literals: [a=b]\n",
     # Nesting deeper than the native builder walks.

@@ -396,6 +396,46 @@ FIXTURE = {
         spec: {items: [a], size: 1, old: x}
         """,
     "shapes/patches/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: patched-ns}\n",
+    # -- one patch's list given to two objects, then one of them changed: they share nothing -----
+    "shapes/sharing/kustomization.yaml": """
+        resources: [w.yaml]
+        patches:
+          - target: {kind: Widget}
+            patch: |
+              apiVersion: example.com/v1
+              kind: Widget
+              metadata: {name: x}
+              spec: {items: [a], added: {list: [1]}}
+          - target: {kind: Widget, name: one}
+            patch: |-
+              [{"op": "add", "path": "/spec/items/-", "value": "b"},
+               {"op": "add", "path": "/spec/added/list/-", "value": 2}]
+        """,
+    "shapes/sharing/w.yaml": """
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: one}
+        ---
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: two}
+        """,
+    # -- patch texts: an inline text is trimmed, a file's is not (one starting with a line break is
+    # YAML, read as YAML 1.1 for a JSON patch); a text starting with `[` is JSON --------------------
+    "shapes/patchtext/kustomization.yaml": """
+        resources: [w.yaml]
+        patches:
+          - target: {kind: Widget}
+            path: flow.txt
+          - target: {kind: Widget}
+            patch: |4-
+
+                [{"op": "add", "path": "/spec/json", "value": {"yes": "y", "n": [1, "0x1F", null]}}]
+          - target: {kind: Widget}
+            patch: |
+              - {op: add, path: /spec/yaml, value: {"y": "n", hex: 0x1F, oct: 012, t: true, s: "on"}}
+        """,
+    "shapes/patchtext/w.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {a: 0}\n",
     # -- a parent patching what a child's JSON patch left (an emptied value is null by then) -------
     "shapes/chain/kustomization.yaml": """
         resources: [child]
@@ -515,7 +555,7 @@ FIXTURE = {
 }
 
 SHAPES = ["shapes/components", "shapes/generators", "shapes/configurations", "shapes/namespace",
-          "shapes/labels", "shapes/patches", "shapes/chain", "shapes/yaml"]
+          "shapes/labels", "shapes/patches", "shapes/sharing", "shapes/patchtext", "shapes/chain", "shapes/yaml"]
 
 
 @pytest.fixture(scope="module")
@@ -523,6 +563,8 @@ def repo(tmp_path_factory):
     base = tmp_path_factory.mktemp("shapes")
     (base / "shapes" / "generators").mkdir(parents=True)
     (base / "shapes" / "generators" / "blob.bin").write_bytes(bytes(range(256)) * 2)  # not UTF-8: binaryData
+    (base / "shapes" / "patchtext").mkdir(parents=True)
+    (base / "shapes" / "patchtext" / "flow.txt").write_text("\n[{op: add, path: /spec/flow, value: x}]\n")
     return make_repo(base, FIXTURE)
 
 

@@ -3,11 +3,54 @@ JSON-pointer paths. Every other operation, and every case the library would fail
 parent or key, an index out of range, a path into a scalar), raises NotNative."""
 from __future__ import annotations
 
+import json
 import re
 
 from scanner.inventory.builder.native.model import EMPTY_NULL, FLOW_EMPTY, NotNative, deep_copy
+from scanner.inventory.builder.native.reader import MAX_DEPTH, has_line_breaks
 
 _INDEX = re.compile(r"0|[1-9][0-9]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def strict_json(text: str):
+    """A patch text read as JSON, as kustomize reads one starting with `[`. Refused: floats and
+    large integers (kustomize writes them otherwise), strings Go reads otherwise (a lone surrogate
+    becomes U+FFFD) or kustomize prints so that they read back otherwise (Unicode line breaks, a
+    `<<` key: a merge key when read back)."""
+    try:
+        value = json.loads(text, parse_float=_refuse_number, parse_int=_int_or_refuse,
+                           parse_constant=_refuse_number)
+    except ValueError:
+        raise NotNative("a JSON patch that is not JSON (kustomize refuses it)") from None
+    except RecursionError:
+        raise NotNative("a JSON patch nests too deep") from None
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise NotNative(f"a JSON patch nests deeper than {MAX_DEPTH} levels")
+        if isinstance(v, dict):
+            if "<<" in v:
+                raise NotNative("a JSON patch with a `<<` key (a merge key once kustomize prints it)")
+            stack.extend((k, depth) for k in v)
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+        elif isinstance(v, str) and (_SURROGATE.search(v) or has_line_breaks(v)):
+            raise NotNative("a JSON patch with a string kustomize reads or prints otherwise")
+    return value
+
+
+def _refuse_number(text: str):
+    raise NotNative(f"a JSON patch with the number {text!r}, which kustomize writes otherwise")
+
+
+def _int_or_refuse(text: str) -> int:
+    value = int(text)
+    if abs(value) >= 2 ** 53:
+        _refuse_number(text)
+    return value
 
 
 def check_ops(ops) -> list[dict]:

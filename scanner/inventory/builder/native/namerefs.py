@@ -14,7 +14,8 @@ plus the `nameReference` entries of the build's `configurations:` files.
 """
 from __future__ import annotations
 
-from scanner.inventory.builder.native.model import EMPTY_NULL, NULLS, NotNative, Res, effective_namespace, known_scope, split_api
+from scanner.inventory.builder.native.model import (EMPTY_NULL, NULLS, NotNative, Res, effective_namespace,
+                                                    known_scope, split_api)
 from scanner.inventory.builder.native.reader import read_values
 from scanner.inventory.builder.native.tables import NAME_REFERENCES
 
@@ -225,14 +226,16 @@ class _Fixer:
     @staticmethod
     def _roleref_ok(referrer: Res, r: Res) -> bool:
         ref = referrer.body.get("roleRef")
-        if not isinstance(ref, dict) or not isinstance(ref.get("apiGroup"), str) or not isinstance(ref.get("kind"), str):
+        if not isinstance(ref, dict) or not isinstance(ref.get("apiGroup"), str) \
+                or not isinstance(ref.get("kind"), str):
             return True
         r_group, r_version = split_api(r.api)
         return any(_selected(k, r_group, r_version, ref["kind"], ref["apiGroup"], "") for k, _ns, _n in r.prev)
 
 
 def _selected(kind, group, version, s_kind, s_group, s_version) -> bool:
-    return (not s_group or group == s_group) and (not s_version or version == s_version) and (not s_kind or kind == s_kind)
+    return (not s_group or group == s_group) and (not s_version or version == s_version) \
+        and (not s_kind or kind == s_kind)
 
 
 def _eff(api: str, kind: str, ns: str) -> str:

@@ -33,8 +33,7 @@ def apply_patches(resources: list[Res], entries, kdir: str, kfile: str, files: d
             raise NotNative(f"a patch of '{kfile}' holds fields the native builder does not do")
         if entry.get("options"):
             raise NotNative(f"a patch of '{kfile}' has options")
-        text = _text(entry, kdir, kfile, files)
-        docs = read_values(text, f"{kfile} patch")
+        docs, text = _read(entry, kdir, kfile, files)
         target = entry.get("target")
         if len(docs) == 1 and isinstance(docs[0], list):
             if target is None:
@@ -59,7 +58,30 @@ def apply_patches(resources: list[Res], entries, kdir: str, kfile: str, files: d
             raise NotNative(f"a patch of '{kfile}' is neither one object nor one list of operations")
 
 
+def _read(entry: dict, kdir: str, kfile: str, files: dict[str, bytes]) -> tuple[list, str]:
+    """(the patch's documents, its text). kustomize reads a text starting with `[` as JSON only; any
+    other as YAML: kyaml's for a strategic merge patch, goyaml.v2's (YAML 1.1) for a JSON patch,
+    of which it takes the first document only."""
+    text = _text(entry, kdir, kfile, files)
+    what = f"{kfile} patch"
+    if text.startswith("["):
+        return [jsonpatch.strict_json(text)], text
+    docs = [d for d in read_values(text, what) if d is not None]
+    if len(docs) == 1 and isinstance(docs[0], list):
+        first = read_values(text, what, yaml11=True)[0]
+        if not isinstance(first, list):
+            raise NotNative(f"a JSON patch of '{kfile}' after an empty document (kustomize reads the first only)")
+        docs = [first]
+    return docs, text
+
+
+# Go's strings.TrimSpace (unicode.IsSpace); Python's str.strip also takes \x1c-\x1f.
+_GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+            "\u2028\u2029\u202f\u205f\u3000"
+
+
 def _text(entry: dict, kdir: str, kfile: str, files: dict[str, bytes]) -> str:
+    """The patch text as kustomize reads it: an inline patch trimmed (TrimSpace), a file's as it is."""
     patch, path = entry.get("patch"), entry.get("path")
     if (patch is None) == (path is None):
         raise NotNative(f"a patch of '{kfile}' has both or neither of patch and path")
@@ -76,7 +98,7 @@ def _text(entry: dict, kdir: str, kfile: str, files: dict[str, bytes]) -> str:
             raise NotNative(f"patch file '{path}' is not UTF-8") from None
     if not isinstance(patch, str) or not patch.strip():
         raise NotNative(f"an empty patch in '{kfile}'")
-    return patch.strip()
+    return patch if path is not None else patch.strip(_GO_SPACE)
 
 
 def _check_sm_patch(patch: dict, text: str) -> None:

@@ -14,6 +14,8 @@ readers (go-yaml is a port of it), except in `>` blocks: go-yaml keeps one more 
 before a more-indented line that follows a normal one (done here too), and one more at the end of
 a block keeping its trailing blank lines (refused). A folded scalar holding a tab, a carriage
 return, a Unicode line break or an escaped line break (`\\N`, `\\L` ...) is refused too.
+A JSON patch written in YAML is read by kustomize with goyaml.v2 (YAML 1.1) instead (`yaml11`):
+there `yes`, `on`, `y` ... are booleans and a `<<` merges otherwise, so those are refused too.
 Everything else raises NotNative. The file is composed once (PyYAML's C composer, libyaml) and
 constructed here, so the checks and the values come from the same nodes.
 """
@@ -37,6 +39,9 @@ _MAP, _SEQ, _STR, _INT, _BOOL, _NULL, _MERGE, _VALUE = (
 _FOLD_RISK = re.compile(r"[\t\r\x85\u2028\u2029]|\\[N_LP]")
 _BAD_ESCAPE = re.compile(r"\\[/N_LP]")
 _LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
+# Plain scalars goyaml.v2 (YAML 1.1, kustomize's reader of JSON patches written in YAML) takes for
+# booleans where PyYAML reads strings.
+_YAML11_ONLY_BOOLS = frozenset({"y", "Y", "n", "N"})
 
 # Plain scalars Go's YAML 1.2 reader takes for numbers, booleans, nulls or times while PyYAML reads a
 # string (or the reverse): kustomize's JSON round trip would change them.
@@ -106,14 +111,15 @@ def has_line_breaks(text: str) -> bool:
     return _LINE_BREAKS.search(text) is not None
 
 
-def read_values(text: str, what: str) -> list:
-    """The documents of a YAML text (a patch), each any value kustomize would read the same."""
-    return [deep_copy(v) for v in _values(text, what)]
+def read_values(text: str, what: str, yaml11: bool = False) -> list:
+    """The documents of a YAML text (a patch), each any value kustomize would read the same.
+    `yaml11`: kustomize reads this text with goyaml.v2 (YAML 1.1), where `yes` is a boolean."""
+    return [deep_copy(v) for v in _values(text, what, yaml11)]
 
 
 @lru_cache(maxsize=1024)
-def _values(text: str, what: str) -> tuple:
-    return tuple(_documents(text.encode("utf-8"), what))
+def _values(text: str, what: str, yaml11: bool) -> tuple:
+    return tuple(_documents(text.encode("utf-8"), what, yaml11))
 
 
 def _parse(data: bytes, path: str) -> Parsed:
@@ -126,7 +132,7 @@ def _parse(data: bytes, path: str) -> Parsed:
     return Parsed(tuple(objects), _SCHEMA_COMMENT.search(data) is not None)
 
 
-def _documents(data: bytes, what: str) -> list:
+def _documents(data: bytes, what: str, yaml11: bool = False) -> list:
     try:
         roots = _compose(data)
     except yaml.YAMLError:
@@ -135,7 +141,8 @@ def _documents(data: bytes, what: str) -> list:
         raise NotNative(f"'{what}' is not UTF-8 YAML") from None
     budget = [MIN_NODE_BUDGET + NODES_PER_BYTE * len(data)]
     try:
-        return [None if root is None else _Constructor(what, budget, data).value(root, None) for root in roots]
+        return [None if root is None else _Constructor(what, budget, data, yaml11).value(root, None)
+                for root in roots]
     except RecursionError:
         raise NotNative(f"'{what}' nests too deep") from None
 
@@ -152,8 +159,9 @@ def _compose(data: bytes) -> list:
 
 
 class _Constructor:
-    def __init__(self, what: str, budget: list[int], data: bytes):
+    def __init__(self, what: str, budget: list[int], data: bytes, yaml11: bool = False):
         self.what = what
+        self.yaml11 = yaml11
         self.budget = budget
         self.data = data
         self._text: str | None = None
@@ -188,20 +196,24 @@ class _Constructor:
         merged: dict = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE and isinstance(key_node, yaml.ScalarNode) and not key_node.style:
+                if self.yaml11:
+                    # goyaml.v2 lets a `<<` written after a key override that key.
+                    self.refuse("merges (<<) a mapping, which kustomize's YAML 1.1 reader merges otherwise")
                 for source in self._merge_sources(value_node, depth):
                     for k, v in source.items():
                         merged.setdefault(k, v)  # the first source that has a key wins
                 continue
             key = key_node.value
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _BOOL and not key_node.style \
-                    and key not in ("true", "True", "TRUE", "false", "False", "FALSE"):
+                    and key not in ("true", "True", "TRUE", "false", "False", "FALSE") and not self.yaml11:
                 pass  # yes/no/on/off: a string key to go-yaml
             elif not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
                 self.refuse("has a mapping key that is not a string")
             if key_node.start_mark.line != key_node.end_mark.line or _LINE_BREAKS.search(key) \
                     or (key_node.style == '"' and _BAD_ESCAPE.search(self.span(key_node))):
                 self.refuse(f"has a key ({key!r}) the two readers may read otherwise")
-            if key == "<<" or (not key_node.style and _GO_NON_STRING.fullmatch(key)):
+            if key == "<<" or (not key_node.style and (_GO_NON_STRING.fullmatch(key)
+                                                         or (self.yaml11 and key in _YAML11_ONLY_BOOLS))):
                 self.refuse(f"has a key ({key!r}) kustomize's reader takes for another type")
             if key in out:
                 self.refuse(f"repeats the key {key!r}")
@@ -231,11 +243,15 @@ class _Constructor:
         if style in ('"', "'", "|", ">"):
             if tag != _STR:
                 self.refuse("has a tagged scalar")
-            return _go_folded(value) if style == ">" and "\n " in value else value
+            if style == ">" and "\n " in value:
+                if self.yaml11:
+                    self.refuse("has a folded block with more-indented lines, read by another YAML reader there")
+                return _go_folded(value)
+            return value
         if tag == _VALUE and value == "=":
             return value  # a bare `=`: a string to go-yaml
         if tag == _STR:
-            if _GO_NON_STRING.fullmatch(value):
+            if _GO_NON_STRING.fullmatch(value) or (self.yaml11 and value in _YAML11_ONLY_BOOLS):
                 self.refuse(f"has the plain scalar {value!r}, which kustomize reads as another type")
             return value
         if tag == _INT:
@@ -246,6 +262,8 @@ class _Constructor:
         if tag == _BOOL:
             if value in ("true", "True", "TRUE", "false", "False", "FALSE"):
                 return value[0] in "tT"
+            if self.yaml11:
+                self.refuse(f"has {value!r}, a boolean to kustomize's YAML 1.1 reader there")
             return value  # yes/no/on/off: booleans to PyYAML only; go-yaml reads (and kustomize prints) a string
         if tag == _NULL:
             if value in ("null", "Null", "NULL", "~"):
@@ -255,6 +273,8 @@ class _Constructor:
             if parent is None:
                 return None  # an empty document
             if isinstance(parent, yaml.MappingNode):
+                if parent.flow_style and self.yaml11:
+                    self.refuse("has an empty value in a flow mapping, read otherwise by YAML 1.1")
                 return FLOW_EMPTY if parent.flow_style else EMPTY_NULL
             if parent.flow_style:
                 self.refuse("has an empty value in a flow sequence")

@@ -42,7 +42,8 @@ def select(resources: list[Res], target: dict) -> list[Res]:
     annotations = parse_selector(target.get("annotationSelector", ""))
     out = []
     for res in resources:
-        if "name" in patterns and not (patterns["name"].fullmatch(res.org()[2]) or patterns["name"].fullmatch(res.name)):
+        name = patterns.get("name")
+        if name is not None and not (name.fullmatch(res.org()[2]) or name.fullmatch(res.name)):
             continue
         group, version = split_api(res.api)
         if any(key in patterns and not patterns[key].fullmatch(value)

@@ -12,7 +12,7 @@ A patch that changes the type of a value, or holds `$patch`-style directives, ra
 """
 from __future__ import annotations
 
-from scanner.inventory.builder.native.model import EMPTY_NULL, FLOW_EMPTY, NotNative
+from scanner.inventory.builder.native.model import EMPTY_NULL, FLOW_EMPTY, NotNative, deep_copy
 
 _MISSING = object()
 _CLEAR = object()
@@ -53,7 +53,7 @@ def _walk(d, o):
         raise NotNative("a strategic merge patch puts a mapping where the object has another type")
     if isinstance(o, list):
         if absent or isinstance(d, list):
-            return o
+            return deep_copy(o)  # one patch goes to many objects: none may share its lists
         raise NotNative("a strategic merge patch puts a list where the object has another type")
     if isinstance(d, (dict, list)):
         raise NotNative("a strategic merge patch puts a scalar where the object has a collection")
@@ -61,7 +61,7 @@ def _walk(d, o):
 
 
 def _added(o: dict) -> dict:
-    return {k: (_added(v) if isinstance(v, dict) else v) for k, v in o.items()
+    return {k: (_added(v) if isinstance(v, dict) else deep_copy(v)) for k, v in o.items()
             if v is not None and v is not EMPTY_NULL and v is not FLOW_EMPTY}
 
 
