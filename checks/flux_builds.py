@@ -18,7 +18,7 @@ def _subject(status) -> str:
 def _resource(status) -> dict:
     if status.implicit:
         return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "namespace": None,
-                "name": status.key.split(":", 1)[1], "origin": "git"}
+                "name": status.key.split(":", 1)[1], "origin": "file"}
     ns, name = status.key.split("/", 1)
     return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "namespace": ns, "name": name,
             "origin": "git"}

@@ -25,7 +25,10 @@ Grade = Literal["A", "B", "C", "D", "F"]
 FindingStatus = Literal["pass", "fail", "warn", "waived", "mitigated"]
 CheckStatus = Literal["pass", "fail", "warn", "not_applicable", "error"]
 ErrorKind = Literal["input", "config", "check", "source", "notice"]
-Origin = Literal["git", "cluster", "opnsense"]
+# Where a finding's subject comes from: "git" a Kubernetes object the repository deploys, "cluster" a live
+# object, "file" a repository file or a document nothing deploys, "talos" a Talos configuration,
+# "opnsense" the firewall backup, "repository" the repository as a whole (a control it lacks).
+Origin = Literal["git", "cluster", "opnsense", "file", "talos", "repository"]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
@@ -215,6 +218,8 @@ class ResourceRef(_Model):
     namespace: Optional[str] = None
     name: Optional[str] = None
     origin: Optional[Origin] = None
+    cluster: Optional[str] = None  # the cluster (Flux root) that deploys it: with kind/namespace/name, its inventory entry
+    producer: Optional[str] = None  # the HelmRelease or ResourceSet that renders it ("Kind/ns/name")
 
 
 class Location(_Model):

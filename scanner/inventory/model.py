@@ -99,6 +99,17 @@ class Inventory:
             self.__dict__["_docs_by_path_n"] = len(self.documents)
         return index.get(rel, [])
 
+    def resources_of(self, doc: Document) -> list[Resource]:
+        """The Resources made from one document (one per place it is deployed, or the not-deployed one)."""
+        index = self.__dict__.get("_res_by_doc")
+        if index is None or self.__dict__.get("_res_by_doc_n") != len(self.resources):
+            index = {}
+            for r in self.resources:
+                index.setdefault(id(r.doc), []).append(r)
+            self.__dict__["_res_by_doc"] = index
+            self.__dict__["_res_by_doc_n"] = len(self.resources)
+        return index.get(id(doc), [])
+
     def deployed(self) -> list[Resource]:
         return [r for r in self.resources if r.deployed]
 
