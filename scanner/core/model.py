@@ -248,6 +248,7 @@ class Result:
     # For `mitigated`: the layers that enforce what the manifest lacks, each with its evidence
     # ({layer, mechanism, detail, path, line}).
     mitigated_by: list | None = None
+    cluster: str | None = None  # in a repository with several clusters: the one this verdict is about
 
 
 @dataclass(slots=True)

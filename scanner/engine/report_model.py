@@ -112,6 +112,14 @@ class WithoutMitigations(_Model):
     mitigated_findings: int = Field(default=0, ge=0)
 
 
+class ClusterScore(_Model):
+    """One cluster's score (a repository with several Flux roots is scored per cluster, and in all)."""
+
+    overall: Percent
+    grade: Grade
+    layers: dict[Layer, LayerScore] = Field(default_factory=dict)
+
+
 class ScoreSummary(_Model):
     overall: Percent
     grade: Grade
@@ -120,6 +128,7 @@ class ScoreSummary(_Model):
     formula: str = ""
     layers: dict[Layer, LayerScore] = Field(default_factory=dict)
     without_mitigations: Optional[WithoutMitigations] = None
+    clusters: dict[str, ClusterScore] = Field(default_factory=dict)  # per cluster, when there are several
 
 
 class Gate(_Model):
@@ -268,6 +277,7 @@ class Finding(_Model):
     evidence: dict[str, Any] = Field(default_factory=dict)  # what proves the verdict (never secret values)
     waiver: Optional[FindingWaiver] = None
     mitigated_by: Optional[list[Credit]] = None  # for a mitigated finding: the layers that enforce the control
+    cluster: Optional[str] = None  # in a repository with several clusters (Flux roots): the one it is about
 
     @property
     def mitigation_text(self) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from scanner.core.model import Document, Gap, Resource, ScanError
-from scanner.inventory.kinds import Kinds, group_of
+from scanner.inventory.kinds import Kinds
 from scanner.inventory.roots import Root, strip_path
 from scanner.inventory.sources import SourceResolver, SourceTree
 
