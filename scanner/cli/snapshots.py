@@ -85,12 +85,14 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
                                      "kubeconfig": kubeconfig, "context": context, "config_path": config_path})
     report = pipeline.run_scan(options.with_(fingerprint_key=fp_key), config)
     try:
-        entry = arc.store(archive_dir, report.to_json_dict(), sign_key=key)
+        # Retention runs inside the store: the new snapshot records what it removed (its chain).
+        entry = arc.store(archive_dir, report.to_json_dict(), sign_key=key,
+                          policy=Policy(keep_daily, keep_weekly, keep_monthly))
         for written in write_reports(report, wanted, output_dir, None) if wanted else []:
             click.echo(f"wrote {written}")
-        removed = arc.prune(archive_dir, Policy(keep_daily, keep_weekly, keep_monthly))
     except (SnapshotError, OSError) as exc:
         _fail(str(exc))
+    removed = entry["pruned"]
     click.echo(f"stored {Path(archive_dir) / entry['file']}  score {_num(entry['overall'])} "
                f"({entry['grade'] or '-'}){'  signed' if entry['signed'] else ''}")
     if removed:
