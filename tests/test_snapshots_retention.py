@@ -102,10 +102,11 @@ def _fill(archive: Path, times: list[datetime], source="/srv/homelab") -> None:
 
 
 def test_prune_deletes_files_signatures_and_index_entries(tmp_path):
-    from scanner.snapshots.signing import keygen
+    from scanner.snapshots.audit import verify_archive
+    from scanner.snapshots.signing import keygen, load_public_key
 
     archive = tmp_path / "arc"
-    key, _ = keygen(str(tmp_path / "k"))
+    key, pub = keygen(str(tmp_path / "k"))
     times = [datetime(2025, 1, 1, 3, tzinfo=UTC) + timedelta(days=i) for i in range(40)]
     for t in times[:-1]:
         arc.store(archive, homelab_report(started_at=t.isoformat()), sign_key=key)
@@ -123,6 +124,9 @@ def test_prune_deletes_files_signatures_and_index_entries(tmp_path):
     assert [Path(e["file"]).name for e in index] == kept_names
     chain = json.loads((archive / "snapshots" / kept_names[-1]).read_text())["chain"]
     assert len(chain["pruned"]) == 36 and chain["previous"]["file"] == "20250208T030000Z-homelab.json"
+    # The gaps are signed for: the whole archive still verifies, with the removals on record.
+    audit = verify_archive(archive, load_public_key(pub))
+    assert audit.status == "intact", audit.breaks
 
 
 def test_prune_is_per_source(tmp_path):
