@@ -2,8 +2,9 @@
 `posture scan` adds.
 
 The engine attaches `COMMANDS` to the main group. Exit codes follow the rest of the CLI: 0 done,
-1 a verdict the caller asked about is negative (verify: invalid), 2 usage or input errors; `verify`
-also uses 2 for "unsigned", so only 0 means "this snapshot is proven untouched".
+1 a verdict the caller asked about is negative (verify: invalid), 2 usage or input errors, 3 the
+scan could not run (the cluster could not be read); `verify` also uses 2 for "unsigned", so only 0
+means "this snapshot is proven untouched".
 """
 from __future__ import annotations
 
@@ -228,7 +229,7 @@ def snapshots():
                    "longer reaches it (the whole archive rolled back).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def snapshots_verify(archive_dir, pub, state_path, fmt):
-    """Check the whole archive: signatures, the chain of snapshots, head.json and the index.
+    """Check the whole archive: signatures, the chain of snapshots, HEAD and the index.
 
     Reports renamed, copied, replayed, future-dated, edited or deleted snapshots and an edited index,
     one line each. Exit 0 intact, 1 any break, 2 unsigned snapshots (with --key; nothing else wrong)
