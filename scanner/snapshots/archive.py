@@ -86,8 +86,9 @@ def _totals(layers: dict) -> dict:
     return totals
 
 
-def entry_for(path: Path, data: bytes | None = None) -> dict:
-    """The index entry of one snapshot file, read from the file itself."""
+def entry_for(path: Path, data: bytes | None = None, report: dict | None = None) -> dict:
+    """The index entry of one snapshot file, read from the file itself (`data`: its bytes, `report`:
+    those bytes parsed, when the caller has them already)."""
     data = read_bounded(path) if data is None else data
     m = NAME_RE.match(path.name)
     entry = {
@@ -104,7 +105,7 @@ def entry_for(path: Path, data: bytes | None = None) -> dict:
         "pruned": [],
     }
     try:
-        report = loads_bounded(data)
+        report = loads_bounded(data) if report is None else report
         score = report["score"]
         layers = score.get("layers") or {}
         entry.update(
@@ -230,14 +231,15 @@ def store(archive_dir: str | Path, report: dict, sign_key: str | Path | None = N
                                   [chain.file_link(archive / e["file"], e.get("seq")) for e in expired])
         data = _encode({**report, chain.KEY: record})
         stored = json.loads(data)  # sign and hash what a verifier will re-read (tuples, float keys)
-        _commit_snapshot(directory / name, data, sign(stored, key) if key else None)
+        encoded = chain.canonical(stored)  # the bytes the signature covers, and HEAD's hash
+        _commit_snapshot(directory / name, data, sign(stored, key, encoded) if key else None)
         for e in expired:
             path = archive / e["file"]
             path.unlink(missing_ok=True)  # snapshot first: a lone signature is cleaned up later
             signature_path(path).unlink(missing_ok=True)
         current = _reconcile(archive, [e for e in current if e not in expired], True)
         _write_index(archive, current)
-        chain.write_head(archive, {"seq": seq, "file": name, "sha256": chain.content_hash(stored)})
+        chain.write_head(archive, {"seq": seq, "file": name, "sha256": chain.content_hash(stored, encoded)})
         return next(e for e in current if e["file"] == f"{SNAPSHOTS}/{name}")
 
 

@@ -3,7 +3,7 @@
 A break is anything the archive's own writer cannot have produced:
 - a snapshot whose signature does not verify, or that cannot be read;
 - renamed: the name is not the one it was stored under (or, written before chains, not its scan time);
-- replayed: the same report twice, two snapshots claiming one place in the chain, an unchained
+- replayed: the same scan stored twice, two snapshots claiming one place in the chain, an unchained
   snapshot dated after the chain began, or a snapshot stored before its predecessor;
 - future-dated: scanned or stored after the verifier's clock (beyond chain.CLOCK_SKEW);
 - a link that does not match: the predecessor was edited, swapped or renamed;
@@ -42,7 +42,7 @@ class Snapshot:
     signature: str = "unchecked"  # valid, invalid, unsigned, unchecked (no key given)
     record: dict | None = None  # the chain record; None: written before chains (or unreadable)
     sha256: str | None = None  # chain.content_hash of the file
-    report_sha256: str | None = None  # the same without the chain record: the scan itself
+    scan_sha256: str | None = None  # the hash of its `scan` block: which scan it records
     started: datetime | None = None
     stored: datetime | None = None
     readable: bool = True
@@ -117,30 +117,32 @@ def verify_archive(archive_dir: str | Path, public_key: Ed25519PublicKey | None 
 
 def _inspect(path: Path, public_key, now: datetime) -> Snapshot:
     snap = Snapshot(path.name)
+    obj = None
+    try:  # each file is read and parsed once: archives hold hundreds of multi-megabyte reports
+        data = read_bounded(path)
+        obj = parse_strict(data)
+    except OSError as exc:
+        data = None
+        snap.problems.append(f"unreadable: {exc}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        snap.problems.append(f"unreadable: {exc}")
+    encoded = chain.canonical(obj) if isinstance(obj, dict) else None  # signature and chain hash
     if public_key is not None:
-        verdict = verify_file(path, public_key)
+        verdict = verify_file(path, public_key, parsed=obj, canonical=encoded)
         snap.signature = verdict.status
         if verdict.status == "invalid":
             snap.problems.append("signature INVALID (modified after signing, or signed with another key)")
-    try:
-        data = read_bounded(path)
-    except OSError as exc:
-        snap.readable = False
-        snap.problems.append(f"unreadable: {exc}")
-        return snap
-    snap.index_entry = arc.entry_for(path, data)  # what the index should say about it
-    try:
-        obj = parse_strict(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        snap.readable = False
-        snap.problems.append(f"unreadable: {exc}")
-        return snap
+    if data is not None:  # what the index should say about it
+        snap.index_entry = arc.entry_for(path, data, obj if isinstance(obj, dict) else None)
     if not isinstance(obj, dict):
         snap.readable = False
-        snap.problems.append("not a report (not a JSON object)")
+        if obj is not None:
+            snap.problems.append("not a report (not a JSON object)")
         return snap
-    snap.sha256 = chain.content_hash(obj)
-    snap.report_sha256 = chain.content_hash({k: v for k, v in obj.items() if k != chain.KEY})
+    snap.sha256 = chain.content_hash(obj, encoded)
+    # The scan block (start, finish, duration, stats) identifies a scan: two snapshots with the same
+    # one are one scan stored twice.
+    snap.scan_sha256 = chain.content_hash(obj["scan"]) if isinstance(obj.get("scan"), dict) else None
     snap.started = arc.parse_time((obj.get("scan") or {}).get("started_at") if isinstance(obj.get("scan"), dict)
                                   else None)
     try:
@@ -182,12 +184,12 @@ def _check_dates(snap: Snapshot, now: datetime) -> None:
 def _check_replays(audit: Audit) -> None:
     first: dict[str, str] = {}
     for snap in audit.snapshots:
-        if snap.report_sha256 is None:
+        if snap.scan_sha256 is None:
             continue
-        if snap.report_sha256 in first:
-            snap.problems.append(f"replayed: the same report as {first[snap.report_sha256]}")
+        if snap.scan_sha256 in first:
+            snap.problems.append(f"replayed: the same scan as {first[snap.scan_sha256]}")
         else:
-            first[snap.report_sha256] = snap.name
+            first[snap.scan_sha256] = snap.name
 
 
 class _Chain:

@@ -14,11 +14,12 @@ A snapshot carries a `chain` record at the top level of its JSON, so the signatu
 
 `sha256` is taken over the canonical JSON of a whole snapshot (its own chain record included), so
 re-indenting a file (or a Git checkout changing line ends) keeps the chain while changing any value
-breaks it. The encoding is fixed by the record's `format`, not borrowed from the signatures:
-verifiers recompute these hashes for as long as an archive is kept, whatever the signatures move to.
-Format 1 is RFC 8785 (JCS, the `rfc8785` package), and for a value JCS cannot encode (a lone
-surrogate from a non-UTF-8 file name, an integer past 2^53) the sorted-keys compact form the
-signatures used before JCS; both are deterministic functions of the parsed value. Retention removes snapshots only in the run that stores the next
+breaks it. The encoding is fixed by the record's `format`: verifiers recompute these hashes for as
+long as an archive is kept. Format 1 is RFC 8785 (JCS, the `rfc8785` package), and for a value JCS
+cannot encode (a lone surrogate from a non-UTF-8 file name, an integer past 2^53) the sorted-keys
+compact form the signatures used before JCS: the very bytes signatures cover today, so one encoding
+(most of a second for a multi-megabyte report) serves both. Should the signatures' form change,
+`canonical` keeps format 1 and a new format gets its own. Retention removes snapshots only in the run that stores the next
 one and lists them in that snapshot's `pruned`, so every gap is either signed for or a deletion.
 
 `HEAD` beside the index names the newest link. A writer chains to it even when its file is
@@ -48,13 +49,18 @@ HEAD = "HEAD"
 CLOCK_SKEW = timedelta(minutes=10)
 
 
-def content_hash(obj) -> str:
-    """sha256 of the format-1 canonical JSON of a parsed snapshot (what `previous` and `pruned` record)."""
+def canonical(obj) -> bytes:
+    """The format-1 canonical JSON of a parsed snapshot."""
     try:
-        encoded = rfc8785.dumps(obj)
+        return rfc8785.dumps(obj)
     except rfc8785.CanonicalizationError:
-        encoded = legacy_canonical_json(obj)
-    return hashlib.sha256(encoded).hexdigest()
+        return legacy_canonical_json(obj)
+
+
+def content_hash(obj, encoded: bytes | None = None) -> str:
+    """sha256 of the format-1 canonical JSON of a parsed snapshot (what `previous` and `pruned`
+    record); `encoded`: canonical(obj), when the caller has it already."""
+    return hashlib.sha256(canonical(obj) if encoded is None else encoded).hexdigest()
 
 
 def file_link(path: Path, seq: int | None) -> dict:

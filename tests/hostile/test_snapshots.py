@@ -194,7 +194,7 @@ def test_replayed_snapshot_under_a_new_name(chained, tmp_path):
     target = _copy(chained, tmp_path)
     _move(target, CHAINED[2], "20250308T020000Z-homelab.json", copy=True)  # an old good day as the newest
     text = _breaks(_audit(target, chained[2]))
-    assert f"replayed: the same report as {CHAINED[2]}" in text
+    assert f"replayed: the same scan as {CHAINED[2]}" in text
     assert "seq 2 is claimed by" in text and f"stored as {CHAINED[2]}" in text
 
 
