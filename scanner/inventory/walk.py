@@ -272,14 +272,17 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
     sync_spec = _d(_d(root.sync_doc.body).get("spec")) if root.sync_doc is not None else {}
     level = [Node(ROOT_KEY, "flux-system", {"spec": dict(sync_spec, path=root.path)}, resolver.repo_tree(),
                   _strip_prefix(root.path, root.prefix), 0, root.declared_in or "(--root)", root.line)]
-    if root.implicit:  # no Flux root: the loose manifests above, and each kustomization directory built alone
+    # No Flux root: the loose manifests, and each kustomization directory built alone; a repository
+    # whose top folder is itself a kustomization directory is that one build (`kubectl apply -k .`).
+    loose_root = root.implicit and not _root_is_kustomization(ctx)
+    if loose_root:
         level += [Node(f"{ROOT_KEY}:{d}", "flux-system", {"spec": {"path": d}}, resolver.repo_tree(), d, 0, kfile, 1)
                   for d, kfile in top_kustomization_dirs(ctx)]
     deferred: list[tuple[Node, object]] = []
     count = 0
     try:
         while level or deferred:
-            loose = [n for n in level if root.implicit and n.key == ROOT_KEY]
+            loose = [n for n in level if loose_root and n.key == ROOT_KEY]
             outcomes = [(n, _loose_manifests(n, ctx, out)) for n in loose]
             outcomes += _build_level([n for n in level if n not in loose], ctx, root, artifacts, engines, out) \
                 if len(loose) < len(level) else []
@@ -303,7 +306,8 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
                     if child.depth > MAX_DEPTH or count > MAX_NODES:
                         out.errors.append(ScanError(child.declared_in, child.line,
                                                     f"flux-graph-too-deep: Flux Kustomization {child.key} is nested "
-                                                    f"{child.depth} deep ({count} in all); not built", kind="input"))
+                                                    f"{child.depth} deep ({count} in all); not built", kind="input",
+                                                    code="flux-graph-too-deep"))
                         out.gaps.append(Gap("build-failed", child.declared_in, child.key,
                                             "Flux Kustomizations nested beyond the scanner's bound", cluster=root.name))
                         continue
@@ -368,6 +372,12 @@ def _copy(body):
     if isinstance(body, list):
         return [_copy(v) for v in body]
     return body
+
+
+def _root_is_kustomization(ctx: WalkContext) -> bool:
+    from scanner.inventory.builder.repo import KUSTOMIZATION_FILES
+
+    return any(name in ctx.files for name in KUSTOMIZATION_FILES)
 
 
 def top_kustomization_dirs(ctx: WalkContext) -> list[tuple[str, str]]:
@@ -436,8 +446,7 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
         spec = _d(node.body.get("spec"))
         if node.tree.prefix is not None:
             path = strip_path(node.path)
-            groups["repo"].append((node, BuildRequest(key=node.key, path=path, overlay=overlay_of(spec),
-                                                      manifests_only=node.key == ROOT_KEY and root.implicit)))
+            groups["repo"].append((node, BuildRequest(key=node.key, path=path, overlay=overlay_of(spec))))
         else:
             base = artifacts.place(node.tree)
             path = posixpath.join(base, strip_path(node.path))
@@ -467,7 +476,8 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
                 out.statuses[node.key] = KustomizationStatus(node.key, root.name, where, node.line, "not-found",
                                                              build_errors=[f"path {node.path!r} not found"])
                 out.errors.append(ScanError(where, node.line, f"flux-path-not-found: Flux Kustomization {node.key} "
-                                            f"path {node.path!r} does not exist in its source", kind="input"))
+                                            f"path {node.path!r} does not exist in its source", kind="input",
+                                            code="flux-path-not-found"))
                 out.gaps.append(Gap("build-failed", where, node.key, f"path {node.path!r} not found in its source",
                                     line=node.line, cluster=root.name))
                 continue
@@ -524,7 +534,8 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
         status.postbuild_errors.extend(str(e) for e in getattr(sub, "errors", ()) or ())
     for err in getattr(sub, "errors", ()) or ():
         out.errors.append(err if isinstance(err, ScanError) else
-                          ScanError(node.declared_in, node.line, f"flux-postbuild-failed: {node.key}: {err}", kind="input"))
+                          ScanError(node.declared_in, node.line, f"flux-postbuild-failed: {node.key}: {err}", kind="input",
+                                    code="flux-postbuild-failed"))
     meta = _d(spec.get("commonMetadata"))
     unresolved: set[str] = set()
     children: list[Node] = []
@@ -541,7 +552,7 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
         if result.error:
             out.errors.append(ScanError(node.declared_in, node.line,
                                         f"flux-postbuild-failed: {node.key}: {result.error} (Flux fails the whole "
-                                        "Kustomization)", kind="input"))
+                                        "Kustomization)", kind="input", code="flux-postbuild-failed"))
         if not isinstance(body, dict):
             continue
         if not (root.implicit and node.key.startswith(ROOT_KEY)):  # (no Flux applies the implicit root)
@@ -586,7 +597,8 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
             if clash.flux_kustomization != res.flux_kustomization:
                 out.errors.append(ScanError(doc.path, doc.line,
                                             f"flux-object-conflict: {kind} {ns + '/' if ns else ''}{name} is applied by "
-                                            f"both {clash.flux_kustomization} and {res.flux_kustomization}", kind="notice"))
+                                            f"both {clash.flux_kustomization} and {res.flux_kustomization}", kind="notice",
+                                            code="flux-object-conflict"))
             continue
         out.resources.append(res)
         if is_flux_ks(kind, api_version):
@@ -654,7 +666,7 @@ def _expand(res: Resource, node: Node, ctx: WalkContext, root: Root, index: _Ind
         namespace=res.namespace)
     out.gaps.extend(Gap(g.code, g.path or res.path, g.subject, g.message, res.line, root.name) for g in gaps)
     out.errors.extend(e if isinstance(e, ScanError) else ScanError(res.path, res.line, f"resourceset-failed: {e}",
-                                                                   kind="input") for e in errors)
+                                                                   kind="input", code="resourceset-failed") for e in errors)
     rs_ns = res.namespace
     for body in objects:
         if not isinstance(body, dict):

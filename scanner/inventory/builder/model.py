@@ -108,4 +108,4 @@ class BuildSettings:
 
 def error(path: str, code: str, message: str, line: int | None = None) -> ScanError:
     """A scan error whose message starts with its stable code (`code: message`)."""
-    return ScanError(path, line, f"{code}: {message}", kind="input")
+    return ScanError(path, line, f"{code}: {message}", kind="input", code=code)
