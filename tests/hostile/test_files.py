@@ -254,6 +254,10 @@ def test_sigint_exits_130_without_partial_report(tmp_path):
     _, err = proc.communicate(timeout=TIMEOUT_S)
     if proc.returncode in (0, 1):
         pytest.skip("the scan finished before the signal arrived")
+    if proc.returncode == -signal.SIGINT and b"posture:" not in err:
+        pytest.skip("the signal arrived while Python was still importing the CLI (no program handles that)")
+    # A handled interrupt is exit 130 wherever it lands, including inside a lazy import (CPython would
+    # otherwise turn an interrupt caught there into a SIGINT death at exit).
     assert proc.returncode == 130, err.decode()[-2000:]
     assert not out.exists() or not any(out.iterdir())
 
