@@ -114,7 +114,7 @@ def authentik_deployed(inv, options):
     if not releases:
         yield failed(inv, "Authentik", "Authentik is not deployed: no HelmRelease of the authentik chart and no goauthentik server workload",
                      resource={"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "namespace": None,
-                               "name": "authentik", "origin": "git"})
+                               "name": "authentik", "origin": "repository"})
         return
     for res in releases:
         ok, how, path = _secret_key_source(inv, res)
@@ -196,12 +196,13 @@ def _fix(inv, route, options) -> str:
             f"`extAuth.http` to the Authentik outpost path `/outpost.goauthentik.io/auth/envoy`")
 
 
-def judged_routes(inv):
+def judged_routes(inv, *, dead: bool = False):
+    """The deployed HTTP routes; a route nothing serves (gitops.dead-routes) only with `dead`."""
     for r in inv.routes:
         if not r.resource.deployed or r.kind not in HTTP_KINDS:
             continue
-        if is_dead(inv, r):
-            continue  # nothing serves it: perimeter.dead-routes reports it, it is not exposed
+        if not dead and is_dead(inv, r):
+            continue  # nothing serves it: gitops.dead-routes reports it, it is not exposed
         if not r.backends and r.filters and all(f.get("type") == "RequestRedirect" for f in r.filters):
             continue  # a pure redirect (http -> https) serves nothing
         yield r
@@ -234,7 +235,10 @@ class RouteAuthOptions(CheckOptions):
     mitigated_by=("perimeter", "policy"),
 )
 def authentik_fronted_routes(inv, options):
-    for route in judged_routes(inv):
+    for route in judged_routes(inv, dead=True):
+        if is_dead(inv, route):
+            yield from _dead_route(inv, route, options)
+            continue
         exp = classify(inv, route, options)
         hosts = [substitute(h, route.resource.variables) for h in route.hosts] or ["(no host)"]
         subject = f"{route.kind} {route.namespace}/{route.name}"
@@ -281,6 +285,26 @@ def authentik_fronted_routes(inv, options):
             fix = _fix(inv, route, options)
         yield failed(inv, subject, msg, route.resource, route.path, severity=sev, remediation=fix,
                      evidence=dict(ev, fix=fix, notes=ra.notes))
+
+
+def _dead_route(inv, route, options):
+    """A route nothing serves is not exposed (gitops.dead-routes reports it): judged here only for what
+    it declares. Without a guard it warns: the day a listener or controller takes it, it is exposed
+    with no login."""
+    from scanner.analysis.routeserve import serving
+
+    hosts = [substitute(h, route.resource.variables) for h in route.hosts] or ["(no host)"]
+    subject = f"{route.kind} {route.namespace}/{route.name}"
+    why = serving(inv, route).detail
+    best = analyse(inv, route, options).best()
+    ev = {"exposure": "not served", "hosts": hosts, "served_by": why}
+    if best is not None and best.accepted and not best.fail_open:
+        yield passed(inv, subject, f"{', '.join(hosts)}: not served now ({why}); guarded by {best.provider} "
+                     f"({best.mechanism}) should it be", route.resource, route.path, severity="low", evidence=ev)
+    else:
+        yield warned(inv, subject, f"{', '.join(hosts)}: not served now ({why}), and it has no authentication: "
+                     "once a listener or controller takes it, it is exposed without a login",
+                     route.resource, route.path, severity="low", evidence=ev)
 
 
 def _outpost_exists(inv, host: str) -> tuple[bool, str]:

@@ -10,17 +10,28 @@ from scanner.core.model import Location
 
 
 def _subject(status) -> str:
+    if status.implicit:  # a kustomization directory of a repository without a Flux root
+        return f"kustomization {status.key.split(':', 1)[1]}"
     return f"Flux Kustomization {status.key}" + (f" ({status.cluster})" if status.cluster != "cluster" else "")
 
 
 def _resource(status) -> dict:
+    if status.implicit:
+        return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "namespace": None,
+                "name": status.key.split(":", 1)[1], "origin": "file"}
     ns, name = status.key.split("/", 1)
     return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "namespace": ns, "name": name,
             "origin": "git"}
 
 
+def _namespace(status) -> str | None:
+    return None if status.implicit else status.key.split("/", 1)[0]
+
+
 def _judged(inv):
     for status in inv.kustomizations:
+        if status.implicit and ":" not in status.key:
+            continue  # the loose manifests of a repository without a Flux root: no kustomization to judge
         if status.how != "external" and status.path and not status.path.startswith("("):
             yield status
 
@@ -48,20 +59,20 @@ def kustomizations_build(inv, options):
         if status.source_problem:
             yield failed(inv, _subject(status), f"kustomize-controller cannot reconcile {status.key}: "
                          f"{status.source_problem}", resource=_resource(status), location=where,
-                         namespace=status.key.split("/", 1)[0], evidence={"source": status.source_problem})
+                         namespace=_namespace(status), evidence={"source": status.source_problem})
         elif status.how in ("failed", "not-found") or status.degraded:
             why = (status.build_errors or ["the build failed"])[0]
             yield failed(inv, _subject(status), f"kustomize-controller would fail to build {status.key}: {why}",
-                         resource=_resource(status), location=where, namespace=status.key.split("/", 1)[0],
+                         resource=_resource(status), location=where, namespace=_namespace(status),
                          evidence={"errors": status.build_errors[:5]})
         elif status.postbuild_errors:
             yield failed(inv, _subject(status), f"post-build substitution of {status.key} fails: "
                          f"{status.postbuild_errors[0]} (Flux applies nothing of it)", resource=_resource(status),
-                         location=where, namespace=status.key.split("/", 1)[0],
+                         location=where, namespace=_namespace(status),
                          evidence={"errors": status.postbuild_errors[:5]})
         else:
             yield passed(inv, _subject(status), f"{status.key} builds ({status.how})", resource=_resource(status),
-                         location=where, namespace=status.key.split("/", 1)[0])
+                         location=where, namespace=_namespace(status))
 
 
 @check(
@@ -83,7 +94,7 @@ def substitution_variables_defined(inv, options):
         if status.how in ("failed", "not-found"):
             continue
         where = Location(status.path, status.line)
-        ns = status.key.split("/", 1)[0]
+        ns = _namespace(status)
         if status.undefined:
             names = ", ".join("${" + v + "}" for v in sorted(status.undefined))
             effect = "fails the whole Kustomization (strict substitution)" if status.strict else "becomes the empty string"

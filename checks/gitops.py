@@ -395,7 +395,7 @@ UPDATER_FILES = ("renovate.json", "renovate.json5", ".renovaterc", ".renovaterc.
 def dependency_updates(inv, options):
     files = set(inv.files)
     found = [f for f in UPDATER_FILES if f in files]
-    res = {"apiVersion": "v1", "kind": "Repository", "namespace": None, "name": "repository", "origin": "git"}
+    res = {"apiVersion": "v1", "kind": "Repository", "namespace": None, "name": "repository", "origin": "repository"}
     if found:
         yield passed(inv, "repository", f"dependency updates configured: {', '.join(found)}",
                      location=Location(found[0], 1), resource=res, evidence={"files": found})

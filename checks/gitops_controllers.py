@@ -115,7 +115,7 @@ def flux_network_policies(inv, options):
         controllers = [d for d in docs if d.kind == "Deployment"]
         if not controllers:
             continue  # not a Flux install after all
-        res = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+        res = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "file"}
         subject = f"Flux bootstrap {path}"
         isolating = [d for d in docs if d.kind == "NetworkPolicy" and _isolating(d.body)]
         folder = posixpath.dirname(path)

@@ -25,7 +25,7 @@ def _d(v) -> dict:
     return v if isinstance(v, dict) else {}
 
 
-REPOSITORY = {"apiVersion": None, "kind": "Repository", "namespace": None, "name": "repository", "origin": "git"}
+REPOSITORY = {"apiVersion": None, "kind": "Repository", "namespace": None, "name": "repository", "origin": "repository"}
 
 
 def _anchor(inv) -> dict:

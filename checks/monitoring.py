@@ -66,7 +66,7 @@ def alertmanager_receiver(inv, options):
     if not found:
         yield failed(inv, "Alertmanager", "no Alertmanager is deployed: alerts reach no one",
                      resource={"apiVersion": "monitoring.coreos.com/v1", "kind": "Alertmanager", "namespace": None,
-                               "name": "alertmanager", "origin": "git"})
+                               "name": "alertmanager", "origin": "repository"})
 
 
 # ---- metrics scraped --------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ NO_CONFIG = "no Talos machine configuration in the repository"
 def _resource(cfg_or_cluster) -> dict:
     cluster = cfg_or_cluster.cluster if isinstance(cfg_or_cluster, talos.TalosConfig) else cfg_or_cluster
     return {"apiVersion": "v1alpha1", "kind": "TalosMachineConfig", "namespace": None,
-            "name": cluster.name or cluster.label, "origin": "git"}
+            "name": cluster.name or cluster.label, "origin": "talos"}
 
 
 def _configs(inv, control_plane: bool = False):
@@ -49,7 +49,7 @@ def _absent(inv) -> Result:
               " (no talconfig, patch or machine config found; the node layer is unverified)"))
     return maker(inv, NO_CONFIG, msg, location=Location(signals[0] if signals else ".", None),
                  resource={"apiVersion": "v1alpha1", "kind": "TalosMachineConfig", "namespace": None,
-                           "name": "(none)", "origin": "git"},
+                           "name": "(none)", "origin": "talos"},
                  evidence={"talos_files": signals})
 
 
@@ -699,7 +699,7 @@ def talos_secrets_encrypted(inv, options):
         what = "Talos secrets bundle" if bundle else "Talos machine config"
         subject = f"{what} {d.path}"
         res = {"apiVersion": "v1alpha1", "kind": "TalosSecrets" if bundle else "TalosMachineConfig",
-               "namespace": None, "name": d.path, "origin": "git"}
+               "namespace": None, "name": d.path, "origin": "talos"}
         if talos.has_sops(d.body) and not fields:
             yield passed(inv, subject, f"{what} is SOPS-encrypted", location=Location(d.path, d.line), resource=res)
         elif fields:
@@ -720,7 +720,7 @@ def talos_secrets_encrypted(inv, options):
         if not re.search(r"(?m)^\s*(key|client-key-data|token|ca):\s*\S", text):
             continue
         found = True
-        res = {"apiVersion": "v1", "kind": "ClientConfig", "namespace": None, "name": f, "origin": "git"}
+        res = {"apiVersion": "v1", "kind": "ClientConfig", "namespace": None, "name": f, "origin": "talos"}
         if "ENC[" in text and "sops" in text:
             yield passed(inv, f"client config {f}", "client credentials are SOPS-encrypted", location=Location(f, 1),
                          resource=res)
@@ -731,7 +731,7 @@ def talos_secrets_encrypted(inv, options):
         yield passed(inv, "Talos secrets", "no Talos secrets bundle, machine config or talosconfig committed in plaintext",
                      location=Location(".", None),
                      resource={"apiVersion": "v1alpha1", "kind": "TalosSecrets", "namespace": None, "name": "(none)",
-                               "origin": "git"})
+                               "origin": "talos"})
 
 
 def _ignored(inv, rel: str) -> str | None:

@@ -117,7 +117,7 @@ def wildcard_hosts_auth(inv, options):
         to_ctrl = next((c for c in controllers(inv) if rule.svc_name in c.services), None)
         loc = Location(rule.doc_path, rule.line)
         ident = {"apiVersion": "", "kind": "CloudflaredRule", "namespace": rule.svc_namespace, "name": str(rule.hostname),
-                 "origin": "git"}
+                 "origin": "file"}
         if to_gw is not None or to_ctrl is not None:
             target = f"Gateway {to_gw.namespace}/{to_gw.name}" if to_gw is not None else f"{to_ctrl.kind} controller {rule.svc_name}"
             yield passed(inv, f"tunnel rule {rule.hostname}", f"wildcard tunnel rule {rule.hostname} goes to {target}; "
@@ -240,7 +240,7 @@ def host_network(inv, options):
     # A repo without any host-network pod passes as a whole.
     if not by_workload and any(w.resource.deployed for w in inv.workloads):
         yield passed(inv, "cluster", "no deployed pod uses hostNetwork or hostPort",
-                     resource={"apiVersion": "", "kind": "Cluster", "namespace": None, "name": "workloads", "origin": "git"})
+                     resource={"apiVersion": "", "kind": "Cluster", "namespace": None, "name": "workloads", "origin": "repository"})
 
 
 # ---- OPNsense -----------------------------------------------------------------------------------------------
@@ -266,15 +266,12 @@ def _on_opnsense(inv, options, judge):
 
 
 def _resolve(inv, options):
-    import os
-
+    """The OPNsense config the scan names: --opnsense-config (absolute), or posture.yaml's repo-relative
+    path, which scanner.analysis.exposure resolves inside the repository (never a file reached through
+    a link out of it, never relative to the working directory)."""
     from scanner.analysis.exposure import opnsense_path
 
     p = opnsense_path(options, inv)
-    if p and not os.path.isabs(p) and not os.path.exists(p) and inv.root:
-        cand = os.path.join(inv.root, p)
-        if os.path.exists(cand):
-            return dict(options, opnsense_config=cand)
     return dict(options, opnsense_config=p) if p else options
 
 

@@ -68,7 +68,7 @@ def kyverno_deployed(inv, options):
             extra += "; the live cluster serves no kyverno.io API (CRDs not installed)"
         yield failed(inv, "Kyverno", "Kyverno is not deployed" + extra, undeployed[0] if undeployed else None,
                      resource=None if undeployed else {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
-                                                       "namespace": None, "name": "kyverno", "origin": "git"},
+                                                       "namespace": None, "name": "kyverno", "origin": "repository"},
                      evidence={"policies": len(pols)})
         return
     for hr in releases:
@@ -153,7 +153,7 @@ def kyverno_enforce_mode(inv, options):
         yield failed(inv, "Kyverno validate policies", "no deployed validate policy: nothing is enforced at admission"
                      + (f" ({len(pols)} mutate/generate policies only)" if pols else ""), first,
                      resource=None if first else {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
-                                                  "namespace": None, "name": "(none)", "origin": "git"})
+                                                  "namespace": None, "name": "(none)", "origin": "repository"})
 
 
 @check(
@@ -199,7 +199,7 @@ def pod_security_coverage(inv, options):
         kw = {"location": loc} if res is None and loc else {}
         if res is None and not loc:
             kw["resource"] = {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "namespace": None,
-                              "name": f"(no policy for {c.name})", "origin": "git"}
+                              "name": f"(no policy for {c.name})", "origin": "repository"}
         gaps = f"{len(cov.psa_gaps)} namespace(s) without PSA enforce {c.level}" if cov.psa_gaps else ""
         if cov.status == "enforced":
             how = ("Kyverno Enforce: " + ", ".join(r.label() for r in cov.enforce_rules)) if cov.enforce_rules \

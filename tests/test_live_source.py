@@ -292,13 +292,30 @@ def test_wrong_token_means_cluster_unavailable(tmp_path):
 
 
 def test_unreachable_server_and_bad_kubeconfig(tmp_path, monkeypatch):
-    monkeypatch.setattr("scanner.sources.kube_http._backoff", lambda attempt: 0.01)
-    with FakeKube((), workdir=tmp_path, tls=False) as fake:
+    backoffs = []
+    monkeypatch.setattr("scanner.sources.kube_http._backoff", lambda attempt: backoffs.append(attempt) or 0.01)
+    with FakeKube((), workdir=tmp_path, tls=False, answer="refuse") as fake:
         kubeconfig = fake.write_kubeconfig()
-    with pytest.raises(ClusterUnavailable, match="discovery failed"):
-        fetch_cluster(str(kubeconfig), retries=1, request_timeout=2)
+        with pytest.raises(ClusterUnavailable) as raised:
+            fetch_cluster(str(kubeconfig), retries=4, request_timeout=2)
+    # one probe, no retries, and a message a person can act on
+    assert str(raised.value) == f"cannot reach the Kubernetes API server {fake.url} (context fake): connection refused"
+    assert backoffs == []
     with pytest.raises(ClusterUnavailable, match="configuration"):
         fetch_cluster(str(tmp_path / "missing"))
+
+
+def test_untrusted_server_certificate_is_one_clear_reason(tmp_path):
+    with FakeKube(cluster_objects(), workdir=tmp_path) as fake:
+        kubeconfig = fake.write_kubeconfig()
+        doc = __import__("yaml").safe_load(kubeconfig.read_text())
+        del doc["clusters"][0]["cluster"]["certificate-authority"]  # the system CAs do not know the fake CA
+        kubeconfig.write_text(__import__("yaml").safe_dump(doc))
+        with pytest.raises(ClusterUnavailable) as raised:
+            fetch_cluster(str(kubeconfig))
+    assert str(raised.value).startswith(f"cannot reach the Kubernetes API server {fake.url} (context fake): "
+                                        "TLS: the server certificate is not trusted (")
+    assert fake.requests == []  # nothing was sent over the untrusted connection
 
 
 def test_context_selection(tmp_path):

@@ -34,7 +34,7 @@ def fake_scan(monkeypatch):
 
 
 def test_commands_are_exported_for_the_main_group():
-    assert [c.name for c in COMMANDS] == ["snapshot", "history", "verify", "keygen", "diff"]
+    assert [c.name for c in COMMANDS] == ["snapshot", "history", "verify", "keygen", "diff", "snapshots"]
     try:
         import click
         from scanner.cli.main import main

@@ -102,14 +102,18 @@ def _fill(archive: Path, times: list[datetime], source="/srv/homelab") -> None:
 
 
 def test_prune_deletes_files_signatures_and_index_entries(tmp_path):
-    from scanner.snapshots.signing import keygen
+    from scanner.snapshots.audit import verify_archive
+    from scanner.snapshots.signing import keygen, load_public_key
 
     archive = tmp_path / "arc"
-    key, _ = keygen(str(tmp_path / "k"))
+    key, pub = keygen(str(tmp_path / "k"))
     times = [datetime(2025, 1, 1, 3, tzinfo=UTC) + timedelta(days=i) for i in range(40)]
-    for t in times:
+    for t in times[:-1]:
         arc.store(archive, homelab_report(started_at=t.isoformat()), sign_key=key)
-    removed = arc.prune(archive, Policy(daily=3, weekly=2))
+    # Retention runs in the store of the next snapshot, which records what it removed.
+    entry = arc.store(archive, homelab_report(started_at=times[-1].isoformat()), sign_key=key,
+                      policy=Policy(daily=3, weekly=2))
+    removed = entry["pruned"]
     kept_names = sorted(p.name for p in (archive / "snapshots").glob("*.json"))
     # Feb 7, 8, 9 (daily); Feb 9 is a Sunday, so the newest of the previous ISO week is Feb 2
     assert kept_names == ["20250202T030000Z-homelab.json", "20250207T030000Z-homelab.json",
@@ -118,14 +122,20 @@ def test_prune_deletes_files_signatures_and_index_entries(tmp_path):
     assert sorted(p.name for p in (archive / "snapshots").glob("*.sig")) == [n + ".sig" for n in kept_names]
     index = json.loads((archive / "index.json").read_text())
     assert [Path(e["file"]).name for e in index] == kept_names
+    chain = json.loads((archive / "snapshots" / kept_names[-1]).read_text())["chain"]
+    assert len(chain["pruned"]) == 36 and chain["previous"]["file"] == "20250208T030000Z-homelab.json"
+    # The gaps are signed for: the whole archive still verifies, with the removals on record.
+    audit = verify_archive(archive, load_public_key(pub))
+    assert audit.status == "intact", audit.breaks
 
 
 def test_prune_is_per_source(tmp_path):
     archive = tmp_path / "arc"
     days = [datetime(2025, 3, d, 2, tzinfo=UTC) for d in range(1, 6)]
-    _fill(archive, days, "/srv/homelab")
+    _fill(archive, days[:-1], "/srv/homelab")
     _fill(archive, days[:2], "/srv/other-repo")  # scans of another repo stopped on day 2
-    arc.prune(archive, Policy(daily=2))
+    arc.store(archive, homelab_report(started_at=days[-1].isoformat(), source_path="/srv/homelab"),
+              policy=Policy(daily=2))
     names = sorted(p.name for p in (archive / "snapshots").glob("*.json"))
     assert names == ["20250301T020000Z-other-repo.json", "20250302T020000Z-other-repo.json",
                      "20250304T020000Z-homelab.json", "20250305T020000Z-homelab.json"]

@@ -176,3 +176,14 @@ def test_signatures_use_rfc8785_and_older_signatures_still_verify(signed, tmp_pa
     # A value JCS cannot encode (an integer past 2^53) is signed in the older form, not refused.
     big = {"n": 2**60}
     assert sign(big, private) and canonical_json(big) == legacy_canonical_json(big)
+
+
+def test_the_chain_hashes_the_bytes_signatures_cover():
+    # store() signs and hashes one encoding (JCS takes most of a second on a large report); should
+    # the signatures' canonical form ever change, chain format 1 must keep its own.
+    from scanner.snapshots import chain
+
+    report = homelab_report()
+    report["errors"].append({"path": "caf\udce9.yaml", "line": 1, "message": "a non-UTF-8 name", "kind": "input"})
+    for obj in (homelab_report(), report, {"big": 2**60, "f": 72.5}):
+        assert chain.canonical(obj) == canonical_json(obj)

@@ -48,7 +48,6 @@ def _repo(tmp_path, wrapper, n=2):
         rel = add_app_file(repo, f"s{i}.sops.yaml", SECRET.format(name=f"s{i}", key="TOKEN", value=f"cache-v{i}"))
         encrypt(repo, rel, key)
         rels.append(rel)
-    (repo / "posture.yaml").write_text(f"checks:\n  {MAC}:\n    sops_binary: {wrapper}\n")
     return repo, rels
 
 
@@ -64,16 +63,16 @@ def _verdicts(report):
 def test_unchanged_files_are_not_asked_again_and_a_changed_one_is(tmp_path, counting_sops, cache):
     wrapper, log = counting_sops
     repo, rels = _repo(tmp_path, wrapper)
-    first = scan(str(repo), only=[MAC]).report.to_json_dict()
+    first = scan(str(repo), only=[MAC], sops_bin=str(wrapper)).report.to_json_dict()
     assert sorted(c.split()[1] for c in _calls(log)) == sorted(rels)
     log.unlink()
-    second = scan(str(repo), only=[MAC]).report.to_json_dict()
+    second = scan(str(repo), only=[MAC], sops_bin=str(wrapper)).report.to_json_dict()
     assert _calls(log) == [], "every answer came from the cache"
     assert _verdicts(first) == _verdicts(second) and len(_verdicts(first)) == 2
     # One byte changed (the file is no longer what sops answered for): asked again, and the answer is new.
     p = repo / rels[0]
     p.write_text(p.read_text().replace("version:", "vresion:", 1))
-    third = scan(str(repo), only=[MAC]).report.to_json_dict()
+    third = scan(str(repo), only=[MAC], sops_bin=str(wrapper)).report.to_json_dict()
     assert [c.split()[1] for c in _calls(log)] == [rels[0]]
     assert dict((path, status) for path, status, _ in _verdicts(third))[rels[0]] == "fail"
 
@@ -83,12 +82,12 @@ def test_not_encrypted_answers_are_never_stored(tmp_path, counting_sops, cache):
     repo, rels = _repo(tmp_path, wrapper, n=2)
     p = repo / rels[1]  # a SOPS block without `version`: filestatus says "not encrypted"
     p.write_text(re.sub(r"\n\s*version: .*", "\n", p.read_text()))
-    first = scan(str(repo), only=[MAC]).report.to_json_dict()
-    second = scan(str(repo), only=[MAC]).report.to_json_dict()
+    first = scan(str(repo), only=[MAC], sops_bin=str(wrapper)).report.to_json_dict()
+    second = scan(str(repo), only=[MAC], sops_bin=str(wrapper)).report.to_json_dict()
     assert sorted(c.split()[1] for c in _calls(log)) == sorted([rels[0], rels[1], rels[1]])
     assert _verdicts(first) == _verdicts(second)
     assert [s for _, s, _ in _verdicts(second)] == ["pass", "fail"]
-    entries = [os.path.join(d, f) for d, _, fs in os.walk(cache) for f in fs]
+    entries = [os.path.join(d, f) for d, _, fs in os.walk(cache / "sops-filestatus-v1") for f in fs]
     assert len(entries) == 1
     assert json.loads(open(entries[0]).read()) == {"encrypted": True}
     assert stat.S_IMODE(os.stat(os.path.dirname(entries[0])).st_mode) == 0o700
@@ -97,10 +96,10 @@ def test_not_encrypted_answers_are_never_stored(tmp_path, counting_sops, cache):
 def test_another_binary_does_not_reuse_answers(tmp_path, counting_sops, cache):
     wrapper, log = counting_sops
     repo, rels = _repo(tmp_path, wrapper, n=1)
-    scan(str(repo), only=[MAC])
+    scan(str(repo), only=[MAC], sops_bin=str(wrapper))
     wrapper.write_text(wrapper.read_text() + "# another build\n")  # new size and mtime: another binary
     log.unlink()
-    scan(str(repo), only=[MAC])
+    scan(str(repo), only=[MAC], sops_bin=str(wrapper))
     assert [c.split()[1] for c in _calls(log)] == rels
 
 
@@ -109,12 +108,12 @@ def test_no_cache_flag_and_an_unusable_cache_dir(tmp_path, counting_sops, cache,
     repo, rels = _repo(tmp_path, wrapper, n=1)
     out = tmp_path / "out"
     for _ in range(2):
-        r = CliRunner().invoke(main, ["scan", str(repo), "--only", MAC, "--no-cache", "-o", str(out), "-q"])
+        r = CliRunner().invoke(main, ["scan", str(repo), "--only", MAC, "--no-cache", "-o", str(out), "-q", "--sops-bin", str(wrapper)])
         assert r.exit_code == 0, r.output
     assert len(_calls(log)) == 2 and not cache.exists()
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache directory should be")
-    report = scan(str(repo), only=[MAC], cache_dir=str(blocker)).report.to_json_dict()
+    report = scan(str(repo), only=[MAC], cache_dir=str(blocker), sops_bin=str(wrapper)).report.to_json_dict()
     assert len(_calls(log)) == 3
     assert [s for _, s, _ in _verdicts(report)] == ["pass"]
     assert not [e for e in report["errors"] if e["kind"] != "notice"]  # an unusable cache is no error at all

@@ -25,6 +25,7 @@ from scanner.inventory.helm import release_name
 from scanner.core.memo import memo
 from scanner.core.model import Resource, Route
 from scanner.inventory.substitute import substitute
+from scanner.inventory.walk import ROOT_KEY
 from scanner.sources.yamlload import load_documents
 
 DEFAULT_ACCEPTED = ("authentik",)
@@ -550,9 +551,17 @@ def _referenced_names(controller: dict, release: str) -> set[str]:
     return {re.sub(r"\{\{-?\s*\.Release\.Name\s*-?\}\}", release, n) for n in out}
 
 
+def _app_build(res: Resource) -> str | None:
+    """The Flux Kustomization that deploys the resource as one app. A cluster's root build (and the
+    whole-repository build of a repository without a Flux root) deploys many apps: not an app boundary."""
+    ks = res.flux_kustomization
+    return None if not ks or ks == ROOT_KEY or ks.startswith(ROOT_KEY + ":") else ks
+
+
 def _app_resources(inv, route: Route) -> list[Resource]:
     """HelmReleases/ExternalSecrets/ConfigMaps that belong to the route's app."""
     res = route.resource
+    app = _app_build(res)
     names = {b.get("name") for b in route.backends if b.get("name")} | _route_names(route)
     out = []
     if res.kind == "HelmRelease":
@@ -561,12 +570,12 @@ def _app_resources(inv, route: Route) -> list[Resource]:
     for hr, rel in hrs_by_ns.get(route.namespace, ()):
         if hr is res:
             continue
-        if rel in names or (res.flux_kustomization and hr.flux_kustomization == res.flux_kustomization):
+        if rel in names or (app and hr.flux_kustomization == app):
             out.append(hr)
     rels = {r for r in {release_name(h) for h in out if h.kind == "HelmRelease"} | names if r}
     prefixes = tuple(f"{r}-" for r in rels)  # `<release>-...`: one startswith for all the names
     for es in others_by_ns.get(route.namespace, ()):
-        if (res.flux_kustomization and es.flux_kustomization == res.flux_kustomization) or \
+        if (app and es.flux_kustomization == app) or \
                 es.name in rels or es.name.startswith(prefixes):
             out.append(es)
     return out

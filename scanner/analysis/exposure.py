@@ -10,6 +10,8 @@ Everything here reads shapes, never names of a particular repo.
 """
 from __future__ import annotations
 
+import os
+
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -593,6 +595,14 @@ def opnsense_config(inv, options: dict | None):
     path = opnsense_path(options, inv)
     if not path:
         return None
+    if not os.path.isabs(path):  # posture.yaml's: a file of the repository, never one reached through a link out
+        root = os.path.realpath(inv.root or ".")
+        full = os.path.realpath(os.path.join(root, path))
+        if os.path.commonpath([root, full]) != root:
+            from scanner.analysis.opnsense import OPNsenseError
+
+            return OPNsenseError(f"opnsense_config {path!r} leads outside the repository; not read")
+        path = full
     cache = _cache(inv)
     key = ("opnsense", path)
     if key not in cache:

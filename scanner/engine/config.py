@@ -104,7 +104,17 @@ class PostureConfigModel(_Strict):
     exempt_namespaces: Optional[list[Name]] = None
     public_routes: Optional[list[PublicRoute]] = None
     stale_days: Optional[Annotated[StrictInt, Field(gt=0)]] = None
-    opnsense_config: Optional[Name] = None
+    opnsense_config: Optional[Name] = None  # a file of the repository (repo-relative); --opnsense-config names any
+
+    @field_validator("opnsense_config")
+    @classmethod
+    def _inside_the_repository(cls, v):
+        # posture.yaml sits in the scanned repository: it may name files of that repository, never one
+        # outside it (a path that climbs out or is absolute could read any file of the machine).
+        if v is not None and (v.startswith("/") or ".." in v.replace("\\", "/").split("/")):
+            raise ValueError("must be a path inside the repository (relative, without '..'); "
+                             "a file elsewhere is given with --opnsense-config")
+        return v
     host_network_allowed: Optional[list[Name]] = None
     native_auth_annotations: Optional[list[Name]] = None
     producers: Optional[list[Producer]] = None

@@ -18,9 +18,9 @@ from scanner.engine import config as config_mod
 from scanner.engine.config import Config
 from scanner.engine.plugins import discover as discover_checks
 from scanner.engine.report_build import build_report
-from scanner.engine.report_model import Coverage, Report
+from scanner.engine.report_model import Coverage, KustomizeTool, Report
 from scanner.engine.repository import could_not_run, inventory_settings
-from scanner.engine.runner import run_checks
+from scanner.engine.runner import run_checks, run_checks_per_cluster
 from scanner.checkapi.registry import CheckSpec
 from scanner.inventory.build import add_cluster_documents, build_inventory, derive
 from scanner.inventory.model import Inventory
@@ -161,8 +161,12 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
     say(f"running {len(specs)} checks")
     today = options.today or dt.date.today()
     # Value fingerprints deep in the checks are keyed with the scan's key (scanner.analysis.fingerprints).
+    clusters = [r.name for r in inv.roots] if len(inv.roots) > 1 else []
     with keyed_fingerprints(options.fingerprint_key):
-        outcomes = run_checks(specs, inv, cfg, today)
+        if clusters:  # several clusters in one repository: each judged on its own, scored apart and in all
+            outcomes = run_checks_per_cluster(specs, inv, cfg, today, clusters)
+        else:
+            outcomes = run_checks(specs, inv, cfg, today)
     for out in outcomes:
         if out.error:
             inv.errors.append(ScanError(f"(check {out.spec.id})", None, f"check failed: {out.error}", kind="check",
@@ -201,7 +205,7 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
                           scan_meta=scan_meta,
                           waivers=[w.as_dict(today) for w in cfg.waivers],
                           errors=[e.as_dict() for e in sorted(inv.errors, key=ScanError.sort_key)], exposure=exposure,
-                          flux_graph=flux_graph(inv))
+                          flux_graph=flux_graph(inv), clusters=clusters)
     # The exposure map and report model are built after scan_meta is frozen: add their time now.
     phases = dict(report.scan.phases, report=round(time.perf_counter() - t, 4))
     update: dict = {"scan": report.scan.model_copy(update={"phases": phases})}
@@ -211,7 +215,7 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
         tool = {k: v for k, v in inv.tools["kustomize"].items() if v is None or isinstance(v, str)}
         if tool.get("path"):
             tool["path"] = os.path.basename(tool["path"])
-        update["tool"] = report.tool.model_copy(update={"kustomize": tool})
+        update["tool"] = report.tool.model_copy(update={"kustomize": KustomizeTool.model_validate(tool)})
     report = report.model_copy(update=update)
     reason = could_not_run(inv, bool(settings.roots)) if path is not None else None
     return ScanRun(report=report, inventory=inv, specs=specs, could_not_run=reason)

@@ -36,6 +36,7 @@ def _finding(spec, r, waiver, locations: dict) -> dict:
         "evidence": r.evidence or _EMPTY,
         "waiver": waiver.finding_view(r.status) if waiver else None,
         "mitigated_by": r.mitigated_by or None,  # a mitigated finding: the layers that enforce the control
+        "cluster": r.cluster,
     }
 
 
@@ -141,16 +142,43 @@ def namespace_matrix(checks: list[dict]) -> dict:
             for ns, layers in sorted(acc.items())}
 
 
+def cluster_scores(checks: list[dict], weights: dict[str, float], severity_weights, clusters: list[str]) -> dict:
+    """Each cluster's score, from its own findings and those about the repository as a whole (no cluster)."""
+    out = {}
+    for name in clusters:
+        mine = []
+        for c in checks:
+            findings = [f for f in c["findings"] if f.get("cluster") in (name, None)]
+            counts: dict[str, int] = defaultdict(int)
+            for f in findings:
+                counts[f["status"]] += 1
+            score = None if c["error"] else check_score(counts["pass"] + counts["mitigated"], counts["waived"],
+                                                        counts["warn"], len(findings))
+            mine.append({"layer": c["layer"], "severity": c["severity"], "score": score})
+        layers = {}
+        for layer in LAYERS:
+            score = layer_score([(c["score"], c["severity"]) for c in mine if c["layer"] == layer], severity_weights)
+            layers[layer] = {"score": score, "grade": grade(score), "weight": weights.get(layer, 1.0)}
+        overall = overall_score({k: v["score"] for k, v in layers.items()}, weights)
+        out[name] = {"overall": overall, "grade": grade(overall), "layers": layers}
+    return out
+
+
 def build_report(*, outcomes, weights, scan_meta: dict, waivers: list[dict], errors: list[dict],
-                 exposure: list[dict], flux_graph: dict, severity_weights: dict[str, float] | None = None) -> Report:
+                 exposure: list[dict], flux_graph: dict, severity_weights: dict[str, float] | None = None,
+                 clusters: list[str] = ()) -> Report:
+    """`clusters`: the repository's clusters when there are several (each gets its own score)."""
     checks = build_checks(outcomes)
+    score = build_score(checks, weights, severity_weights)
+    if len(clusters) > 1:
+        score["clusters"] = cluster_scores(checks, weights, severity_weights, list(clusters))
     # Every string of the report came from the untrusted repo: no credential in a URL, no undecodable
     # file name reaches a writer (JSON, HTML, SARIF, ...), a snapshot or the terminal.
     return Report.model_validate(clean_tree({
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "gitops-posture", "version": __version__},
         "scan": scan_meta,
-        "score": build_score(checks, weights, severity_weights),
+        "score": score,
         "checks": checks,
         "waivers": waivers,
         "errors": errors,

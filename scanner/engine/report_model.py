@@ -25,7 +25,10 @@ Grade = Literal["A", "B", "C", "D", "F"]
 FindingStatus = Literal["pass", "fail", "warn", "waived", "mitigated"]
 CheckStatus = Literal["pass", "fail", "warn", "not_applicable", "error"]
 ErrorKind = Literal["input", "config", "check", "source", "notice"]
-Origin = Literal["git", "cluster", "opnsense"]
+# Where a finding's subject comes from: "git" a Kubernetes object the repository deploys, "cluster" a live
+# object, "file" a repository file or a document nothing deploys, "talos" a Talos configuration,
+# "opnsense" the firewall backup, "repository" the repository as a whole (a control it lacks).
+Origin = Literal["git", "cluster", "opnsense", "file", "talos", "repository"]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
@@ -109,6 +112,14 @@ class WithoutMitigations(_Model):
     mitigated_findings: int = Field(default=0, ge=0)
 
 
+class ClusterScore(_Model):
+    """One cluster's score (a repository with several Flux roots is scored per cluster, and in all)."""
+
+    overall: Percent
+    grade: Grade
+    layers: dict[Layer, LayerScore] = Field(default_factory=dict)
+
+
 class ScoreSummary(_Model):
     overall: Percent
     grade: Grade
@@ -117,6 +128,7 @@ class ScoreSummary(_Model):
     formula: str = ""
     layers: dict[Layer, LayerScore] = Field(default_factory=dict)
     without_mitigations: Optional[WithoutMitigations] = None
+    clusters: dict[str, ClusterScore] = Field(default_factory=dict)  # per cluster, when there are several
 
 
 class Gate(_Model):
@@ -215,6 +227,8 @@ class ResourceRef(_Model):
     namespace: Optional[str] = None
     name: Optional[str] = None
     origin: Optional[Origin] = None
+    cluster: Optional[str] = None  # the cluster (Flux root) that deploys it: with kind/namespace/name, its inventory entry
+    producer: Optional[str] = None  # the HelmRelease or ResourceSet that renders it ("Kind/ns/name")
 
 
 class Location(_Model):
@@ -263,6 +277,7 @@ class Finding(_Model):
     evidence: dict[str, Any] = Field(default_factory=dict)  # what proves the verdict (never secret values)
     waiver: Optional[FindingWaiver] = None
     mitigated_by: Optional[list[Credit]] = None  # for a mitigated finding: the layers that enforce the control
+    cluster: Optional[str] = None  # in a repository with several clusters (Flux roots): the one it is about
 
     @property
     def mitigation_text(self) -> str:

@@ -7,6 +7,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+from scanner.core.options import default_cache_dir
 from scanner.core.model import ScanError
 from scanner.inventory.build import InventorySettings, build_inventory
 from scanner.inventory.model import Inventory
@@ -41,14 +42,15 @@ def read_repository(options, settings: InventorySettings, *, config: dict | None
 
 def inventory_settings(options, *, roots: tuple[str, ...] = (), repo_url: str | None = None) -> InventorySettings:
     """How the repository is read, from the scan's options: builds are cached under the cache directory
-    (content-keyed: an edit rebuilds what it touches), charts come from its `charts` folder unless
-    --charts-dir names another."""
+    (content-keyed: an edit rebuilds what it touches; --no-cache: none). Charts come from the `charts`
+    folder of the user cache unless --charts-dir names another: they are a store `posture charts pull`
+    fills, not derived answers, so --no-cache does not hide them."""
     cache = options.cache_dir
     return InventorySettings(
         roots=tuple(roots), clusters=(options.cluster_root,) if options.cluster_root else (), repo_url=repo_url,
         kustomize_mode=options.kustomize_mode, kustomize_bin=options.kustomize_bin,
         cache_dir=os.path.join(cache, "builds") if cache else None,
-        charts_dir=options.charts_dir or (os.path.join(cache, "charts") if cache else None), workers=options.workers)
+        charts_dir=options.charts_dir or os.path.join(cache or default_cache_dir(), "charts"), workers=options.workers)
 
 
 def could_not_run(inv: Inventory, explicit_roots: bool) -> str | None:

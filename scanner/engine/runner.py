@@ -109,3 +109,53 @@ def _run_one(spec: CheckSpec, inventory, config: Config) -> tuple[list[Result], 
         new_errors = errors[before:]
         del errors[before:]
     return results, error, new_errors
+
+
+def run_checks_per_cluster(specs: list[CheckSpec], inventory, config: Config, today: dt.date | None,
+                           clusters: list[str]) -> list[CheckOutcome]:
+    """A repository with several clusters (Flux roots): every check runs on each cluster's view, so
+    namespaces, routes and policies of one cluster never meet another's. A verdict about a deployed
+    object belongs to its cluster (its subject says which); a verdict about the repository itself (a
+    file, a Talos config, a control it lacks) that every cluster gives alike is kept once."""
+    runs = [(name, run_checks(specs, inventory.view(name), config, today)) for name in clusters]
+    merged = []
+    for i, spec in enumerate(s for s in specs if s.id not in config.disabled):
+        out = CheckOutcome(spec)
+        shared: dict[tuple, list] = {}
+        for name, outcomes in runs:
+            o = outcomes[i]
+            out.error = out.error or o.error
+            for j, r in enumerate(o.results):
+                waiver = o.waived.get(j)
+                if _belongs_to_cluster(r):
+                    _tag(r, name)
+                    _append(out, r, waiver)
+                else:
+                    key = (r.status, r.subject, r.message, r.location.path if r.location else None,
+                           r.location.line if r.location else None)
+                    shared.setdefault(key, []).append((name, r, waiver))
+        for items in shared.values():
+            if len(items) == len(runs):  # the same verdict in every cluster: about the repository itself
+                _append(out, items[0][1], items[0][2])
+            else:
+                for name, r, waiver in items:
+                    _tag(r, name)
+                    _append(out, r, waiver)
+        merged.append(out)
+    return merged
+
+
+def _belongs_to_cluster(r: Result) -> bool:
+    origin = (r.resource or {}).get("origin")
+    return origin in ("git", "cluster")
+
+
+def _tag(r: Result, cluster: str) -> None:
+    r.cluster = cluster
+    r.subject = f"{cluster}: {r.subject}"
+
+
+def _append(out: CheckOutcome, r: Result, waiver) -> None:
+    if waiver is not None:
+        out.waived[len(out.results)] = waiver
+    out.results.append(r)

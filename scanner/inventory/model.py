@@ -99,6 +99,60 @@ class Inventory:
             self.__dict__["_docs_by_path_n"] = len(self.documents)
         return index.get(rel, [])
 
+    def view(self, cluster: str) -> "Inventory":
+        """The inventory as one cluster sees it: its deployed objects (and every document nothing deploys),
+        the repository's files and documents; checks run on it judge that cluster alone."""
+        from scanner.inventory.build import derive  # (the view derives its own workloads and routes)
+
+        view = Inventory(root=self.root, documents=self.documents, files=self.files, errors=self.errors,
+                         deployed_files=self.deployed_files, entry=self.entry,
+                         roots=[r for r in self.roots if r.name == cluster],
+                         gaps=[g for g in self.gaps if g.cluster in (cluster, None)], coverage=self.coverage,
+                         tools=self.tools, kustomizations=[k for k in self.kustomizations if k.cluster == cluster],
+                         releases={k: v for k, v in self.releases.items() if k[0] == cluster},
+                         sources=self.sources, cluster=self.cluster, config=self.config,
+                         git_commit=self.git_commit, web_url=self.web_url)
+        view._text_cache = self._text_cache
+        view._node_cache = self._node_cache
+        if hasattr(self, "options"):
+            view.options = self.options
+        for res in self.resources:
+            if not res.deployed or res.cluster == cluster:
+                view.add(res)
+        derive(view)
+        return view
+
+    def unseen_in_namespaces(self) -> dict[str, list[str]]:
+        """namespace -> what deploys into it that the scan could not see (an unrendered chart other than
+        app-template, a Flux Kustomization that did not build or whose source is outside the scan): a
+        verdict about the namespace as a whole depends on it."""
+        cached = self.__dict__.get("_unseen_ns")
+        if cached is not None:
+            return cached
+        out: dict[str, list[str]] = {}
+        for (cluster, ns, name), info in sorted(self.releases.items()):
+            if info.how != "helm" and info.derivation != "app-template" and ns:
+                out.setdefault(ns, []).append(f"HelmRelease {ns}/{name} ({info.chart}, chart not rendered)")
+        broken = {k.key for k in self.kustomizations if k.how in ("failed", "external", "not-found") or k.degraded}
+        for ks in self.of_kind("Kustomization"):
+            if f"{ks.namespace}/{ks.name}" in broken and ks.api_version.startswith("kustomize.toolkit.fluxcd.io"):
+                target = ks.spec.get("targetNamespace") or ks.namespace
+                if isinstance(target, str) and target:
+                    out.setdefault(target, []).append(f"Flux Kustomization {ks.namespace}/{ks.name} (not fully built)")
+        self.__dict__["_unseen_ns"] = out
+        return out
+
+    def resources_of(self, doc: Document) -> list[Resource]:
+        """The Resources made from one document (one per place it is deployed, or the not-deployed one)."""
+        index = self.__dict__.get("_res_by_doc")
+        if index is None or self.__dict__.get("_res_by_doc_n") != len(self.resources):
+            index = {}
+            for r in self.resources:
+                index.setdefault(id(r.doc), []).append(r)
+            self.__dict__["_res_by_doc"] = index
+            self.__dict__["_res_by_doc_n"] = len(self.resources)
+        return index.get(id(doc), [])
+
     def deployed(self) -> list[Resource]:
         return [r for r in self.resources if r.deployed]
 

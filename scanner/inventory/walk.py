@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from scanner.core.model import Document, Gap, Resource, ScanError
-from scanner.inventory.kinds import Kinds, group_of
+from scanner.inventory.kinds import Kinds
 from scanner.inventory.roots import Root, strip_path
 from scanner.inventory.sources import SourceResolver, SourceTree
 
@@ -84,6 +84,8 @@ class KustomizationStatus:
     path: str  # file declaring it
     line: int | None
     how: str  # native | kustomize | failed | external (its source is not in the scan) | not-found
+    # (the key of a repository without a Flux root: "flux-system/flux-system" for its loose manifests,
+    # "flux-system/flux-system:<dir>" for each kustomization directory; `implicit` then)
     degraded: bool = False  # built only with missing generator files replaced by empty ones
     build_errors: list[str] = field(default_factory=list)
     postbuild_errors: list[str] = field(default_factory=list)  # each fails the whole Kustomization in Flux
@@ -91,6 +93,7 @@ class KustomizationStatus:
     unreadable: set[str] = field(default_factory=set)  # values held in Secrets: left as written
     strict: bool = False
     source_problem: str | None = None  # its sourceRef names no existing source (built anyway, from this repo)
+    implicit: bool = False  # a build of a repository without a Flux root, not a Flux Kustomization
 
 
 class _Index:
@@ -269,11 +272,20 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
     sync_spec = _d(_d(root.sync_doc.body).get("spec")) if root.sync_doc is not None else {}
     level = [Node(ROOT_KEY, "flux-system", {"spec": dict(sync_spec, path=root.path)}, resolver.repo_tree(),
                   _strip_prefix(root.path, root.prefix), 0, root.declared_in or "(--root)", root.line)]
+    # No Flux root: the loose manifests, and each kustomization directory built alone; a repository
+    # whose top folder is itself a kustomization directory is that one build (`kubectl apply -k .`).
+    loose_root = root.implicit and not _root_is_kustomization(ctx)
+    if loose_root:
+        level += [Node(f"{ROOT_KEY}:{d}", "flux-system", {"spec": {"path": d}}, resolver.repo_tree(), d, 0, kfile, 1)
+                  for d, kfile in top_kustomization_dirs(ctx)]
     deferred: list[tuple[Node, object]] = []
     count = 0
     try:
         while level or deferred:
-            outcomes = _build_level(level, ctx, root, artifacts, engines, out) if level else []
+            loose = [n for n in level if loose_root and n.key == ROOT_KEY]
+            outcomes = [(n, _loose_manifests(n, ctx, out)) for n in loose]
+            outcomes += _build_level([n for n in level if n not in loose], ctx, root, artifacts, engines, out) \
+                if len(loose) < len(level) else []
             waiting = deferred + outcomes
             deferred = []
             next_level: list[Node] = []
@@ -294,7 +306,8 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
                     if child.depth > MAX_DEPTH or count > MAX_NODES:
                         out.errors.append(ScanError(child.declared_in, child.line,
                                                     f"flux-graph-too-deep: Flux Kustomization {child.key} is nested "
-                                                    f"{child.depth} deep ({count} in all); not built", kind="input"))
+                                                    f"{child.depth} deep ({count} in all); not built", kind="input",
+                                                    code="flux-graph-too-deep"))
                         out.gaps.append(Gap("build-failed", child.declared_in, child.key,
                                             "Flux Kustomizations nested beyond the scanner's bound", cluster=root.name))
                         continue
@@ -327,6 +340,62 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
                             f"{len(paths)} {kind} object(s) ({api_version}): a kind the scanner does not recognise (no "
                             "CRD for it in the repository); checks judge them only generically", cluster=root.name))
     return out
+
+
+def _loose_manifests(node: Node, ctx: WalkContext, out: ClusterInventory):
+    """A repository without a Flux root: its manifests outside any kustomization directory, taken as
+    written (what `kubectl apply -f` of each file would apply); each kustomization directory is built
+    on its own (top_kustomization_dirs)."""
+    from scanner.inventory.builder import BuildOutcome, BuildRequest, BuiltObject
+    from scanner.inventory.roots import NOT_DEPLOYED_DIRS
+
+    kdirs = [d for d, _ in top_kustomization_dirs(ctx)]
+    objects = []
+    for path in sorted(ctx.docs_by_path):
+        d = posixpath.dirname(path)
+        if any(seg in NOT_DEPLOYED_DIRS for seg in d.split("/")) or any(path.startswith(k + "/") for k in kdirs):
+            continue
+        for doc in ctx.docs_by_path[path]:
+            if doc.is_manifest and doc.origin == "git" and doc.kind not in ("Kustomization", "Component") or (
+                    doc.kind == "Kustomization" and doc.api_version.startswith(FLUX_KS_GROUP)):
+                objects.append(BuiltObject(body=_copy(doc.body), source_path=path, generated_by=None))
+    outcome = BuildOutcome(request=BuildRequest(key=node.key, path=""), objects=objects, how="file",
+                           files_used={o.source_path for o in objects})
+    out.statuses[node.key] = KustomizationStatus(node.key, out.root.name, node.declared_in, node.line, "file",
+                                                 implicit=True)
+    return outcome
+
+
+def _copy(body):
+    if isinstance(body, dict):
+        return {k: _copy(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_copy(v) for v in body]
+    return body
+
+
+def _root_is_kustomization(ctx: WalkContext) -> bool:
+    from scanner.inventory.builder.repo import KUSTOMIZATION_FILES
+
+    return any(name in ctx.files for name in KUSTOMIZATION_FILES)
+
+
+def top_kustomization_dirs(ctx: WalkContext) -> list[tuple[str, str]]:
+    """The kustomization directories of a repository without a Flux root that no other kustomization
+    directory holds (each is what `kubectl apply -k DIR` would take), outside the not-deployed folders;
+    components are not builds of their own."""
+    from scanner.inventory.builder.repo import KUSTOMIZATION_FILES
+    from scanner.inventory.roots import NOT_DEPLOYED_DIRS
+
+    found: dict[str, str] = {}
+    for f in sorted(ctx.files):
+        d, name = posixpath.split(f)
+        if name not in KUSTOMIZATION_FILES or any(seg in NOT_DEPLOYED_DIRS for seg in d.split("/")) or not d:
+            continue
+        if any(_d(doc.body).get("kind") == "Component" for doc in ctx.docs_by_path.get(f, [])):
+            continue
+        found.setdefault(d, f)
+    return [(d, f) for d, f in sorted(found.items()) if not any(d.startswith(o + "/") for o in found)]
 
 
 def _strip_prefix(path: str, prefix: str) -> str:
@@ -377,8 +446,7 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
         spec = _d(node.body.get("spec"))
         if node.tree.prefix is not None:
             path = strip_path(node.path)
-            groups["repo"].append((node, BuildRequest(key=node.key, path=path, overlay=overlay_of(spec),
-                                                      manifests_only=node.key == ROOT_KEY and root.implicit)))
+            groups["repo"].append((node, BuildRequest(key=node.key, path=path, overlay=overlay_of(spec))))
         else:
             base = artifacts.place(node.tree)
             path = posixpath.join(base, strip_path(node.path))
@@ -408,7 +476,8 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
                 out.statuses[node.key] = KustomizationStatus(node.key, root.name, where, node.line, "not-found",
                                                              build_errors=[f"path {node.path!r} not found"])
                 out.errors.append(ScanError(where, node.line, f"flux-path-not-found: Flux Kustomization {node.key} "
-                                            f"path {node.path!r} does not exist in its source", kind="input"))
+                                            f"path {node.path!r} does not exist in its source", kind="input",
+                                            code="flux-path-not-found"))
                 out.gaps.append(Gap("build-failed", where, node.key, f"path {node.path!r} not found in its source",
                                     line=node.line, cluster=root.name))
                 continue
@@ -419,7 +488,8 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
             out.statuses[node.key] = KustomizationStatus(
                 node.key, root.name, node.declared_in, node.line, outcome.how, bool(getattr(outcome, "degraded", False)),
                 [e.message for e in outcome.errors], strict=ctx.strict,
-                source_problem=out.source_problems.get(node.key))
+                source_problem=out.source_problems.get(node.key),
+                implicit=root.implicit and node.key.startswith(ROOT_KEY))
             out.builds[outcome.how] += 1
             out.files_used |= set(outcome.files_used)
             out.errors.extend(outcome.errors)
@@ -464,7 +534,8 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
         status.postbuild_errors.extend(str(e) for e in getattr(sub, "errors", ()) or ())
     for err in getattr(sub, "errors", ()) or ():
         out.errors.append(err if isinstance(err, ScanError) else
-                          ScanError(node.declared_in, node.line, f"flux-postbuild-failed: {node.key}: {err}", kind="input"))
+                          ScanError(node.declared_in, node.line, f"flux-postbuild-failed: {node.key}: {err}", kind="input",
+                                    code="flux-postbuild-failed"))
     meta = _d(spec.get("commonMetadata"))
     unresolved: set[str] = set()
     children: list[Node] = []
@@ -481,10 +552,11 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
         if result.error:
             out.errors.append(ScanError(node.declared_in, node.line,
                                         f"flux-postbuild-failed: {node.key}: {result.error} (Flux fails the whole "
-                                        "Kustomization)", kind="input"))
+                                        "Kustomization)", kind="input", code="flux-postbuild-failed"))
         if not isinstance(body, dict):
             continue
-        body = _with_flux_metadata(body, meta, ks_name, ks_ns)
+        if not (root.implicit and node.key.startswith(ROOT_KEY)):  # (no Flux applies the implicit root)
+            body = _with_flux_metadata(body, meta, ks_name, ks_ns)
         kind = str(body.get("kind") or "")
         api_version = str(body.get("apiVersion") or "")
         md = _d(body.get("metadata"))
@@ -508,7 +580,8 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
         if not ctx.kinds.is_known(api_version, kind):
             out.unknown_kinds.setdefault((api_version, kind), []).append(doc.path)
         clash = index.add(res)
-        if clash is not None and root.implicit and clash.flux_kustomization == ROOT_KEY and node.key != ROOT_KEY:
+        if clash is not None and root.implicit and clash.flux_kustomization.startswith(ROOT_KEY) \
+                and not node.key.startswith(ROOT_KEY):
             # Without a Flux root the whole repository is listed as one build, so a file a Flux
             # Kustomization reconciles is listed twice: its Kustomization's version (patched,
             # namespaced, substituted) is the one that counts.
@@ -524,7 +597,8 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
             if clash.flux_kustomization != res.flux_kustomization:
                 out.errors.append(ScanError(doc.path, doc.line,
                                             f"flux-object-conflict: {kind} {ns + '/' if ns else ''}{name} is applied by "
-                                            f"both {clash.flux_kustomization} and {res.flux_kustomization}", kind="notice"))
+                                            f"both {clash.flux_kustomization} and {res.flux_kustomization}", kind="notice",
+                                            code="flux-object-conflict"))
             continue
         out.resources.append(res)
         if is_flux_ks(kind, api_version):
@@ -592,7 +666,7 @@ def _expand(res: Resource, node: Node, ctx: WalkContext, root: Root, index: _Ind
         namespace=res.namespace)
     out.gaps.extend(Gap(g.code, g.path or res.path, g.subject, g.message, res.line, root.name) for g in gaps)
     out.errors.extend(e if isinstance(e, ScanError) else ScanError(res.path, res.line, f"resourceset-failed: {e}",
-                                                                   kind="input") for e in errors)
+                                                                   kind="input", code="resourceset-failed") for e in errors)
     rs_ns = res.namespace
     for body in objects:
         if not isinstance(body, dict):

@@ -4,13 +4,16 @@ Layout of an archive directory DIR:
 
     DIR/snapshots/20250301T020000Z-homelab.json       the report, as the scan produced it
     DIR/snapshots/20250301T020000Z-homelab.json.sig   base64 Ed25519 signature (optional)
-    DIR/index.json                                    [{file, started_at, source, overall, ...}]
+    DIR/index.json                                    [{file, started_at, source, overall, seq, ...}]
+    DIR/HEAD                                          the newest link of the chain (see chain.py)
     DIR/.lock                                         flock target serialising writers
 
 Names start with the scan's UTC start time, so sorting names sorts snapshots chronologically; two
 snapshots of one source in the same second get `_002`, `_003`... (which sort after the first).
 The snapshot files are the record; the index is a cache rebuilt from them whenever it is missing,
 corrupt or out of step (e.g. after a crash between writing a snapshot and updating the index).
+Each snapshot is chained to the one stored before it (chain.py); retention runs inside `store`, so
+the snapshot being stored records what it removed.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from scanner.sources.safejson import loads_bounded, read_bounded
 from scanner.engine.report_model import source_slug  # noqa: F401  (re-exported: archive names use it)
-from scanner.snapshots import SnapshotError
+from scanner.snapshots import SnapshotError, chain
 from scanner.snapshots.atomic import atomic_write_bytes, commit, locked, remove_stale_temps, write_temp
 from scanner.snapshots.retention import Policy, select
 from scanner.snapshots.signing import load_private_key, sign, signature_path
@@ -83,8 +86,9 @@ def _totals(layers: dict) -> dict:
     return totals
 
 
-def entry_for(path: Path, data: bytes | None = None) -> dict:
-    """The index entry of one snapshot file, read from the file itself."""
+def entry_for(path: Path, data: bytes | None = None, report: dict | None = None) -> dict:
+    """The index entry of one snapshot file, read from the file itself (`data`: its bytes, `report`:
+    those bytes parsed, when the caller has them already)."""
     data = read_bounded(path) if data is None else data
     m = NAME_RE.match(path.name)
     entry = {
@@ -97,9 +101,11 @@ def entry_for(path: Path, data: bytes | None = None) -> dict:
         "findings": {},
         "signed": signature_path(path).exists(),
         "sha256": hashlib.sha256(data).hexdigest(),
+        "seq": None,  # None: written before chains (or unreadable)
+        "pruned": [],
     }
     try:
-        report = loads_bounded(data)
+        report = loads_bounded(data) if report is None else report
         score = report["score"]
         layers = score.get("layers") or {}
         entry.update(
@@ -111,10 +117,17 @@ def entry_for(path: Path, data: bytes | None = None) -> dict:
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         entry["error"] = f"unreadable snapshot: {exc!r}"
+        return entry
+    try:
+        record = chain.record_of(report)
+    except chain.BadRecord:  # `snapshots verify` says what is wrong with it
+        record = None
+    if record:
+        entry.update(seq=record["seq"], pruned=[p["file"] for p in record["pruned"]])
     return entry
 
 
-def _load_index(path: Path) -> list | None:
+def load_index(path: Path) -> list | None:
     try:
         data = loads_bounded(read_bounded(path))
     except (OSError, ValueError):
@@ -124,7 +137,7 @@ def _load_index(path: Path) -> list | None:
     return data
 
 
-def _snapshot_files(archive: Path) -> list[Path]:
+def snapshot_files(archive: Path) -> list[Path]:
     directory = archive / SNAPSHOTS
     if not directory.is_dir():
         return []
@@ -134,11 +147,12 @@ def _snapshot_files(archive: Path) -> list[Path]:
 def _reconcile(archive: Path, index: list | None, writable: bool) -> list[dict]:
     """The index as the files on disk say it should be, reusing entries that still match."""
     known = {e["file"]: e for e in index or []}
-    files = _snapshot_files(archive)
+    files = snapshot_files(archive)
     result = []
     for path in files:
         entry = known.get(f"{SNAPSHOTS}/{path.name}")
-        if entry is None or entry.get("error"):  # new to the index, or worth another look
+        # new to the index, worth another look, or indexed before entries had a seq
+        if entry is None or entry.get("error") or "seq" not in entry:
             entry = entry_for(path)
         else:
             entry = dict(entry, signed=signature_path(path).exists())
@@ -158,7 +172,7 @@ def _write_index(archive: Path, entries: list[dict]) -> None:
 
 
 def _sync_index(archive: Path, writable: bool) -> list[dict]:
-    current = _load_index(archive / INDEX)
+    current = load_index(archive / INDEX)
     entries = _reconcile(archive, current, writable)
     if writable and entries != current:
         try:
@@ -187,38 +201,57 @@ def _encode(report: dict) -> bytes:
 
 
 def store(archive_dir: str | Path, report: dict, sign_key: str | Path | None = None,
-          now: datetime | None = None) -> dict:
-    """Add `report` to the archive (signed when a key is given) and return its index entry."""
+          now: datetime | None = None, policy: Policy | None = None) -> dict:
+    """Add `report` to the archive (signed when a key is given), chained to the archive's newest
+    snapshot, and apply the retention `policy` in the same step. Returns the new snapshot's index
+    entry; its `pruned` names the snapshots the policy removed."""
     archive = Path(archive_dir)
     directory = archive / SNAPSHOTS
     directory.mkdir(parents=True, exist_ok=True)
     key = load_private_key(sign_key) if sign_key else None  # fail before writing anything
+    now = now or datetime.now(timezone.utc)
+    started = snapshot_time(report, now)
+    if started > now + chain.CLOCK_SKEW:
+        raise SnapshotError(f"the scan started at {chain.iso(started)}, after this machine's clock "
+                            f"({chain.iso(now)}): a future-dated snapshot would stay @latest; check the clocks")
+    stem = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{source_slug(report)}"
 
-    data = _encode(report)
-    # Sign what a verifier will re-read from the file, not the in-memory dict (tuples, float keys).
-    signature = sign(json.loads(data), key) if key else None
-    stem = f"{snapshot_time(report, now).strftime('%Y%m%dT%H%M%SZ')}-{source_slug(report)}"
+    # Everything happens under the lock: the name, the predecessor and what retention removes all go
+    # into the signed payload, and another writer must not move the head in between.
+    with locked(archive / LOCK) as writable:
+        if not writable:
+            raise SnapshotError(f"cannot lock {archive / LOCK}: is the archive writable?")
+        remove_stale_temps(directory)
+        remove_stale_temps(archive)  # an index write cut short
+        current = _reconcile(archive, load_index(archive / INDEX), True)
+        name = _free_name(directory, stem)
+        expired = _expired(current, policy, name) if policy and policy.active else []
+        previous, seq = _chain_to(archive, current)
+        record = chain.new_record(seq, name, now, previous,
+                                  [chain.file_link(archive / e["file"], e.get("seq")) for e in expired])
+        data = _encode({**report, chain.KEY: record})
+        stored = json.loads(data)  # sign and hash what a verifier will re-read (tuples, float keys)
+        encoded = chain.canonical(stored)  # the bytes the signature covers, and HEAD's hash
+        _commit_snapshot(directory / name, data, sign(stored, key, encoded) if key else None)
+        for e in expired:
+            path = archive / e["file"]
+            path.unlink(missing_ok=True)  # snapshot first: a lone signature is cleaned up later
+            signature_path(path).unlink(missing_ok=True)
+        current = _reconcile(archive, [e for e in current if e not in expired], True)
+        _write_index(archive, current)
+        chain.write_head(archive, {"seq": seq, "file": name, "sha256": chain.content_hash(stored, encoded)})
+        return next(e for e in current if e["file"] == f"{SNAPSHOTS}/{name}")
 
-    # The slow part (writing and fsyncing) happens before taking the lock; only naming, renaming
-    # and the index update are serialised.
-    tmp = write_temp(directory, data)
-    tmp_sig = write_temp(directory, signature) if signature else None
+
+def _commit_snapshot(target: Path, data: bytes, signature: bytes | None) -> None:
+    tmp = write_temp(target.parent, data)
+    tmp_sig = write_temp(target.parent, signature) if signature else None
     try:
-        with locked(archive / LOCK) as writable:
-            if not writable:
-                raise SnapshotError(f"cannot lock {archive / LOCK}: is the archive writable?")
-            remove_stale_temps(directory)
-            remove_stale_temps(archive)  # an index write cut short
-            name = _free_name(directory, stem)
-            target = directory / name
-            if tmp_sig:  # signature first: a snapshot must never appear unsigned by accident
-                commit(tmp_sig, signature_path(target))
-                tmp_sig = None
-            commit(tmp, target)
-            tmp = None
-            current = _reconcile(archive, _load_index(archive / INDEX), True)
-            _write_index(archive, current)
-            return next(e for e in current if e["file"] == f"{SNAPSHOTS}/{name}")
+        if tmp_sig:  # signature first: a snapshot must never appear unsigned by accident
+            commit(tmp_sig, signature_path(target))
+            tmp_sig = None
+        commit(tmp, target)
+        tmp = None
     finally:
         for leftover in (tmp, tmp_sig):
             if leftover is not None:
@@ -226,33 +259,33 @@ def store(archive_dir: str | Path, report: dict, sign_key: str | Path | None = N
                     leftover.unlink()
 
 
-def prune(archive_dir: str | Path, policy: Policy) -> list[str]:
-    """Delete snapshots the policy does not keep, per source; return the removed files."""
-    archive = Path(archive_dir)
-    if not policy.active:
-        return []
-    removed: list[str] = []
-    with locked(archive / LOCK) as writable:
-        if not writable:
-            raise SnapshotError(f"cannot lock {archive / LOCK}: is the archive writable?")
-        current = _sync_index(archive, True)
-        by_source: dict[str, list[tuple[str, datetime]]] = {}
-        for e in current:
-            name = Path(e["file"]).name
-            by_source.setdefault(NAME_RE.match(name)["source"], []).append((e["file"], name_time(name)))
-        keep: set[str] = set()
-        for items in by_source.values():
-            keep.update(select(items, policy))
-        for e in current:
-            if e["file"] in keep:
-                continue
-            path = archive / e["file"]
-            path.unlink(missing_ok=True)  # snapshot first: a lone signature is cleaned up later
-            signature_path(path).unlink(missing_ok=True)
-            removed.append(e["file"])
-        if removed:
-            _write_index(archive, [e for e in current if e["file"] in keep])
-    return removed
+def _chain_to(archive: Path, current: list[dict]) -> tuple[dict | None, int]:
+    """The link the next snapshot names as its predecessor, and the next seq."""
+    try:
+        head = chain.read_head(archive)
+    except chain.BadRecord:  # unreadable head: chain to the files; `snapshots verify` reports the head
+        head = None
+    chained = [e for e in current if isinstance(e.get("seq"), int)]
+    newest = max(chained, key=lambda e: e["seq"]) if chained else None
+    if head and (newest is None or head["seq"] >= newest["seq"]):
+        return head, head["seq"] + 1  # even when its file is gone: the gap stays visible
+    if newest:  # HEAD behind the files: a writer died between the two
+        return chain.file_link(archive / newest["file"], newest["seq"]), newest["seq"] + 1
+    legacy = [e for e in current if not e.get("error")]
+    if legacy:  # the first chained snapshot pins the newest one written before chains
+        return chain.file_link(archive / legacy[-1]["file"], None), 1
+    return None, 1
+
+
+def _expired(current: list[dict], policy: Policy, new_name: str) -> list[dict]:
+    """Entries the policy does not keep once `new_name` is stored (per source; never the new one)."""
+    by_source: dict[str, list[tuple[str, datetime]]] = {}
+    for name in [Path(e["file"]).name for e in current] + [new_name]:
+        by_source.setdefault(NAME_RE.match(name)["source"], []).append((name, name_time(name)))
+    keep: set[str] = {new_name}
+    for items in by_source.values():
+        keep.update(select(items, policy))
+    return [e for e in current if Path(e["file"]).name not in keep]
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -270,6 +303,9 @@ def resolve(ref: str) -> Path:
     items = entries(archive)
     if not items:
         raise SnapshotError(f"archive {archive} holds no snapshots")
+    relative = selector in ("", "latest") or re.fullmatch(r"-\d+", selector)
+    if relative:
+        _refuse_future_dated(ref, items)
     if selector in ("", "latest"):
         chosen = items[-1]
     elif re.fullmatch(r"-\d+", selector):
@@ -284,6 +320,16 @@ def resolve(ref: str) -> Path:
             raise SnapshotError(f"{ref}: no snapshot name starts with {prefix!r}")
         chosen = matches[-1]
     return archive / chosen["file"]
+
+
+def _refuse_future_dated(ref: str, items: list[dict]) -> None:
+    # Names sort by date, so a snapshot dated in the future would be @latest from now on, and
+    # would shift every @-N: a baseline taken from it could never show a regression.
+    limit = datetime.now(timezone.utc) + chain.CLOCK_SKEW
+    ahead = [Path(e["file"]).name for e in items if name_time(Path(e["file"]).name) > limit]
+    if ahead:
+        raise SnapshotError(f"{ref}: {ahead[-1]} is dated in the future, so @latest and @-N cannot be trusted; "
+                            "run `posture snapshots verify` on the archive")
 
 
 def load_report(ref: str) -> dict:

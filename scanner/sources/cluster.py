@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from scanner.core.model import Document, Resource, ScanError
 from scanner.sources.kube_discovery import discover
-from scanner.sources.kube_http import ClusterUnavailable, KubeError, KubeHTTP, load_configuration
+from scanner.sources.kube_http import (CONNECT_TIMEOUT, ClusterUnavailable, KubeError, KubeHTTP, Unreachable,
+                                      load_configuration)
 from scanner.sources.kube_list import MetadataRefused, list_objects
 from scanner.sources.kube_tls import TLS_FIELD_SELECTOR, TLS_TYPE, inspect_secret
 from scanner.sources.kube_types import METADATA_ACCEPT, OPT_IN, RESOURCE_TYPES, SECRETS, ResourceType
@@ -48,9 +49,11 @@ class ClusterData:
 
 def fetch_cluster(kubeconfig: str | None = None, context: str | None = None, *, inspect_tls: bool = False,
                   page_size: int = 250, request_timeout: float = 20.0, retries: int = 4,
-                  concurrency: int = 4, needs: dict[str, tuple[str, ...]] | None = None) -> ClusterData:
-    """Read the cluster. Raises ClusterUnavailable when nothing can be read at all. `needs`: kind -> ids
-    of the checks that read it, so an error can say which checks lost their input."""
+                  connect_timeout: float = CONNECT_TIMEOUT, concurrency: int = 4,
+                  needs: dict[str, tuple[str, ...]] | None = None) -> ClusterData:
+    """Read the cluster. Raises ClusterUnavailable when nothing can be read at all (an unreachable
+    server after one probe, without retries). `needs`: kind -> ids of the checks that read it, so an
+    error can say which checks lost their input."""
     from kubernetes import client
 
     if page_size < 1 or concurrency < 1:
@@ -58,10 +61,11 @@ def fetch_cluster(kubeconfig: str | None = None, context: str | None = None, *, 
     started = time.perf_counter()
     cfg, ctx_name = load_configuration(kubeconfig, context, concurrency)
     api = client.ApiClient(cfg)
-    http = KubeHTTP(api, timeout=request_timeout, retries=retries)
-    data = ClusterData(server={"host": cfg.host, "context": ctx_name, "version": _version(http)}, needs=dict(needs or {}))
+    http = KubeHTTP(api, timeout=request_timeout, retries=retries, connect_timeout=connect_timeout)
     pages: dict[str, int] = {}
     try:
+        data = ClusterData(server={"host": cfg.host, "context": ctx_name, "version": _reach(http, ctx_name)},
+                           needs=dict(needs or {}))
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="posture-kube") as pool:
             disc = discover(http, RESOURCE_TYPES, pool)
             _record_discovery(data, disc)
@@ -109,11 +113,16 @@ def cluster_resources(data: ClusterData) -> list[Resource]:
 
 # ---- internals -------------------------------------------------------------------------------
 
-def _version(http: KubeHTTP) -> str | None:
+def _reach(http: KubeHTTP, ctx_name: str | None) -> str | None:
+    """The server's version, asked once: an unreachable server ends the scan here, in one line,
+    rather than after every request's retries. An HTTP error (401, 403) is left to discovery."""
     try:
-        return http.get_json("/version").get("gitVersion")
-    except KubeError:  # /version is informative only; discovery decides whether the scan can run
-        return None
+        version = http.probe()
+    except Unreachable as exc:
+        where = f"{http.host} (context {ctx_name})" if ctx_name else http.host
+        raise ClusterUnavailable(f"cannot reach the Kubernetes API server {where}: {exc}") from None
+    gitversion = (version or {}).get("gitVersion")
+    return gitversion if isinstance(gitversion, str) else None
 
 
 def _list_type(http: KubeHTTP, t: ResourceType, api_version: str, page_size: int):

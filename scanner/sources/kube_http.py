@@ -19,10 +19,20 @@ from scanner.core.errors import SourceError
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF = 8.0  # seconds between attempts without a Retry-After
 MAX_RETRY_AFTER = 30.0  # a server asking for longer is not worth waiting for in a scan
+# An API server accepts a connection (TCP and TLS handshake, both bounded by this) in milliseconds;
+# waiting longer only delays the answer for a cluster that is down or a firewall that drops packets.
+CONNECT_TIMEOUT = 5.0
+# The first request (GET /version) is the reachability probe: asked once, never retried, and its
+# answer awaited no longer than this (it needs no storage behind the API server).
+PROBE_TIMEOUT = 10.0
 
 
 class ClusterUnavailable(SourceError):
     """Nothing can be read: bad kubeconfig, unreachable server, or discovery refused (exit 3)."""
+
+
+class Unreachable(Exception):
+    """The API server did not answer the probe at all; the message says why, in a few words."""
 
 
 class KubeError(Exception):
@@ -80,11 +90,12 @@ def load_configuration(kubeconfig: str | None, context: str | None, pool_size: i
 class KubeHTTP:
     """GET JSON from the API server; 429/5xx and transport errors retried with backoff."""
 
-    def __init__(self, api_client, *, timeout: float, retries: int,
+    def __init__(self, api_client, *, timeout: float, retries: int, connect_timeout: float = CONNECT_TIMEOUT,
                  sleep: Callable[[float], None] = time.sleep):
         self.api = api_client
         self.api.user_agent = "gitops-posture (read-only)"
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self.retries = max(retries, 0)
         self.sleep = sleep
         self.stats = Stats()
@@ -92,6 +103,17 @@ class KubeHTTP:
     @property
     def host(self) -> str:
         return self.api.configuration.host
+
+    def probe(self) -> dict | None:
+        """GET /version once, before anything else. Unreachable (with the reason) when nothing
+        answers; None when the server answers with an HTTP error (discovery decides then)."""
+        try:
+            status, _, raw = self._get("/version", [], "application/json", read_timeout=PROBE_TIMEOUT)
+        except _TRANSPORT_ERRORS as exc:
+            self.stats.add("/version", 0, False)
+            raise Unreachable(describe_transport_error(exc)) from None
+        self.stats.add("/version", status, False)
+        return _safe_decode(raw) if 200 <= status < 300 else None
 
     def get_json(self, path: str, query: Iterable[tuple[str, str]] = (), accept: str = "application/json") -> dict:
         query = list(query)
@@ -102,7 +124,7 @@ class KubeHTTP:
             except _TRANSPORT_ERRORS as exc:
                 self.stats.add(path, 0, not last)
                 if last:
-                    raise KubeError(0, path, f"request failed: {_short(exc)}") from None
+                    raise KubeError(0, path, f"request failed: {describe_transport_error(exc)}") from None
                 self.sleep(_backoff(attempt))
                 continue
             self.stats.add(path, status, status in RETRY_STATUSES and not last)
@@ -115,34 +137,40 @@ class KubeHTTP:
             raise KubeError(status, path, str(body.get("message") or body.get("reason") or f"HTTP {status}"), body)
         raise AssertionError("unreachable")
 
-    def _get(self, path: str, query: list, accept: str):
+    def _get(self, path: str, query: list, accept: str, read_timeout: float | None = None):
         """One GET through the official client: (status, headers, body bytes)."""
         from kubernetes.client.exceptions import ApiException
 
+        timeout = (self.connect_timeout, read_timeout or self.timeout)  # the client's (connect, read) pair
         headers = {"Accept": accept}
         if hasattr(self.api, "param_serialize"):  # kubernetes >= 30: param_serialize + call_api(method, url)
             method, url, headers, _, _ = self.api.param_serialize(
                 "GET", path, query_params=query, header_params=headers, auth_settings=["BearerToken"])
             try:
-                resp = self.api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
+                resp = self.api.call_api(method, url, header_params=headers, _request_timeout=timeout)
             except ApiException as exc:  # TLS failures surface as status 0
                 if exc.status:
                     return exc.status, exc.headers or {}, (exc.body or "").encode()
-                raise _Transport(str(exc.reason)) from None
+                raise _Transport(str(exc.reason), exc.__context__) from None
             return resp.status, resp.headers, resp.read()
         try:  # older generated clients: call_api(path, method, ...) raising on non-2xx
             resp, status, resp_headers = self.api.call_api(
                 path, "GET", query_params=query, header_params=headers, auth_settings=["BearerToken"],
-                _preload_content=False, _return_http_data_only=False, _request_timeout=self.timeout)
+                _preload_content=False, _return_http_data_only=False, _request_timeout=timeout)
             return status, resp_headers, resp.data
         except ApiException as exc:
             if exc.status:
                 return exc.status, exc.headers or {}, (exc.body or "").encode() if isinstance(exc.body, str) else (exc.body or b"")
-            raise _Transport(str(exc.reason)) from None
+            raise _Transport(str(exc.reason), exc.__context__) from None
 
 
 class _Transport(Exception):
-    pass
+    """A transport failure the client reported as an ApiException with status 0; `cause` is the
+    urllib3 error it came from, when there was one."""
+
+    def __init__(self, message: str, cause: BaseException | None = None):
+        super().__init__(message)
+        self.cause = cause
 
 
 def _transport_errors() -> tuple:
@@ -185,6 +213,44 @@ def _safe_decode(raw: bytes) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) < 300 else text[:300] + "..."
+def describe_transport_error(exc: BaseException) -> str:
+    """A few words for a failed request, instead of urllib3's nested repr (which names the pool,
+    the retry count and the whole cause chain, and runs over several hundred characters)."""
+    import ssl
+
+    import urllib3.exceptions as u3
+
+    if isinstance(exc, _Transport) and exc.cause is not None:
+        exc = exc.cause
+    if isinstance(exc, u3.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    # NewConnectionError is a ConnectTimeoutError in urllib3 2: the most specific first.
+    if isinstance(exc, u3.NameResolutionError):
+        return "the host name does not resolve"
+    if isinstance(exc, u3.NewConnectionError):
+        return _os_reason(exc.__cause__ or exc.__context__) or "cannot connect"
+    if isinstance(exc, u3.ConnectTimeoutError):
+        return "no connection before the connect timeout (a firewall dropping packets, or nothing at that address)"
+    if isinstance(exc, u3.ReadTimeoutError):
+        return "it accepted the connection but did not answer before the timeout"
+    if isinstance(exc, u3.SSLError):
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+        if isinstance(inner, ssl.SSLCertVerificationError):
+            return f"TLS: the server certificate is not trusted ({inner.verify_message})"
+        return f"TLS handshake failed ({_one_line(inner)})"
+    if isinstance(exc, u3.ProtocolError):
+        inner = exc.args[-1] if exc.args else None
+        return f"the connection broke off ({_os_reason(inner) or _one_line(inner or exc)})"
+    return _os_reason(exc) or _one_line(exc)
+
+
+def _os_reason(exc) -> str | None:
+    """'connection refused', 'no route to host', ...: the errno's text, as a clause."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    return None
+
+
+def _one_line(value) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) < 200 else text[:200] + "..."

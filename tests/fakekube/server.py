@@ -4,7 +4,8 @@ No real API server can run on the test machines, so this speaks just enough of t
 live source: discovery (`/api`, `/api/v1`, `/apis`, `/apis/<g>`, `/apis/<g>/<v>`, optionally the
 aggregated form), cluster-wide and per-namespace lists with `limit`/`continue`, gets, field
 selectors, the PartialObjectMetadata(List) form, bearer-token auth, and failure injection (403 per
-resource, groups not installed -> 404, a 429 with Retry-After, an expired continue token).
+resource, groups not installed -> 404, a 429 with Retry-After, an expired continue token, a port
+that refuses connections, a server that never answers).
 Every request is logged (method, path, query, Accept) so tests can prove what was never asked.
 
 The catalogue below is independent of the scanner's RESOURCE_TYPES on purpose: it models a cluster,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +79,7 @@ CATALOGUE = [
 ]
 
 META_AS = "as=PartialObjectMetadataList"
+ANSWERS = ("normal", "refuse", "silent")
 
 
 class FakeKube:
@@ -84,8 +87,16 @@ class FakeKube:
 
     def __init__(self, objects=(), *, workdir: Path, token: str = "fake-token", tls: bool = True,
                  missing_groups=(), forbidden=(), rate_limit_once=(), aggregated: bool = False,
-                 ignore_metadata_accept: bool = False, expire_continue_once=(), server_error=()):
+                 ignore_metadata_accept: bool = False, expire_continue_once=(), server_error=(),
+                 answer: str = "normal"):
+        if answer not in ANSWERS:
+            raise ValueError(f"answer must be one of {ANSWERS}")
         self.workdir = Path(workdir)
+        # "normal"; "refuse": the port is bound but never listens, so every connection is refused (a
+        # cluster that is down; unlike a stopped server, no other process can take the port meanwhile);
+        # "silent": it listens but never accepts, so the kernel completes the TCP handshake and then
+        # nothing answers, not even TLS (a hung API server, a port-forward to nowhere).
+        self.answer = answer
         self.token = token
         self.tls = tls
         self.missing_groups = set(missing_groups)
@@ -123,20 +134,30 @@ class FakeKube:
         self.stop()
 
     def start(self) -> None:
+        scheme = "https" if self.tls else "http"
+        if self.tls:  # a kubeconfig trusts the CA whatever the server then does
+            self.ca_path, cert, key = make_ca_and_server_cert(self.workdir)
+        if self.answer != "normal":
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._socket.bind(("127.0.0.1", 0))
+            if self.answer == "silent":
+                self._socket.listen(16)
+            self.url = f"{scheme}://127.0.0.1:{self._socket.getsockname()[1]}"
+            return
         handler = type("Handler", (_Handler,), {"fake": self})
         self._httpd = _Server(("127.0.0.1", 0), handler)
-        scheme = "http"
         if self.tls:
-            self.ca_path, cert, key = make_ca_and_server_cert(self.workdir)
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(cert, key)
             self._httpd.ssl_context = ctx
-            scheme = "https"
         self.url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        if self.answer != "normal":
+            self._socket.close()
+            return
         self._httpd.shutdown()
         self._httpd.server_close()
 

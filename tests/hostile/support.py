@@ -37,6 +37,13 @@ def limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
+def run_posture(*args: str, cwd: Path = PROJECT, timeout: float = TIMEOUT_S) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `posture ARGS` in a subprocess (memory-limited, timed out)."""
+    proc = subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, timeout=timeout,
+                          preexec_fn=limit_memory, cwd=cwd)
+    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+
+
 def run_cli(repo: Path, out: Path, *extra: str, env: dict | None = None, timeout: float = TIMEOUT_S):
     """(exit code, report dict or None, stderr) of `posture scan repo --format json`."""
     cmd = [sys.executable, "-m", "scanner", "scan", str(repo), "--format", "json", "--output-dir", str(out), "-q",
@@ -48,8 +55,8 @@ def run_cli(repo: Path, out: Path, *extra: str, env: dict | None = None, timeout
     return proc.returncode, report, proc.stderr.decode("utf-8", "replace")
 
 
-def scan_ok(repo: Path, tmp_path: Path, **kw) -> dict:
-    code, report, err = run_cli(repo, tmp_path / "out", **kw)
+def scan_ok(repo: Path, tmp_path: Path, *extra: str, **kw) -> dict:
+    code, report, err = run_cli(repo, tmp_path / "out", *extra, **kw)
     assert code in (0, 1), f"exit {code}: {err[-2000:]}"
     assert report is not None, err[-2000:]
     assert report["scan"]["stats"]["files"] >= 1

@@ -54,7 +54,7 @@ def test_external_artifact_is_built_from_exactly_the_files_its_copy_rules_stage(
         "apps/base/media/app/app/kustomization.yaml": "kubernetes/apps/base/media/app/kustomization.yaml",
         "apps/base/media/app/app/helmrelease.yaml": "kubernetes/apps/base/media/app/helmrelease.yaml"}
     missing = r.resolve({"kind": "ExternalArtifact", "name": "nope", "namespace": "flux-system"}, "media", "ks.yaml")
-    assert isinstance(missing, Gap) and missing.code == "external-source"
+    assert isinstance(missing, Gap) and missing.code == "artifact-unknown"
 
 
 def test_copy_rules_globs_files_and_failures():

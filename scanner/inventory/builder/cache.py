@@ -71,7 +71,7 @@ class BuildCache:
                 request=request,
                 objects=[BuiltObject(o["body"], o["source_path"], o["generated_by"]) for o in data["objects"]],
                 how=data["how"],
-                errors=[ScanError(e["path"], e["line"], e["message"], e["kind"]) for e in data["errors"]],
+                errors=[ScanError(e["path"], e["line"], e["message"], e["kind"], e.get("code", "")) for e in data["errors"]],
                 gaps=[Gap(g["code"], g["path"], g["subject"], g["message"]) for g in data["gaps"]],
                 files_used=set(data["files_used"]),
                 degraded=bool(data["degraded"]),

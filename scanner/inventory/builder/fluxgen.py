@@ -34,8 +34,9 @@ _REMOTE_PREFIXES = ("git::", "gh:", "ssh://", "https://", "http://", "git@", "gi
 
 def generated_kustomization(repo: RepoView, root: str, *, manifests_only: bool = False) -> tuple[dict, list[str]]:
     """The kustomization Flux writes for a path without one, and the repo paths it lists.
-    `manifests_only`: leave out YAML files that are not Kubernetes manifests and the not-deployed
-    folders (see BuildRequest.manifests_only)."""
+    `manifests_only`: leave out YAML files that are not Kubernetes manifests, the not-deployed folders
+    and the directories holding a kustomization (the caller builds each on its own; see
+    BuildRequest.manifests_only)."""
     resources, listed = _walk(repo, root, manifests_only)
     kus: dict = {"apiVersion": KUSTOMIZATION_API, "kind": "Kustomization"}
     if resources:
@@ -51,19 +52,16 @@ NOT_DEPLOYED_DIRS = frozenset({"archive", ".archive", "examples", "docs"})
 def _is_manifest_file(repo: RepoView, p: str) -> bool:
     from scanner.sources.yamlload import load_documents
 
-    text = repo.read_text(p)
+    data = repo.read(p)
+    try:
+        text = data.decode("utf-8") if data is not None else None
+    except UnicodeDecodeError:
+        return False  # (kustomize would refuse it; the scan lists it as a scan error of its own)
     if text is None:
         return False
     docs, errors = load_documents(text)
     return not errors and bool(docs) and all(isinstance(d.body, dict) and d.body.get("apiVersion") and d.body.get("kind")
                                              for d in docs if d.body is not None)
-
-
-def _is_component(repo: RepoView, p: str) -> bool:
-    from scanner.sources.yamlload import load_documents
-
-    docs, _ = load_documents(repo.read_text(p) or "")
-    return any(isinstance(d.body, dict) and d.body.get("kind") == "Component" for d in docs)
 
 
 def _walk(repo: RepoView, root: str, manifests_only: bool = False) -> tuple[list[str], list[str]]:
@@ -87,8 +85,8 @@ def _walk(repo: RepoView, root: str, manifests_only: bool = False) -> tuple[list
                 continue
             kfiles = repo.kustomization_files(p)
             if kfiles:
-                if manifests_only and _is_component(repo, kfiles[0]):
-                    continue  # a component is not a build of its own (kustomize refuses it as a resource)
+                if manifests_only:
+                    continue  # the caller builds each kustomization directory as a request of its own
                 listed.append(p)
                 resources.append("./" + _rel(p, root))
             else:

@@ -51,9 +51,10 @@ class BuildRequest:
     key: str  # the caller's id, unique per request, e.g. "cluster-a/flux-system/apps"
     path: str
     overlay: FluxOverlay = FluxOverlay()
-    # A repository without any Flux root is read as one generated build of its top directory; unlike
-    # Flux's generator (which fails on them) that listing leaves out YAML files that are not Kubernetes
-    # manifests (values, Talos configs, tool settings) and the not-deployed folders (archive, examples, docs).
+    # A repository without any Flux root is read as a generated build of its loose manifests plus one
+    # build per kustomization directory; unlike Flux's generator (which fails on them) that listing leaves
+    # out YAML files that are not Kubernetes manifests (values, Talos configs, tool settings), the
+    # not-deployed folders (archive, examples, docs) and the kustomization directories (built on their own).
     manifests_only: bool = False
 
 
@@ -107,4 +108,4 @@ class BuildSettings:
 
 def error(path: str, code: str, message: str, line: int | None = None) -> ScanError:
     """A scan error whose message starts with its stable code (`code: message`)."""
-    return ScanError(path, line, f"{code}: {message}", kind="input")
+    return ScanError(path, line, f"{code}: {message}", kind="input", code=code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import posixpath
 import threading
 
@@ -103,8 +104,12 @@ class RepoView:
             full = os.path.join(self.root, *p.split("/"))
             try:
                 # O_NOFOLLOW: discovery listed a regular file; a link swapped in since is not followed.
-                fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                # O_NONBLOCK and the check below: a FIFO or device (listed, or swapped in) never blocks
+                # the build nor streams into it.
+                fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
                 with os.fdopen(fd, "rb") as fh:
+                    if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                        raise OSError("not a regular file")
                     data = fh.read(MAX_FILE_BYTES + 1)
                 if len(data) > MAX_FILE_BYTES:
                     data = None
