@@ -159,7 +159,7 @@ def test_missing_generator_file_is_an_error_and_a_degraded_build(tmp_path):
     out = build(str(root), files, "app")
     assert out.how == HOW_KUSTOMIZE and out.degraded
     (err,) = out.errors
-    assert err.message.startswith("kustomize-build-failed:") and "resources/missing.sh" in err.message
+    assert err.code == "kustomize-build-failed" and "resources/missing.sh" in err.message
     assert err.path == "app/kustomization.yaml" and err.line == 4
     assert [(g.code, g.subject) for g in out.gaps] == [("missing-file", "app/resources/missing.sh")]
     gen = next(o for o in out.objects if o.generated_by)
@@ -171,7 +171,8 @@ def test_a_path_that_is_not_in_the_repo_fails_cleanly(tmp_path):
     root, files = make_repo(tmp_path, {"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"})
     out = build(str(root), files, "./nowhere")
     assert out.how == HOW_FAILED and out.objects == []
-    assert out.errors[0].message.startswith("kustomize-build-failed: kustomization path not found")
+    assert out.errors[0].code == "kustomize-build-failed"
+    assert out.errors[0].message.startswith("kustomization path not found")
 
 
 def test_tool_names_the_kustomize_that_ran(tmp_path):
