@@ -1,7 +1,7 @@
 """`posture inventory`: what the scanner thinks Flux deploys, as a list (table, JSON, YAML) and as the
 rendered manifests themselves.
 
-The JSON document is a typed model (`InventoryDocument`); its schema, reports/schema/inventory.schema.json,
+The JSON document is a typed model (`InventoryDocument`); its schema, reports/schema/inventory/inventory.schema.json,
 is generated from it (`python -m reports.inventory --schema`) and a test keeps the two equal. Order and
 content are deterministic: two runs on the same tree give byte-identical output. Secret values never
 appear: `--rendered` replaces Secret `data`/`stringData` values with a fixed placeholder and drops SOPS
@@ -236,6 +236,6 @@ def schema() -> dict:
     return InventoryDocument.model_json_schema()
 
 
-if __name__ == "__main__":  # python -m reports.inventory --schema > reports/schema/inventory.schema.json
+if __name__ == "__main__":  # python -m reports.inventory --schema > reports/schema/inventory/inventory.schema.json
     if sys.argv[1:] == ["--schema"]:
         sys.stdout.write(json.dumps(schema(), indent=2) + "\n")

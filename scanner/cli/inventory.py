@@ -15,7 +15,7 @@ FORMATS = ("table", "json", "yaml")
 @click.command("inventory", cls=PostureCommand)
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=str))
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
-              help="table (default on a terminal), json (default otherwise; schema: reports/schema/inventory.schema.json) or yaml.")
+              help="table (default on a terminal), json (default otherwise; schema: reports/schema/inventory/inventory.schema.json) or yaml.")
 @click.option("--rendered", is_flag=True,
               help="Print the deployed objects themselves as one YAML stream (Secret values replaced, SOPS metadata dropped).")
 @click.option("--root", "roots", multiple=True, metavar="PATH",
