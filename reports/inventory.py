@@ -1,7 +1,7 @@
 """`posture inventory`: what the scanner thinks Flux deploys, as a list (table, JSON, YAML) and as the
 rendered manifests themselves.
 
-The JSON document is a typed model (`InventoryDocument`); its schema, reports/schema/inventory.schema.json,
+The JSON document is a typed model (`InventoryDocument`); its schema, reports/schema/inventory/inventory.schema.json,
 is generated from it (`python -m reports.inventory --schema`) and a test keeps the two equal. Order and
 content are deterministic: two runs on the same tree give byte-identical output. Secret values never
 appear: `--rendered` replaces Secret `data`/`stringData` values with a fixed placeholder and drops SOPS
@@ -10,6 +10,7 @@ metadata.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Literal
 
@@ -215,14 +216,26 @@ def render_manifests(inv, doc: InventoryDocument) -> str:
     parts = []
     for _, res in picked:
         body = redacted(res.body if isinstance(res.body, dict) else {})
-        parts.append(yaml.safe_dump(body, sort_keys=True, allow_unicode=True, width=120))
+        parts.append(_header(res) + yaml.safe_dump(body, sort_keys=True, allow_unicode=True, width=120))
     return "---\n" + "---\n".join(parts) if parts else ""
+
+
+def _header(res) -> str:
+    """A comment line naming the object, who deploys it and where it comes from, so a diff of two
+    streams says which object a hunk belongs to. Names come from the repo: control characters are
+    replaced, so no name can end the comment and inject YAML."""
+    where = res.path  # no line number: an edit above an object would show it as changed in a diff
+    ident = f"{res.kind} {res.namespace + '/' if res.namespace else ''}{res.name}"
+    return "# " + _CONTROL.sub("?", f"{ident} · by {_producer(res) or '-'} · {where}") + "\n"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 def schema() -> dict:
     return InventoryDocument.model_json_schema()
 
 
-if __name__ == "__main__":  # python -m reports.inventory --schema > reports/schema/inventory.schema.json
+if __name__ == "__main__":  # python -m reports.inventory --schema > reports/schema/inventory/inventory.schema.json
     if sys.argv[1:] == ["--schema"]:
         sys.stdout.write(json.dumps(schema(), indent=2) + "\n")

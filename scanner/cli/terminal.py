@@ -196,8 +196,7 @@ def print_summary(model: Report, written: list[str], out: Output) -> None:
             where = _where(f.get("location"))
             out.echo("  " + out.styled(f"{f['severity']:<8}", fg=_SEV_COLOURS.get(f["severity"])) +
                      _safe(f" {f['check']}: {f['message']}" + (f"  [{where}]" if where else "")))
-    for n in (e for e in report["errors"] if e.get("kind") == "notice"):  # degraded modes (no sops, no key)
-        out.echo(out.styled("\nNotice: ", bold=True) + _safe(f"[{n['code']}] {n['message']}"))
+    _notices([e for e in report["errors"] if e.get("kind") == "notice"], out)
     if errors:
         out.echo(out.styled(f"\nScan errors ({len(errors)}):", bold=True))
         shown = errors if out.verbosity >= 1 else errors[:5]
@@ -214,3 +213,23 @@ def print_summary(model: Report, written: list[str], out: Output) -> None:
     if written:
         out.echo("\nReports: " + _safe(", ".join(written)))
     out.echo(verdict_line(report))
+
+
+NOTICES_PER_CODE = 3
+
+
+def _notices(notices: list[dict], out: Output) -> None:
+    """Degraded modes and repo oddities (no sops, no key, an object two Kustomizations apply): a few
+    per code unless -v, so one repeated notice does not bury the rest."""
+    if not notices:
+        return
+    out.echo(out.styled(f"\nNotices ({len(notices)}):", bold=True))
+    by_code: dict[str, list[dict]] = {}
+    for n in notices:
+        by_code.setdefault(n["code"], []).append(n)
+    for code, group in by_code.items():
+        shown = group if out.verbosity >= 1 else group[:NOTICES_PER_CODE]
+        for n in shown:
+            out.echo(_safe(f"  [{code}] {n['message']}"))
+        if len(group) > len(shown):
+            out.echo(f"  … and {len(group) - len(shown)} more [{code}] (-v)")

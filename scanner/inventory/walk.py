@@ -305,7 +305,7 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
                     count += 1
                     if child.depth > MAX_DEPTH or count > MAX_NODES:
                         out.errors.append(ScanError(child.declared_in, child.line,
-                                                    f"flux-graph-too-deep: Flux Kustomization {child.key} is nested "
+                                                    f"Flux Kustomization {child.key} is nested "
                                                     f"{child.depth} deep ({count} in all); not built", kind="input",
                                                     code="flux-graph-too-deep"))
                         out.gaps.append(Gap("build-failed", child.declared_in, child.key,
@@ -475,7 +475,7 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
                 where = node.declared_in
                 out.statuses[node.key] = KustomizationStatus(node.key, root.name, where, node.line, "not-found",
                                                              build_errors=[f"path {node.path!r} not found"])
-                out.errors.append(ScanError(where, node.line, f"flux-path-not-found: Flux Kustomization {node.key} "
+                out.errors.append(ScanError(where, node.line, f"Flux Kustomization {node.key} "
                                             f"path {node.path!r} does not exist in its source", kind="input",
                                             code="flux-path-not-found"))
                 out.gaps.append(Gap("build-failed", where, node.key, f"path {node.path!r} not found in its source",
@@ -534,7 +534,7 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
         status.postbuild_errors.extend(str(e) for e in getattr(sub, "errors", ()) or ())
     for err in getattr(sub, "errors", ()) or ():
         out.errors.append(err if isinstance(err, ScanError) else
-                          ScanError(node.declared_in, node.line, f"flux-postbuild-failed: {node.key}: {err}", kind="input",
+                          ScanError(node.declared_in, node.line, f"{node.key}: {err}", kind="input",
                                     code="flux-postbuild-failed"))
     meta = _d(spec.get("commonMetadata"))
     unresolved: set[str] = set()
@@ -551,7 +551,7 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
                 status.postbuild_errors.append(str(result.error))
         if result.error:
             out.errors.append(ScanError(node.declared_in, node.line,
-                                        f"flux-postbuild-failed: {node.key}: {result.error} (Flux fails the whole "
+                                        f"{node.key}: {result.error} (Flux fails the whole "
                                         "Kustomization)", kind="input", code="flux-postbuild-failed"))
         if not isinstance(body, dict):
             continue
@@ -596,7 +596,7 @@ def _finish(node: Node, outcome, sub, ctx: WalkContext, root: Root, index: _Inde
         if clash is not None:
             if clash.flux_kustomization != res.flux_kustomization:
                 out.errors.append(ScanError(doc.path, doc.line,
-                                            f"flux-object-conflict: {kind} {ns + '/' if ns else ''}{name} is applied by "
+                                            f"{kind} {ns + '/' if ns else ''}{name} is applied by "
                                             f"both {clash.flux_kustomization} and {res.flux_kustomization}", kind="notice",
                                             code="flux-object-conflict"))
             continue
@@ -665,7 +665,7 @@ def _expand(res: Resource, node: Node, ctx: WalkContext, root: Root, index: _Ind
         res.body, index.lookup, providers=lambda ns: index.objects_of("ResourceSetInputProvider", ns),
         namespace=res.namespace)
     out.gaps.extend(Gap(g.code, g.path or res.path, g.subject, g.message, res.line, root.name) for g in gaps)
-    out.errors.extend(e if isinstance(e, ScanError) else ScanError(res.path, res.line, f"resourceset-failed: {e}",
+    out.errors.extend(e if isinstance(e, ScanError) else ScanError(res.path, res.line, f"{e}",
                                                                    kind="input", code="resourceset-failed") for e in errors)
     rs_ns = res.namespace
     for body in objects:

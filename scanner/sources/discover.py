@@ -70,7 +70,7 @@ _GIT_ENV_SET = {"HOME": os.devnull, "XDG_CONFIG_HOME": os.devnull, "GIT_CONFIG_N
                 "PAGER": "cat", "GIT_OPTIONAL_LOCKS": "0", "GIT_ATTR_NOSYSTEM": "1"}
 
 
-def _git_env() -> dict[str, str]:
+def git_env() -> dict[str, str]:
     """The environment git runs in (nothing of the caller's GIT_* variables: GIT_DIR,
     GIT_CONFIG_PARAMETERS, GIT_EXTERNAL_DIFF, ...)."""
     env = {k: v for k, v in os.environ.items() if k in _GIT_ENV_KEEP}
@@ -89,7 +89,7 @@ def git_command(root: str, *args: str) -> list[str]:
 def _git(root: str, *args: str) -> str | None:
     try:
         out = subprocess.run(git_command(root, *args), capture_output=True, timeout=30, check=False,
-                             stdin=subprocess.DEVNULL, env=_git_env())
+                             stdin=subprocess.DEVNULL, env=git_env())
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.decode("utf-8", "surrogateescape") if out.returncode == 0 else None
@@ -98,7 +98,7 @@ def _git(root: str, *args: str) -> str | None:
 def _git_many(root: str, *commands: tuple[str, ...]) -> list[str | None]:
     """Several read-only git commands run side by side (each is a process start-up, ~5 ms)."""
     procs = []
-    env = _git_env()
+    env = git_env()
     for args in commands:
         try:
             procs.append(subprocess.Popen(git_command(root, *args), stdout=subprocess.PIPE,
@@ -165,7 +165,7 @@ def work_tree_above(path: str) -> str | None:
 
 def _may_be_in_git(root: str) -> bool:
     """False only when certainly not in a work tree: no `.git` here or above (git runs without the
-    caller's GIT_DIR, see _git_env). (Saves a `git`
+    caller's GIT_DIR, see git_env). (Saves a `git`
     process, a few ms, on every scan of a plain directory.)"""
     return work_tree_above(os.path.realpath(root)) is not None
 

@@ -16,7 +16,7 @@ import yaml
 from tests.support.repos import write
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "reports" / "schema" / "inventory.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "reports" / "schema" / "inventory" / "inventory.schema.json").read_text())
 PLANTED = "PlantedInventoryValue-4k2Q"
 
 
@@ -237,3 +237,25 @@ def test_yaml_and_json_carry_the_same_document(tmp_path, fmt):
     out = posture("inventory", str(tmp_path), "--format", fmt)
     doc = yaml.safe_load(out.stdout) if fmt == "yaml" else json.loads(out.stdout)
     jsonschema.validate(doc, SCHEMA)
+
+
+def test_committed_inventory_schema_is_generated_from_the_model_and_closed():
+    """The committed schema is what `python -m reports.inventory --schema` prints, and every object in it
+    closes its fields (a consumer can rely on no field appearing unannounced)."""
+    from reports import inventory as inv_report
+
+    assert json.loads(json.dumps(inv_report.schema())) == SCHEMA, \
+        "regenerate: python -m reports.inventory --schema > reports/schema/inventory/inventory.schema.json"
+
+    def objects(node):
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                yield node
+            for v in node.values():
+                yield from objects(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from objects(v)
+
+    found = list(objects(SCHEMA))
+    assert found and all(o.get("additionalProperties") is False for o in found)

@@ -77,3 +77,19 @@ def test_inherited_git_environment_is_not_used(tmp_path):
     report = scan_ok(repo, tmp_path, env=env)
     assert not marker.exists()
     assert report["scan"]["stats"]["files"] == 1  # the repo's own file list, not the other repo's
+
+
+@pytest.mark.parametrize("key", sorted(EXECUTING))
+def test_inventory_diff_against_a_commit_runs_nothing(tmp_path, key):
+    """`posture inventory --diff HEAD` reads the commit's files from git's object store: no checkout,
+    so no hook, filter, textconv or fsmonitor of the repo runs."""
+    import sys
+
+    from tests.hostile.support import PROJECT
+
+    marker = tmp_path / f"PWNED-{key}"
+    repo = _hostile_git_repo(tmp_path, key, marker)
+    out = subprocess.run([sys.executable, "-m", "scanner", "inventory", str(repo), "--diff", "HEAD"],
+                         capture_output=True, text=True, cwd=PROJECT, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert not marker.exists(), f"the repo's {key} ran a command during inventory --diff"

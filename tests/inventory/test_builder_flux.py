@@ -92,6 +92,43 @@ def test_path_without_kustomization_is_generated_as_flux_does(tmp_path):
     assert set(by_id(empty)) == {("ConfigMap", None, "b")}
 
 
+def test_a_patch_aimed_at_a_remote_resource_is_a_blind_spot_not_a_repo_error(tmp_path):
+    """Without the remote file the patch has no target and kustomize fails where Flux would not: the
+    path is a coverage gap that says why, and no scan error blames the repo."""
+    root, files = make_repo(tmp_path, {
+        "crds/kustomization.yaml": """
+            resources:
+              - https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.2.0/experimental-install.yaml
+            patches:
+              - patch: |
+                  $patch: delete
+                  apiVersion: admissionregistration.k8s.io/v1
+                  kind: ValidatingAdmissionPolicy
+                  metadata:
+                    name: safe-upgrades.gateway.networking.k8s.io
+            """,
+        "local/kustomization.yaml": """
+            resources: [cm.yaml]
+            patches:
+              - patch: |
+                  $patch: delete
+                  apiVersion: v1
+                  kind: ConfigMap
+                  metadata:
+                    name: absent
+            """,
+        "local/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local}\n",
+    })
+    out = build(str(root), files, "crds")
+    assert out.errors == []
+    assert {g.code for g in out.gaps} == {"remote-resource", "build-failed"}
+    failed = next(g for g in out.gaps if g.code == "build-failed")
+    assert "remote resources" in failed.message and "safe-upgrades" in failed.message
+    # The same patch with no remote resource to blame is the repo's own error (Flux fails it too).
+    local = build(str(root), files, "local")
+    assert [e.code for e in local.errors] == ["kustomize-build-failed"]
+
+
 def test_remote_resources_are_gaps_naming_the_url_and_never_fetched(tmp_path):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -159,7 +196,7 @@ def test_missing_generator_file_is_an_error_and_a_degraded_build(tmp_path):
     out = build(str(root), files, "app")
     assert out.how == HOW_KUSTOMIZE and out.degraded
     (err,) = out.errors
-    assert err.message.startswith("kustomize-build-failed:") and "resources/missing.sh" in err.message
+    assert err.code == "kustomize-build-failed" and "resources/missing.sh" in err.message
     assert err.path == "app/kustomization.yaml" and err.line == 4
     assert [(g.code, g.subject) for g in out.gaps] == [("missing-file", "app/resources/missing.sh")]
     gen = next(o for o in out.objects if o.generated_by)
@@ -171,7 +208,8 @@ def test_a_path_that_is_not_in_the_repo_fails_cleanly(tmp_path):
     root, files = make_repo(tmp_path, {"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"})
     out = build(str(root), files, "./nowhere")
     assert out.how == HOW_FAILED and out.objects == []
-    assert out.errors[0].message.startswith("kustomize-build-failed: kustomization path not found")
+    assert out.errors[0].code == "kustomize-build-failed"
+    assert out.errors[0].message.startswith("kustomization path not found")
 
 
 def test_tool_names_the_kustomize_that_ran(tmp_path):

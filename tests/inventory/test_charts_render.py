@@ -180,7 +180,7 @@ def test_a_missing_required_values_configmap_is_an_error(tmp_path):
     body = hr("web", {"chart": "./charts/web", "sourceRef": GIT}, valuesFrom=[{"kind": "ConfigMap", "name": "nope"}])
     r = _run(root, body)
     assert r.how == "helm"
-    assert [e.message.split(":")[0] for e in r.errors] == ["helm-values-invalid"]
+    assert [e.code for e in r.errors] == ["helm-values-invalid"]
     assert r.errors[0].path == "apps/web/helmrelease.yaml" and r.errors[0].line == 3
     assert [g.code for g in r.gaps] == ["helm-values-missing"]
 
@@ -210,7 +210,7 @@ def test_a_chart_linking_to_a_host_file_is_refused(tmp_path):
     os.symlink(secret_file, root / "charts" / "web" / "templates" / "leak.yaml")
     r = _run(root, hr("web", {"chart": "./charts/web", "sourceRef": GIT}))
     assert r.how != "helm"
-    assert [e.message.split(":")[0] for e in r.errors] == ["helm-chart-refused"]
+    assert [e.code for e in r.errors] == ["helm-chart-refused"]
     assert "templates/leak.yaml is a link leading outside the repository" in r.errors[0].message
     assert "HOST-FILE-CONTENT" not in repr(r)
 
@@ -221,7 +221,7 @@ def test_a_runaway_template_is_stopped_and_the_next_render_works(tmp_path):
     r = _run(root, hr("web", {"chart": "./charts/web", "sourceRef": GIT}),
              settings=ChartSettings(charts_dir=None, engine="sdk", timeout=3))
     assert r.how == "opaque"
-    assert [e.message.split(":")[0] for e in r.errors] == ["helm-render-timeout"]
+    assert [e.code for e in r.errors] == ["helm-render-timeout"]
     assert "helm-render-timeout" in [g.code for g in r.gaps]
     ok_root = _repo(tmp_path / "second")
     r2 = _run(ok_root, hr("web", {"chart": "./charts/web", "sourceRef": GIT}))
@@ -232,7 +232,8 @@ def test_a_template_error_is_reported_with_its_code(tmp_path):
     root = _repo(tmp_path, templates={"bad.yaml": '{{ required "tag is required" .Values.tag }}\n'})
     r = _run(root, hr("web", {"chart": "./charts/web", "sourceRef": GIT}))
     assert r.how == "opaque"
-    assert r.errors[0].message.startswith("helm-render-failed: HelmRelease apps/web:")
+    assert r.errors[0].code == "helm-render-failed"
+    assert r.errors[0].message.startswith("HelmRelease apps/web:")
     assert "tag is required" in r.errors[0].message
 
 
@@ -319,7 +320,7 @@ def test_kustomize_helmcharts_entries_render_vendored_charts(tmp_path):
     escaping = dict(entry, valuesFile="../../../../etc/hostname")
     r2 = helm_chart_objects(escaping, kustomization_dir="infra/cni", repo_root=str(root),
                             repo_files=repo_files(root), settings=SETTINGS)
-    assert [e.message.split(":")[0] for e in r2.errors] == ["helm-values-refused"]
+    assert [e.code for e in r2.errors] == ["helm-values-refused"]
     missing = helm_chart_objects(dict(entry, version="9.9.9"), kustomization_dir="infra/cni", repo_root=str(root),
                                  repo_files=repo_files(root), settings=SETTINGS)
     assert missing.how == "opaque" and [g.code for g in missing.gaps] == ["helm-chart-not-cached", "helm-opaque"]

@@ -22,7 +22,7 @@ from scanner.inventory.builder.model import BuildOutcome, BuildRequest, BuiltObj
 from scanner.inventory.builder.plan import Plan
 from scanner.inventory.builder.repo import RepoView
 
-FORMAT = 1
+FORMAT = 2  # bumped when a cached outcome's shape or wording changes (2: messages no longer repeat the code)
 
 
 def request_key(plan: Plan, repo: RepoView, builder_id: str) -> str:

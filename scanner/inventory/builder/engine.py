@@ -151,6 +151,14 @@ class BuildEngine:
 
 def _binary_outcome(plan: Plan, built: Built) -> BuildOutcome:
     if not built.ok:
+        if any(g.code == "remote-resource" for g in plan.gaps):
+            # The build ran without its remote resources (never fetched), so a patch or replacement aimed
+            # at their objects fails here where Flux would succeed: the repo's error is not proven, the
+            # blind spot is. The remote gaps are already listed; this one says the whole path is unseen.
+            why = "; ".join(e.message for e in built.errors)[:300]
+            gap = Gap("build-failed", _root_file(plan), plan.root or ".",
+                      f"kustomize could not build this path without its remote resources (not fetched): {why}")
+            return _outcome(plan, [], HOW_FAILED, gaps=[gap])
         gap = Gap("build-failed", _root_file(plan), plan.root or ".",
                   "kustomize could not build this path; its objects are not seen")
         return _outcome(plan, [], HOW_FAILED, errors=built.errors, gaps=[gap])

@@ -102,5 +102,5 @@ class BuildSettings:
 
 
 def error(path: str, code: str, message: str, line: int | None = None) -> ScanError:
-    """A scan error whose message starts with its stable code (`code: message`)."""
-    return ScanError(path, line, f"{code}: {message}", kind="input", code=code)
+    """An input scan error with its stable code (consumers filter on `code`; the message is for people)."""
+    return ScanError(path, line, message, kind="input", code=code)

@@ -136,7 +136,7 @@ class RenderContext:
         self.release_ns = release_ns if release_ns is not None else str(self.spec.get("targetNamespace") or namespace)
 
     def error(self, code: str, message: str) -> ScanError:
-        return ScanError(self.path, self.line, f"{code}: {self.label}: {message}", code=code)
+        return ScanError(self.path, self.line, f"{self.label}: {message}", code=code)
 
 
 def _chart_dir(src: ChartSource, ctx: RenderContext, result: ReleaseObjects, repo_root: str,
