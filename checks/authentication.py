@@ -7,7 +7,7 @@ from collections import Counter
 
 from pydantic import Field
 
-from scanner.analysis.authmap import analyse, blueprint_oauth_apps, outpost_targets
+from scanner.analysis.authmap import accepted_providers, analyse, blueprint_oauth_apps, outpost_targets
 from scanner.analysis import idp
 from scanner.analysis.exposure import classify
 from scanner.analysis.routeserve import is_dead
@@ -220,7 +220,8 @@ def judged_routes(inv, *, dead: bool = False):
 
 
 class RouteAuthOptions(CheckOptions):
-    accepted_auth_providers: list[str] = Field(["authentik"], description="Identity providers whose guard counts as authentication.")
+    accepted_auth_providers: list[str] = Field([], description="Identity providers whose guard counts as authentication "
+                                               "(default: Authentik and every identity provider the repository deploys).")
     public_routes: list[dict] = Field([], description="Hosts meant to be public: `{host, reason}` each (globs allowed).")
     native_auth_annotations: list[str] = Field([], description="Annotations that mark an app's own login as enough.")
 
@@ -285,7 +286,7 @@ def authentik_fronted_routes(inv, options):
             fix = "set `extAuth.failOpen: false` in the SecurityPolicy"
         elif best is not None:
             msg = (f"{where} {', '.join(hosts)} at {loc.path}:{loc.line}: guarded by {best.provider} ({best.mechanism}), "
-                   f"which is not an accepted provider ({', '.join(sorted(options.get('accepted_auth_providers') or ['authentik']))})")
+                   f"which is not an accepted provider ({', '.join(sorted(accepted_providers(options, inv)))})")
             fix = f"add `{best.provider}` to `accepted_auth_providers` in posture.yaml if it is trusted, or put Authentik in front"
         else:
             msg = f"{where} host {', '.join(hosts)} is exposed without authentication (declared at {loc.path}:{loc.line})"
