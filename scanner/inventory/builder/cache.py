@@ -23,7 +23,7 @@ from scanner.inventory.builder.model import BuildOutcome, BuildRequest, BuiltObj
 from scanner.inventory.builder.plan import Plan
 from scanner.inventory.builder.repo import RepoView
 
-FORMAT = 2  # bumped when a cached outcome's shape or wording changes (2: messages no longer repeat the code)
+FORMAT = 3  # bumped when a cached outcome's shape or meaning changes (3: a failure caused by unfetched remotes is a gap)
 
 
 def request_key(plan: Plan, repo: RepoView, builder_id: str) -> str:
