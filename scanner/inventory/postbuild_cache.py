@@ -15,6 +15,8 @@ import json
 import os
 import tempfile
 
+from scanner import __version__
+
 from scanner.inventory import postbuild
 from scanner.inventory.postbuild import Substitution, SubstitutedObject
 
@@ -97,6 +99,7 @@ def _worth_caching(obj, sub: Substitution) -> bool:
 def _key(obj: dict, sub: Substitution) -> str:
     material = {
         "format": FORMAT,
+        "scanner": __version__,  # a release may read the same inputs differently
         "object": obj,
         "variables": sub.variables,
         "unreadable": sorted(sub.unreadable),

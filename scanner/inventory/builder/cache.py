@@ -18,6 +18,7 @@ import tempfile
 
 from filelock import FileLock, Timeout
 
+from scanner import __version__
 from scanner.core.model import ScanError
 from scanner.inventory.builder.model import BuildOutcome, BuildRequest, BuiltObject, Gap
 from scanner.inventory.builder.plan import Plan
@@ -30,6 +31,7 @@ def request_key(plan: Plan, repo: RepoView, builder_id: str) -> str:
     overlay = dataclasses.asdict(plan.request.overlay)
     material = {
         "format": FORMAT,
+        "scanner": __version__,  # a release may read the same inputs differently
         "builder": builder_id,
         "path": plan.root,
         "overlay": overlay,
