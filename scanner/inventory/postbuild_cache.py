@@ -16,7 +16,6 @@ import os
 import tempfile
 
 from scanner import __version__
-
 from scanner.inventory import postbuild
 from scanner.inventory.postbuild import Substitution, SubstitutedObject
 
