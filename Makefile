@@ -10,6 +10,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,charts]'
+	# pip byte-compiles what it installs, but an editable install leaves our own modules as source:
+	# compile them once here (the standard tool), or a shell with PYTHONDONTWRITEBYTECODE compiles
+	# all of them on every run.
+	$(BIN)/python -m compileall -q scanner checks reports
 	touch $(STAMP)
 
 scan: $(STAMP)

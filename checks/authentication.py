@@ -7,7 +7,8 @@ from collections import Counter
 
 from pydantic import Field
 
-from scanner.analysis.authmap import analyse, blueprint_oauth_apps, outpost_targets
+from scanner.analysis.authmap import accepted_providers, analyse, blueprint_oauth_apps, outpost_targets
+from scanner.analysis import idp
 from scanner.analysis.exposure import classify
 from scanner.analysis.routeserve import is_dead
 from scanner.inventory.helm import release_name
@@ -97,22 +98,32 @@ def _secret_key_source(inv, res) -> tuple[bool, str, tuple]:
 
 @check(
     id="authentication.authentik-deployed",
-    title="Authentik is deployed with its secret key from a Secret",
+    title="An identity provider is deployed (Authentik: with its secret key from a Secret)",
     severity="high",
     rationale="""
         Centralised authentication in front of the web apps depends on the identity provider itself being
         deployed and managed in Git; without it, every app falls back to its own (often absent) login. Its
         secret key signs sessions and tokens: written in the values, anyone who reads the repo can forge them.""",
     remediation="""
-        Deploy Authentik with a Flux HelmRelease (chart `authentik`), its secret key from a Secret
+        Deploy an identity provider in Git. With Authentik: a Flux HelmRelease (chart `authentik`), its secret key from a Secret
         (`global.envFrom: [{secretRef: {name: authentik-secret}}]` holding `AUTHENTIK_SECRET_KEY`, or
         `valuesFrom` a Secret), and the embedded or a dedicated outpost.""",
     references=["https://docs.goauthentik.io/docs/install-config/install/kubernetes"],
 )
 def authentik_deployed(inv, options):
     releases = authentik_releases(inv)
+    others = [d for d in idp.registry(inv) if d.product != "authentik" and not d.is_proxy()]
+    if not releases and others:
+        # Centralised login exists through another product: the control is present, and only the
+        # Authentik-specific half (where its secret key comes from) has nothing to judge.
+        for other in others:
+            yield passed(inv, f"identity provider {other.product}",
+                         f"{other.product} is the identity provider ({other.label}, recognised by {other.via}); "
+                         "Authentik is not deployed, so its secret-key test does not apply", other.resource)
+        return
     if not releases:
-        yield failed(inv, "Authentik", "Authentik is not deployed: no HelmRelease of the authentik chart and no goauthentik server workload",
+        yield failed(inv, "Authentik", "No identity provider is deployed: no Authentik (authentik chart or goauthentik server "
+                     "image) and none of Authelia, Keycloak, Kanidm, Pocket ID, Dex or Zitadel",
                      resource={"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "namespace": None,
                                "name": "authentik", "origin": "repository"})
         return
@@ -209,7 +220,8 @@ def judged_routes(inv, *, dead: bool = False):
 
 
 class RouteAuthOptions(CheckOptions):
-    accepted_auth_providers: list[str] = Field(["authentik"], description="Identity providers whose guard counts as authentication.")
+    accepted_auth_providers: list[str] = Field([], description="Identity providers whose guard counts as authentication "
+                                               "(default: Authentik and every identity provider the repository deploys).")
     public_routes: list[dict] = Field([], description="Hosts meant to be public: `{host, reason}` each (globs allowed).")
     native_auth_annotations: list[str] = Field([], description="Annotations that mark an app's own login as enough.")
 
@@ -274,7 +286,7 @@ def authentik_fronted_routes(inv, options):
             fix = "set `extAuth.failOpen: false` in the SecurityPolicy"
         elif best is not None:
             msg = (f"{where} {', '.join(hosts)} at {loc.path}:{loc.line}: guarded by {best.provider} ({best.mechanism}), "
-                   f"which is not an accepted provider ({', '.join(sorted(options.get('accepted_auth_providers') or ['authentik']))})")
+                   f"which is not an accepted provider ({', '.join(sorted(accepted_providers(options, inv)))})")
             fix = f"add `{best.provider}` to `accepted_auth_providers` in posture.yaml if it is trusted, or put Authentik in front"
         else:
             msg = f"{where} host {', '.join(hosts)} is exposed without authentication (declared at {loc.path}:{loc.line})"

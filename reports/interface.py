@@ -30,6 +30,7 @@ class RenderOptions:
     max_findings: int | None = None  # a cap on listed findings, for formats that list them
     checklist: bool = True  # show the Flux security checklist view where the format has one
     extra: dict = field(default_factory=dict)  # format-specific settings of third-party formatters
+    template_cache_dir: str | None = None  # where compiled templates are kept between runs (None: none)
 
 
 @runtime_checkable

@@ -254,3 +254,18 @@ def test_five_thousand_findings_render_fast_and_lean():
     # ~0.7 KB a finding with long hostile strings and links; no per-row scripts or handlers.
     assert len(out) < 5_000_000, len(out)
     assert out.count("<script") == 1
+
+
+def test_compiled_templates_are_kept_between_runs_and_change_nothing(report, tmp_path):
+    """With a template cache directory jinja stores the compiled templates there (its own bytecode
+    cache) and the page is byte-identical; without one nothing is written."""
+    from reports.interface import RenderOptions
+
+    cache = tmp_path / "templates"
+    cached = html.render(report, RenderOptions(template_cache_dir=str(cache)))
+    files = sorted(p.name for p in cache.iterdir())
+    assert files and all(name.startswith("__jinja2_") for name in files)
+    html._env.cache_clear()  # a new process: the compiled templates now come from the directory
+    assert html.render(report, RenderOptions(template_cache_dir=str(cache))) == cached
+    assert sorted(p.name for p in cache.iterdir()) == files
+    assert cached == html.render(report, RenderOptions())

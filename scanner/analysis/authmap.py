@@ -90,9 +90,15 @@ class AuthInfo:
         return out
 
 
-def accepted_providers(options: dict) -> set[str]:
+def accepted_providers(options: dict, inv=None) -> set[str]:
+    """The providers whose guard counts: the configured list, or by default Authentik and every identity
+    provider the repository itself deploys (an IdP you run and manage in Git is the one you trust;
+    an auth proxy is not an IdP and is named by the issuer it sends users to)."""
     acc = options.get("accepted_auth_providers")
-    return {str(x).lower() for x in (acc if acc else DEFAULT_ACCEPTED)}
+    if acc:
+        return {str(x).lower() for x in acc}
+    deployed = {d.product for d in idp_mod.registry(inv) if not d.is_proxy()} if inv is not None else set()
+    return set(DEFAULT_ACCEPTED) | deployed
 
 
 # ---- per-mechanism readers -----------------------------------------------------------------------
@@ -742,7 +748,7 @@ def analyse(inv, route: Route, options: dict | None = None) -> RouteAuth:
                                f"({own.label}, recognised by {own.via})", own.resource, (), via="direct"))
     for g in guards:
         _name_provider(inv, g, route.namespace)
-    acc = accepted_providers(options)
+    acc = accepted_providers(options, inv)
     for g in guards:
         g.accepted = g.provider.lower() in acc
     out = RouteAuth(guards, missing, notes)

@@ -214,7 +214,8 @@ def _scan(flags: dict, fmts: list[str], out, progress) -> None:
         progress.done()
     report = run.report
     report = report.with_gate(evaluate_gates(report, gates, baseline_report))
-    render_options = RenderOptions(history=history)
+    render_options = RenderOptions(history=history, template_cache_dir=os.path.join(options.cache_dir, "templates")
+                                   if options.cache_dir else None)
     output_dir = flags["output_dir"]
     if output_dir == STDOUT:
         write_stream(report, fmts[0], sys.stdout, render_options)

@@ -64,7 +64,12 @@ def build_inventory(root: str | None, documents: list[Document], files: list[str
         return inv
     inv.sources.add("git")
     if postbuild is None:
-        from scanner.inventory import postbuild
+        if settings.cache_dir:
+            from scanner.inventory.postbuild_cache import CachedPostBuild
+
+            postbuild = CachedPostBuild(settings.cache_dir)
+        else:
+            from scanner.inventory import postbuild
     docs_by_path: dict[str, list[Document]] = defaultdict(list)
     for d in documents:
         docs_by_path[d.path].append(d)

@@ -1,13 +1,13 @@
 """Build outcomes kept by the content of their inputs.
 
-The key of a request is a digest of: the engine's format, the kustomize that builds it (or the
-native builder), the build path, the Flux overlay, and every file the plan reads with its SHA-256
-(plus the paths it looked up and did not find, since a file appearing changes the build). A warm
-rescan after editing one app therefore rebuilds that app alone. Entries are JSON files written
-atomically (a temp file renamed into place: a reader sees a whole entry or none, and two scans
-writing one key write the same bytes, so no lock is needed); an entry that cannot be read is
-ignored. An outcome holding a Secret with a plain value is not stored (SOPS ciphertext is): a
-secret value must never be written outside the repo.
+The key of a request is a digest of: the engine's format, the scanner's version, the kustomize
+that builds it (or the native builder), the build path, the Flux overlay, and every file the plan
+reads with its SHA-256 (plus the paths it looked up and did not find, since a file appearing
+changes the build). A warm rescan after editing one app therefore rebuilds that app alone.
+Entries are JSON files written atomically (a temp file renamed into place: a reader sees a whole
+entry or none, and two scans writing one key write the same bytes, so no lock is needed); an entry
+that cannot be read is ignored. An outcome holding a Secret with a plain value is not stored (SOPS
+ciphertext is): a secret value must never be written outside the repo.
 """
 from __future__ import annotations
 
@@ -17,18 +17,20 @@ import json
 import os
 import tempfile
 
+from scanner import __version__
 from scanner.core.model import ScanError
 from scanner.inventory.builder.model import BuildOutcome, BuildRequest, BuiltObject, Gap
 from scanner.inventory.builder.plan import Plan
 from scanner.inventory.builder.repo import RepoView
 
-FORMAT = 2  # bumped when a cached outcome's shape or wording changes (2: messages no longer repeat the code)
+FORMAT = 3  # bumped when a cached outcome's shape or meaning changes (3: a failure caused by unfetched remotes is a gap)
 
 
 def request_key(plan: Plan, repo: RepoView, builder_id: str) -> str:
     overlay = dataclasses.asdict(plan.request.overlay)
     material = {
         "format": FORMAT,
+        "scanner": __version__,  # a release may read the same inputs differently
         "builder": builder_id,
         "path": plan.root,
         "overlay": overlay,

@@ -1,0 +1,109 @@
+"""Post-build substitution answers kept between scans, keyed by exactly what decides them.
+
+Flux substitutes an object's YAML text, so the scanner serialises each object that holds a `$`,
+expands it and parses the result back: on a warm rescan of the target repo that round trip was a
+fifth of the scan, for answers that had not changed. An answer depends only on the object and the
+Kustomization's substitution settings, so both are the key (SHA-256 of their canonical JSON), and an
+edit anywhere else leaves it valid. Stored like the build cache (one JSON file per key, renamed into
+place: the rename is atomic and every writer of one key writes the same bytes). Secrets are never
+stored: their bodies may hold values. A cache that cannot be read or written only costs time.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+
+from scanner import __version__
+from scanner.inventory import postbuild
+from scanner.inventory.postbuild import Substitution, SubstitutedObject
+
+FORMAT = 1  # bumped when the stored shape or the substitution's semantics change
+
+
+class CachedPostBuild:
+    """The `scanner.inventory.postbuild` functions the walk uses, with substitution answers cached."""
+
+    settings_for = staticmethod(postbuild.settings_for)
+
+    def __init__(self, cache_dir: str):
+        self.dir = os.path.join(cache_dir, "postbuild")
+        self.hits = 0
+        self.misses = 0
+
+    def substitute_object(self, obj: dict, sub: Substitution) -> SubstitutedObject:
+        if not _worth_caching(obj, sub):
+            return postbuild.substitute_object(obj, sub)
+        key = _key(obj, sub)
+        cached = self._get(key)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        self.misses += 1
+        result = postbuild.substitute_object(obj, sub)
+        self._put(key, result)
+        return result
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.dir, key[:2], key + ".json")
+
+    def _get(self, key: str) -> SubstitutedObject | None:
+        try:
+            with open(self._path(key), "rb") as fh:
+                data = json.loads(fh.read())
+            if not isinstance(data.get("body"), dict):
+                return None
+            return SubstitutedObject(data["body"], frozenset(data["undefined"]), frozenset(data["unreadable"]),
+                                     data["error"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def _put(self, key: str, result: SubstitutedObject) -> None:
+        target = self._path(key)
+        try:
+            blob = json.dumps({"body": result.body, "undefined": sorted(result.undefined),
+                               "unreadable": sorted(result.unreadable), "error": result.error}).encode()
+            if json.loads(blob)["body"] != result.body:  # a body JSON cannot hold as is (non-string keys)
+                return
+        except (TypeError, ValueError):
+            return
+        try:
+            os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(blob)
+                os.replace(tmp, target)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError:
+            pass
+
+
+def _worth_caching(obj, sub: Substitution) -> bool:
+    """Only the text round trip is worth a file; a Secret is never stored."""
+    if not isinstance(obj, dict) or sub.errors or not sub.enabled or obj.get("kind") == "Secret":
+        return False
+    try:
+        return "$" in json.dumps(obj)
+    except (TypeError, ValueError):
+        return False
+
+
+def _key(obj: dict, sub: Substitution) -> str:
+    material = {
+        "format": FORMAT,
+        "scanner": __version__,  # a release may read the same inputs differently
+        "object": obj,
+        "variables": sub.variables,
+        "unreadable": sorted(sub.unreadable),
+        "opaque": bool(sub.opaque_sources),  # (is_unreadable only asks whether there are any)
+        "strict": sub.strict,
+    }
+    blob = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,64 @@
+"""Substitution answers kept between scans: the same answer as substituting afresh, keyed by the object
+and the settings (a change to either is a miss), never a Secret on disk, and a body JSON cannot hold is
+not stored."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from scanner.inventory.postbuild import Substitution, substitute_object
+from scanner.inventory.postbuild_cache import CachedPostBuild
+
+DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "apps"},
+          "spec": {"replicas": "${REPLICAS}", "template": {"spec": {"containers": [
+              {"name": "app", "image": "ghcr.io/example/web:${TAG:=1.0}", "env": [{"name": "T", "value": "${TOKEN}"}]}]}}}}
+
+
+def sub(**variables) -> Substitution:
+    return Substitution(variables=dict(variables), unreadable={"TOKEN"}, enabled=True)
+
+
+def stored(cache_dir: Path) -> list[Path]:
+    return sorted(cache_dir.glob("postbuild/*/*.json"))
+
+
+def test_a_cached_answer_is_the_fresh_answer_and_settings_are_part_of_the_key(tmp_path):
+    settings = sub(REPLICAS="3")
+    fresh = substitute_object(DEPLOY, settings)
+    first = CachedPostBuild(str(tmp_path))
+    assert first.substitute_object(DEPLOY, settings) == fresh and first.misses == 1
+    second = CachedPostBuild(str(tmp_path))
+    again = second.substitute_object(DEPLOY, settings)
+    assert second.hits == 1 and again == fresh
+    assert again.body["spec"]["replicas"] == 3  # the type change Flux's text round trip makes survives
+    assert again.unreadable == frozenset({"TOKEN"})
+    other = second.substitute_object(DEPLOY, sub(REPLICAS="5"))
+    assert second.misses == 1 and other.body["spec"]["replicas"] == 5
+    strict = Substitution(variables={"REPLICAS": "3"}, enabled=True, strict=True)
+    assert second.substitute_object(DEPLOY, strict) == substitute_object(DEPLOY, strict)
+    assert second.misses == 2
+
+
+def test_secrets_and_bodies_json_cannot_hold_are_never_stored(tmp_path):
+    cache = CachedPostBuild(str(tmp_path))
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "apps"},
+              "stringData": {"password": "${PASSWORD}"}}
+    assert cache.substitute_object(secret, sub(PASSWORD="hunter2")).body["stringData"]["password"] == "hunter2"
+    assert stored(tmp_path) == []
+    int_keys = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps"},
+                "data": {"a": "${A}"}, "extra": {1: "one"}}
+    result = cache.substitute_object(int_keys, sub(A="x"))
+    assert result == substitute_object(int_keys, sub(A="x"))
+    assert stored(tmp_path) == []
+
+
+def test_nothing_to_substitute_writes_nothing_and_a_damaged_entry_is_a_miss(tmp_path):
+    cache = CachedPostBuild(str(tmp_path))
+    plain = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p"}, "data": {"a": "b"}}
+    assert cache.substitute_object(plain, sub()).body is plain
+    assert stored(tmp_path) == []
+    cache.substitute_object(DEPLOY, sub(REPLICAS="3"))
+    [entry] = stored(tmp_path)
+    entry.write_text("{not json")
+    again = CachedPostBuild(str(tmp_path))
+    assert again.substitute_object(DEPLOY, sub(REPLICAS="3")) == substitute_object(DEPLOY, sub(REPLICAS="3"))
+    assert again.misses == 1
