@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from reports import junit, markdown, sarif
+from scanner.engine.report_schema import SCHEMA_PATH
 from tests.support.scanning import scan
 
 KYVERNO = """apiVersion: helm.toolkit.fluxcd.io/v2
@@ -381,6 +382,6 @@ def test_schema_accepts_mitigated(tmp_path):
                                      "apps/worker.yaml": deploy("worker", "demo", "{runAsNonRoot: true}")})
     model = scan(root, only=["workloads"]).report
     report = model.to_json_dict()
-    schema = json.loads((Path(__file__).resolve().parents[1] / "reports" / "schema" / "report.schema.json").read_text())
+    schema = json.loads(SCHEMA_PATH.read_text())
     jsonschema.validate(report, schema)
     ET.fromstring(junit.render(model).split("\n", 1)[1])

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-from tests.support.scanning import scan
 from scanner.analysis.exposure import classify, exposure_map
 from scanner.analysis.opnsense import OPNsenseError, parse, wan_any_any
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from tests.support.paths import CORPUS
+from tests.support.scanning import scan
 
 
 def repo(tmp_path, files: dict) -> str:

@@ -7,10 +7,8 @@ from pathlib import Path
 import pytest
 
 from scanner.analysis import kyverno as kyv
+from tests.support.paths import TARGET
 from tests.support.scanning import scan
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-TARGET = CORPUS / "dapperdivers__dapper-cluster"
 
 
 def repo(tmp_path: Path, files: dict[str, str]) -> Path:

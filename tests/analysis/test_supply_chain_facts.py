@@ -9,13 +9,11 @@ import pytest
 from checks.gitops_supply_chain import cloud_of, host_of
 from scanner.analysis import fluxinstance, tenancy
 from scanner.analysis.versions import constraint_kind, is_semver_tag
-from tests.support.scanning import scan
 from scanner.inventory.build import build_inventory
 from scanner.sources.discover import discover
 from scanner.sources.parse import parse_files
-
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from tests.support.paths import CORPUS, ROOT
+from tests.support.scanning import scan
 
 
 def _inventory(path: Path):

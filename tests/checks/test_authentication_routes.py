@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from tests.support.paths import CORPUS
 from tests.support.scanning import scan
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 OUTPOST = "ak-outpost-authentik-embedded-outpost"
 AK = """apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import checks
+from tests.support.paths import CORPUS
 from tests.support.scanning import scan
 
-CORPUS = Path("/work/shared/corpus")
 EXAMPLES = Path(checks.__file__).parent / "examples"
 
 

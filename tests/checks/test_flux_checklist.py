@@ -3,21 +3,17 @@ maps it, and a scan reads as the checklist (the view and the Markdown report), w
 items "not applicable" and never failing on single-tenant repositories."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from checks import flux_checklist
-from conftest_reports import as_model, minimal_report
 from reports import checklist, markdown
 from reports.interface import RenderOptions
 from scanner.engine.catalogue import markdown as catalogue_markdown
-from tests.support.scanning import scan
 from scanner.engine.plugins import discover
+from tests.support.paths import CORPUS, EXAMPLE
+from tests.support.reports import as_model, minimal_report
+from tests.support.scanning import scan
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "homelab"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 TENANCY = ("gitops.tenant-service-accounts", "gitops.tenant-default-service-account",
            "gitops.tenant-cross-namespace-refs", "gitops.tenant-source-admission")
 

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.scanning import scan
 from checks.gitops import find_cycles
-
-CORPUS = Path("/work/shared/corpus")
+from tests.support.paths import CORPUS
+from tests.support.scanning import scan
 
 
 def write(root: Path, files: dict) -> Path:

@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from checks import live  # noqa: E402
-from fakekube.fixtures import StandInInventory, cluster_objects, git_resources  # noqa: E402
-from fakekube.server import FakeKube  # noqa: E402
-from fakekube.tlsutil import make_tls_pair  # noqa: E402
-from scanner.core.model import Result  # noqa: E402
-from scanner.sources.cluster import cluster_resources, fetch_cluster  # noqa: E402
+from checks import live
+from scanner.core.model import Result
+from scanner.sources.cluster import cluster_resources, fetch_cluster
+from tests.fakekube.fixtures import StandInInventory, cluster_objects, git_resources
+from tests.fakekube.server import FakeKube
+from tests.fakekube.tlsutil import make_tls_pair
 
 pytestmark = pytest.mark.timeout(120)
 

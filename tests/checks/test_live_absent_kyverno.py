@@ -1,16 +1,10 @@
 """A live cluster without Kyverno's CRDs: the policy layer says so (absence is a finding)."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fakekube.server import FakeKube  # noqa: E402
-
-from tests.support.scanning import scan  # noqa: E402
+from tests.fakekube.server import FakeKube
+from tests.support.scanning import scan
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -7,17 +7,12 @@ compared by the live checks: the whole Git -> API -> inventory -> drift round tr
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+from tests.fakekube.server import FakeKube
+from tests.support.paths import EXAMPLE
 
-from fakekube.server import FakeKube  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "homelab"
 api = pytest.importorskip("scanner.engine.pipeline")
 from tests.support.scanning import scan  # noqa: E402
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import CORPUS
 from tests.support.scanning import scan
-
-CORPUS = Path("/work/shared/corpus")
 
 
 def write(root: Path, files: dict) -> Path:

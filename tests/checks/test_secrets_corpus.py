@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import CORPUS
 from tests.support.scanning import scan
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 def _repo(name: str) -> Path:

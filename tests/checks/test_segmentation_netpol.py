@@ -1,13 +1,10 @@
 """NetworkPolicy / Cilium selection semantics and the segmentation checks."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tests.support.paths import CORPUS
 from tests.support.scanning import scan
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 def deploy(name, ns, labels="{app: %s}"):

@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import jsonschema
 
+from scanner.core.model import LAYERS
+from scanner.engine.report_schema import SCHEMA_PATH
 from tests.support.repos import PRIVILEGED_DEPLOYMENT, flux_repo
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = json.loads((ROOT / "reports/schema/report.schema.json").read_text())
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
 PRIV = PRIVILEGED_DEPLOYMENT
 
 
@@ -74,8 +74,7 @@ def test_checks_catalogue():
     assert posture("explain", "secrets.sops-encrypted").stdout == p.stdout
     listing = json.loads(posture("checks", "list", "--json").stdout)
     layers = {c["layer"] for c in listing}
-    assert layers == {"perimeter", "segmentation", "nodes", "workloads", "secrets", "authentication", "policy",
-                      "gitops", "backups", "monitoring"}
+    assert layers == set(LAYERS)
 
 
 def test_exit_codes_come_from_the_exception_classes(tmp_path):

@@ -9,15 +9,14 @@ import pytest
 from click.testing import CliRunner
 
 import reports.registry
-import scanner.engine.pipeline
-from conftest_reports import as_model
-from scanner.core.errors import ConfigError
 from scanner.cli.snapshots import COMMANDS, history, snapshot
+from scanner.core.errors import ConfigError
+import scanner.engine.pipeline
 from scanner.snapshots import archive as arc
 from scanner.snapshots.signing import keygen, load_public_key, verify_file
-from test_snapshots_support import homelab_report
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "homelab"
+from tests.support.paths import EXAMPLE
+from tests.support.reports import as_model
+from tests.support.snapshots import homelab_report
 
 
 @pytest.fixture

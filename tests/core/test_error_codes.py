@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-from conftest_reports import make_report, render
 from reports import junit, markdown, prometheus, sarif
 from scanner.core.errors import DEFAULT_CODE_FOR_KIND, ERROR_CODES
 from scanner.core.model import ScanError
+from tests.support.paths import ROOT
+from tests.support.reports import make_report, render
 
-ROOT = Path(__file__).resolve().parents[1]
 KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # code="...", and the positional code argument of the helpers that take one last.
 USES = re.compile(r'code="([^"]+)"|_notice\(inv, "([^"]+)"|LoadError\([^()]*, "([a-z0-9-]+)"\)|"(yaml-[a-z-]+)"')

@@ -5,17 +5,16 @@ import dataclasses
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from scanner.core.options import ScanOptions
 from scanner.engine.pipeline import select_checks
 from scanner.engine.plugins import discover as discover_checks
+from tests.support.paths import ROOT
 from tests.support.repos import PRIVILEGED_DEPLOYMENT, flux_repo
 from tests.support.scanning import scan
 
-ROOT = Path(__file__).resolve().parents[1]
 PRIV = PRIVILEGED_DEPLOYMENT
 
 

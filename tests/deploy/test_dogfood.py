@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.paths import ROOT
 from tests.support.scanning import scan
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DEPLOY = ROOT / "deploy"
 OPEN = ("fail", "warn", "waived")
 
 
@@ -50,7 +51,7 @@ def test_deploy_folder_passes_its_own_checks():
 
 
 def _rendered(folder: Path) -> list[dict]:
-    kubectl = shutil.which("kubectl") or str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "kubectl")
+    kubectl = shutil.which("kubectl") or str(ROOT / ".venv" / "bin" / "kubectl")
     if not Path(kubectl).exists():
         pytest.skip("no kubectl to build the kustomization")
     out = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=120, check=True)

@@ -1,13 +1,12 @@
 """deploy/: the ClusterRole grants exactly what the live source reads, and the CronJob is locked down."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 
 from scanner.sources.kube_types import OPT_IN, RESOURCE_TYPES, SECRETS
+from tests.support.paths import ROOT
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY = ROOT / "deploy"
 
 
 def _load(name: str) -> dict:

@@ -1,12 +1,11 @@
 """docs/checks.md is the generated catalogue of the registered checks and must not drift from them."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from scanner.engine.catalogue import markdown
 from scanner.engine.plugins import discover
+from tests.support.paths import ROOT
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "checks.md"
+DOC = ROOT / "docs" / "checks.md"
 
 
 def test_catalogue_is_current():

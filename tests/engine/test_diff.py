@@ -14,13 +14,12 @@ from click.testing import CliRunner
 
 from scanner.cli.snapshots import baseline_reasons
 from scanner.cli.snapshots import diff as diff_cmd
-from scanner.snapshots import archive as arc
 from scanner.engine.diff import baseline_gate, diff_reports, finding_identity, loose_identity
+from scanner.snapshots import archive as arc
 from scanner.snapshots.render import markdown, text
-from test_snapshots_support import engine_fingerprint, finding, homelab_report, report
+from tests.support.paths import EXAMPLE
 from tests.support.scanning import run_scan
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "homelab"
+from tests.support.snapshots import engine_fingerprint, finding, homelab_report, report
 
 
 def all_findings(rep):

@@ -29,14 +29,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest_reports import make_report, render
 
 from reports import html
+from tests.support.paths import ROOT
+from tests.support.reports import make_report, render
 
 pytestmark = pytest.mark.timeout(300)
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "out"
+OUT = ROOT / "out"
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -349,7 +349,7 @@ def browser(chromium, tmp_path_factory):
 def report_page(tmp_path_factory):
     report = hostile_report()
     path = tmp_path_factory.mktemp("report") / "posture-report.html"
-    from conftest_reports import make_history
+    from tests.support.reports import make_history
 
     path.write_text(render(html, report, history=make_history(report)), encoding="utf-8")
     return report, path.as_uri()

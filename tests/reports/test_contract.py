@@ -13,11 +13,9 @@ import pytest
 from reports.interface import Formatter, RenderOptions, StreamingFormatter
 from reports.registry import formatters, load, write_reports
 from scanner.engine import report_schema
-from tests.support.scanning import run_scan
 from scanner.engine.report_model import Report
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "homelab"
+from tests.support.paths import EXAMPLE
+from tests.support.scanning import run_scan
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from test_reports_browser import OUT, VISIBLE, browser, chromium  # noqa: F401  (fixtures)
+from tests.reports.test_browser import OUT, VISIBLE, browser, chromium  # noqa: F401  (fixtures)
+from tests.support.paths import EXAMPLE
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "homelab"
 
 pytestmark = pytest.mark.timeout(300)
 

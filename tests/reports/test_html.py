@@ -9,9 +9,9 @@ import time
 from html.parser import HTMLParser
 
 import pytest
-from conftest_reports import COMMIT, IMG, SCRIPT, WEB_URL, make_history, make_report, minimal_report, render
 
 from reports import html
+from tests.support.reports import COMMIT, IMG, SCRIPT, WEB_URL, make_history, make_report, minimal_report, render
 
 
 class Page(HTMLParser):

@@ -4,9 +4,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest_reports import LAYERS, make_report, minimal_report, render, SCRIPT
 
 from reports import junit
+from scanner.core.model import LAYERS
+from tests.support.reports import SCRIPT, make_report, minimal_report, render
 
 
 @pytest.fixture(scope="module")

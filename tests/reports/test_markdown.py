@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest_reports import make_report, render
 
 from reports import markdown
+from scanner.core.model import SEVERITIES
+from tests.support.reports import make_report, render
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +30,8 @@ def test_summary_parts(small):
 
 
 def test_top_findings_sorted_by_severity(small):
-    sev = re.findall(r"^\| \S+ (critical|high|medium|low|info)", small, re.M)
-    order = ["critical", "high", "medium", "low", "info"]
-    assert sev and sev == sorted(sev, key=order.index)
+    sev = re.findall(rf"^\| \S+ ({'|'.join(SEVERITIES)})", small, re.M)
+    assert sev and sev == sorted(sev, key=SEVERITIES.index)
 
 
 def test_hostile_text_is_inert(small):

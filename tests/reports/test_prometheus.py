@@ -25,11 +25,11 @@ import scanner.engine.pipeline
 from reports import prometheus
 from scanner.snapshots import SnapshotError
 from scanner.snapshots.push import group_url, push
-from conftest_reports import as_model, render
-from test_snapshots_support import homelab_report
+from tests.support.reports import as_model, render
+from tests.support.snapshots import homelab_report
 from tests.support.scanning import run_scan
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "deploy" / "monitoring"
 
 

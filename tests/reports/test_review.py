@@ -7,17 +7,13 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
-
-from conftest_reports import COMMIT, IMG, SCRIPT, WEB_URL, make_report
-from test_reports_html import Page
 
 from reports import html
 from reports.fixfirst import fix_first, gain_per_subject, _weights
 from scanner.engine.report_build import build_score
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "homelab"
+from tests.reports.test_html import Page
+from tests.support.paths import EXAMPLE, ROOT
+from tests.support.reports import COMMIT, IMG, SCRIPT, WEB_URL, make_report
 
 
 def _finding(status, subject, ns="media", path="kubernetes/apps/x.yaml", line=3, remediation=None):

@@ -10,16 +10,14 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from conftest_reports import make_report
 
 from reports import html
-from test_reports_browser import OUT, VISIBLE, browser, chromium, png_pixel  # noqa: F401  (fixtures)
+from tests.reports.test_browser import OUT, VISIBLE, browser, chromium, png_pixel  # noqa: F401  (fixtures)
+from tests.support.paths import EXAMPLE
+from tests.support.reports import make_report
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "homelab"
 NO_SIDEWAYS = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 
 pytestmark = pytest.mark.timeout(300)

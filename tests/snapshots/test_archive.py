@@ -18,7 +18,7 @@ from scanner.snapshots import SnapshotError
 from scanner.snapshots import archive as arc
 from scanner.snapshots.atomic import locked
 from scanner.snapshots.signing import keygen, load_public_key, verify_file
-from test_snapshots_support import homelab_report
+from tests.support.snapshots import homelab_report
 
 FORK = multiprocessing.get_context("fork")  # children inherit the monkeypatches we set in them
 

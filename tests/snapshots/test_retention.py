@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from scanner.snapshots import archive as arc
 from scanner.snapshots.retention import Policy, select
-from test_snapshots_support import homelab_report
+from tests.support.snapshots import homelab_report
 
 UTC = timezone.utc
 
@@ -143,7 +143,7 @@ def test_prune_is_per_source(tmp_path):
 
 def test_snapshot_command_prunes(tmp_path, monkeypatch):
     import scanner.engine.pipeline
-    from conftest_reports import as_model
+    from tests.support.reports import as_model
     from scanner.cli.snapshots import snapshot
 
     archive = tmp_path / "arc"

@@ -17,7 +17,7 @@ from scanner.cli.snapshots import verify as verify_cmd
 from scanner.snapshots import SnapshotError
 from scanner.snapshots import archive as arc
 from scanner.snapshots.signing import canonical_json, keygen, load_private_key, load_public_key, verify_file
-from test_snapshots_support import homelab_report
+from tests.support.snapshots import homelab_report
 
 
 @pytest.fixture

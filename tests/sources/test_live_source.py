@@ -1,26 +1,21 @@
 """The live source against a fake API server, through the real `kubernetes` client and a real kubeconfig."""
 from __future__ import annotations
 
-from scanner.engine.pipeline import _needs_by_kind
-
 import base64
 import dataclasses
 import json
 import re
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fakekube.fixtures import PLANTED, PLANTED_B64, cluster_objects  # noqa: E402
-from fakekube.server import FakeKube  # noqa: E402
-from fakekube.tlsutil import make_tls_pair  # noqa: E402
-from scanner.sources import cluster as cluster_src  # noqa: E402
-from scanner.sources.cluster import (METADATA_ACCEPT, RESOURCE_TYPES, ClusterUnavailable,  # noqa: E402
-                                     cluster_documents, fetch_cluster)
+from scanner.engine.pipeline import _needs_by_kind
+from scanner.sources import cluster as cluster_src
+from scanner.sources.cluster import (METADATA_ACCEPT, RESOURCE_TYPES, ClusterUnavailable, cluster_documents,
+                                     fetch_cluster)
+from tests.fakekube.fixtures import PLANTED, PLANTED_B64, cluster_objects
+from tests.fakekube.server import FakeKube
+from tests.fakekube.tlsutil import make_tls_pair
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,7 +1,8 @@
-"""Synthetic JSON-report dicts for the renderer tests (schema_version 1.0), hostile strings included.
+"""Synthetic JSON-report dicts for the renderer tests, hostile strings included.
 
-Not a pytest conftest: the report tests import `make_report` from here so that every format is
-exercised against one realistic shape without running the engine.
+The report tests import `make_report` from here so that every format is exercised against one
+realistic shape without running the engine. Layers, severities, grades and the schema version come
+from the project itself, so a synthetic report stays one the model accepts when they change.
 """
 from __future__ import annotations
 
@@ -9,22 +10,15 @@ import hashlib
 import random
 
 from reports.interface import RenderOptions
-from scanner.engine.report_model import Report
+from scanner.core.model import LAYERS, SEVERITIES
+from scanner.engine.report_model import SCHEMA_VERSION, Report
+from scanner.engine.scoring import grade
 
-LAYERS = ("perimeter", "segmentation", "nodes", "workloads", "secrets", "authentication", "policy",
-          "gitops", "backups", "monitoring")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(2)>'
 HOSTILE = (SCRIPT, IMG)
 WEB_URL = "https://github.com/example/home-ops"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-def grade(score):
-    if score is None:
-        return None
-    return next((g for g, f in (("A", 90), ("B", 80), ("C", 70), ("D", 60)) if score >= f), "F")
 
 
 def _fp(*parts) -> str:
@@ -158,7 +152,7 @@ def make_report(n_findings: int = 60, *, hostile: bool = True, seed: int = 7, ch
         "remediation": checks[0]["remediation"], "evidence": {}, "waiver": None,
     })
     return {
-        "schema_version": "1.0",
+        "schema_version": SCHEMA_VERSION,
         "tool": {"name": "gitops-posture", "version": "0.1.0"},
         "scan": {
             "sources": [{"type": "git", "path": "/src/home-ops", "commit": COMMIT, "web_url": WEB_URL, "context": None}],

@@ -1,6 +1,6 @@
-"""Synthetic report dicts in the engine's JSON report shape (schema 1.0), for the snapshot tests.
-
-No tests here: the other test_snapshots_* modules import these builders.
+"""Synthetic report dicts in the engine's JSON report shape, for the snapshot, diff and history tests
+(tests/snapshots, tests/engine/test_diff.py, tests/cli/test_snapshots.py, tests/hostile/test_snapshots.py).
+Layers, severities, grades and the schema version are the project's own.
 """
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import copy
 import hashlib
 
 from scanner.core.model import LAYERS, SEVERITIES
+from scanner.engine.report_model import SCHEMA_VERSION
+from scanner.engine.scoring import grade
 
 
 def engine_fingerprint(check_id: str, f: dict) -> str:
@@ -67,17 +69,17 @@ def report(checks: dict, *, started_at="2025-03-01T02:00:00Z", overall=None, lay
     overall = overall if overall is not None else max(0.0, 100.0 - 5 * open_total)
     layers = layers or {}
     score_layers = {
-        layer: {"score": layers.get(layer, overall), "grade": _grade(layers.get(layer, overall)), "weight": 1.0,
+        layer: {"score": layers.get(layer, overall), "grade": grade(layers.get(layer, overall)), "weight": 1.0,
                 "checks": 1, "failed_checks": 0, "findings": layer_counts[layer]}
         for layer in LAYERS
     }
     return {
-        "schema_version": "1.0",
+        "schema_version": SCHEMA_VERSION,
         "tool": {"name": "gitops-posture", "version": "0.1.0"},
         "scan": {"sources": [{"type": "git", "path": source_path, "commit": "abc123", "web_url": None, "context": None}],
                  "started_at": started_at, "finished_at": started_at, "duration_s": duration,
                  "git_commit": "abc123", "stats": {}, "phases": {}},
-        "score": {"overall": overall, "grade": _grade(overall), "formula": "weighted mean", "layers": score_layers},
+        "score": {"overall": overall, "grade": grade(overall), "formula": "weighted mean", "layers": score_layers},
         "gate": {"evaluated": False, "passed": True, "reasons": []},
         "checks": out_checks,
         "waivers": [],
@@ -85,12 +87,6 @@ def report(checks: dict, *, started_at="2025-03-01T02:00:00Z", overall=None, lay
                    for i in range(errors)],
         "namespaces": {}, "exposure": [], "flux_graph": {"nodes": [], "edges": []},
     }
-
-
-def _grade(score):
-    if score is None:
-        return None
-    return "A" if score >= 90 else "B" if score >= 80 else "C" if score >= 70 else "D" if score >= 60 else "F"
 
 
 def homelab_report(**kw) -> dict:
