@@ -10,7 +10,7 @@ and, for formats too large to hold as one string, optionally
     write(report: Report, options: RenderOptions, fh: TextIO) -> None
 
 `report` is the typed model (scanner.engine.report_model.Report): formatters read attributes, never
-dict keys, and never change it (it is frozen). tests/test_formatter_contract.py runs every
+dict keys, and never change it (it is frozen). tests/reports/test_contract.py runs every
 registered formatter on a real report.
 """
 from __future__ import annotations

@@ -15,7 +15,7 @@ from scanner.snapshots import SnapshotError, archive
 from scanner.snapshots.audit import verify_archive
 from scanner.snapshots.retention import Policy
 from scanner.snapshots.signing import keygen, load_private_key, load_public_key, sign
-from test_snapshots_support import homelab_report
+from tests.support.snapshots import homelab_report
 from tests.hostile.support import repo_with, run_posture
 
 DEEP = "[" * 100_000 + "]" * 100_000

@@ -12,8 +12,7 @@ from scanner.inventory.postbuild import (
 )
 from scanner.sources.discover import discover
 from scanner.sources.parse import parse_files
-
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+from tests.support.paths import CORPUS
 
 
 def ks(post: dict | None, namespace: str = "flux-system") -> dict:

@@ -11,8 +11,8 @@ import yaml
 from scanner.inventory.gotemplate import TemplateError, Unknown, UnknownValue, render
 from scanner.inventory.resourcesets import expand
 from scanner.sources.parse import parse_file
+from tests.support.paths import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 OWNER = {"resourceset.fluxcd.controlplane.io/name", "resourceset.fluxcd.controlplane.io/namespace"}
 
 
