@@ -1,14 +1,13 @@
 """Many builds in one kustomize process give exactly what separate builds give."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from scanner.inventory.builder import HOW_KUSTOMIZE, BuildRequest, FluxOverlay
 from scanner.inventory.builder import runner as runner_module
 from tests.support.builder import by_id, canonical, engine, make_repo
 from tests.support.flux_requests import flux_requests, repo_files
+from tests.support.paths import TARGET
 
 SHARED = {
     "components/shared/kustomization.yaml": """
@@ -218,10 +217,6 @@ def test_placeholders_shared_by_many_apps_do_not_split_the_batch(tmp_path, monke
     plain = engine(root, files, workers=1)
     assert [canonical(o) for o in plain.build_many(requests)] == [canonical(o) for o in outs]
     assert plain.runner.processes == 4
-
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-TARGET = CORPUS / "dapperdivers__dapper-cluster"
 
 
 @pytest.mark.skipif(not TARGET.is_dir(), reason="the shared corpus is not present")

@@ -7,18 +7,15 @@ and the corpus when present (tests/inventory/test_builder_native_shapes.py holds
 shape). What it does not do exactly goes to kustomize in auto mode and is a gap in native mode."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from scanner.inventory.builder import HOW_FAILED, HOW_KUSTOMIZE, HOW_NATIVE, BuildRequest, FluxOverlay
 from scanner.inventory.builder.native import UNEXPECTED
 from tests.support.builder import build, engine, make_repo
 from tests.support.flux_requests import flux_requests, kustomization_dirs, repo_files
+from tests.support.paths import CORPUS, EXAMPLE, ROOT
 from tests.support.walk_requests import outcome_view, walked_differential
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 CORPUS_REPOS = sorted(p.name for p in CORPUS.glob("*__*")) if CORPUS.is_dir() else []
 
 FIXTURE = {
@@ -70,7 +67,7 @@ def _differential(root: str) -> tuple[int, list[str]]:
 
 def test_native_equals_kustomize_on_fixtures_examples_and_check_examples(tmp_path):
     root, _files = make_repo(tmp_path / "fixture", FIXTURE)
-    roots = [root, str(ROOT / "examples" / "homelab")]
+    roots = [root, str(EXAMPLE)]
     roots += sorted(str(p) for p in (ROOT / "checks" / "examples").glob("*/*") if p.is_dir())
     claimed = 0
     for r in roots:
@@ -81,7 +78,7 @@ def test_native_equals_kustomize_on_fixtures_examples_and_check_examples(tmp_pat
 
 
 def test_native_equals_kustomize_on_every_build_the_walker_makes_in_the_example():
-    got = walked_differential(str(ROOT / "examples" / "homelab"))
+    got = walked_differential(str(EXAMPLE))
     assert got.mismatches == []
     assert got.native >= 0.9 * got.builds > 0
 
