@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import posixpath
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from scanner.inventory import postbuild
+from scanner.inventory.build import InventorySettings, build_inventory
 from scanner.inventory.builder import HOW_NATIVE, BuildEngine, BuildSettings
 from scanner.inventory.builder.native import UNEXPECTED
-from scanner.inventory.kinds import Kinds
-from scanner.inventory.roots import find_roots
-from scanner.inventory.walk import DocumentMatcher, WalkContext, walk_cluster
 from scanner.sources.discover import discover
 from scanner.sources.parse import parse_files
 
@@ -44,33 +39,13 @@ class _Tap:
 
 
 def walk(repo_root: str, on_build: OnBuild, mode: str = "auto") -> None:
-    """Walk every Flux root of the repo as the scanner does, telling `on_build` of every batch."""
+    """Read the repo as the scanner does (charts left out), telling `on_build` of every batch."""
     root = os.path.abspath(repo_root)
     fs = discover(root)
-    documents, _errors = parse_files(fs.root, fs.yaml_files)
-    by_path = defaultdict(list)
-    for d in documents:
-        by_path[d.path].append(d)
-    files = frozenset(fs.files)
-    dirs = {""}
-    for f in files:
-        d = posixpath.dirname(f)
-        while d and d not in dirs:
-            dirs.add(d)
-            d = posixpath.dirname(d)
-    found = find_roots(documents, dirs, explicit=[], repo_url=None)
-    strict_of = getattr(postbuild, "strict_substitution", None)
-    strict, evidence = strict_of(documents) if strict_of else (False, "")
-    try:
-        from scanner.inventory.resourcesets import expand
-    except ImportError:  # pragma: no cover - shipped with the scanner
-        expand = None
-    ctx = WalkContext(repo_root=root, files=files, docs_by_path=by_path, kinds=Kinds(documents),
-                      build_settings=None, strict=strict, strict_evidence=evidence,
-                      engine_factory=lambda r, f: _Tap(r, f, mode, on_build), postbuild=postbuild,
-                      expand_resourceset=expand, matcher=DocumentMatcher(by_path))
-    for r in found.roots:
-        walk_cluster(r, ctx)
+    documents, errors = parse_files(fs.root, fs.yaml_files)
+    settings = InventorySettings(kustomize_mode=mode, chart_engine="none")
+    build_inventory(root, documents, fs.files, errors, settings=settings,
+                    engine_factory=lambda r, f: _Tap(r, f, mode, on_build))
 
 
 def record_walk(repo_root: str) -> list[tuple[str, list]]:

@@ -15,9 +15,9 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 
 from scanner import __version__
+from scanner.core.atomicfile import write_atomic
 from scanner.core.model import ScanError
 from scanner.inventory.builder.model import BuildOutcome, BuildRequest, BuiltObject, Gap
 from scanner.inventory.builder.plan import Plan
@@ -99,20 +99,7 @@ class BuildCache:
             "files_used": sorted(outcome.files_used),
             "degraded": outcome.degraded,
         }
-        target = self._path(key)
         try:
-            os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
-            blob = json.dumps(data, default=str).encode()
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(blob)
-                os.replace(tmp, target)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            write_atomic(self._path(key), json.dumps(data, default=str).encode(), dir_mode=0o700)
         except OSError:
             pass  # a cache that cannot be written only costs time
