@@ -172,6 +172,12 @@ DECLINED = {
     **_widget_patched("jsonmerge", '[{"op": "add", "path": "/spec/b", "value": {"<<": {"a": 1}}}]'),
     # A generator merging into another object.
     "merge/kustomization.yaml": "configMapGenerator:\n  - name: g\n    behavior: merge\n    literals: [a=b]\n",
+    # Keys goyaml.v2's writer orders in no one way (1a < 9 < 10 < 1a: Go's unstable sort picks one
+    # order), and a key beyond ASCII (Go's and Python's Unicode tables differ in age).
+    "keycycle/kustomization.yaml": "resources: [c.yaml]\n",
+    "keycycle/c.yaml": 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {"1a": x, "9": x, "10": x}\n',
+    "unicodekey/kustomization.yaml": "resources: [c.yaml]\n",
+    "unicodekey/c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {é: x, z: x}\n",
     # Nesting deeper than the native builder walks.
     "deep/kustomization.yaml": "resources: [d.yaml]\n",
     "deep/d.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\nspec: " + "[" * 150 + "]" * 150 + "\n",

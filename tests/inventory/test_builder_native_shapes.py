@@ -463,6 +463,18 @@ FIXTURE = {
           other:
         """,
     # -- YAML: anchors, merge keys, folded and multi-line scalars -------------------------------
+    # -- keys in kustomize's printed order (goyaml.v2's: digit runs as numbers, letters after) ----
+    "shapes/keys/kustomization.yaml": "resources: [cm.yaml]\n",
+    "shapes/keys/cm.yaml": """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: keys
+          labels: {app.kubernetes.io/name: keys, app: keys, app.kubernetes.io/instance: k, a1b: x, a1_: x}
+        data: {z: "", x009y: "", x09y: "", x9y: "", b10: "", b002: "", b02: "", b2: "", c1: "", c00: "",
+               c0: "", c.1: "", c-1: "", aB: "", ab: "", a_: "", A: "", a: "", "10": "", "9": "", "1_": "",
+               _: "", e10: "", e01x: "", e0: "", k8s: "", k8: "", NODE_RED__PORT: "", NODE_RED_ENABLE: ""}
+        """,
     "shapes/yaml/kustomization.yaml": """
         resources: [hr.yaml]
         images: [{name: busybox, newTag: "1.37"}]  # no object has containers: nothing to change
@@ -555,7 +567,8 @@ FIXTURE = {
 }
 
 SHAPES = ["shapes/components", "shapes/generators", "shapes/configurations", "shapes/namespace",
-          "shapes/labels", "shapes/patches", "shapes/sharing", "shapes/patchtext", "shapes/chain", "shapes/yaml"]
+          "shapes/labels", "shapes/patches", "shapes/sharing", "shapes/patchtext", "shapes/keys",
+          "shapes/chain", "shapes/yaml"]
 
 
 @pytest.fixture(scope="module")

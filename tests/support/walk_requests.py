@@ -75,9 +75,10 @@ class Differential:
 
 
 def outcome_view(outcome) -> list[str]:
-    """What must be identical: the objects in order, with the file each came from; as JSON, so a
-    type differs too (1 and 1.0, 1 and true are equal in Python)."""
-    return [json.dumps([o.body, o.source_path, o.generated_by], sort_keys=True) for o in outcome.objects]
+    """What must be identical: the objects in order, their keys in order (a report lists them as
+    they come), with the file each came from; as JSON, so a type differs too (1 and 1.0, 1 and true
+    are equal in Python)."""
+    return [json.dumps([o.body, o.source_path, o.generated_by]) for o in outcome.objects]
 
 
 def walked_differential(repo_root: str) -> Differential:

@@ -17,7 +17,7 @@ from scanner.inventory.builder.repo import RepoView, artifact_files
 from scanner.inventory.builder.runner import Built, Runner
 from scanner.inventory.builder.tool import Tool, ToolError, find_tool
 
-NATIVE_ID = "native-2"  # bumped whenever the native builder changes what it emits
+NATIVE_ID = "native-3"  # bumped whenever the native builder changes what it emits
 MAX_BATCH = 64  # requests per kustomize process
 # Fields whose effect reaches across a batch: `vars` resolve over all of it, and the transformer
 # configs of `configurations`/`crds` are merged into the batch's top, so one request's nameReference

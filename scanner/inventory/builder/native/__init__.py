@@ -7,8 +7,8 @@ commonAnnotations, images where no object has containers), and when everything i
 what the modules here reproduce of kustomize v5.8.1: YAML read the same way
 (reader), the accumulation order (kustomization), generators and the name hash (generators),
 strategic merge and JSON patches (patches, smp, jsonpatch), the namespace transformer
-(namespaces), labels and annotations (labels), the name-reference fix-up (namerefs) and the
-legacy output order (model). Anything
+(namespaces), labels and annotations (labels), the name-reference fix-up (namerefs), the
+legacy output order (model) and the order of keys kustomize prints (keyorder). Anything
 else raises NotNative: the engine then runs the real kustomize (auto mode) or reports a gap
 (native mode). A differential test holds this package to kustomize's own output on every build
 of the examples, the fixtures and the corpus.
@@ -18,8 +18,9 @@ from __future__ import annotations
 from scanner.inventory.builder.model import BuiltObject
 from scanner.inventory.builder.native import namerefs
 from scanner.inventory.builder.native.generators import hash_suffix
+from scanner.inventory.builder.native.keyorder import printed
 from scanner.inventory.builder.native.kustomization import NATIVE_FIELDS, Accumulator, unsupported
-from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, check_unique, finished, legacy_sorted
+from scanner.inventory.builder.native.model import EMPTY_NULL, NotNative, check_unique, legacy_sorted
 from scanner.inventory.builder.plan import Plan
 from scanner.inventory.builder.repo import RepoView
 
@@ -61,7 +62,7 @@ def _build(plan: Plan, repo: RepoView) -> list[BuiltObject]:
     namerefs.fix(resources, acc.name_references)
     out = []
     for res in legacy_sorted(resources):
-        body = finished(res.body)
+        body = printed(res.body)
         meta = body["metadata"]
         if "annotations" in meta and meta["annotations"] in (None, EMPTY_NULL, {}):
             del meta["annotations"]  # kustomize's origin annotation made it a map; it is removed again
