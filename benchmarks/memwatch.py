@@ -1,8 +1,9 @@
-"""Peak memory of a process *tree*: a scan forks helper processes (scanner/twocore.py), so the
-scanning process' own max RSS undercounts, and adding up RSS counts copy-on-write pages twice.
+"""Peak memory of a process *tree*: a scan starts kustomize (and sops) processes, so the scanning
+process' own max RSS undercounts, and adding up RSS counts shared pages twice.
 This samples the proportional set size (PSS: each shared page split among its sharers) of the process
-and all its descendants every few milliseconds and keeps the largest sum: the memory the scan takes
-from the machine. Linux only (/proc/<pid>/smaps_rollup); elsewhere the peak is None."""
+and all its descendants every 10 ms (a child living less than that may be missed) and keeps the
+largest sum: the memory the scan takes from the machine. Linux only (/proc/<pid>/smaps_rollup);
+elsewhere the peak is None."""
 from __future__ import annotations
 
 import os
@@ -42,12 +43,12 @@ def tree_pss_kib(root: int) -> int:
     return total
 
 
-def run(cmd: list[str], *, cwd: str | None = None, timeout: float = 900, interval: float = 0.003
-        ) -> tuple[subprocess.CompletedProcess, float | None]:
+def run(cmd: list[str], *, cwd: str | None = None, env: dict | None = None, timeout: float = 900,
+        interval: float = 0.01) -> tuple[subprocess.CompletedProcess, float | None]:
     """(completed process with captured text output, peak PSS of its tree in MiB or None)."""
     if not os.path.exists("/proc/self/smaps_rollup"):
-        return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout), None
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout), None
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
     peak = [0]
     done = threading.Event()
 

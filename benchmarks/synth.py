@@ -2,6 +2,8 @@
 
 The target (dapper-cluster) has about 21 namespaces, 117 apps (ks.yaml + app/), 14 SOPS Secrets and
 80 routes; `scale` multiplies namespaces and apps together, so 10x and 100x keep the same shape.
+Every variable the manifests use is substituted (Flux 2.x substitutes strictly: an unset one fails
+the app's build).
 Usage: python benchmarks/synth.py OUT_DIR SCALE
 """
 from __future__ import annotations
@@ -64,6 +66,7 @@ spec:
   postBuild:
     substitute:
       APP: *app
+      SECRET_DOMAIN: example.org
 """
 HR = """---
 apiVersion: helm.toolkit.fluxcd.io/v2

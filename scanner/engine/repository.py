@@ -66,6 +66,13 @@ def could_not_run(inv: Inventory, explicit_roots: bool) -> str | None:
         return (f"{first.message} ({first.path}{':' + str(first.line) if first.line else ''}); "
                 "name the Flux sync path(s) with --root PATH (or `roots:` in posture.yaml)")
     if not any(r.deployed for r in inv.resources):
+        if inv.roots:
+            # Roots were found, but their builds gave nothing: say which build and why, not "no root".
+            failed = [g for g in inv.gaps if g.code in ("build-failed", "native-unsupported")]
+            why = (f": {failed[0].code} at {failed[0].path} ({failed[0].message})" if failed else "")
+            hint = ("; --kustomize native builds only what the exact native subset can, try --kustomize auto"
+                    if any(g.code == "native-unsupported" for g in failed) else "")
+            return f"nothing is deployed: the Flux root(s) were found but gave no object{why}{hint}"
         return ("nothing is deployed: no Flux root and no manifest was found; name the Flux sync path(s) with "
                 "--root PATH (or `roots:` in posture.yaml)")
     return None
