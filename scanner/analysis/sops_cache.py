@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 
+from scanner.core.atomicfile import write_atomic
 from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES
 from scanner.sources.readfile import UnreadableFile, read_regular
 
@@ -62,20 +62,11 @@ class FilestatusCache:
     def put(self, key: str, encrypted: bool) -> None:
         if encrypted is not True:
             return
-        path = self._file(key)
-        tmp = None
         try:
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"encrypted": True}, fh)
-            os.replace(tmp, path)  # atomic: a concurrent scan reads the old entry or the new one
+            # atomic: a concurrent scan reads the old entry or the new one
+            write_atomic(self._file(key), json.dumps({"encrypted": True}).encode(), dir_mode=0o700)
         except OSError:
-            if tmp:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+            pass  # a cache that cannot be written only costs time
 
 
 def read_for_key(root: str, path: str) -> bytes | None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 
 from scanner import __version__
+from scanner.core.atomicfile import write_atomic
 from scanner.inventory import postbuild
 from scanner.inventory.postbuild import Substitution, SubstitutedObject
 
@@ -69,18 +69,7 @@ class CachedPostBuild:
         except (TypeError, ValueError):
             return
         try:
-            os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(blob)
-                os.replace(tmp, target)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            write_atomic(target, blob, dir_mode=0o700)
         except OSError:
             pass
 

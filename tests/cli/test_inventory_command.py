@@ -262,14 +262,17 @@ def test_committed_inventory_schema_is_generated_from_the_model_and_closed():
 
 
 def test_a_root_native_mode_cannot_build_exits_3_naming_the_build_and_the_mode(tmp_path):
-    """The root is found but `--kustomize native` cannot build it exactly (an anchor): nothing is
-    deployed, and the message says which build and which flag, never "no Flux root was found"."""
+    """The root is found but `--kustomize native` cannot build it exactly (a float: kustomize's JSON
+    round trip rewrites it): nothing is deployed, and the message says which build and which flag,
+    never "no Flux root was found"."""
     _flux_root(tmp_path)
     write(tmp_path, "kubernetes/flux/cluster/kustomization.yaml", "resources: [cm.yaml]\n")
     write(tmp_path, "kubernetes/flux/cluster/cm.yaml", """
         apiVersion: v1
         kind: ConfigMap
-        metadata: {name: &name settings, namespace: apps, labels: {app: *name}}
+        metadata: {name: settings, namespace: apps}
+        data: {ratio: "1.5"}
+        spec: {ratio: 1.5}
         """)
     out = posture("inventory", str(tmp_path), "--format", "json", "--kustomize", "native")
     assert out.returncode == 3

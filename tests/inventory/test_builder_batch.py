@@ -1,14 +1,13 @@
 """Many builds in one kustomize process give exactly what separate builds give."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from scanner.inventory.builder import HOW_KUSTOMIZE, BuildRequest, FluxOverlay
 from scanner.inventory.builder import runner as runner_module
 from tests.support.builder import by_id, canonical, engine, make_repo
 from tests.support.flux_requests import flux_requests, repo_files
+from tests.support.paths import TARGET
 
 SHARED = {
     "components/shared/kustomization.yaml": """
@@ -72,6 +71,58 @@ def test_an_id_clash_falls_back_and_every_request_is_still_right(tmp_path):
                                              {("ConfigMap", None, "c")}]
     assert eng.runner.processes == 3  # the clashing batch, the batch without b, b alone
     assert [canonical(o) for o in outs] == [canonical(o) for o in _singles(root, files, requests)]
+
+
+def test_two_requests_that_clash_with_each_other_are_each_built_alone(tmp_path):
+    # The failure names one of two requests: the other is built alone at once, then the named one
+    # (deferring both would retry the same pair forever). The prefix hides the clash from the
+    # batch prediction.
+    root, files = make_repo(tmp_path, {
+        "a/kustomization.yaml": "resources: [role.yaml]\n",
+        "a/role.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: x-reader}\nrules: []\n",
+        "b/kustomization.yaml": "namePrefix: x-\nresources: [role.yaml]\n",
+        "b/role.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: [{verbs: [get]}]\n",
+    })
+    requests = [BuildRequest(k, k) for k in ("a", "b")]
+    eng = engine(root, files, workers=1)
+    outs = eng.build_many(requests)
+    assert [o.how for o in outs] == [HOW_KUSTOMIZE] * 2
+    assert [o.objects[0].body["rules"] for o in outs] == [[], [{"verbs": ["get"]}]]
+    assert eng.runner.processes == 3  # the pair, then each alone
+
+
+def test_a_request_with_configurations_is_built_alone(tmp_path):
+    # kustomize merges every request's transformer configurations into a batch's top, where the
+    # name-reference fix-up runs: b's nameReference entry would rename a's reference.
+    hr = """
+        apiVersion: helm.toolkit.fluxcd.io/v2
+        kind: HelmRelease
+        metadata: {name: app}
+        spec: {valuesFrom: [{kind: ConfigMap, name: values}]}
+        """
+    gen = "configMapGenerator:\n  - name: values\n    literals: [a=b]\n"
+    root, files = make_repo(tmp_path, {
+        "a/kustomization.yaml": "resources: [hr.yaml]\n" + gen,
+        "a/hr.yaml": hr,
+        "b/kustomization.yaml": "resources: [hr.yaml]\nconfigurations: [config.yaml]\n" + gen,
+        "b/hr.yaml": hr,
+        "b/config.yaml": """
+            nameReference:
+              - kind: ConfigMap
+                version: v1
+                fieldSpecs: [{path: spec/valuesFrom/name, kind: HelmRelease}]
+            """,
+    })
+    requests = [BuildRequest("a", "a", FluxOverlay(target_namespace="a")),
+                BuildRequest("b", "b", FluxOverlay(target_namespace="b"))]
+    a, b = engine(root, files, workers=1).build_many(requests)
+
+    def ref(outcome):
+        return next(o.body for o in outcome.objects if o.body["kind"] == "HelmRelease")["spec"]["valuesFrom"][0]["name"]
+
+    assert ref(a) == "values"
+    assert ref(b).startswith("values-") and ref(b) != "values"
+    assert [canonical(o) for o in (a, b)] == [canonical(o) for o in _singles(root, files, requests)]
 
 
 def test_a_reference_renamed_by_another_request_of_the_batch_is_rebuilt_alone(tmp_path, monkeypatch):
@@ -166,10 +217,6 @@ def test_placeholders_shared_by_many_apps_do_not_split_the_batch(tmp_path, monke
     plain = engine(root, files, workers=1)
     assert [canonical(o) for o in plain.build_many(requests)] == [canonical(o) for o in outs]
     assert plain.runner.processes == 4
-
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-TARGET = CORPUS / "dapperdivers__dapper-cluster"
 
 
 @pytest.mark.skipif(not TARGET.is_dir(), reason="the shared corpus is not present")

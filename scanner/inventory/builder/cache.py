@@ -1,12 +1,13 @@
 """Build outcomes kept by the content of their inputs.
 
-The key of a request is a digest of: the engine's format, the kustomize that builds it (or the
-native builder), the build path, the Flux overlay, and every file the plan reads with its SHA-256
-(plus the paths it looked up and did not find, since a file appearing changes the build). A warm
-rescan after editing one app therefore rebuilds that app alone. Entries are JSON files written
-atomically (temp file + rename) under a file lock; an entry that cannot be read is ignored. An
-outcome holding a Secret with a plain value is not stored (SOPS ciphertext is): a secret value must
-never be written outside the repo.
+The key of a request is a digest of: the engine's format, the scanner's version, the kustomize
+that builds it (or the native builder), the build path, the Flux overlay, and every file the plan
+reads with its SHA-256 (plus the paths it looked up and did not find, since a file appearing
+changes the build). A warm rescan after editing one app therefore rebuilds that app alone.
+Entries are JSON files written atomically (a temp file renamed into place: a reader sees a whole
+entry or none, and two scans writing one key write the same bytes, so no lock is needed); an entry
+that cannot be read is ignored. An outcome holding a Secret with a plain value is not stored (SOPS
+ciphertext is): a secret value must never be written outside the repo.
 """
 from __future__ import annotations
 
@@ -14,11 +15,9 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
-
-from filelock import FileLock, Timeout
 
 from scanner import __version__
+from scanner.core.atomicfile import write_atomic
 from scanner.core.model import ScanError
 from scanner.inventory.builder.model import BuildOutcome, BuildRequest, BuiltObject, Gap
 from scanner.inventory.builder.plan import Plan
@@ -100,21 +99,7 @@ class BuildCache:
             "files_used": sorted(outcome.files_used),
             "degraded": outcome.degraded,
         }
-        target = self._path(key)
         try:
-            os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
-            blob = json.dumps(data, default=str).encode()
-            with FileLock(os.path.join(self.dir, ".lock"), timeout=10):
-                fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".tmp-")
-                try:
-                    with os.fdopen(fd, "wb") as fh:
-                        fh.write(blob)
-                    os.replace(tmp, target)
-                except BaseException:
-                    try:
-                        os.unlink(tmp)
-                    except OSError:
-                        pass
-                    raise
-        except (OSError, Timeout):
+            write_atomic(self._path(key), json.dumps(data, default=str).encode(), dir_mode=0o700)
+        except OSError:
             pass  # a cache that cannot be written only costs time

@@ -17,8 +17,12 @@ from scanner.inventory.builder.repo import RepoView, artifact_files
 from scanner.inventory.builder.runner import Built, Runner
 from scanner.inventory.builder.tool import Tool, ToolError, find_tool
 
-NATIVE_ID = "native-1"
+NATIVE_ID = "native-3"  # bumped whenever the native builder changes what it emits
 MAX_BATCH = 64  # requests per kustomize process
+# Fields whose effect reaches across a batch: `vars` resolve over all of it, and the transformer
+# configs of `configurations`/`crds` are merged into the batch's top, so one request's nameReference
+# entries would rename references in another request.
+BUILD_ALONE = frozenset({"vars", "configurations", "crds"})
 
 
 class BuildEngine:
@@ -131,8 +135,8 @@ class BuildEngine:
             return
         assert self.runner is not None
         workers = self.settings.workers or os.cpu_count() or 1
-        alone = [i for i, p in enumerate(plans) if "vars" in p.features]
-        together = [i for i in range(len(plans)) if "vars" not in plans[i].features]
+        alone = [i for i, p in enumerate(plans) if p.features & BUILD_ALONE]
+        together = [i for i in range(len(plans)) if not plans[i].features & BUILD_ALONE]
         for i in together:
             plans[i].tokenise = placeholders_may_be_tokenised(plans[i], self.repo)
         tokens = [f"#{i}" if plans[i].tokenise else "" for i in together]

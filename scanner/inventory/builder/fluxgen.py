@@ -32,12 +32,9 @@ _SELECTOR_FIELDS = ("group", "version", "kind", "name", "namespace", "labelSelec
 _REMOTE_PREFIXES = ("git::", "gh:", "ssh://", "https://", "http://", "git@", "github.com:", "github.com/")
 
 
-def generated_kustomization(repo: RepoView, root: str, *, manifests_only: bool = False) -> tuple[dict, list[str]]:
-    """The kustomization Flux writes for a path without one, and the repo paths it lists.
-    `manifests_only`: leave out YAML files that are not Kubernetes manifests, the not-deployed folders
-    and the directories holding a kustomization (the caller builds each on its own; see
-    BuildRequest.manifests_only)."""
-    resources, listed = _walk(repo, root, manifests_only)
+def generated_kustomization(repo: RepoView, root: str) -> tuple[dict, list[str]]:
+    """The kustomization Flux writes for a path without one, and the repo paths it lists."""
+    resources, listed = _walk(repo, root)
     kus: dict = {"apiVersion": KUSTOMIZATION_API, "kind": "Kustomization"}
     if resources:
         kus["resources"] = resources
@@ -46,25 +43,7 @@ def generated_kustomization(repo: RepoView, root: str, *, manifests_only: bool =
     return kus, listed
 
 
-NOT_DEPLOYED_DIRS = frozenset({"archive", ".archive", "examples", "docs"})
-
-
-def _is_manifest_file(repo: RepoView, p: str) -> bool:
-    from scanner.sources.yamlload import load_documents
-
-    data = repo.read(p)
-    try:
-        text = data.decode("utf-8") if data is not None else None
-    except UnicodeDecodeError:
-        return False  # (kustomize would refuse it; the scan lists it as a scan error of its own)
-    if text is None:
-        return False
-    docs, errors = load_documents(text)
-    return not errors and bool(docs) and all(isinstance(d.body, dict) and d.body.get("apiVersion") and d.body.get("kind")
-                                             for d in docs if d.body is not None)
-
-
-def _walk(repo: RepoView, root: str, manifests_only: bool = False) -> tuple[list[str], list[str]]:
+def _walk(repo: RepoView, root: str) -> tuple[list[str], list[str]]:
     """(resources as Flux writes them, "./rel", and their repo paths) below `root`, in the order
     of Go's filepath.Walk: a directory's entries in lexical order, depth first."""
     resources: list[str] = []
@@ -81,20 +60,13 @@ def _walk(repo: RepoView, root: str, manifests_only: bool = False) -> tuple[list
         d = dirs[-1]
         p = posixpath.join(d, name) if d else name
         if repo.is_dir(p):
-            if manifests_only and name in NOT_DEPLOYED_DIRS:
-                continue
-            kfiles = repo.kustomization_files(p)
-            if kfiles:
-                if manifests_only:
-                    continue  # the caller builds each kustomization directory as a request of its own
+            if repo.kustomization_files(p):
                 listed.append(p)
                 resources.append("./" + _rel(p, root))
             else:
                 iters.append(iter(repo.entries(p)))
                 dirs.append(p)
         elif posixpath.splitext(name)[1] in (".yaml", ".yml"):
-            if manifests_only and not _is_manifest_file(repo, p):
-                continue
             listed.append(p)
             resources.append("./" + _rel(p, root))
     return resources, listed

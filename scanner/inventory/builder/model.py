@@ -51,11 +51,6 @@ class BuildRequest:
     key: str  # the caller's id, unique per request, e.g. "cluster-a/flux-system/apps"
     path: str
     overlay: FluxOverlay = FluxOverlay()
-    # A repository without any Flux root is read as a generated build of its loose manifests plus one
-    # build per kustomization directory; unlike Flux's generator (which fails on them) that listing leaves
-    # out YAML files that are not Kubernetes manifests (values, Talos configs, tool settings), the
-    # not-deployed folders (archive, examples, docs) and the kustomization directories (built on their own).
-    manifests_only: bool = False
 
 
 @dataclass

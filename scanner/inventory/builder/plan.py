@@ -156,7 +156,7 @@ class Planner:
             existing = True
             name = posixpath.basename(kfiles[0])
         else:
-            body, _listed = fluxgen.generated_kustomization(repo, root, manifests_only=request.manifests_only)
+            body, _listed = fluxgen.generated_kustomization(repo, root)
             existing = False
             name = "kustomization.yaml"
         overlay = request.overlay

@@ -12,7 +12,9 @@ in two ways only: an id present in two requests fails the whole batch (it is the
 until the culprit builds alone), and the top-level name-reference fix-up may point a reference of
 one request at an object another request renamed (a generator's hash suffix, a prefix). The second
 is detected after the build: a request holding the current name of an object another request
-renamed is rebuilt alone. Requests using `vars` (resolved across the whole batch) never batch.
+renamed is rebuilt alone. Requests using `vars` (resolved across the whole batch) or transformer
+configurations (`configurations`, `crds`: merged into the batch's top, where the name-reference
+fix-up runs over every request) never batch.
 """
 from __future__ import annotations
 
@@ -142,8 +144,9 @@ class Runner:
                         out[i] = built
                 break
             deferred.append(pending.pop(culprit))
-            if len(pending) == 1:
-                deferred.append(pending.pop())
+            if len(pending) == 1:  # alone now: built by itself, so the deferred ones are fewer than `plans`
+                last = pending.pop()
+                out[last] = self.build([plans[last]])[0]
         for i, built in zip(deferred, self.build([plans[i] for i in deferred])):
             out[i] = built
         return [out[i] for i in range(len(plans))]

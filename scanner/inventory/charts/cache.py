@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
+
+from scanner.core.atomicfile import write_atomic
 
 MAX_ARCHIVE_BYTES = 64 << 20
 MAX_REF_BYTES = 1 << 20
@@ -54,21 +55,6 @@ class CachedChart:
     manifest_digest: str | None = None  # OCI manifest digest, when pulled from a registry
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _read_bounded(path: str, limit: int) -> bytes | None:
     """A regular file's bytes (never through a link), or None when absent, odd or too large."""
     try:
@@ -95,10 +81,10 @@ class ChartCache:
     def store(self, ref: ChartRef, data: bytes, version: str, manifest_digest: str | None = None) -> str:
         hexd = hashlib.sha256(data).hexdigest()
         if _read_bounded(self._blob_path(hexd), MAX_ARCHIVE_BYTES) != data:
-            _atomic_write(self._blob_path(hexd), data)
+            write_atomic(self._blob_path(hexd), data)
         record = {"ref": ref.key(), "digest": "sha256:" + hexd, "version": version,
                   "manifest_digest": manifest_digest}
-        _atomic_write(self._ref_path(ref), json.dumps(record, indent=1, sort_keys=True).encode())
+        write_atomic(self._ref_path(ref), json.dumps(record, indent=1, sort_keys=True).encode())
         return "sha256:" + hexd
 
     def lookup(self, ref: ChartRef) -> tuple[CachedChart | None, str | None]:
