@@ -128,7 +128,7 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
     t = time.perf_counter()
     if path is not None:
         say(f"parsing {len(fs.yaml_files)} YAML files")
-        documents, parse_errors = parse_files(fs.root, fs.yaml_files, options.max_file_bytes)
+        documents, parse_errors = parse_files(fs.root, fs.yaml_files, options.max_file_bytes, options.cache_dir)
         errors.extend(parse_errors)
     phases["parse"] = time.perf_counter() - t
 

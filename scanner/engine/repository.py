@@ -30,7 +30,8 @@ def read_repository(options, settings: InventorySettings, *, config: dict | None
     fs = discover(path, exclude=options.exclude)
     errors: list[ScanError] = list(fs.errors)
     say(f"parsing {len(fs.yaml_files)} YAML files")
-    documents, parse_errors = parse_files(fs.root, fs.yaml_files, options.max_file_bytes or DEFAULT_MAX_FILE_BYTES)
+    documents, parse_errors = parse_files(fs.root, fs.yaml_files, options.max_file_bytes or DEFAULT_MAX_FILE_BYTES,
+                                          options.cache_dir)
     errors.extend(parse_errors)
     say("building what Flux deploys")
     if settings.repo_url is None and fs.web_url:

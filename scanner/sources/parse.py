@@ -9,6 +9,7 @@ import os
 
 from scanner.core.model import Document, ScanError
 from scanner.sources.readfile import UnreadableFile, read_regular
+from scanner.sources.parse_cache import ParseCache, text_key
 from scanner.sources.yamlload import load_documents
 
 
@@ -51,12 +52,22 @@ class ParsedDocument(Document):
     __slots__ = ("lines",)
 
 
-def parse_file(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[list[Document], list[ScanError]]:
+def parse_file(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+               cache: ParseCache | None = None) -> tuple[list[Document], list[ScanError]]:
     """Every document of one file, and what could not be read or parsed."""
     text, err = read_text(root, rel, max_bytes)
     if err:
         return [], [err]
-    loaded, load_errors = load_documents(text)
+    if cache is None:
+        loaded, load_errors = load_documents(text)
+    else:
+        key = text_key(text)
+        known = cache.get(key)
+        if known is None:
+            loaded, load_errors = load_documents(text)
+            cache.put(key, loaded, load_errors)
+        else:
+            loaded, load_errors = known
     docs: list[Document] = []
     for d in loaded:
         doc = ParsedDocument(rel, d.line, d.index, d.body)
@@ -65,12 +76,19 @@ def parse_file(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> 
     return docs, [ScanError(rel, e.line, e.message, code=e.code) for e in load_errors]
 
 
-def parse_files(root: str, rels: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[list[Document], list[ScanError]]:
-    """Every document of every file, in file order then document order; errors likewise."""
+def parse_files(root: str, rels: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                cache_dir: str | None = None) -> tuple[list[Document], list[ScanError]]:
+    """Every document of every file, in file order then document order; errors likewise.
+
+    With a `cache_dir`, files whose text was parsed by an earlier scan of this folder are not parsed
+    again (scanner.sources.parse_cache)."""
+    cache = ParseCache(cache_dir, root, max_bytes) if cache_dir else None
     docs: list[Document] = []
     errors: list[ScanError] = []
     for rel in rels:
-        d, e = parse_file(root, rel, max_bytes)
+        d, e = parse_file(root, rel, max_bytes, cache)
         docs.extend(d)
         errors.extend(e)
+    if cache is not None:
+        cache.save()
     return docs, errors

