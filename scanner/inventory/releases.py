@@ -39,11 +39,12 @@ def render_releases(inv, cluster, settings, kinds: Kinds, line_of) -> list[Gap]:
     taken = {(r.kind, r.namespace, r.name) for r in deployed}
     gaps: list[Gap] = []
     name = cluster.root.name
+    repo_files = set(inv.files)  # once: a copy per release made 100x repos quadratic
     for hr in deployed:
         if hr.kind != "HelmRelease" or hr.group != HELM_GROUP or not isinstance(hr.body, dict):
             continue
         ro = release_objects(hr.body, namespace=hr.namespace or "default", lookup=cluster.lookup,
-                             repo_root=inv.root, repo_files=set(inv.files), settings=settings,
+                             repo_root=inv.root, repo_files=repo_files, settings=settings,
                              local_sources=cluster.local_source, path=hr.path, line=hr.line,
                              api_versions=api_versions)
         chart = f"{ro.chart.get('name') or '?'}{'@' + str(ro.chart['version']) if ro.chart.get('version') else ''}"

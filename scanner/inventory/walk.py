@@ -26,7 +26,9 @@ from scanner.inventory.sources import SourceResolver, SourceTree
 FLUX_KS_GROUP = "kustomize.toolkit.fluxcd.io"
 ROOT_KEY = "flux-system/flux-system"
 MAX_DEPTH = 50  # nesting of Flux Kustomizations (a hostile repo may chain them without end)
-MAX_NODES = 10000
+# Flux Kustomizations in one cluster. Each needs a document in the repo, so this only bounds what a
+# hostile repo can make the walk hold; a home-lab at a hundred times the usual size has ~12,000.
+MAX_NODES = 100_000
 
 
 def is_flux_ks(kind: str, api_version: str) -> bool:
@@ -304,9 +306,10 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
                     seen.add(child.key)
                     count += 1
                     if child.depth > MAX_DEPTH or count > MAX_NODES:
+                        why = (f"is nested {child.depth} deep (the bound is {MAX_DEPTH})" if child.depth > MAX_DEPTH
+                               else f"is past the bound of {MAX_NODES:,} Flux Kustomizations in one cluster")
                         out.errors.append(ScanError(child.declared_in, child.line,
-                                                    f"Flux Kustomization {child.key} is nested "
-                                                    f"{child.depth} deep ({count} in all); not built", kind="input",
+                                                    f"Flux Kustomization {child.key} {why}; not built", kind="input",
                                                     code="flux-graph-too-deep"))
                         out.gaps.append(Gap("build-failed", child.declared_in, child.key,
                                             "Flux Kustomizations nested beyond the scanner's bound", cluster=root.name))
