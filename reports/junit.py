@@ -123,7 +123,7 @@ def build(report: Report) -> JUnitXml:
         suite.add_property("grade", clean(score.grade if score else None))
         for check in report.checks:
             if check.layer == layer:
-                suite.add_testcases(_check_cases(check))
+                suite.extend(_check_cases(check))
         root.add_testsuite(suite)
     problems = report.problems()
     if problems:
@@ -132,8 +132,10 @@ def build(report: Report) -> JUnitXml:
             tc = _case(f"scan.{e.kind}", f"{e.code}: {e.path}", file=e.path, line=e.line)
             where = f"{e.path}:{e.line}" if e.line else e.path
             _mark(tc, Error, f"[{e.code}] {e.message}", f"{clean(e.message)}\nLocation: {clean(where)}", e.code)
-            suite.add_testcase(tc)
+            suite.append(tc)
         root.add_testsuite(suite)
+    # Counted once here, for every suite and the root: junitparser's add_testcase(s) recounts the
+    # whole suite on each call (quadratic in the cases of a layer).
     root.update_statistics()
     root.time = round(report.scan.duration_s, 3)
     return root

@@ -8,11 +8,11 @@ enforces the control.
 """
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import quote
 
 from reports.interface import RenderOptions
+from reports.jsontext import dumps
 from scanner.engine.report_model import CheckResult, ErrorEntry, Finding, Report
 
 FILENAME = "posture-report.sarif"
@@ -180,4 +180,4 @@ def build(report: Report, options: RenderOptions | None = None) -> dict:
 
 
 def render(report: Report, options: RenderOptions | None = None) -> str:
-    return json.dumps(build(report, options), indent=2, ensure_ascii=False) + "\n"
+    return dumps(build(report, options), indent=2) + "\n"  # every key is a str: built here

@@ -61,39 +61,84 @@ def clean(text: str) -> str:
     """One string of a report: URLs redacted, lone surrogates escaped."""
     if "://" in text or "=" in text:
         text = redact_urls(text)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = printable_name(text)
+    if not text.isascii():  # only non-ASCII text can hold a surrogate
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = printable_name(text)
     return text
 
 
+_ATOMS = (int, float, bool, type(None))
+
+
 def clean_tree(node):
-    """The report tree with `clean` applied to every string (keys too), in place where possible."""
-    if isinstance(node, str):
-        return clean(node)
-    if isinstance(node, dict):
+    """The report tree with `clean` applied to every string (keys too), in place where possible.
+
+    A report repeats the same strings (statuses, kinds, namespaces, remediations, its own keys) and
+    shares objects (one location dict per file and line): each distinct string is cleaned once and
+    each shared dict or list walked once (`clean` of a clean string changes nothing). Plain strings,
+    dicts and lists, the bulk of a report, are handled inline: this walks every node of the report."""
+    cleaned: dict[str, str] = {}
+    seen: dict[int, object] = {}  # id -> the object, held so that no id is reused during the walk
+
+    def text(s: str) -> str:
+        if type(s) is not str:  # a str subclass keeps its type when `clean` leaves it unchanged
+            return clean(s)
+        out = cleaned.get(s)
+        if out is None:
+            out = cleaned[s] = clean(s)
+        return out
+
+    def walk(node):
+        kind = type(node)
+        if kind is str:
+            return text(node)
+        if kind is dict or kind is list or isinstance(node, (dict, list)):
+            if id(node) in seen:
+                return node
+            seen[id(node)] = node
+            if isinstance(node, dict):
+                _walk_dict(node)
+            else:
+                for i, v in enumerate(node):
+                    nv = walk(v)
+                    if nv is not v:
+                        node[i] = nv
+            return node
+        if isinstance(node, str):
+            return clean(node)
+        if isinstance(node, tuple):
+            return tuple(walk(v) for v in node)
+        return node
+
+    def _walk_dict(node: dict) -> None:
         for k in list(node):
             v = node[k]
-            nv = clean_tree(v)
-            if isinstance(k, str):
+            vk = type(v)
+            if vk is str:
+                nv = cleaned.get(v)
+                if nv is None:
+                    nv = cleaned[v] = clean(v)
+            elif vk in _ATOMS:
+                nv = v
+            else:
+                nv = walk(v)
+            if type(k) is str:
+                nk = cleaned.get(k)
+                if nk is None:
+                    nk = cleaned[k] = clean(k)
+            elif isinstance(k, str):
                 nk = clean(k)
-                if nk != k:
-                    del node[k]
-                    node[nk] = nv
-                    continue
-            if nv is not v:
+            else:
+                nk = k
+            if nk is not k and nk != k:  # a key changed: moved to the end
+                del node[k]
+                node[nk] = nv
+            elif nv is not v:
                 node[k] = nv
-        return node
-    if isinstance(node, list):
-        for i, v in enumerate(node):
-            nv = clean_tree(v)
-            if nv is not v:
-                node[i] = nv
-        return node
-    if isinstance(node, tuple):
-        return tuple(clean_tree(v) for v in node)
-    return node
+
+    return walk(node)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
