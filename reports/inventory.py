@@ -17,7 +17,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from checks.secrets import looks_like_credential
 from scanner import __version__
+from scanner.core.redact import redact_urls
+from scanner.core.secretdata import may_hold_token
 
 SCHEMA_VERSION = "1"
 REDACTED = "REDACTED"
@@ -192,13 +195,27 @@ def _printable(text: str) -> str:
 
 
 def redacted(body: dict) -> dict:
-    """A deployed object as it may be printed: Secret values replaced, SOPS metadata dropped."""
-    out = {k: v for k, v in body.items() if k != "sops"}
+    """A deployed object as it may be printed: Secret values replaced, SOPS metadata dropped, and any
+    other value that is a credential (by its key, as the plaintext-credential check judges it, or by a
+    token shape) replaced too; URLs keep no credentials."""
+    out = {k: _redact_values(v, str(k)) for k, v in body.items() if k != "sops"}
     if body.get("kind") == "Secret":
         for key in ("data", "stringData"):
             if isinstance(out.get(key), dict):
                 out[key] = {str(k): REDACTED for k in out[key]}
     return out
+
+
+def _redact_values(node, key: str):
+    if isinstance(node, dict):
+        return {k: _redact_values(v, str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_redact_values(v, key) for v in node]
+    if isinstance(node, str):
+        if looks_like_credential(key, node) or may_hold_token(node.encode("utf-8", "surrogatepass")):
+            return REDACTED
+        return redact_urls(node)
+    return node
 
 
 def render_manifests(inv, doc: InventoryDocument) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.core.errors import DEFAULT_CODE_FOR_KIND
+from scanner.core.redact import redact_urls
 
 LAYERS = (
     "perimeter",
@@ -285,6 +286,12 @@ class Gap:
     message: str
     line: int | None = None
     cluster: str | None = None
+
+    def __post_init__(self) -> None:
+        # A gap often names a URL taken from the repo (a remote base, a source): its credentials
+        # (`https://user:TOKEN@host`, `?token=`) must reach no report, terminal or cache.
+        object.__setattr__(self, "subject", redact_urls(self.subject))
+        object.__setattr__(self, "message", redact_urls(self.message))
 
     def as_dict(self) -> dict:
         return {"code": self.code, "path": self.path, "line": self.line, "subject": self.subject,

@@ -13,6 +13,7 @@ from scanner.analysis.exposure import exposure_map
 from scanner.analysis.fingerprints import fingerprint_key as keyed_fingerprints
 from scanner.core.errors import UsageError
 from scanner.core.model import LAYERS, ScanError
+from scanner.core.redact import clean_tree
 from scanner.core.options import ScanOptions
 from scanner.engine import config as config_mod
 from scanner.engine.config import Config
@@ -210,7 +211,7 @@ def scan(options: ScanOptions, config: Config | None = None, *, progress=None) -
     phases = dict(report.scan.phases, report=round(time.perf_counter() - t, 4))
     update: dict = {"scan": report.scan.model_copy(update={"phases": phases})}
     if inv.coverage:
-        update["coverage"] = Coverage.model_validate(inv.coverage)
+        update["coverage"] = Coverage.model_validate(clean_tree(inv.coverage))  # repo text: as build_report cleans
     if inv.tools.get("kustomize"):  # which kustomize built the repository (its name, never a local path)
         tool = {k: v for k, v in inv.tools["kustomize"].items() if v is None or isinstance(v, str)}
         if tool.get("path"):

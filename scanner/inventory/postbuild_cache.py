@@ -6,7 +6,7 @@ fifth of the scan, for answers that had not changed. An answer depends only on t
 Kustomization's substitution settings, so both are the key (SHA-256 of their canonical JSON), and an
 edit anywhere else leaves it valid. Stored like the build cache (one JSON file per key, renamed into
 place: the rename is atomic and every writer of one key writes the same bytes). Secrets are never
-stored: their bodies may hold values. A cache that cannot be read or written only costs time.
+stored (their bodies may hold values), nor an answer holding a URL credential or a token shape. A cache that cannot be read or written only costs time.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import os
 
 from scanner import __version__
 from scanner.core.atomicfile import write_atomic
+from scanner.core.secretdata import may_hold_secret_text
 from scanner.inventory import postbuild
 from scanner.inventory.postbuild import Substitution, SubstitutedObject
 
@@ -66,6 +67,8 @@ class CachedPostBuild:
                                "unreadable": sorted(result.unreadable), "error": result.error}).encode()
             if json.loads(blob)["body"] != result.body:  # a body JSON cannot hold as is (non-string keys)
                 return
+            if may_hold_secret_text(blob.decode("utf-8", "surrogatepass")):
+                return  # a credential-shaped value or URL credential is never copied out of the repo
         except (TypeError, ValueError):
             return
         try:

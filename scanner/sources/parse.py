@@ -65,7 +65,7 @@ def parse_file(root: str, rel: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES,
         known = cache.get(key)
         if known is None:
             loaded, load_errors = load_documents(text)
-            cache.put(key, loaded, load_errors)
+            cache.put(key, text, loaded, load_errors)
         else:
             loaded, load_errors = known
     docs: list[Document] = []

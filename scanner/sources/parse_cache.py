@@ -5,9 +5,11 @@ One pack file per scanned folder holds the files of its last scan, keyed by the 
 file's text: an edited file misses and is parsed again, a file removed from the repo drops out of
 the pack when it is written next. The pack is Python's `marshal` format (the one `.pyc` files use:
 it keeps tuples, non-string keys and shared anchors exactly, unlike JSON) in the per-user cache,
-keyed by the Python and marshal versions too; a pack that cannot be read is ignored. A file that
-holds a Secret with a value that is not SOPS ciphertext is never stored (a secret value is never
-written outside the repo), as in the build cache.
+keyed by the Python and marshal versions too; a pack that cannot be read is ignored.
+
+A secret value is never written outside the repo: a file is not stored when it holds a Secret with
+a value that is not SOPS ciphertext (as in the build cache), a URL with credentials
+(`https://user:TOKEN@host`, `?token=`) or the prefix of a token shape the leak checks know.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import sys
 
 from scanner import __version__
 from scanner.core.atomicfile import write_atomic
-from scanner.core.secretdata import holds_plain_secret_data
+from scanner.core.secretdata import holds_plain_secret_data, may_hold_secret_text
 from scanner.sources.yamlload import LoadedDoc, LoadError
 
 FORMAT = 1  # bumped when an entry's shape or the loader's answers change
@@ -65,8 +67,8 @@ class ParseCache:
         self.hits += 1
         return docs, errors
 
-    def put(self, key: bytes, docs: list[LoadedDoc], errors: list[LoadError]) -> None:
-        if any(holds_plain_secret_data(d.body) for d in docs):
+    def put(self, key: bytes, text: str, docs: list[LoadedDoc], errors: list[LoadError]) -> None:
+        if any(holds_plain_secret_data(d.body) for d in docs) or may_hold_secret_text(text):
             return
         self._new[key] = (tuple((d.line, d.index, d.body, d.lines) for d in docs),
                           tuple((e.line, e.message, e.code) for e in errors))

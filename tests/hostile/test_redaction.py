@@ -9,7 +9,10 @@ import sys
 from tests.hostile.support import PROJECT, TIMEOUT_S, limit_memory, repo_with, write
 
 PLANTED = ["PLANTEDremotetoken0123456789", "PLANTEDquerytoken42", "PLANTEDfluxpass77", "PLANTED-pw-Zq81xTTa",
-           "ghp_PLANTEDabcdefghijklmnopqrstuvwxyz0123", "PLANTED-env-Qw3rTy9"]
+           "ghp_PLANTEDabcdefghijklmnopqrstuvwxyz0123", "PLANTED-env-Qw3rTy9", "PLANTEDremotebase55",
+           "PLANTEDremotequery66"]
+# Values the caches may keep, as the repository itself does (recognised only by their key name).
+CACHE_MAY_HOLD = {PLANTED[3]}
 
 
 def _git(repo, *args):
@@ -45,6 +48,11 @@ spec:
     token: {PLANTED[4]}
 """)
     write(repo, ".env", f"SECRET_KEY={PLANTED[5]}\n")
+    write(repo, "remote/kustomization.yaml", f"""\
+resources:
+  - https://bot:{PLANTED[6]}@github.com/org/infra//deploy?ref=v1
+  - https://github.com/org/infra//other?ref=v1&token={PLANTED[7]}
+""")
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
     _git(repo, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "init")
@@ -55,16 +63,31 @@ spec:
 def test_planted_values_reach_no_output(tmp_path):
     repo = _planted_repo(tmp_path)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "scanner", "scan", str(repo), "--format",
-                           "json,html,sarif,markdown,junit,prometheus", "--output-dir", str(out), "-vv"],
-                          capture_output=True, timeout=TIMEOUT_S, preexec_fn=limit_memory, cwd=PROJECT)
+    cache = tmp_path / "cache"
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}  # this run's own per-user cache, read below
+
+    def posture(*args):
+        return subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, timeout=TIMEOUT_S,
+                              preexec_fn=limit_memory, cwd=PROJECT, env=env)
+
+    proc = posture("scan", str(repo), "--format", "json,html,sarif,markdown,junit,prometheus", "--output-dir",
+                   str(out), "-vv")
     terminal = proc.stdout.decode() + proc.stderr.decode()
     assert proc.returncode in (0, 1), terminal[-2000:]
     arc = tmp_path / "arc"
-    snap = subprocess.run([sys.executable, "-m", "scanner", "snapshot", str(repo), "--archive", str(arc)],
-                          capture_output=True, timeout=TIMEOUT_S, preexec_fn=limit_memory, cwd=PROJECT)
+    snap = posture("snapshot", str(repo), "--archive", str(arc))
     terminal += snap.stdout.decode() + snap.stderr.decode()
+    for args in (["--unseen"], ["--format", "json"], ["--rendered"]):
+        inv = posture("inventory", str(repo), *args)
+        terminal += inv.stdout.decode() + inv.stderr.decode()
+    assert "remote-resource" in terminal  # the remote bases are listed as unseen, without their credentials
     outputs = {"terminal": terminal}
+    cached = {str(p.relative_to(tmp_path)): p.read_bytes().decode("utf-8", "replace")
+              for p in cache.rglob("*") if p.is_file()}
+    assert cached, "the scan wrote its cache"
+    leaked_to_cache = {name: [v for v in PLANTED if v in text and v not in CACHE_MAY_HOLD]
+                       for name, text in cached.items()}
+    assert not {k: v for k, v in leaked_to_cache.items() if v}, leaked_to_cache
     for d in (out, arc):
         for p in d.rglob("*"):
             if p.is_file():

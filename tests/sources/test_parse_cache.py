@@ -44,9 +44,9 @@ def test_cached_parse_equals_a_fresh_parse_and_only_changed_files_are_parsed(tmp
     parsed: list[str] = []
     real = parse_cache.ParseCache.put
 
-    def counting_put(self, key, docs, errors):
+    def counting_put(self, key, text, docs, errors):
         parsed.append(key)
-        return real(self, key, docs, errors)
+        return real(self, key, text, docs, errors)
 
     monkeypatch.setattr(parse_cache.ParseCache, "put", counting_put)
     assert _view(*parse_files(str(repo), rels, cache_dir=str(cache))) == fresh  # warm: from the pack
@@ -69,15 +69,23 @@ def test_files_with_the_same_text_get_separate_objects(tmp_path):
     assert second.body["data"]["k"] == "v"
 
 
-def test_a_plain_secret_is_never_written_to_the_cache(tmp_path):
+CREDENTIAL_FILES = {
+    "apps/plain.yaml": PLAIN_SECRET,
+    "apps/remote/kustomization.yaml": "resources:\n  - https://bot:hunter2-url-password@git.example/org/r//k?ref=v1\n",
+    "apps/query.yaml": "url: https://hooks.example/x?token=hunter2-query-token\n",
+    "apps/token.yaml": "env: {GH: ghp_hunter2hunter2hunter2hunter2hunter2xx}\n",
+}
+
+
+def test_a_secret_value_is_never_written_to_the_cache(tmp_path):
     repo, cache = tmp_path / "repo", tmp_path / "cache"
-    rels = _write(repo, {**MANIFESTS, "apps/plain.yaml": PLAIN_SECRET})
+    rels = _write(repo, {**MANIFESTS, **CREDENTIAL_FILES})
     docs, _ = parse_files(str(repo), rels, cache_dir=str(cache))
     assert any(d.path == "apps/plain.yaml" for d in docs)
     packs = list((cache / "parsed").iterdir())
     assert len(packs) == 1
     blob = packs[0].read_bytes()
-    assert b"hunter2-plaintext-value" not in blob
+    assert b"hunter2" not in blob
     assert b"ENC[AES256_GCM" in blob  # SOPS ciphertext is not a secret value: its file is kept
     again, _ = parse_files(str(repo), rels, cache_dir=str(cache))
     assert [d.body for d in again if d.path == "apps/plain.yaml"][0]["stringData"]["password"] == "hunter2-plaintext-value"

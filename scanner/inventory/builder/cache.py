@@ -6,8 +6,9 @@ reads with its SHA-256 (plus the paths it looked up and did not find, since a fi
 changes the build). A warm rescan after editing one app therefore rebuilds that app alone.
 Entries are JSON files written atomically (a temp file renamed into place: a reader sees a whole
 entry or none, and two scans writing one key write the same bytes, so no lock is needed); an entry
-that cannot be read is ignored. An outcome holding a Secret with a plain value is not stored (SOPS
-ciphertext is): a secret value must never be written outside the repo.
+that cannot be read is ignored. An outcome holding a Secret with a plain value, a URL with
+credentials or a token shape is not stored (SOPS ciphertext is): a secret value must never be
+written outside the repo.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import os
 from scanner import __version__
 from scanner.core.atomicfile import write_atomic
 from scanner.core.model import ScanError
-from scanner.core.secretdata import holds_plain_secret_data
+from scanner.core.secretdata import holds_plain_secret_data, may_hold_secret_text
 from scanner.inventory.builder.model import BuildOutcome, BuildRequest, BuiltObject, Gap
 from scanner.inventory.builder.plan import Plan
 from scanner.inventory.builder.repo import RepoView
@@ -89,7 +90,10 @@ class BuildCache:
             "files_used": sorted(outcome.files_used),
             "degraded": outcome.degraded,
         }
+        text = json.dumps(data, default=str, ensure_ascii=False)
+        if may_hold_secret_text(text):
+            return  # a credential-shaped value or URL credential is never copied out of the repo
         try:
-            write_atomic(self._path(key), json.dumps(data, default=str).encode(), dir_mode=0o700)
+            write_atomic(self._path(key), text.encode("utf-8", "surrogatepass"), dir_mode=0o700)
         except OSError:
             pass  # a cache that cannot be written only costs time

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scanner.core.model import ScanError
+from scanner.core.redact import redact_urls
 
 # How a request was built.
 HOW_NATIVE = "native"  # by the closed-world Python builder (exactly what kustomize would emit)
@@ -71,6 +72,11 @@ class Gap:
     path: str  # the repo file that names it
     subject: str  # the URL / chart / file / path
     message: str
+
+    def __post_init__(self) -> None:
+        # Gaps are cached on disk and reported: a remote URL's credentials never are.
+        object.__setattr__(self, "subject", redact_urls(self.subject))
+        object.__setattr__(self, "message", redact_urls(self.message))
 
 
 @dataclass

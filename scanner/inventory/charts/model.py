@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scanner.core.model import ScanError
+from scanner.core.redact import redact_urls
 
 # How the objects of a release are known.
 HOW_HELM = "helm"  # the chart was rendered by Helm's engine
@@ -33,6 +34,10 @@ class Gap:
 
     code: str
     message: str
+
+    def __post_init__(self) -> None:
+        # a chart or repository URL's credentials are never shown
+        object.__setattr__(self, "message", redact_urls(self.message))
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
