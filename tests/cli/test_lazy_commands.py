@@ -13,6 +13,8 @@ import pytest
 
 from scanner.cli.main import LAZY_COMMANDS, _LazyGroup, main
 
+FAKE_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # a GitHub token shape (not a real token)
+
 
 def _fresh(code: str, cwd) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, cwd=cwd,
@@ -96,3 +98,50 @@ def test_a_lazy_command_runs_and_shows_its_own_help(tmp_path):
     p = subprocess.run([sys.executable, "-m", "scanner", "no-such-command"], capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 2 and "No such command" in p.stderr
+
+
+HEAVY_FOR_THE_HOOK = ("scanner.engine.report_model", "scanner.engine.pipeline", "scanner.snapshots",
+                      "scanner.cli.snapshots", "scanner.cli.inventory", "scanner.cli.charts", "reports",
+                      "cryptography", "jinja2", "kubernetes", "rich", "ruamel")
+
+
+def test_leaks_in_a_fresh_process_loads_only_what_it_runs(tmp_path):
+    (tmp_path / "app.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {mode: fast}\n")
+    (tmp_path / "notes.md").write_text("nothing to see\n")
+    p = _fresh("""
+        import sys, json
+        from scanner.cli.main import run
+        sys.argv = ["posture", "leaks", "app.yaml", "notes.md"]
+        try:
+            run()
+        except SystemExit as exc:
+            code = exc.code
+        import pydantic
+        def subclasses(c):
+            for s in c.__subclasses__():
+                yield s
+                yield from subclasses(s)
+        built = [s.__qualname__ for s in subclasses(pydantic.BaseModel) if s.__dict__.get("__pydantic_complete__")]
+        print(json.dumps({"code": code, "modules": sorted(sys.modules), "built": built}), file=sys.stderr)
+    """, tmp_path)
+    info = json.loads(p.stderr.strip().splitlines()[-1])
+    assert info["code"] == 0 and "2 file(s), no leak found" in p.stdout
+    modules = info["modules"]
+    for heavy in HEAVY_FOR_THE_HOOK:
+        assert not [m for m in modules if m == heavy or m.startswith(heavy + ".")], heavy
+    assert [m for m in modules if m.startswith("checks.")] == ["checks.secrets"]  # the plugin of the two checks
+    assert "detect_secrets" not in modules  # no token prefix in these files: detect-secrets is not needed
+    assert info["built"] == []  # no posture.yaml, no options: no pydantic validator is built
+
+
+def test_leaks_in_a_fresh_process_still_finds_credentials(tmp_path):
+    (tmp_path / "prod.env").write_text(f"APP_NAME=demo\nGITHUB_TOKEN={FAKE_TOKEN}\n")
+    (tmp_path / "secret.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+                                          "stringData:\n  password: hunter2-but-longer\n")
+    p = subprocess.run([sys.executable, "-m", "scanner", "leaks", "prod.env", "secret.yaml"], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=300)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "prod.env:2:" in p.stdout and "secrets.no-plaintext-credentials" in p.stdout
+    assert "secret.yaml:5:" in p.stdout and "secrets.sops-encrypted" in p.stdout
+    assert "2 file(s), 2 leak(s)" in p.stdout
+    assert FAKE_TOKEN not in p.stdout + p.stderr and "hunter2" not in p.stdout + p.stderr
