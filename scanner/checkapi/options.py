@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, create_model
 
 
 class CheckOptions(BaseModel):
-    """Base of every check's options: closed, strict (no `true` for 1), no NaN or infinity."""
+    """Base of every check's options: closed, strict (no `true` for 1), no NaN or infinity.
+    Validators are built on first use (pydantic's defer_build): a run that validates no options
+    (`posture leaks`) does not pay for them."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, defer_build=True)
 
 
 class NoOptions(CheckOptions):

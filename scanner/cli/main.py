@@ -7,8 +7,10 @@ Exit codes (documented in the README and `posture --help`), distinct so that CI 
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from typing import NamedTuple
 
 import click
 
@@ -19,9 +21,9 @@ from scanner.core.errors import (EXIT_CANNOT_RUN, EXIT_GATE_FAILED, EXIT_INTERRU
                                  ReportError)
 from scanner.core.model import SEVERITIES
 
-# The engine (scanner.api), the check registry, gates and terminal output are imported inside the
-# commands that use them, and the optional command modules (snapshots: cryptography) only when one
-# of their commands is invoked or listed: `posture scan` loads nothing it does not run.
+# The engine, the check registry, gates and terminal output are imported inside the commands that
+# use them, and the command modules of LAZY_COMMANDS only when one of their commands is invoked:
+# `posture scan` and `posture leaks` load nothing they do not run.
 
 DEFAULT_FORMATS = "json"
 
@@ -49,26 +51,65 @@ class _Group(click.Group):
 _Group.group_class = _Group
 
 
+class LazyCommand(NamedTuple):
+    """A command that lives in its own module, imported only when the command is looked up."""
+
+    module: str
+    attribute: str
+    short_help: str  # as `posture --help` lists it; tests/cli/test_lazy_commands.py keeps it equal to the command's
+
+
+# Click's lazy-loading group pattern: `posture leaks` (the pre-commit hook) must not pay for the
+# snapshot archive (the report model, cryptography) or the inventory builders, which the other
+# commands' modules import at their top.
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "charts": LazyCommand("scanner.cli.charts", "charts_group",
+                          "The chart cache used to render HelmReleases (fill it with `pull` while online)."),
+    "diff": LazyCommand("scanner.cli.snapshots", "diff",
+                        "What changed from OLD to NEW: score deltas, new, resolved and re-rated findings."),
+    "history": LazyCommand("scanner.cli.snapshots", "history",
+                           "List the snapshots in an archive with their scores, oldest first."),
+    "inventory": LazyCommand("scanner.cli.inventory", "inventory",
+                             "List what Flux deploys from the repository at PATH, per cluster, and what could not "
+                             "be seen."),
+    "keygen": LazyCommand("scanner.cli.snapshots", "keygen",
+                          "Write an Ed25519 key pair: PREFIX.key (private, mode 0600) and PREFIX.pub."),
+    "leaks": LazyCommand("scanner.cli.leaks", "leaks",
+                         "Pre-commit mode: look for plaintext secrets in FILES only (exit 1 on any)."),
+    "snapshot": LazyCommand("scanner.cli.snapshots", "snapshot", "Scan and store the report in a snapshot archive."),
+    "snapshots": LazyCommand("scanner.cli.snapshots", "snapshots", "Checks over a whole snapshot archive."),
+    "verify": LazyCommand("scanner.cli.snapshots", "verify",
+                          "Check a snapshot's signature: exit 0 valid, 1 invalid (tampered or other key), "
+                          "2 unsigned."),
+}
+
+
 class _LazyGroup(_Group):
-    """Adds the optional command modules (see _attach_optional_commands) on first need."""
+    """The `posture` group: its own commands, plus LAZY_COMMANDS, whose module is imported when one of
+    them is invoked (or its help asked for); `posture --help` lists them from the table."""
 
-    _optional_loaded = False
-
-    def _load_optional(self) -> None:
-        if not _LazyGroup._optional_loaded:
-            _LazyGroup._optional_loaded = True
-            _attach_optional_commands()
+    def list_commands(self, ctx):
+        return sorted({*self.commands, *LAZY_COMMANDS})
 
     def get_command(self, ctx, cmd_name):
         cmd = super().get_command(ctx, cmd_name)
-        if cmd is None:
-            self._load_optional()
-            cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in LAZY_COMMANDS:
+            entry = LAZY_COMMANDS[cmd_name]
+            cmd = getattr(importlib.import_module(entry.module), entry.attribute)
+            self.add_command(cmd, cmd_name)
         return cmd
 
-    def list_commands(self, ctx):
-        self._load_optional()
-        return super().list_commands(ctx)
+    def format_commands(self, ctx, formatter):
+        """click's listing, except that a command not imported yet is shown by its table entry."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.commands.get(name) or click.Command(name, help=LAZY_COMMANDS[name].short_help)
+            if not cmd.hidden:
+                rows.append((name, cmd))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
@@ -328,18 +369,6 @@ def waive(finding_id, reason, expires, owner, report_path, config_path):
     except WaiveError as exc:
         _fail(str(exc), EXIT_USAGE)
     click.echo(f"posture: waived {entry['check']} on {entry['resource']} until {entry['expires']} in {config_path}")
-
-
-def _attach_optional_commands() -> None:
-    """Commands that live in their own modules (snapshots, leaks) register here when present."""
-    for module_name in ("scanner.cli.snapshots", "scanner.cli.leaks", "scanner.cli.inventory", "scanner.cli.charts"):
-        try:
-            module = __import__(module_name, fromlist=["COMMANDS"])
-        except ImportError:
-            continue
-        for cmd in getattr(module, "COMMANDS", []):
-            main.add_command(cmd)
-
 
 
 def run() -> None:

@@ -6,7 +6,7 @@ place a document is deployed), derives `Workload`s and `Route`s, checks yield `R
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from scanner.core.errors import DEFAULT_CODE_FOR_KIND
 from scanner.core.redact import redact_urls
@@ -26,6 +26,9 @@ LAYERS = (
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # info=0 ... critical=4
+# The same lists as types, for the report and posture.yaml models.
+Layer = Literal[LAYERS]  # type: ignore[valid-type]
+Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 
 # Kinds that never carry a namespace: kustomize's and Flux's namespace settings skip them.
 CLUSTER_SCOPED_KINDS = frozenset(

@@ -25,8 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, field_validator, model_validator
 
 from scanner.core.errors import ConfigError
-from scanner.core.model import LAYERS, SEVERITIES
-from scanner.engine.report_model import Layer, Severity
+from scanner.core.model import LAYERS, SEVERITIES, Layer, Severity
 
 CONFIG_NAMES = ("posture.yaml", "posture.yml", ".posture.yaml")
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -42,7 +41,8 @@ Name = Annotated[StrictStr, Field(min_length=1)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+    # Validators built when posture.yaml is first validated: `posture leaks` runs on Config() alone.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, defer_build=True)
 
 
 class PublicRoute(_Strict):

@@ -30,12 +30,17 @@ def _specs_in(obj) -> list[CheckSpec]:
     return [spec] if spec else []
 
 
-def discover(extra_modules: Iterable[str] = ()) -> tuple[list[CheckSpec], list[str]]:
-    """All checks from the entry-point group (plus `extra_modules`), and load errors as text."""
+def discover(extra_modules: Iterable[str] = (), only: Iterable[str] | None = None) -> tuple[list[CheckSpec], list[str]]:
+    """All checks from the entry-point group (plus `extra_modules`), and load errors as text.
+    `only`: load just the entry points of these names (a command that runs a few known checks
+    need not import every plugin)."""
     specs: dict[str, CheckSpec] = {}
     errors: list[str] = []
     targets: list[tuple[str, Callable]] = []
+    wanted = None if only is None else set(only)
     for ep in entry_points(group=CHECKS_GROUP):
+        if wanted is not None and ep.name not in wanted:
+            continue
         targets.append((f"entry point {ep.name} = {ep.value}", ep.load))
     for mod in extra_modules:
         targets.append((f"module {mod}", lambda m=mod: importlib.import_module(m)))

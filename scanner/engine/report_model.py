@@ -15,12 +15,10 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scanner.core.model import LAYERS, SEVERITIES
+from scanner.core.model import LAYERS, Layer, Severity
 
 SCHEMA_VERSION = "1.0"
 
-Layer = Literal[LAYERS]  # type: ignore[valid-type]  (the tuple in core.model is the one list of layers)
-Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 Grade = Literal["A", "B", "C", "D", "F"]
 FindingStatus = Literal["pass", "fail", "warn", "waived", "mitigated"]
 CheckStatus = Literal["pass", "fail", "warn", "not_applicable", "error"]
