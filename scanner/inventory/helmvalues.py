@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import posixpath
 
-from scanner.inventory.builder.repo import KUSTOMIZATION_FILES
+from scanner.inventory.kustomization_files import KUSTOMIZATION_FILES
 from scanner.core.model import Resource
 from scanner.sources.parse import ParsedDocument
 

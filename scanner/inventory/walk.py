@@ -378,7 +378,7 @@ def _copy(body):
 
 
 def _root_is_kustomization(ctx: WalkContext) -> bool:
-    from scanner.inventory.builder.repo import KUSTOMIZATION_FILES
+    from scanner.inventory.kustomization_files import KUSTOMIZATION_FILES
 
     return any(name in ctx.files for name in KUSTOMIZATION_FILES)
 
@@ -387,7 +387,7 @@ def top_kustomization_dirs(ctx: WalkContext) -> list[tuple[str, str]]:
     """The kustomization directories of a repository without a Flux root that no other kustomization
     directory holds (each is what `kubectl apply -k DIR` would take), outside the not-deployed folders;
     components are not builds of their own."""
-    from scanner.inventory.builder.repo import KUSTOMIZATION_FILES
+    from scanner.inventory.kustomization_files import KUSTOMIZATION_FILES
     from scanner.inventory.roots import NOT_DEPLOYED_DIRS
 
     found: dict[str, str] = {}

@@ -15,7 +15,7 @@ import threading
 
 import pathspec
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+from scanner.inventory.kustomization_files import KUSTOMIZATION_FILES  # noqa: E402,F401 (re-exported)
 
 # fluxcd/pkg sourceignore: ExcludeVCS, ExcludeExt, ExcludeCI, ExcludeExtra.
 SOURCE_IGNORE_DEFAULTS = (
