@@ -10,12 +10,15 @@ import tempfile
 import threading
 
 from reports.interface import Formatter, RenderOptions, StreamingFormatter
+from scanner.core.atomicfile import write_atomic
 from scanner.engine.plugins import entry_points
 from scanner.engine.report_model import Report
 
 GROUP = "gitops_posture.formatters"
 # Names users type that map onto a formatter (e.g. `--format md`).
 ALIASES = {"md": "markdown", "xml": "junit", "prom": "prometheus", "openmetrics": "prometheus"}
+# Temp files beside the outputs: never a report's name, so a reader cannot pick up half a file.
+TEMP_PREFIX, TEMP_SUFFIX = ".posture-", ".tmp"
 
 
 def formatters() -> dict:
@@ -49,27 +52,14 @@ def _write(formatter: Formatter, report: Report, options: RenderOptions, fh) -> 
 
 
 def atomic_write(path: str, text: str) -> None:
-    """Write via a temp file in the same directory and rename, so readers never see half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".posture-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write via a temp file in the same directory and rename, so readers never see half a file
+    (named like the report writers' temp files, fsynced: the file is the user's)."""
+    write_atomic(path, text.encode("utf-8"), durable=True, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
 
 
 def _temp_in(directory: str) -> tuple[int, str]:
     os.makedirs(directory, exist_ok=True)
-    return tempfile.mkstemp(prefix=".posture-", suffix=".tmp", dir=directory)
+    return tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
 
 
 def temp_beside(path: str) -> str:
