@@ -7,6 +7,7 @@ Exit codes (documented in the README and `posture --help`), distinct so that CI 
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -371,9 +372,20 @@ def waive(finding_id, reason, expires, owner, report_path, config_path):
     click.echo(f"posture: waived {entry['check']} on {entry['resource']} until {entry['expires']} in {config_path}")
 
 
+# A scan holds one large graph of long-lived objects (parsed YAML, the inventory, the results, the
+# report) until it exits. CPython walks every live object in each full (oldest-generation) collection,
+# by default after each 10 collections of the middle one: on a large repo those walks were a third of
+# the scan and found nothing to free. Full collections are made 100 times rarer; the young
+# generations are collected as before, so short-lived cyclic garbage still goes early.
+# Measured with `make bench` (README, "Speed and memory"): 10x synthetic repo 17.6 -> 12.4 s,
+# target repo 2.7 -> 2.4 s, the same peak memory.
+GC_THRESHOLDS = (700, 10, 1000)
+
+
 def run() -> None:
     """The `posture` console script: click's own handling, except that Ctrl-C exits 130 (click's
     standalone mode prints "Aborted!" and exits 1)."""
+    gc.set_threshold(*GC_THRESHOLDS)
     _interrupts_as_exceptions()
     try:
         rv = main.main(standalone_mode=False)

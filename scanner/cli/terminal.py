@@ -139,9 +139,25 @@ def _coverage_lines(report: dict) -> list[str]:
     return ["Coverage: " + "; ".join(parts)] if parts else []
 
 
+def summary_data(model: Report) -> dict:
+    """The report as the JSON report has it, with only the fields of each check and finding that the
+    summary and fix_first (reports/fixfirst.py) read: a finding's evidence, resource and fingerprint,
+    most of a large report, are left out (dumping them was a third of the summary's cost)."""
+    data = model.model_dump(mode="json", by_alias=True, include={"score", "gate", "errors", "scan", "coverage"})
+    data["checks"] = [{
+        "id": c.id, "status": c.status, "layer": c.layer, "severity": c.severity, "score": c.score,
+        "subjects": {"total": c.subjects.total}, "remediation": c.remediation,
+        "findings": [{"status": f.status, "severity": f.severity, "message": f.message, "subject": f.subject,
+                      "remediation": f.remediation,
+                      "location": None if f.location is None else {"path": f.location.path, "line": f.location.line}}
+                     for f in c.findings],
+    } for c in model.checks]
+    return data
+
+
 def print_summary(model: Report, written: list[str], out: Output) -> None:
     """The scan's summary on `out` (see Output); with verbosity -1 only errors, on stderr."""
-    report = model.to_json_dict()  # read as data, like fix_first (reports/fixfirst.py) reads it
+    report = summary_data(model)
     gate = report["gate"]
     errors = [e for e in report["errors"] if e.get("kind") != "notice"]
     if out.verbosity < 0:
