@@ -71,6 +71,25 @@ def _strings(node, path=()):
             stack.extend((v, p + (i,)) for i, v in enumerate(n))
 
 
+def _mentioning(documents, marker: str) -> list:
+    """The documents with a string holding `marker`: a walk that builds no key paths, so the walks
+    with paths (`_strings`) visit only the few documents that can hold evidence."""
+    out = []
+    for doc in documents:
+        stack = [doc.body]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, str):
+                if marker in n:
+                    out.append(doc)
+                    break
+            elif isinstance(n, dict):
+                stack.extend(n.values())
+            elif isinstance(n, list):
+                stack.extend(n)
+    return out
+
+
 def _line_in_string(doc, path, text: str, offset: int, line_of: LineOf) -> int | None:
     line = line_of(doc, path)
     if line is None or "\n" not in text:
@@ -137,7 +156,7 @@ def _describe_version(version: str, artifact: str | None) -> tuple[bool | None, 
 
 
 def _gates(documents, line_of):
-    for doc in documents:
+    for doc in _mentioning(documents, "StrictPostBuildSubstitutions"):
         for text, path in _strings(doc.body):
             if "StrictPostBuildSubstitutions" not in text:
                 continue
@@ -181,7 +200,7 @@ def _distributions(documents, line_of):
 
 
 def _controller_images(documents, line_of):
-    for doc in documents:
+    for doc in _mentioning(documents, "kustomize-controller:"):
         for text, path in _strings(doc.body):
             m = _CONTROLLER_IMAGE.search(text) if "kustomize-controller:" in text else None
             if m:

@@ -20,7 +20,7 @@ from scanner.core.secretdata import may_hold_secret_text
 from scanner.inventory import postbuild
 from scanner.inventory.postbuild import Substitution, SubstitutedObject
 
-FORMAT = 1  # bumped when the stored shape or the substitution's semantics change
+FORMAT = 2  # bumped when the stored shape or the substitution's semantics change
 
 
 class CachedPostBuild:
@@ -34,9 +34,14 @@ class CachedPostBuild:
         self.misses = 0
 
     def substitute_object(self, obj: dict, sub: Substitution) -> SubstitutedObject:
-        if not _worth_caching(obj, sub):
+        if not isinstance(obj, dict) or sub.errors or not sub.enabled or obj.get("kind") == "Secret":
+            return postbuild.substitute_object(obj, sub)  # a Secret is never stored
+        text = _canonical(obj)
+        if text is None:
             return postbuild.substitute_object(obj, sub)
-        key = _key(obj, sub)
+        if "$" not in text:  # (every string of the object, keys included, is in its JSON text)
+            return SubstitutedObject(obj)  # what substitute_object answers for an object without a `$`
+        key = _key(text, sub)
         cached = self._get(key)
         if cached is not None:
             self.hits += 1
@@ -77,25 +82,22 @@ class CachedPostBuild:
             pass
 
 
-def _worth_caching(obj, sub: Substitution) -> bool:
-    """Only the text round trip is worth a file; a Secret is never stored."""
-    if not isinstance(obj, dict) or sub.errors or not sub.enabled or obj.get("kind") == "Secret":
-        return False
+def _canonical(obj: dict) -> str | None:
+    """The object's canonical JSON (None when JSON cannot hold it: it is then not cached)."""
     try:
-        return "$" in json.dumps(obj)
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError):
-        return False
+        return None
 
 
-def _key(obj: dict, sub: Substitution) -> str:
-    material = {
+def _key(object_text: str, sub: Substitution) -> str:
+    settings = {
         "format": FORMAT,
         "scanner": __version__,  # a release may read the same inputs differently
-        "object": obj,
         "variables": sub.variables,
         "unreadable": sorted(sub.unreadable),
         "opaque": bool(sub.opaque_sources),  # (is_unreadable only asks whether there are any)
         "strict": sub.strict,
     }
-    blob = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    blob = json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n" + object_text
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()

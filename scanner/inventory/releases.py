@@ -33,6 +33,7 @@ def release_key(res: Resource) -> tuple:
 def render_releases(inv, cluster, settings, kinds: Kinds, line_of) -> list[Gap]:
     """Render (or read) every deployed HelmRelease of one cluster walk into `inv`; returns the gaps."""
     from scanner.inventory.charts import api_versions_of, release_objects
+    from scanner.inventory.charts.render import choose_engine
 
     deployed = [r for r in cluster.resources]
     api_versions = api_versions_of([r.body for r in deployed if isinstance(r.body, dict)])
@@ -40,13 +41,14 @@ def render_releases(inv, cluster, settings, kinds: Kinds, line_of) -> list[Gap]:
     gaps: list[Gap] = []
     name = cluster.root.name
     repo_files = set(inv.files)  # once: a copy per release made 100x repos quadratic
+    engine = choose_engine(settings)  # once: it searches PATH
     for hr in deployed:
         if hr.kind != "HelmRelease" or hr.group != HELM_GROUP or not isinstance(hr.body, dict):
             continue
         ro = release_objects(hr.body, namespace=hr.namespace or "default", lookup=cluster.lookup,
                              repo_root=inv.root, repo_files=repo_files, settings=settings,
                              local_sources=cluster.local_source, path=hr.path, line=hr.line,
-                             api_versions=api_versions)
+                             api_versions=api_versions, engine=engine)
         chart = f"{ro.chart.get('name') or '?'}{'@' + str(ro.chart['version']) if ro.chart.get('version') else ''}"
         inv.releases[release_key(hr)] = ReleaseInfo(ro.how, ro.derivation, chart, len(ro.objects))
         inv.errors.extend(ro.errors)

@@ -62,3 +62,18 @@ def test_nothing_to_substitute_writes_nothing_and_a_damaged_entry_is_a_miss(tmp_
     again = CachedPostBuild(str(tmp_path))
     assert again.substitute_object(DEPLOY, sub(REPLICAS="3")) == substitute_object(DEPLOY, sub(REPLICAS="3"))
     assert again.misses == 1
+
+
+def test_objects_json_cannot_sort_are_substituted_uncached_and_disabled_ones_untouched(tmp_path):
+    cache = CachedPostBuild(str(tmp_path))
+    mixed = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m", "namespace": "apps"},
+             "data": {"a": "${A}"}, "extra": {1: "one", "two": 2}}  # int and str keys: no canonical JSON
+    assert cache.substitute_object(mixed, sub(A="x")) == substitute_object(mixed, sub(A="x"))
+    assert cache.substitute_object(mixed, sub(A="x")).body["data"]["a"] == "x"
+    assert stored(tmp_path) == []
+    off = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "d", "namespace": "apps",
+                        "annotations": {"kustomize.toolkit.fluxcd.io/substitute": "disabled"}},
+           "data": {"a": "${A}"}}
+    assert cache.substitute_object(off, sub(A="x")) == substitute_object(off, sub(A="x"))
+    assert cache.substitute_object(off, sub(A="x")).body["data"]["a"] == "${A}"

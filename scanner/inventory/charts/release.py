@@ -322,14 +322,16 @@ def _derive(ctx: RenderContext, result: ReleaseObjects, values: dict, origins: d
 def release_objects(hr: dict, *, namespace: str, lookup: Lookup, repo_root: str, repo_files: set[str] | None,
                     settings: ChartSettings, local_sources: LocalSources | None = None,
                     path: str | None = None, line: int | None = None,
-                    api_versions: tuple[str, ...] | list[str] = ()) -> ReleaseObjects:
+                    api_versions: tuple[str, ...] | list[str] = (),
+                    engine: tuple[str | None, str] | None = None) -> ReleaseObjects:
     """The objects the HelmRelease `hr` (its body, Flux-substituted) deploys.
 
     `namespace` is the HelmRelease's own namespace; `lookup(kind, namespace, name)` finds deployed
     objects of the same cluster (sources, values ConfigMaps); `local_sources` says which Flux sources
     are this repository (default: GitRepository flux-system/flux-system); `path`/`line` locate the
     HelmRelease for error messages; `api_versions` are the cluster's `.Capabilities.APIVersions`
-    beyond Helm's defaults (see `render.api_versions_of`: charts gate routes and monitors on them)."""
+    beyond Helm's defaults (see `render.api_versions_of`: charts gate routes and monitors on them);
+    `engine`: `choose_engine(settings)`'s answer when the caller already has it."""
     ctx = RenderContext(hr, namespace, path, line, api_versions=tuple(api_versions))
     src = locate(ctx.spec, namespace, lookup, local_sources)
     result = ReleaseObjects(objects=[], how=HOW_OPAQUE, chart=copy.deepcopy(src.info),
@@ -341,7 +343,7 @@ def release_objects(hr: dict, *, namespace: str, lookup: Lookup, repo_root: str,
         result.errors.append(ctx.error("helm-values-invalid", p))
     app_template = looks_like_app_template(merged.values) or (result.chart.get("name") == "app-template")
     rendered = False
-    engine, why = choose_engine(settings)
+    engine, why = engine or choose_engine(settings)
     if src.problem:
         result.gaps.append(Gap("helm-chart-unavailable", src.problem))
     elif engine is None:
