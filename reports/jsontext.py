@@ -20,10 +20,15 @@ from pydantic import BaseModel
 # How pydantic writes a float below 1e-4: `0.0000…` or `<digit>e-<digit>` (the literal `e-` first
 # keeps the search fast). A string holding the same characters only sends the value to json.
 _SCIENTIFIC_NEGATIVE = re.compile(r"e-(?<=[0-9]e-)[0-9]")
+_SCIENTIFIC_NEGATIVE_BYTES = re.compile(rb"e-(?<=[0-9]e-)[0-9]")
 
 
 def _could_differ(text: str) -> bool:
     return "0.0000" in text or _SCIENTIFIC_NEGATIVE.search(text) is not None
+
+
+def _could_differ_bytes(data: bytes) -> bool:
+    return b"0.0000" in data or _SCIENTIFIC_NEGATIVE_BYTES.search(data) is not None
 
 
 def _exact(fast: Callable[[], str], slow: Callable[[], str]) -> str:
@@ -49,3 +54,13 @@ def dumps_model(model: BaseModel, indent: int | None = None) -> str:
     """`dumps(model.model_dump(mode="json", by_alias=True), indent)`, without building the dict."""
     return _exact(lambda: model.model_dump_json(indent=indent, by_alias=True),
                   lambda: _stdlib(model.model_dump(mode="json", by_alias=True), indent))
+
+
+def dumps_model_utf8(model: BaseModel, indent: int | None = None) -> bytes | str:
+    """`dumps_model`'s text, as UTF-8 bytes straight from pydantic's encoder when that is the exact
+    text (no str copy of a report of tens of megabytes), else as the str the json module wrote."""
+    try:
+        data = model.__pydantic_serializer__.to_json(model, indent=indent, by_alias=True)
+    except pydantic_core.PydanticSerializationError:  # a lone surrogate
+        return _stdlib(model.model_dump(mode="json", by_alias=True), indent)
+    return _stdlib(model.model_dump(mode="json", by_alias=True), indent) if _could_differ_bytes(data) else data

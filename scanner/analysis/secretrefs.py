@@ -283,36 +283,39 @@ def _workload_refs(inv, out: list[SecretRef]) -> None:
 
 
 def _existing_secret_refs(res: Resource, ns, out: list[SecretRef]) -> None:
-    # The key path is one list, made a tuple only for a reference found (most nodes are not one).
-    def walk(node, path: list):
-        if isinstance(node, dict):
-            for k, v in node.items():
-                ks = k if type(k) is str else str(k)
-                if isinstance(v, str):
-                    if v and (ks == "existingSecret" or ks.endswith("ExistingSecret") or ks == "existingSecretName"):
-                        if "{{" in v and "Release.Name" not in v:
-                            continue
-                        out.append(SecretRef(_expand(v, res), ns, f"values.{ks}", res, (*path, k), raw=v))
-                elif isinstance(v, dict):
-                    if ks == "existingSecret" and isinstance(v.get("name"), str):
-                        out.append(SecretRef(_expand(v["name"], res), ns, f"values.{ks}.name", res, (*path, k, "name"),
-                                             raw=v["name"]))
-                    else:
-                        path.append(k)
-                        walk(v, path)
-                        path.pop()
-                elif isinstance(v, list):
-                    path.append(k)
-                    walk(v, path)
-                    path.pop()
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                if isinstance(v, (dict, list)):
-                    path.append(i)
-                    walk(v, path)
-                    path.pop()
+    _walk_existing(res.spec.get("values"), ["spec", "values"], res, ns, out)
 
-    walk(res.spec.get("values"), ["spec", "values"])
+
+def _walk_existing(node, path: list, res: Resource, ns, out: list[SecretRef]) -> None:
+    # The key path is one list, made a tuple only for a reference found (most nodes are not one).
+    # (A module function, not a closure: a recursive closure is a reference cycle, and it kept `out`,
+    # every reference of the scan and their resources, alive until a full garbage collection.)
+    if isinstance(node, dict):
+        for k, v in node.items():
+            ks = k if type(k) is str else str(k)
+            if isinstance(v, str):
+                if v and (ks == "existingSecret" or ks.endswith("ExistingSecret") or ks == "existingSecretName"):
+                    if "{{" in v and "Release.Name" not in v:
+                        continue
+                    out.append(SecretRef(_expand(v, res), ns, f"values.{ks}", res, (*path, k), raw=v))
+            elif isinstance(v, dict):
+                if ks == "existingSecret" and isinstance(v.get("name"), str):
+                    out.append(SecretRef(_expand(v["name"], res), ns, f"values.{ks}.name", res, (*path, k, "name"),
+                                         raw=v["name"]))
+                else:
+                    path.append(k)
+                    _walk_existing(v, path, res, ns, out)
+                    path.pop()
+            elif isinstance(v, list):
+                path.append(k)
+                _walk_existing(v, path, res, ns, out)
+                path.pop()
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            if isinstance(v, (dict, list)):
+                path.append(i)
+                _walk_existing(v, path, res, ns, out)
+                path.pop()
 
 
 def _tls_refs(inv, out: list[SecretRef]) -> None:

@@ -254,7 +254,10 @@ def _scan(flags: dict, fmts: list[str], out, progress) -> None:
         run = run_scan(options, config, progress=progress)
     finally:
         progress.done()
-    report = run.report
+    # The report is all that is written from here: the inventory and the check results are let go
+    # before the writers run (on a large repo they are as big as the report itself).
+    report, could_not_run = run.report, run.could_not_run
+    del run
     report = report.with_gate(evaluate_gates(report, gates, baseline_report))
     render_options = RenderOptions(history=history, template_cache_dir=os.path.join(options.cache_dir, "templates")
                                    if options.cache_dir else None)
@@ -269,8 +272,8 @@ def _scan(flags: dict, fmts: list[str], out, progress) -> None:
         except OSError as exc:
             raise ReportError(f"cannot write reports to {output_dir}: {exc}") from None
     print_summary(report, written, out)
-    if run.could_not_run:  # reports written (they show what was not seen), but this is no pass
-        _fail(f"scan could not run: {run.could_not_run}", EXIT_CANNOT_RUN)
+    if could_not_run:  # reports written (they show what was not seen), but this is no pass
+        _fail(f"scan could not run: {could_not_run}", EXIT_CANNOT_RUN)
     sys.exit(EXIT_PASS if report.gate.passed else EXIT_GATE_FAILED)
 
 
