@@ -30,6 +30,8 @@ _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010
 def clean(value: object) -> str:
     """Text safe for XML: invalid characters shown as \\xNN instead of breaking the parser."""
     s = "" if value is None else str(value)
+    if s.isprintable():  # no control character, surrogate or noncharacter: nothing to replace (most text)
+        return s
     return _INVALID_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
 
 

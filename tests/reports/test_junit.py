@@ -4,6 +4,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reports import junit
 from scanner.core.model import LAYERS
@@ -81,3 +83,11 @@ def test_control_characters_do_not_break_xml():
 def test_empty_report():
     root = ET.fromstring(render(junit, minimal_report()))
     assert root.tag == "testsuites" and root.get("tests") == "0"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None, blacklist_categories=()), max_size=40))
+def test_clean_replaces_exactly_what_xml_cannot_carry(text):
+    # (clean skips the search for printable text: every character XML cannot carry is unprintable)
+    expected = junit._INVALID_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    assert junit.clean(text) == expected
