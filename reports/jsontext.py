@@ -19,24 +19,16 @@ from pydantic import BaseModel
 
 # How pydantic writes a float below 1e-4: `0.0000…` or `<digit>e-<digit>` (the literal `e-` first
 # keeps the search fast). A string holding the same characters only sends the value to json.
-_SCIENTIFIC_NEGATIVE = re.compile(r"e-(?<=[0-9]e-)[0-9]")
-_SCIENTIFIC_NEGATIVE_BYTES = re.compile(rb"e-(?<=[0-9]e-)[0-9]")
+_SCIENTIFIC_NEGATIVE = re.compile(rb"e-(?<=[0-9]e-)[0-9]")
 
 
-def _could_differ(text: str) -> bool:
-    return "0.0000" in text or _SCIENTIFIC_NEGATIVE.search(text) is not None
-
-
-def _could_differ_bytes(data: bytes) -> bool:
-    return b"0.0000" in data or _SCIENTIFIC_NEGATIVE_BYTES.search(data) is not None
-
-
-def _exact(fast: Callable[[], str], slow: Callable[[], str]) -> str:
+def _exact_bytes(encode: Callable[[], bytes]) -> bytes | None:
+    """pydantic's UTF-8 text when it is the json module's text too; None when the json module must write it."""
     try:
-        text = fast()
+        data = encode()
     except pydantic_core.PydanticSerializationError:  # a lone surrogate
-        return slow()
-    return slow() if _could_differ(text) else text
+        return None
+    return None if b"0.0000" in data or _SCIENTIFIC_NEGATIVE.search(data) is not None else data
 
 
 def _stdlib(value, indent: int | None) -> str:
@@ -47,20 +39,18 @@ def _stdlib(value, indent: int | None) -> str:
 def dumps(value, indent: int | None = None) -> str:
     """`json.dumps(value, ensure_ascii=False, indent=indent)` (compact separators when not indented)
     for JSON data whose dict keys are strings."""
-    return _exact(lambda: pydantic_core.to_json(value, indent=indent).decode("utf-8"), lambda: _stdlib(value, indent))
+    data = _exact_bytes(lambda: pydantic_core.to_json(value, indent=indent))
+    return _stdlib(value, indent) if data is None else data.decode("utf-8")
 
 
 def dumps_model(model: BaseModel, indent: int | None = None) -> str:
     """`dumps(model.model_dump(mode="json", by_alias=True), indent)`, without building the dict."""
-    return _exact(lambda: model.model_dump_json(indent=indent, by_alias=True),
-                  lambda: _stdlib(model.model_dump(mode="json", by_alias=True), indent))
+    data = dumps_model_utf8(model, indent)
+    return data.decode("utf-8") if isinstance(data, bytes) else data
 
 
 def dumps_model_utf8(model: BaseModel, indent: int | None = None) -> bytes | str:
     """`dumps_model`'s text, as UTF-8 bytes straight from pydantic's encoder when that is the exact
     text (no str copy of a report of tens of megabytes), else as the str the json module wrote."""
-    try:
-        data = model.__pydantic_serializer__.to_json(model, indent=indent, by_alias=True)
-    except pydantic_core.PydanticSerializationError:  # a lone surrogate
-        return _stdlib(model.model_dump(mode="json", by_alias=True), indent)
-    return _stdlib(model.model_dump(mode="json", by_alias=True), indent) if _could_differ_bytes(data) else data
+    data = _exact_bytes(lambda: model.__pydantic_serializer__.to_json(model, indent=indent, by_alias=True))
+    return _stdlib(model.model_dump(mode="json", by_alias=True), indent) if data is None else data
