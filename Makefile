@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	# compile them once here (the standard tool), or a shell with PYTHONDONTWRITEBYTECODE compiles
 	# all of them on every run.
 	$(BIN)/python -m compileall -q scanner checks reports
+	# The same for the HTML report's jinja templates (jinja's own bytecode cache, read only by scans).
+	$(BIN)/python -m reports.compile_templates
 	touch $(STAMP)
 
 scan: $(STAMP)

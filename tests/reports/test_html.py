@@ -256,10 +256,13 @@ def test_five_thousand_findings_render_fast_and_lean():
     assert out.count("<script") == 1
 
 
-def test_compiled_templates_are_kept_between_runs_and_change_nothing(report, tmp_path):
+def test_compiled_templates_are_kept_between_runs_and_change_nothing(report, tmp_path, monkeypatch):
     """With a template cache directory jinja stores the compiled templates there (its own bytecode
     cache) and the page is byte-identical; without one nothing is written."""
     from reports.interface import RenderOptions
+
+    monkeypatch.setattr(html, "INSTALLED_TEMPLATE_CACHE", tmp_path / "no-set-up-cache")
+    html._env.cache_clear()
 
     cache = tmp_path / "templates"
     cached = html.render(report, RenderOptions(template_cache_dir=str(cache)))
@@ -269,3 +272,50 @@ def test_compiled_templates_are_kept_between_runs_and_change_nothing(report, tmp
     assert html.render(report, RenderOptions(template_cache_dir=str(cache))) == cached
     assert sorted(p.name for p in cache.iterdir()) == files
     assert cached == html.render(report, RenderOptions())
+
+
+def test_templates_compiled_at_set_up_are_read_and_never_written(report, tmp_path, monkeypatch):
+    """`python -m reports.compile_templates` fills the set-up's cache; a scan with an empty per-user
+    cache then compiles nothing (its directory stays empty) and renders the same page. A stale entry
+    (a template edited since: its source's checksum differs) is compiled again from the source, into
+    the user's cache only."""
+    import io
+    import pickle
+
+    import jinja2.bccache
+
+    from reports.compile_templates import compile_templates
+    from reports.interface import RenderOptions
+
+    installed = tmp_path / "installed"
+    names = sorted(p.name for p in html.TEMPLATES.glob("*.j2"))
+    html._env.cache_clear()
+    assert compile_templates(installed) == names
+    compiled = sorted(p.name for p in installed.iterdir())
+    assert len(compiled) == len(names)
+
+    monkeypatch.setattr(html, "INSTALLED_TEMPLATE_CACHE", installed)
+    html._env.cache_clear()
+    expected = html.render(report, RenderOptions())
+    user = tmp_path / "user"
+    html._env.cache_clear()
+    env = html._env(str(user))
+    for name in names:
+        env.get_template(name)
+    assert list(user.iterdir()) == []  # everything came from the set-up's cache
+
+    victim = installed / compiled[0]
+    stream = io.BytesIO(victim.read_bytes())
+    assert stream.read(len(jinja2.bccache.bc_magic)) == jinja2.bccache.bc_magic
+    pickle.load(stream)  # the source checksum jinja stored
+    victim.write_bytes(jinja2.bccache.bc_magic + pickle.dumps("0" * 40, 2) + stream.read())
+    before = victim.read_bytes()
+    html._env.cache_clear()
+    env = html._env(str(user))
+    for name in names:
+        env.get_template(name)
+    assert len(list(user.iterdir())) == 1  # only the stale template was compiled, into the user's cache
+    assert victim.read_bytes() == before  # the set-up's cache is read, never written
+    html._env.cache_clear()
+    assert html.render(report, RenderOptions(template_cache_dir=str(user))) == expected
+    html._env.cache_clear()
