@@ -247,6 +247,11 @@ class _Scanner:
 
 # ---- the parser (parse/parse.go) ---------------------------------------------------------------
 
+# The common references, `${NAME}` and `${NAME:=default}` (also `:-`, `:?`, `:+`, `=`), read in one
+# match: an ASCII name (every character of it accepted by _accept_ident), and a default that holds no
+# `}`, `$` or NUL (so no nested reference, no early end). Anything else takes the byte-by-byte path.
+_PLAIN_REFERENCE = re.compile(rb"([A-Za-z0-9_]+)(?:(:[-=?+]|=)([^}$\x00]*))?(?=})")
+
 
 class _Parser:
     def __init__(self, text: str):
@@ -295,8 +300,27 @@ class _Parser:
         """parseFunc after a `${` that started at original offset `begin`, recording its span."""
         if depth > MAX_NESTING:
             self.fail(f"substitutions nested deeper than {MAX_NESTING}")
-        node = self.parse_func(depth)
+        plain = _PLAIN_REFERENCE.match(self.s.buf, self.s.pos)
+        node = self.plain_reference(plain) if plain else self.parse_func(depth)
         node.span = (begin, self.s.pos + self.s.skips)
+        return node
+
+    def plain_reference(self, match: re.Match) -> _Func:
+        """A reference _PLAIN_REFERENCE matched, without stepping through it byte by byte: the node
+        parse_func makes of it, and the scanner state it leaves (after the closing brace)."""
+        s = self.s
+        name, operator, default = match.groups()
+        node = _Func(name.decode("ascii"))
+        s.escape_chars = _ESCAPE_ALL
+        s.accept = _accept_ident
+        if operator:
+            node.name = operator.decode("ascii")
+            s.accept = _accept_one_equal if operator == b"=" else _accept_default_func
+            if default:
+                node.args.append(_Text(default.decode("utf-8", "surrogateescape")))
+                s.accept = _accept_not_closing
+        s.mode = _SCAN_RBRACK
+        s.start, s.pos, s.width = match.end(), match.end() + 1, 1
         return node
 
     def parse_func(self, depth: int) -> _Func:

@@ -2,10 +2,13 @@
 fluxcd/pkg envsubst's own eval_test.go cases."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scanner.inventory import envsubst
 from scanner.inventory.envsubst import EnvsubstError, expand, substitute, variables_in
 
 VARS = {"SET": "value", "EMPTY": "", "B": "bee"}
@@ -217,3 +220,50 @@ def test_arbitrary_text_never_raises_anything_but_envsubst_errors(text):
         except EnvsubstError:
             continue
         assert isinstance(out, str)
+
+
+def _parse_outcome(text: str):
+    """The parse tree (spans included) or the error with its position."""
+    try:
+        return envsubst._parse(text)
+    except EnvsubstError as exc:
+        return ("error", str(exc), exc.position)
+
+
+# Texts full of well- and ill-formed references: `${` name operator default closing, between pieces of
+# substitution syntax.
+_PIECES = st.sampled_from(["${", "}", "$", "$$", "A", "_", "9", "é", ":", "=", "-", "#", "/", "\\", " ", "\n", "\0",
+                           "\udcff"])
+_REFERENCES = st.builds(lambda name, operator, default, close: "${" + name + operator + default + close,
+                        st.sampled_from(["X", "A_1", "9", "_", "é", "", "b c"]),
+                        st.sampled_from(["", ":", "=", ":=", ":-", ":?", ":+", "::=", ":=:", "-", "#", "%", "/",
+                                         "^", ","]),
+                        st.lists(st.sampled_from(["d", " ", "$", "${Y}", "}", "\0", "é", "\udcff", "\\", ":",
+                                                  "="]), max_size=4).map("".join),
+                        st.sampled_from(["}", "", "}}"]))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.one_of(_REFERENCES, _PIECES), max_size=10).map("".join))
+def test_plain_references_parse_exactly_as_the_byte_by_byte_scanner(text):
+    """`${NAME}` is parsed by a regex shortcut: the tree, spans and errors equal the port of Go's scanner
+    stepping through the same text (the shortcut switched off)."""
+    fast = _parse_outcome(text)
+    shortcut = envsubst._PLAIN_REFERENCE
+    envsubst._PLAIN_REFERENCE = re.compile(rb"(?!)")  # never matches: every reference takes parse_func
+    try:
+        slow = _parse_outcome(text)
+    finally:
+        envsubst._PLAIN_REFERENCE = shortcut
+    assert fast == slow
+
+
+def test_plain_reference_shortcut_is_taken_and_keeps_spans():
+    tree, _ = envsubst._parse("a ${APP_1} b ${é} ${X:=5 Gi} ${Y:-}")
+    funcs = [(n.param, n.name, n.args, n.span) for n in tree if isinstance(n, envsubst._Func)]
+    assert funcs[0] == ("APP_1", "", [], (2, 10))
+    assert funcs[2:] == [("X", ":=", [envsubst._Text("5 Gi")], (19, 29)), ("Y", ":-", [], (30, 36))]
+    for taken in (b"APP_1}", b"X:=d}", b"X:-}", b"X=d}"):
+        assert envsubst._PLAIN_REFERENCE.match(taken)
+    for not_taken in (b"\xc3\xa9}", b"X:=${Y}}", b"X::=d}", b"#X}", b"X/a/b}"):
+        assert not envsubst._PLAIN_REFERENCE.match(not_taken)
