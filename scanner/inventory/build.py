@@ -63,11 +63,12 @@ def build_inventory(root: str | None, documents: list[Document], files: list[str
         derive(inv)
         return inv
     inv.sources.add("git")
+    answers_to_save = None  # the substitution cache this call made (a caller's own is the caller's to save)
     if postbuild is None:
         if settings.cache_dir:
             from scanner.inventory.postbuild_cache import CachedPostBuild
 
-            postbuild = CachedPostBuild(settings.cache_dir)
+            postbuild = answers_to_save = CachedPostBuild(settings.cache_dir, root)
         else:
             from scanner.inventory import postbuild
     docs_by_path: dict[str, list[Document]] = defaultdict(list)
@@ -111,6 +112,8 @@ def build_inventory(root: str | None, documents: list[Document], files: list[str
             inv.deployed_files.add(res.path)
         inv.gaps.extend(render_releases(inv, ci, chart_settings, ctx.kinds, inv.line_of))
     inv.tools.update(ctx.tools)
+    if answers_to_save is not None:
+        answers_to_save.save()
     inv.entry = _entry_point(found, roots)
     deployed_docs = {id(r.doc) for r in inv.resources}
     for d in documents:

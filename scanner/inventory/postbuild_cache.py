@@ -4,15 +4,18 @@ Flux substitutes an object's YAML text, so the scanner serialises each object th
 expands it and parses the result back: on a warm rescan of the target repo that round trip was a
 fifth of the scan, for answers that had not changed. An answer depends only on the object and the
 Kustomization's substitution settings, so both are the key (SHA-256 of their canonical JSON), and an
-edit anywhere else leaves it valid. Stored like the build cache (one JSON file per key, renamed into
-place: the rename is atomic and every writer of one key writes the same bytes). Secrets are never
-stored (their bodies may hold values), nor an answer holding a URL credential or a token shape. A cache that cannot be read or written only costs time.
+edit anywhere else leaves it valid. Like the parse cache, one pack per scanned folder holds the answers
+its last scan used (read once, written once at the end, renamed into place): an answer no longer asked
+for drops out. Secrets are never stored (their bodies may hold values), nor an answer holding a URL
+credential or a token shape. A cache that cannot be read or written only costs time.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
+import sys
 
 from scanner import __version__
 from scanner.core.atomicfile import write_atomic
@@ -20,7 +23,7 @@ from scanner.core.secretdata import may_hold_secret_text
 from scanner.inventory import postbuild
 from scanner.inventory.postbuild import Substitution, SubstitutedObject
 
-FORMAT = 2  # bumped when the stored shape or the substitution's semantics change
+FORMAT = 3  # bumped when the stored shape or the substitution's semantics change
 
 
 class CachedPostBuild:
@@ -28,8 +31,11 @@ class CachedPostBuild:
 
     settings_for = staticmethod(postbuild.settings_for)
 
-    def __init__(self, cache_dir: str):
-        self.dir = os.path.join(cache_dir, "postbuild")
+    def __init__(self, cache_dir: str, root: str):
+        material = repr((FORMAT, __version__, sys.version_info[:3], marshal.version, os.path.realpath(root))).encode()
+        self.path = os.path.join(cache_dir, "postbuild", hashlib.sha256(material).hexdigest() + ".marshal")
+        self._old = _read_pack(self.path)  # key -> the answer's JSON bytes, from the previous scan
+        self._new: dict[str, bytes] = {}  # the answers this scan used or made
         self.hits = 0
         self.misses = 0
 
@@ -51,22 +57,20 @@ class CachedPostBuild:
         self._put(key, result)
         return result
 
-    def _path(self, key: str) -> str:
-        return os.path.join(self.dir, key[:2], key + ".json")
-
     def _get(self, key: str) -> SubstitutedObject | None:
+        blob = self._new.get(key) or self._old.get(key)
         try:
-            with open(self._path(key), "rb") as fh:
-                data = json.loads(fh.read())
+            data = json.loads(blob)  # a new object each time: later stages may change a body in place
             if not isinstance(data.get("body"), dict):
                 return None
-            return SubstitutedObject(data["body"], frozenset(data["undefined"]), frozenset(data["unreadable"]),
-                                     data["error"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            answer = SubstitutedObject(data["body"], frozenset(data["undefined"]), frozenset(data["unreadable"]),
+                                       data["error"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
+        self._new[key] = blob
+        return answer
 
     def _put(self, key: str, result: SubstitutedObject) -> None:
-        target = self._path(key)
         try:
             blob = json.dumps({"body": result.body, "undefined": sorted(result.undefined),
                                "unreadable": sorted(result.unreadable), "error": result.error}).encode()
@@ -76,10 +80,25 @@ class CachedPostBuild:
                 return  # a credential-shaped value or URL credential is never copied out of the repo
         except (TypeError, ValueError):
             return
+        self._new[key] = blob
+
+    def save(self) -> None:
+        """Write this scan's pack if it differs from the one read (best effort)."""
+        if self._new.keys() == self._old.keys():
+            return
         try:
-            write_atomic(target, blob, dir_mode=0o700)
+            write_atomic(self.path, marshal.dumps(self._new), dir_mode=0o700)
         except OSError:
             pass
+
+
+def _read_pack(path: str) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            pack = marshal.loads(fh.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    return pack if isinstance(pack, dict) else {}
 
 
 def _canonical(obj: dict) -> str | None:
