@@ -53,7 +53,8 @@ def _matches(alt: dict, kind, key_path: str, generator) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def load() -> Checklist:
-    data = yaml.safe_load(resources.files("checks").joinpath("flux_checklist.yaml").read_text(encoding="utf-8"))
+    text = resources.files("checks").joinpath("flux_checklist.yaml").read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # (libyaml: 6x faster)
     src = data.get("source") or {}
     items = tuple(ChecklistItem(str(i["id"]), str(i["section"]), str(i["title"]), str(i.get("ask") or ""),
                                 tuple(str(c) for c in i.get("checks") or ()),

@@ -28,11 +28,12 @@ def formatters() -> dict:
     return found
 
 
-def load(name: str) -> Formatter:
+def load(name: str, registered: dict | None = None) -> Formatter:
     """The formatter for a format name (aliases accepted); KeyError when none is registered,
-    TypeError when the entry point does not implement the Formatter protocol."""
+    TypeError when the entry point does not implement the Formatter protocol. `registered`: what
+    `formatters()` returned, for a caller loading several (it reads every distribution's metadata)."""
     name = ALIASES.get(name, name)
-    eps = formatters()
+    eps = formatters() if registered is None else registered
     if name not in eps:
         raise KeyError(name)
     target = eps[name].load()
@@ -161,8 +162,9 @@ def write_reports(report: Report, formats: list[str], output_dir: str,
                             f"{LOCK_TIMEOUT_S:.0f} s); give another --output-dir") from None
     staged: list[tuple[str, str]] = []
     try:
+        registered = formatters()
         for fmt in formats:
-            formatter = load(fmt)
+            formatter = load(fmt, registered)
             stage(os.path.join(output_dir, formatter.FILENAME), formatter, report, options, created=staged)
         with _sigint_deferred() as got:
             written = commit_staged(staged)
