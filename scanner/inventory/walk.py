@@ -470,7 +470,6 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
         engine = engines.get(engine_key)
         if engine is None:
             engine = engines[engine_key] = ctx.engine_factory(disk, set(files))
-            ctx.tools.setdefault("kustomize", engine.tool())
         dirs = _dirs_of(files)
         todo = []
         for node, req in items:
@@ -486,6 +485,8 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
                 continue
             todo.append((node, req))
         outcomes = engine.build_many([req for _, req in todo]) if todo else []
+        if "kustomize" not in ctx.tools:  # (asked after the builds: identifying it overlaps them)
+            ctx.tools["kustomize"] = engine.tool()
         for (node, _), outcome in zip(todo, outcomes):
             _remap(outcome, to_repo)
             out.statuses[node.key] = KustomizationStatus(

@@ -68,3 +68,33 @@ def test_an_unrecognised_binary_is_still_refused_with_a_cache(tmp_path):
     with pytest.raises(ToolError):
         find_tool(str(binary), str(home), cache_dir=str(tmp_path / "cache"))
     assert not (tmp_path / "cache" / "tools").exists() or not any((tmp_path / "cache" / "tools").iterdir())
+
+
+def test_a_build_engine_identifies_its_binary_in_a_thread_once_while_native_builds_run(tmp_path, monkeypatch):
+    """build_many starts the identification (running the binary) in a thread and builds natively
+    meanwhile; tool() waits for that one answer, however often builds and tool() are asked."""
+    import threading
+
+    from scanner.inventory.builder import BuildRequest, FluxOverlay
+    from scanner.inventory.builder import engine as engine_mod
+    from tests.support.builder import engine, make_repo
+
+    binary, log = tmp_path / "kustomize", tmp_path / "runs.log"
+    _fake_kustomize(binary, "v5.4.1", log)
+    threads = []
+
+    def recording_find_tool(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return find_tool(*args, **kwargs)
+
+    monkeypatch.setattr(engine_mod, "find_tool", recording_find_tool)
+    root, files = make_repo(tmp_path / "repo", {
+        "app/kustomization.yaml": "resources: [cm.yaml]\n",
+        "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: apps}\ndata: {a: b}\n"})
+    eng = engine(root, files, mode="auto", binary=str(binary))
+    for _ in range(2):
+        [outcome] = eng.build_many([BuildRequest("r", "app", FluxOverlay())])
+        assert outcome.how == "native" and [o.body["kind"] for o in outcome.objects] == ["ConfigMap"]
+    assert eng.tool()["kustomize"] == "v5.4.1" and eng.tool()["kustomize"] == "v5.4.1"
+    assert threads == ["posture-identify-kustomize"]  # once, and not on the thread that built
+    assert _runs(log) == 2  # one identification: `version --client`, then `version` (kustomize answers the second)

@@ -44,6 +44,7 @@ class BuildEngine:
         self._tool: Tool | None = None
         self._tool_error: str | None = None
         self._tool_lock = threading.Lock()
+        self._identifying: threading.Thread | None = None
         self.runner: Runner | None = None
         self.counts = {"native": 0, "kustomize": 0, "failed": 0, "cached": 0}
 
@@ -62,6 +63,14 @@ class BuildEngine:
                     shutil.rmtree(home, ignore_errors=True)
             return self._tool
 
+    def _identify_tool_meanwhile(self) -> None:
+        """Identifying the binary runs it (a tenth of a second while its answer is not cached): a thread
+        does it while the native builds run; tool() and binary builds wait for it (on the lock)."""
+        if self._identifying is None and self._tool is None and self._tool_error is None:
+            self._identifying = threading.Thread(target=self._resolve_tool, name="posture-identify-kustomize",
+                                                 daemon=True)
+            self._identifying.start()
+
     def tool(self) -> dict:
         """Which kustomize runs (or why none), and the mode."""
         t = self._resolve_tool()
@@ -73,6 +82,7 @@ class BuildEngine:
     # -- builds --------------------------------------------------------------------------------
     def build_many(self, requests: list[BuildRequest]) -> list[BuildOutcome]:
         """One outcome per request, in the order of `requests`."""
+        self._identify_tool_meanwhile()
         plans = [self.planner.plan(r) for r in requests]
         outcomes: list[BuildOutcome | None] = [None] * len(plans)
         keys: list[str | None] = [None] * len(plans)
