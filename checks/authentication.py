@@ -5,7 +5,6 @@ import fnmatch
 import re
 from collections import Counter
 
-from pydantic import Field
 
 from scanner.analysis.authmap import accepted_providers, analyse, blueprint_oauth_apps, outpost_targets
 from scanner.analysis import idp
@@ -14,7 +13,7 @@ from scanner.analysis.routeserve import is_dead
 from scanner.inventory.helm import release_name
 from scanner.core.memo import memo
 from scanner.core.model import Location
-from scanner.checkapi.options import CheckOptions
+from scanner.checkapi.options import CheckOptions, option
 from scanner.checkapi.registry import check
 from scanner.analysis.effective import Credit
 from scanner.checkapi.results import failed, mitigated, passed, warned
@@ -220,10 +219,10 @@ def judged_routes(inv, *, dead: bool = False):
 
 
 class RouteAuthOptions(CheckOptions):
-    accepted_auth_providers: list[str] = Field([], description="Identity providers whose guard counts as authentication "
+    accepted_auth_providers: list[str] = option([], description="Identity providers whose guard counts as authentication "
                                                "(default: Authentik and every identity provider the repository deploys).")
-    public_routes: list[dict] = Field([], description="Hosts meant to be public: `{host, reason}` each (globs allowed).")
-    native_auth_annotations: list[str] = Field([], description="Annotations that mark an app's own login as enough.")
+    public_routes: list[dict] = option([], description="Hosts meant to be public: `{host, reason}` each (globs allowed).")
+    native_auth_annotations: list[str] = option([], description="Annotations that mark an app's own login as enough.")
 
 @check(
     id="authentication.authentik-fronted-routes",

@@ -8,10 +8,9 @@ SnapshotPolicy/SnapshotSchedule, Velero Schedule (namespaces it includes), Longh
 """
 from __future__ import annotations
 
-from pydantic import Field
 
 from scanner.core.memo import memo
-from scanner.checkapi.options import CheckOptions
+from scanner.checkapi.options import CheckOptions, option
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, passed, warned
 from scanner.analysis.talos import expand
@@ -185,7 +184,7 @@ def coverage(inv, idx, ns, claim):
 
 
 class PvcBackupOptions(CheckOptions):
-    ignore_claims: list[str] = Field([], description="PVC names (`namespace/name` globs) that need no backup.")
+    ignore_claims: list[str] = option([], description="PVC names (`namespace/name` globs) that need no backup.")
 
 @check(
     id="backups.pvc-backup-coverage",

@@ -11,10 +11,9 @@ import datetime as dt
 import re
 from collections import defaultdict
 
-from pydantic import Field
 
 from scanner.core.model import SEVERITY_RANK, Location, Result
-from scanner.checkapi.options import CheckOptions
+from scanner.checkapi.options import CheckOptions, option
 from scanner.checkapi.context import scan_options
 from scanner.checkapi.registry import check
 
@@ -440,10 +439,10 @@ WEAK_HASHES = frozenset({"md5", "sha1"})
 
 
 class CertificateOptions(CheckOptions):
-    warn_days: int = Field(21, gt=0, description="Warn when a certificate expires within this many days.")
-    fail_days: int = Field(7, gt=0, description="Fail when a certificate expires within this many days.")
-    min_rsa_bits: int = Field(2048, gt=0, description="Smallest acceptable RSA key.")
-    min_ec_bits: int = Field(256, gt=0, description="Smallest acceptable EC key.")
+    warn_days: int = option(21, gt=0, description="Warn when a certificate expires within this many days.")
+    fail_days: int = option(7, gt=0, description="Fail when a certificate expires within this many days.")
+    min_rsa_bits: int = option(2048, gt=0, description="Smallest acceptable RSA key.")
+    min_ec_bits: int = option(256, gt=0, description="Smallest acceptable EC key.")
 
 @check(
     id="perimeter.tls-certificates",

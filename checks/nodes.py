@@ -11,12 +11,11 @@ from __future__ import annotations
 import posixpath
 import re
 
-from pydantic import Field
 
 from scanner.analysis import talos, talos_templates
 from scanner.core.memo import memo
 from scanner.core.model import Location, Result
-from scanner.checkapi.options import CheckOptions
+from scanner.checkapi.options import CheckOptions, option
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, passed, warned
 
@@ -185,8 +184,8 @@ def _tag(image) -> str | None:
 
 
 class VersionOptions(CheckOptions):
-    min_talos_version: str = Field("1.11", pattern=r"^\d+\.\d+$", description="Oldest acceptable Talos minor version.")
-    min_kubernetes_version: str = Field("1.34", pattern=r"^\d+\.\d+$", description="Oldest acceptable Kubernetes minor version.")
+    min_talos_version: str = option("1.11", pattern=r"^\d+\.\d+$", description="Oldest acceptable Talos minor version.")
+    min_kubernetes_version: str = option("1.34", pattern=r"^\d+\.\d+$", description="Oldest acceptable Kubernetes minor version.")
 
 @check(
     id="nodes.version-currency",
@@ -240,7 +239,7 @@ def version_currency(inv, options):
 # ---- PodSecurity admission --------------------------------------------------------------------------
 
 class ExemptionOptions(CheckOptions):
-    allowed_exemptions: list[str] = Field(["kube-system"], description="Namespaces that may be exempt from Pod Security admission.")
+    allowed_exemptions: list[str] = option(["kube-system"], description="Namespaces that may be exempt from Pod Security admission.")
 
 @check(
     id="nodes.pod-security-admission",

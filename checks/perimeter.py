@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import fnmatch
 
-from pydantic import Field
 
 from scanner.analysis.authmap import analyse
 from scanner.analysis.exposure import (classify, cluster_addresses, host_network_workloads, in_pool, is_private, lb_pools,
@@ -12,7 +11,7 @@ from scanner.analysis.exposure import (classify, cluster_addresses, host_network
 from scanner.analysis.routeserve import gateways_with_listeners, is_dead
 from scanner.core.memo import memo
 from scanner.core.model import Location
-from scanner.checkapi.options import CheckOptions
+from scanner.checkapi.options import CheckOptions, option
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, passed, warned
 from scanner.inventory.substitute import substitute
@@ -199,11 +198,11 @@ def loadbalancer_restricted(inv, options):
 
 
 class HostNetworkOptions(CheckOptions):
-    host_network_allowed: list[str] = Field([], description="Workloads (`namespace/name` globs) allowed on the host network.")
+    host_network_allowed: list[str] = option([], description="Workloads (`namespace/name` globs) allowed on the host network.")
 
 
 class OPNsenseOptions(CheckOptions):
-    opnsense_config: str | None = Field(None, description="OPNsense config.xml backup (also --opnsense-config).")
+    opnsense_config: str | None = option(None, description="OPNsense config.xml backup (also --opnsense-config).")
 
 @check(
     id="perimeter.host-network",

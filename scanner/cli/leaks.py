@@ -30,7 +30,7 @@ def _root_of(paths: list[str]) -> str:
 
 
 def run_leaks(paths: list[str]):
-    from scanner.engine.config import Config
+    from scanner.engine.config_values import Config
     from scanner.engine.runner import run_checks
     from scanner.inventory.build import build_inventory
     from scanner.core.model import ScanError

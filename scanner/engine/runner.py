@@ -9,7 +9,7 @@ import hashlib
 import traceback
 from dataclasses import dataclass, field
 
-from scanner.engine.config import Config, Waiver
+from scanner.engine.config_values import Config, Waiver
 from scanner.core.model import Result
 from scanner.checkapi.registry import CheckSpec
 

@@ -6,18 +6,18 @@ too large, binary) is returned as a ScanError; nothing is dropped silently.
 from __future__ import annotations
 
 import os
-import re
 import stat
-
 import subprocess
 import urllib.parse
-
-import pathspec
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from scanner.core.model import ScanError
 from scanner.core.redact import url_without_credentials
 from scanner.sources.readfile import UnreadableFile, read_regular
+
+if TYPE_CHECKING:
+    import pathspec
 
 YAML_SUFFIXES = (".yaml", ".yml")
 # Non-YAML files some checks read as text (SOPS json/env, renovate config, gitignore, OPNsense).
@@ -192,6 +192,8 @@ def _gitignore_matcher(lines):
     """A `match(path) -> bool` for one .gitignore (gitignore semantics: the last matching pattern
     decides, `!` re-includes). `path` is relative to the .gitignore's directory, with a trailing "/"
     for a directory."""
+    import pathspec  # (here: `posture leaks` finds its work tree with this module and matches nothing)
+
     spec = pathspec.PathSpec.from_lines("gitignore", lines)
     return spec.match_file
 
@@ -306,7 +308,11 @@ def _inside(path: str, root: str) -> bool:
 def exclusion(globs) -> "pathspec.PathSpec | None":
     """`--exclude` / posture.yaml `exclude:` globs, with .gitignore semantics (`dir/`, `**`, `!keep`)."""
     globs = [g for g in globs or () if g and g.strip()]
-    return pathspec.GitIgnoreSpec.from_lines(globs) if globs else None
+    if not globs:
+        return None
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(globs)
 
 
 def discover(root: str, exclude=()) -> FileSet:
