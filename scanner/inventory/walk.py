@@ -336,6 +336,8 @@ def walk_cluster(root: Root, ctx: WalkContext) -> ClusterInventory:
             level = next_level
     finally:
         artifacts.close()
+    if engines and "kustomize" not in ctx.tools:  # the first engine's (asked last: identifying it overlaps the builds)
+        ctx.tools["kustomize"] = next(iter(engines.values())).tool()
     out.lookup = index.lookup
     out.local_source = resolver.local_dir
     for (api_version, kind), paths in sorted(out.unknown_kinds.items()):
@@ -485,8 +487,6 @@ def _build_level(level: list[Node], ctx: WalkContext, root: Root, artifacts: Mat
                 continue
             todo.append((node, req))
         outcomes = engine.build_many([req for _, req in todo]) if todo else []
-        if "kustomize" not in ctx.tools:  # (asked after the builds: identifying it overlaps them)
-            ctx.tools["kustomize"] = engine.tool()
         for (node, _), outcome in zip(todo, outcomes):
             _remap(outcome, to_repo)
             out.statuses[node.key] = KustomizationStatus(
