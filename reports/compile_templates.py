@@ -21,6 +21,16 @@ def compile_templates(directory: Path = INSTALLED_TEMPLATE_CACHE) -> list[str]:
     return names
 
 
-if __name__ == "__main__":
-    compiled = compile_templates(Path(sys.argv[1]) if len(sys.argv) > 1 else INSTALLED_TEMPLATE_CACHE)
+def main(argv: list[str]) -> int:
+    target = Path(argv[0]) if argv else INSTALLED_TEMPLATE_CACHE
+    try:
+        compiled = compile_templates(target)
+    except OSError as exc:  # a read-only installation: scans compile into the user's cache instead
+        print(f"report templates not compiled into {target}: {exc.strerror or exc}", file=sys.stderr)
+        return 0
     print(f"compiled {len(compiled)} report templates")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

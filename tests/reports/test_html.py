@@ -319,3 +319,16 @@ def test_templates_compiled_at_set_up_are_read_and_never_written(report, tmp_pat
     html._env.cache_clear()
     assert html.render(report, RenderOptions(template_cache_dir=str(user))) == expected
     html._env.cache_clear()
+
+
+def test_compiling_the_templates_where_it_cannot_write_does_not_fail_the_set_up(tmp_path, capsys):
+    """`make` runs it on every set-up: a read-only installation keeps working (scans compile the
+    templates into the user's cache instead)."""
+    from reports import compile_templates
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    html._env.cache_clear()
+    assert compile_templates.main([str(blocker / "cache")]) == 0
+    assert "not compiled" in capsys.readouterr().err
+    html._env.cache_clear()
