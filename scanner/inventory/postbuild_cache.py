@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import marshal
 import os
-import sys
 
 from scanner import __version__
-from scanner.core.atomicfile import write_atomic
+from scanner.core.packfile import pack_path, read_pack, save_pack
 from scanner.core.secretdata import may_hold_secret_text
 from scanner.inventory import postbuild
 from scanner.inventory.postbuild import Substitution, SubstitutedObject
@@ -32,9 +30,8 @@ class CachedPostBuild:
     settings_for = staticmethod(postbuild.settings_for)
 
     def __init__(self, cache_dir: str, root: str):
-        material = repr((FORMAT, __version__, sys.version_info[:3], marshal.version, os.path.realpath(root))).encode()
-        self.path = os.path.join(cache_dir, "postbuild", hashlib.sha256(material).hexdigest() + ".marshal")
-        self._old = _read_pack(self.path)  # key -> the answer's JSON bytes, from the previous scan
+        self.path = pack_path(cache_dir, "postbuild", FORMAT, os.path.realpath(root))
+        self._old = read_pack(self.path)  # key -> the answer's JSON bytes, from the previous scan
         self._new: dict[str, bytes] = {}  # the answers this scan used or made
         self.hits = 0
         self.misses = 0
@@ -84,21 +81,7 @@ class CachedPostBuild:
 
     def save(self) -> None:
         """Write this scan's pack if it differs from the one read (best effort)."""
-        if self._new.keys() == self._old.keys():
-            return
-        try:
-            write_atomic(self.path, marshal.dumps(self._new), dir_mode=0o700)
-        except OSError:
-            pass
-
-
-def _read_pack(path: str) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            pack = marshal.loads(fh.read())
-    except (OSError, EOFError, ValueError, TypeError):
-        return {}
-    return pack if isinstance(pack, dict) else {}
+        save_pack(self.path, self._old, self._new)
 
 
 def _canonical(obj: dict) -> str | None:

@@ -16,10 +16,8 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import sys
 
-from scanner import __version__
-from scanner.core.atomicfile import write_atomic
+from scanner.core.packfile import pack_path, read_pack, save_pack
 from scanner.core.secretdata import holds_plain_secret_data, may_hold_secret_text
 from scanner.sources.yamlload import LoadedDoc, LoadError
 
@@ -34,21 +32,11 @@ class ParseCache:
     """The parsed files of one folder's previous scan, and those of this one."""
 
     def __init__(self, cache_dir: str, root: str, max_bytes: int):
-        material = repr((FORMAT, __version__, sys.version_info[:3], marshal.version,
-                         os.path.realpath(root), max_bytes)).encode()
-        self.path = os.path.join(cache_dir, "parsed", hashlib.sha256(material).hexdigest() + ".marshal")
-        self._old = self._read()
+        self.path = pack_path(cache_dir, "parsed", FORMAT, os.path.realpath(root), max_bytes)
+        self._old = read_pack(self.path)
         self._new: dict[bytes, tuple] = {}
         self.hits = 0
         self.misses = 0
-
-    def _read(self) -> dict:
-        try:
-            with open(self.path, "rb") as fh:
-                pack = marshal.loads(fh.read())
-        except (OSError, EOFError, ValueError, TypeError):
-            return {}
-        return pack if isinstance(pack, dict) else {}
 
     def get(self, key: bytes) -> tuple[list[LoadedDoc], list[LoadError]] | None:
         entry = self._old.get(key)
@@ -75,13 +63,4 @@ class ParseCache:
 
     def save(self) -> None:
         """Write this scan's pack if it differs from the one read (best effort)."""
-        if self._new.keys() == self._old.keys():
-            return
-        try:
-            blob = marshal.dumps(self._new)
-        except ValueError:  # an object marshal cannot hold; the next scan parses again
-            return
-        try:
-            write_atomic(self.path, blob, dir_mode=0o700)
-        except OSError:
-            pass
+        save_pack(self.path, self._old, self._new)
